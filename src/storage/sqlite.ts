@@ -1,0 +1,227 @@
+/**
+ * Embedded storage on SQLite (better-sqlite3), WAL mode, synchronous=FULL: a write is on disk before
+ * it is acknowledged.
+ *
+ * Two connections: reads outside transactions use `reader`, so they never see another request's
+ * uncommitted writes; all writes go through `writer`, one batch at a time. Writers that arrive in the
+ * same turn of the event loop are committed together (group commit): each runs inside its own SAVEPOINT,
+ * so one failing job rolls back alone, and all of them pay for a single fsync.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  assertValidKey,
+  collapseToLevel,
+  type KeyValueTxn,
+  type ListOptions,
+  type Storage,
+} from "./storage.js";
+
+interface Job {
+  fn: (txn: KeyValueTxn) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Statements {
+  get: Database.Statement<[string], { value: Buffer }>;
+  range: Database.Statement<[string, string], { key: string }>;
+  rangeOpen: Database.Statement<[string], { key: string }>;
+  put: Database.Statement<[string, Buffer]>;
+  del: Database.Statement<[string]>;
+}
+
+function prepare(db: Database.Database): Statements {
+  return {
+    get: db.prepare<[string], { value: Buffer }>("SELECT value FROM kv WHERE key = ?"),
+    range: db.prepare<[string, string], { key: string }>("SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key"),
+    rangeOpen: db.prepare<[string], { key: string }>("SELECT key FROM kv WHERE key >= ? ORDER BY key"),
+    put: db.prepare<[string, Buffer]>("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+    del: db.prepare<[string]>("DELETE FROM kv WHERE key = ?"),
+  };
+}
+
+/** The smallest string greater than every string starting with `prefix` ("" has none). */
+function prefixEnd(prefix: string): string | undefined {
+  if (prefix === "") return undefined;
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+/**
+ * One level of listing without walking whole sub-trees: scan keys in order and, on meeting a
+ * sub-folder, seek past it.
+ */
+function listLevel(st: Statements, prefix: string, opts: ListOptions): string[] {
+  const end = prefixEnd(prefix);
+  let start = prefix;
+  if (opts.after !== undefined && opts.after !== "") {
+    start = opts.after.endsWith("/") ? prefix + prefixEnd(opts.after) : prefix + opts.after + "\u0001";
+  }
+  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  const out: string[] = [];
+  for (;;) {
+    let seekTo: string | undefined;
+    const rows = end === undefined ? st.rangeOpen.iterate(start) : st.range.iterate(start, end);
+    for (const row of rows) {
+      const [name] = collapseToLevel(prefix, [row.key]);
+      if (name === undefined) continue;
+      out.push(name);
+      if (out.length >= limit) {
+        rows.return?.();
+        return out;
+      }
+      if (name.endsWith("/")) {
+        seekTo = prefix + prefixEnd(name);
+        rows.return?.();
+        break;
+      }
+    }
+    if (seekTo === undefined) return out;
+    start = seekTo;
+  }
+}
+
+export interface SqliteOptions {
+  path: string;
+}
+
+export class SqliteStorage implements Storage {
+  readonly type = "sqlite";
+  private readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly w: Statements;
+  private readonly r: Statements;
+  private queue: Job[] = [];
+  private draining = false;
+  private closed = false;
+
+  constructor(opts: SqliteOptions) {
+    if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+    this.writer = new Database(opts.path);
+    this.writer.pragma("journal_mode = WAL");
+    this.writer.pragma("synchronous = FULL");
+    this.writer.pragma("busy_timeout = 5000");
+    this.writer.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+    this.reader = opts.path === ":memory:" ? this.writer : new Database(opts.path, { readonly: true });
+    this.reader.pragma("busy_timeout = 5000");
+    this.w = prepare(this.writer);
+    this.r = this.reader === this.writer ? this.w : prepare(this.reader);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    assertValidKey(key);
+    return this.r.get.get(key)?.value;
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<string[]> {
+    return listLevel(this.r, prefix, opts);
+  }
+
+  async put(key: string, value: Buffer): Promise<void> {
+    assertValidKey(key);
+    return this.transaction(async (txn) => txn.put(key, value));
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    return this.transaction(async (txn) => txn.delete(key));
+  }
+
+  transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("storage is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Defer to the end of this turn so that concurrent writers share one commit.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.runBatch(batch);
+    }
+    this.draining = false;
+  }
+
+  private makeTxn(): { txn: KeyValueTxn; end: () => void } {
+    let open = true;
+    const check = (): void => {
+      if (!open) throw new Error("transaction already ended");
+    };
+    const st = this.w;
+    const txn: KeyValueTxn = {
+      get: async (key) => {
+        check();
+        assertValidKey(key);
+        return st.get.get(key)?.value;
+      },
+      list: async (prefix, opts = {}) => {
+        check();
+        return listLevel(st, prefix, opts);
+      },
+      put: async (key, value) => {
+        check();
+        assertValidKey(key);
+        st.put.run(key, value);
+      },
+      delete: async (key) => {
+        check();
+        assertValidKey(key);
+        st.del.run(key);
+      },
+    };
+    return { txn, end: () => (open = false) };
+  }
+
+  private async runBatch(batch: Job[]): Promise<void> {
+    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    try {
+      this.writer.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      for (const job of batch) job.reject(err);
+      return;
+    }
+    for (const job of batch) {
+      const { txn, end } = this.makeTxn();
+      this.writer.exec("SAVEPOINT job");
+      try {
+        const value = await job.fn(txn);
+        this.writer.exec("RELEASE job");
+        outcomes.push({ ok: true, value });
+      } catch (err) {
+        this.writer.exec("ROLLBACK TO job");
+        this.writer.exec("RELEASE job");
+        outcomes.push({ ok: false, value: err });
+      } finally {
+        end();
+      }
+    }
+    try {
+      this.writer.exec("COMMIT");
+    } catch (err) {
+      if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
+      for (const job of batch) job.reject(err);
+      return;
+    }
+    batch.forEach((job, i) => {
+      const o = outcomes[i];
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.value);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    if (this.reader !== this.writer) this.reader.close();
+    this.writer.close();
+  }
+}
