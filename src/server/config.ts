@@ -1,0 +1,332 @@
+// The server configuration file, in OpenBao's format (HCL or JSON).
+//
+// Known settings are validated strictly (wrong types and impossible combinations are errors naming the
+// field); unknown top-level and listener keys only produce warnings, as OpenBao does, so configs written
+// for OpenBao load. Our own `hsm` block is strict: a typo there could pick the wrong token.
+
+import { readFile } from "node:fs/promises";
+import {
+  checkHclKeys,
+  hclAttr,
+  hclBlocks,
+  hclBool,
+  hclNumber,
+  HclShapeError,
+  hclString,
+  HclSyntaxError,
+  isHclObject,
+  parseHcl,
+  type HclBlock,
+  type HclObject,
+} from "./hcl.js";
+import { parseDurationSeconds } from "../core/policy/policy.js";
+
+export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
+export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
+/** OpenBao's system default and maximum lease TTL: 768h (32 days). */
+export const DEFAULT_LEASE_TTL_SECONDS = 768 * 3600;
+
+export type StorageConfig =
+  | { type: "sqlite"; path: string }
+  | { type: "postgresql"; connectionUrl?: string; table?: string };
+
+export interface ListenerConfig {
+  type: "tcp";
+  address: string;
+  /** TLS is on unless `tls_disable = true`. */
+  tlsDisable: boolean;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Bytes; 0 = no limit (`max_request_size` < 0 in the file). */
+  maxRequestSize: number;
+}
+
+export type SealParam = string | number | boolean;
+export interface SealConfig {
+  type: string;
+  disabled: boolean;
+  /** Every other attribute of the block, as written (may include secrets such as a PIN). */
+  params: Readonly<Record<string, SealParam>>;
+}
+
+export interface HsmConfig {
+  name: string;
+  lib: string;
+  tokenLabel?: string;
+  serial?: string;
+  pin?: string;
+  pinFile?: string;
+  pinEnv?: string;
+}
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
+
+export interface ServerConfig {
+  storage: StorageConfig;
+  listeners: ListenerConfig[];
+  apiAddr?: string;
+  clusterAddr?: string;
+  clusterName?: string;
+  ui: boolean;
+  logLevel: LogLevel;
+  /** Seconds. */
+  defaultLeaseTtl: number;
+  maxLeaseTtl: number;
+  seals: SealConfig[];
+  hsms: HsmConfig[];
+  /** Unknown or ignored settings, for the start-up log. */
+  warnings: string[];
+}
+
+/** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    message: string,
+    readonly field?: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+const TOP_LEVEL_KNOWN = new Set([
+  "storage",
+  "backend",
+  "listener",
+  "api_addr",
+  "cluster_addr",
+  "cluster_name",
+  "ui",
+  "log_level",
+  "disable_mlock",
+  "default_lease_ttl",
+  "max_lease_ttl",
+  "seal",
+  "hsm",
+]);
+// Accepted because OpenBao configs commonly carry them; they have no effect here.
+const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
+const LISTENER_KNOWN = new Set(["address", "tls_cert_file", "tls_key_file", "tls_disable", "max_request_size"]);
+const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env"] as const;
+const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
+  trace: "trace",
+  debug: "debug",
+  info: "info",
+  warn: "warn",
+  warning: "warn",
+  error: "error",
+  err: "error",
+};
+
+export async function loadServerConfig(path: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
+    throw new ConfigError(`${path}: cannot read config file (${code})`);
+  }
+  return parseServerConfig(text, path);
+}
+
+export async function parseServerConfig(text: string, filename = "config.hcl"): Promise<ServerConfig> {
+  let doc: HclObject;
+  try {
+    doc = await parseHcl(text, filename);
+  } catch (err) {
+    if (err instanceof HclSyntaxError) throw new ConfigError(err.message, undefined, err.line);
+    throw err;
+  }
+  try {
+    return buildConfig(doc, filename);
+  } catch (err) {
+    if (err instanceof HclShapeError) throw new ConfigError(`${filename}: ${err.message}`, err.field);
+    throw err;
+  }
+}
+
+function buildConfig(doc: HclObject, filename: string): ServerConfig {
+  const warnings: string[] = [];
+  const bad = (field: string, message: string): never => {
+    throw new ConfigError(`${filename}: ${field}: ${message}`, field);
+  };
+
+  for (const key of Object.keys(doc)) {
+    if (!TOP_LEVEL_KNOWN.has(key) && !TOP_LEVEL_IGNORED.has(key)) warnings.push(`unknown setting "${key}" ignored`);
+    else if (TOP_LEVEL_IGNORED.has(key)) warnings.push(`setting "${key}" has no effect`);
+  }
+
+  // storage (or its legacy name, backend): exactly one.
+  const storageBlocks = [...hclBlocks(doc, "storage", 1), ...hclBlocks(doc, "backend", 1)];
+  if (storageBlocks.length === 0) bad("storage", `a storage block is required (storage "sqlite" { path = "…" })`);
+  if (storageBlocks.length > 1) bad("storage", "only one storage block is allowed");
+  const storage = parseStorage(storageBlocks[0], bad);
+
+  const listenerBlocks = hclBlocks(doc, "listener", 1);
+  if (listenerBlocks.length === 0) bad("listener", `at least one listener is required (listener "tcp" { address = "${DEFAULT_LISTENER_ADDRESS}" })`);
+  const counters = new Map<string, number>();
+  const listeners = listenerBlocks.map((block) => {
+    const type = block.labels[0];
+    const n = counters.get(type) ?? 0;
+    counters.set(type, n + 1);
+    return parseListener(block, `listener.${type}[${n}]`, bad, warnings);
+  });
+
+  const logLevelRaw = hclString(doc, "log_level", "log_level");
+  let logLevel: LogLevel = "info";
+  if (logLevelRaw !== undefined) {
+    const l = LOG_LEVELS[logLevelRaw.trim().toLowerCase()];
+    if (!l) bad("log_level", `unknown log level (expected trace, debug, info, warn or error)`);
+    logLevel = l;
+  }
+
+  const defaultLeaseTtl = duration(doc, "default_lease_ttl", bad) ?? DEFAULT_LEASE_TTL_SECONDS;
+  const maxLeaseTtl = duration(doc, "max_lease_ttl", bad) ?? DEFAULT_LEASE_TTL_SECONDS;
+  if (defaultLeaseTtl > maxLeaseTtl) bad("default_lease_ttl", "cannot be greater than max_lease_ttl");
+
+  hclBool(doc, "disable_mlock", "disable_mlock"); // type-checked, otherwise ignored (no mlock in Node)
+
+  const seals = hclBlocks(doc, "seal", 1).map((block, i) => parseSeal(block, `seal.${block.labels[0]}[${i}]`, bad));
+  const hsms = hclBlocks(doc, "hsm", 1).map((block) => parseHsm(block, bad));
+  const names = new Set<string>();
+  for (const h of hsms) {
+    if (names.has(h.name)) bad(`hsm.${h.name}`, "duplicate hsm name");
+    names.add(h.name);
+  }
+
+  return {
+    storage,
+    listeners,
+    ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
+    ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
+    ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
+    ui: hclBool(doc, "ui", "ui") ?? false,
+    logLevel,
+    defaultLeaseTtl,
+    maxLeaseTtl,
+    seals,
+    hsms,
+    warnings,
+  };
+}
+
+type Bad = (field: string, message: string) => never;
+
+function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
+}
+
+function duration(body: HclObject, key: string, bad: Bad, field = key): number | undefined {
+  const v = hclAttr(body, key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" && typeof v !== "number") return bad(field, "expected a duration");
+  const secs = parseDurationSeconds(v);
+  if (secs === undefined) return bad(field, `invalid duration (use e.g. "768h" or seconds)`);
+  return secs;
+}
+
+function parseStorage(block: HclBlock, bad: Bad): StorageConfig {
+  const type = block.labels[0];
+  const field = `storage.${type}`;
+  const b = block.body;
+  switch (type) {
+    case "sqlite": {
+      checkHclKeys(b, ["path"], field);
+      const path = hclString(b, "path", `${field}.path`);
+      if (!path) return bad(`${field}.path`, "is required");
+      return { type, path };
+    }
+    case "postgresql": {
+      // Accepted now so configs can be written ahead of the backend; validated when it lands.
+      checkHclKeys(b, ["connection_url", "table", "ha_enabled", "ha_table", "max_parallel", "max_idle_connections", "skip_create_table"], field);
+      return {
+        type,
+        ...optional("connectionUrl", hclString(b, "connection_url", `${field}.connection_url`)),
+        ...optional("table", hclString(b, "table", `${field}.table`)),
+      };
+    }
+    default:
+      return bad(field, `unknown storage type "${type}" (supported: sqlite, postgresql)`);
+  }
+}
+
+function parseListener(block: HclBlock, field: string, bad: Bad, warnings: string[]): ListenerConfig {
+  const type = block.labels[0];
+  if (type !== "tcp") bad(field, `unknown listener type "${type}" (supported: tcp)`);
+  const b = block.body;
+  for (const key of Object.keys(b)) {
+    if (!LISTENER_KNOWN.has(key)) warnings.push(`${field}: unknown setting "${key}" ignored`);
+  }
+  const address = hclString(b, "address", `${field}.address`);
+  if (!address) bad(`${field}.address`, "is required");
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[^:\s]*):\d{1,5}$/.test(address) || Number(address.split(":").pop()) > 65535) {
+    bad(`${field}.address`, `must be host:port (e.g. "${DEFAULT_LISTENER_ADDRESS}")`);
+  }
+  const tlsDisable = hclBool(b, "tls_disable", `${field}.tls_disable`) ?? false;
+  const tlsCertFile = hclString(b, "tls_cert_file", `${field}.tls_cert_file`) || undefined;
+  const tlsKeyFile = hclString(b, "tls_key_file", `${field}.tls_key_file`) || undefined;
+  if (!tlsDisable) {
+    if (!tlsCertFile) bad(`${field}.tls_cert_file`, "is required unless tls_disable = true");
+    if (!tlsKeyFile) bad(`${field}.tls_key_file`, "is required unless tls_disable = true");
+  }
+  const rawSize = hclNumber(b, "max_request_size", `${field}.max_request_size`);
+  if (rawSize !== undefined && !Number.isSafeInteger(rawSize)) bad(`${field}.max_request_size`, "must be a whole number of bytes");
+  // OpenBao: unset or 0 → 32 MiB; negative → no limit.
+  const maxRequestSize = rawSize === undefined || rawSize === 0 ? DEFAULT_MAX_REQUEST_SIZE : rawSize < 0 ? 0 : rawSize;
+  return {
+    type: "tcp",
+    address,
+    tlsDisable,
+    ...optional("tlsCertFile", tlsCertFile),
+    ...optional("tlsKeyFile", tlsKeyFile),
+    maxRequestSize,
+  };
+}
+
+function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {
+  const type = block.labels[0];
+  if (!/^[a-z0-9_-]+$/i.test(type)) bad(field, "invalid seal type");
+  const params: Record<string, SealParam> = {};
+  let disabled = false;
+  for (const [key, v] of Object.entries(block.body)) {
+    if (key === "disabled") {
+      disabled = hclBool(block.body, "disabled", `${field}.disabled`) ?? false;
+      continue;
+    }
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+      Object.defineProperty(params, key, { value: v, enumerable: true });
+    } else if (v !== null) {
+      bad(`${field}.${key}`, isHclObject(v) || Array.isArray(v) ? "expected a string, number or boolean" : "invalid value");
+    }
+  }
+  return { type, disabled, params: Object.freeze(params) };
+}
+
+function parseHsm(block: HclBlock, bad: Bad): HsmConfig {
+  const name = block.labels[0];
+  const field = `hsm.${name}`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) bad(field, "hsm name may only contain letters, digits, '.', '_' and '-'");
+  const b = block.body;
+  checkHclKeys(b, HSM_KEYS, field);
+  const lib = hclString(b, "lib", `${field}.lib`);
+  if (!lib) return bad(`${field}.lib`, "is required (path to the PKCS#11 module)");
+  const tokenLabel = hclString(b, "token_label", `${field}.token_label`) || undefined;
+  const serial = hclString(b, "serial", `${field}.serial`) || undefined;
+  // A token is chosen by label or serial, never by slot index (slot order is not stable).
+  if (!tokenLabel && !serial) bad(field, "token_label or serial is required");
+  const pin = hclString(b, "pin", `${field}.pin`) || undefined;
+  const pinFile = hclString(b, "pin_file", `${field}.pin_file`) || undefined;
+  const pinEnv = hclString(b, "pin_env", `${field}.pin_env`) || undefined;
+  const pinSources = [pin, pinFile, pinEnv].filter((x) => x !== undefined).length;
+  if (pinSources > 1) bad(field, "set only one of pin, pin_file and pin_env");
+  return {
+    name,
+    lib,
+    ...optional("tokenLabel", tokenLabel),
+    ...optional("serial", serial),
+    ...optional("pin", pin),
+    ...optional("pinFile", pinFile),
+    ...optional("pinEnv", pinEnv),
+  };
+}
