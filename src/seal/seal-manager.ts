@@ -94,10 +94,16 @@ export class SealManager {
     this.pending.push(Buffer.from(share));
     if (this.pending.length < config.secret_threshold) return undefined;
     const shares = this.pending;
+    this.pending = [];
     this.resetProgress();
     let unsealKey: Buffer | undefined;
     try {
-      unsealKey = await combineShares(shares);
+      try {
+        unsealKey = await combineShares(shares);
+      } catch {
+        // Malformed shares (duplicate x-coordinates, mixed lengths) are the caller's error.
+        throw new AuthenticationError();
+      }
       const path = wrappedRootKeyPath(SHAMIR);
       const wrapped = await this.storage.get(path);
       if (!wrapped) throw new ArcaError("internal", "no wrapped root key for the shamir seal");
