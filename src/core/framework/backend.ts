@@ -1,0 +1,104 @@
+/**
+ * A logical backend (secrets engine, auth method, or the system backend) is a list of declared paths
+ * plus a few special path sets. The core routes a request to a mount, then asks the backend which
+ * declared path matches; the backend never sees HTTP and never checks policy.
+ */
+import { ArcaError, unsupportedOperation, unsupportedPath } from "../errors.js";
+import type { KeyValueStore } from "../../storage/storage.js";
+import {
+  buildContext,
+  compilePath,
+  compareSpecificity,
+  matchPath,
+  type CompiledPath,
+  type PathMatch,
+  type PathSpec,
+} from "./path.js";
+import type { Fields } from "./fields.js";
+import type { Operation, Request, Response } from "./request.js";
+
+export interface BackendSpec {
+  /** Mount type, e.g. "kv", "token", "system". */
+  type: string;
+  paths: PathSpec<Fields>[];
+  /** Paths that need `sudo` on top of the operation's capability (globs: trailing "*"). */
+  rootPaths?: string[];
+  /** Paths served without a token (login endpoints, CA fetches). */
+  unauthenticatedPaths?: string[];
+  help?: string;
+}
+
+function globMatch(patterns: string[], path: string): boolean {
+  return patterns.some((p) => (p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : p === path || p === path.replace(/\/$/, "")));
+}
+
+export class LogicalBackend {
+  readonly type: string;
+  readonly paths: CompiledPath[];
+  private readonly rootPaths: string[];
+  private readonly unauthPaths: string[];
+  readonly helpText: string;
+
+  constructor(spec: BackendSpec) {
+    this.type = spec.type;
+    this.paths = spec.paths.map(compilePath).sort(compareSpecificity);
+    this.rootPaths = spec.rootPaths ?? [];
+    this.unauthPaths = spec.unauthenticatedPaths ?? [];
+    this.helpText = spec.help ?? "";
+    assertUnambiguous(this.paths);
+  }
+
+  route(path: string): PathMatch | undefined {
+    for (const p of this.paths) {
+      const params = matchPath(p, path);
+      if (params) return { path: p, params };
+    }
+    return undefined;
+  }
+
+  /** Finds the declared path and operation or answers 404 / 405 as OpenBao does. */
+  resolve(path: string, operation: Operation): PathMatch {
+    const m = this.route(path);
+    if (!m) throw unsupportedPath();
+    if (!this.supports(m, operation)) throw unsupportedOperation();
+    return m;
+  }
+
+  supports(m: PathMatch, operation: Operation): boolean {
+    const ops = m.path.operations;
+    // A path without a create handler treats create as update (as OpenBao does).
+    return ops.has(operation) || (operation === "create" && ops.has("update"));
+  }
+
+  isRootPath(path: string): boolean {
+    return globMatch(this.rootPaths, path);
+  }
+
+  isUnauthenticated(path: string): boolean {
+    return globMatch(this.unauthPaths, path);
+  }
+
+  /** Returns true/false from the path's existence check, or undefined when it has none. */
+  async exists(req: Request, m: PathMatch, storage: KeyValueStore): Promise<boolean | undefined> {
+    const check = m.path.spec.existenceCheck;
+    if (!check) return undefined;
+    return check(buildContext(req, m, storage));
+  }
+
+  async handle(req: Request, m: PathMatch, storage: KeyValueStore): Promise<Response | undefined> {
+    const op = m.path.operations.get(req.operation) ?? (req.operation === "create" ? m.path.operations.get("update") : undefined);
+    if (!op) throw unsupportedOperation();
+    return op.handler(buildContext(req, m, storage));
+  }
+}
+
+function assertUnambiguous(paths: CompiledPath[]): void {
+  for (let i = 0; i < paths.length; i++) {
+    for (let j = i + 1; j < paths.length && compareSpecificity(paths[i], paths[j]) === 0; j++) {
+      const a = paths[i];
+      const b = paths[j];
+      const sameLiterals = a.segments.every((s, k) => s.kind !== "literal" || s.value === b.segments[k].value);
+      if (sameLiterals) throw new ArcaError("internal", `ambiguous paths: ${a.spec.pattern} and ${b.spec.pattern}`);
+    }
+  }
+}

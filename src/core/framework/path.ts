@@ -1,0 +1,147 @@
+/**
+ * Declared paths: an endpoint is data (pattern, typed fields, operations, existence check, help), in the
+ * manner of OpenBao's logical framework. Patterns are `/`-separated segments:
+ *   literal      matches itself
+ *   :name        exactly one non-empty segment
+ *   :name+       one or more segments (the rest of the path)
+ *   :name*       zero or more segments (the rest of the path)
+ * A rest parameter may be followed by literal segments only (`mounts/:path+/tune`).
+ * Matching is by specificity (literal > :name > :name+ > :name*, compared segment by segment), never by
+ * registration order; two patterns of equal specificity that can match the same path are refused when
+ * the backend is built.
+ */
+import type { KeyValueStore } from "../../storage/storage.js";
+import { parseFields, type Fields, type FieldValues } from "./fields.js";
+import type { Operation, Request, Response } from "./request.js";
+
+export interface HandlerContext<F extends Fields> {
+  req: Request;
+  /** Declared fields, coerced to their types. */
+  fields: FieldValues<F>;
+  /** True when the caller supplied the field (for PATCH-like partial updates). */
+  has(name: keyof F & string): boolean;
+  /** The mount's storage view. */
+  storage: KeyValueStore;
+  /** Path parameters captured by the pattern. */
+  params: Record<string, string>;
+}
+
+export type Handler<F extends Fields> = (ctx: HandlerContext<F>) => Promise<Response | undefined>;
+
+export interface OperationSpec<F extends Fields> {
+  handler: Handler<F>;
+  summary?: string;
+}
+
+export interface PathSpec<F extends Fields = Fields> {
+  pattern: string;
+  fields?: F;
+  operations: Partial<Record<Operation, OperationSpec<F> | Handler<F>>>;
+  /** Decides create vs update (and so the ACL capability) for POST/PUT. */
+  existenceCheck?: (ctx: HandlerContext<F>) => Promise<boolean>;
+  synopsis?: string;
+  description?: string;
+}
+
+type SegmentKind = "literal" | "param" | "rest1" | "rest0";
+interface Segment {
+  kind: SegmentKind;
+  value: string; // literal text or parameter name
+}
+
+const RANK: Record<SegmentKind, number> = { literal: 4, param: 3, rest1: 2, rest0: 1 };
+
+export interface CompiledPath {
+  spec: PathSpec<Fields>;
+  segments: Segment[];
+  operations: Map<Operation, OperationSpec<Fields>>;
+}
+
+export interface PathMatch {
+  path: CompiledPath;
+  params: Record<string, string>;
+}
+
+/** Keeps the field types of one path together with its handlers (the generic is erased afterwards). */
+export function definePath<const F extends Fields>(spec: PathSpec<F>): PathSpec<Fields> {
+  return spec as unknown as PathSpec<Fields>;
+}
+
+export function compilePath(spec: PathSpec<Fields>): CompiledPath {
+  const segments: Segment[] = spec.pattern.split("/").map((raw, i, all) => {
+    if (!raw.startsWith(":")) {
+      if (raw === "") throw new Error(`empty segment in pattern ${spec.pattern}`);
+      return { kind: "literal", value: raw };
+    }
+    const last = raw.at(-1);
+    if (last === "+" || last === "*") {
+      if (all.slice(i + 1).some((s) => s.startsWith(":"))) throw new Error(`only literals may follow a rest parameter in ${spec.pattern}`);
+      return { kind: last === "+" ? "rest1" : "rest0", value: raw.slice(1, -1) };
+    }
+    return { kind: "param", value: raw.slice(1) };
+  });
+  const operations = new Map<Operation, OperationSpec<Fields>>();
+  for (const [op, h] of Object.entries(spec.operations) as Array<[Operation, OperationSpec<Fields> | Handler<Fields>]>) {
+    operations.set(op, typeof h === "function" ? { handler: h } : h);
+  }
+  return { spec, segments, operations };
+}
+
+/** Orders paths most specific first. */
+export function compareSpecificity(a: CompiledPath, b: CompiledPath): number {
+  const n = Math.max(a.segments.length, b.segments.length);
+  for (let i = 0; i < n; i++) {
+    const sa = a.segments[i];
+    const sb = b.segments[i];
+    if (!sa || !sb) return sa ? -1 : 1; // longer pattern is more specific
+    const d = RANK[sb.kind] - RANK[sa.kind];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function matchPath(p: CompiledPath, path: string): Record<string, string> | undefined {
+  // A trailing "/" (LIST) is not a segment of its own; rest parameters keep it.
+  const trailingSlash = path.endsWith("/");
+  const trimmed = trailingSlash ? path.slice(0, -1) : path;
+  const parts = trimmed === "" ? [] : trimmed.split("/");
+  const params: Record<string, string> = {};
+  for (let i = 0; i < p.segments.length; i++) {
+    const seg = p.segments[i];
+    if (seg.kind === "rest0" || seg.kind === "rest1") {
+      const tail = p.segments.slice(i + 1); // literals after the rest parameter
+      const restEnd = parts.length - tail.length;
+      if (restEnd < i) return undefined;
+      for (let t = 0; t < tail.length; t++) if (parts[restEnd + t] !== tail[t].value) return undefined;
+      const rest = parts.slice(i, restEnd);
+      if (seg.kind === "rest1" && rest.length === 0) return undefined;
+      if (rest.some((r) => r === "")) return undefined;
+      params[seg.value] = rest.join("/") + (trailingSlash && rest.length > 0 && tail.length === 0 ? "/" : "");
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined || part === "") return undefined;
+    if (seg.kind === "literal") {
+      if (part !== seg.value) return undefined;
+    } else {
+      params[seg.value] = part;
+    }
+  }
+  return parts.length === p.segments.length ? params : undefined;
+}
+
+export function buildContext(
+  req: Request,
+  match: PathMatch,
+  storage: KeyValueStore,
+): HandlerContext<Fields> {
+  const fieldSpecs = match.path.spec.fields ?? {};
+  const fields = parseFields(fieldSpecs, req.data, match.params);
+  return {
+    req,
+    fields,
+    has: (name) => name in match.params || (req.data[name] !== undefined && req.data[name] !== null),
+    storage,
+    params: match.params,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The logical request and response: what every wire format is translated into and out of.
+ * Nothing in here knows about HTTP.
+ */
+export type Operation = "create" | "read" | "update" | "patch" | "delete" | "list" | "scan";
+
+/** What the core knows about the caller once the token is resolved. */
+export interface Caller {
+  /** The token's accessor (safe to log and audit after HMAC). */
+  accessor: string;
+  /** Storage id of the token entry (a salted hash of the token, never the token itself). */
+  tokenEntryId: string;
+  policies: string[];
+  displayName: string;
+  entityId: string;
+  metadata: Record<string, string>;
+  tokenType: "service" | "batch";
+  /** Absolute expiry, or undefined for tokens that never expire (root). */
+  expireTime: Date | undefined;
+}
+
+export interface Request {
+  /** Unique per request; echoed as `request_id`. */
+  id: string;
+  operation: Operation;
+  /** Path below /v1/, without a leading slash; LIST/SCAN paths end in "/". */
+  path: string;
+  data: Record<string, unknown>;
+  /** The raw client token, if any. Never logged; audit sees only its HMAC. */
+  clientToken: string | undefined;
+  caller: Caller | undefined;
+  remoteAddress: string;
+  /** Seconds; set from X-Vault-Wrap-TTL. */
+  wrapTtl: number | undefined;
+  /** Set by the router: the mount point that serves this request, e.g. "secret/". */
+  mountPoint: string;
+  /** Set by the router: the path inside the mount. */
+  mountPath: string;
+  mountAccessor: string;
+  mountType: string;
+}
+
+export interface AuthResponse {
+  clientToken: string;
+  accessor: string;
+  policies: string[];
+  tokenPolicies: string[];
+  metadata: Record<string, string>;
+  leaseDuration: number;
+  renewable: boolean;
+  entityId: string;
+  tokenType: "service" | "batch";
+  orphan: boolean;
+  numUses: number;
+}
+
+export interface RawResponse {
+  status: number;
+  contentType: string;
+  body: Buffer | string;
+  headers?: Record<string, string>;
+}
+
+export interface Response {
+  data?: Record<string, unknown> | null;
+  auth?: AuthResponse;
+  warnings?: string[];
+  leaseId?: string;
+  leaseDuration?: number;
+  renewable?: boolean;
+  /** A non-JSON answer (PKI CA/CRL fetches, OCSP, ACME). */
+  raw?: RawResponse;
+  /** An HTTP status other than the default (200, or 204 when there is no body). */
+  status?: number;
+  /** Headers to add (e.g. Location for 201/307). */
+  headers?: Record<string, string>;
+}
