@@ -1,0 +1,315 @@
+/**
+ * The core: seal state, barrier, mount tables and the one request pipeline every wire format uses:
+ *
+ *   sealed? → route to mount → resolve token → existence check (create vs update) → ACL (+ sudo)
+ *     → count token use → audit request → engine → audit response
+ *
+ * Subsystems live in their own modules; this file wires them and owns the lifecycle.
+ */
+import { randomUUID } from "node:crypto";
+import { Barrier } from "./barrier.js";
+import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
+import type { LogicalBackend } from "./framework/backend.js";
+import type { Operation, Request, Response } from "./framework/request.js";
+import { dataPrefix, loadTable, newMount, routePath, saveTable, type MountEntry, type MountTable } from "./mounts.js";
+import { Router, type RouteMatch } from "./router.js";
+import { TokenStore, type TokenEntry } from "./tokens/token-store.js";
+import { StorageView } from "./view.js";
+import { noAuditDevices, type AuditBroker } from "./audit.js";
+import type { PolicyStore } from "./policy/policy-store.js";
+import { SealManager } from "../seal/seal-manager.js";
+import type { AutoSeal } from "../seal/seal.js";
+import type { Storage } from "../storage/storage.js";
+import { zero } from "../crypto/aead.js";
+
+/** Builds the backend for a mount. `core` gives system-level backends what they need. */
+export type BackendFactory = (mount: MountEntry, core: Core) => LogicalBackend;
+
+export interface CoreOptions {
+  storage: Storage;
+  engines: Map<string, BackendFactory>;
+  policies: (barrierView: StorageView) => PolicyStore;
+  autoSeals?: AutoSeal[];
+  audit?: AuditBroker;
+  clusterName?: string;
+  /** System-wide lease bounds in seconds. */
+  defaultLeaseTtl?: number;
+  maxLeaseTtl?: number;
+}
+
+export interface InitRequest {
+  secretShares: number;
+  secretThreshold: number;
+}
+
+export interface InitResponse {
+  keys: Buffer[];
+  rootToken: string;
+}
+
+const WRITE_OPS = new Set<Operation>(["create", "update", "patch"]);
+export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
+
+export class Core {
+  readonly storage: Storage;
+  readonly barrier: Barrier;
+  readonly seal: SealManager;
+  readonly tokens: TokenStore;
+  readonly policies: PolicyStore;
+  readonly router = new Router();
+  readonly clusterName: string;
+  clusterId = "";
+  readonly defaultLeaseTtl: number;
+  readonly maxLeaseTtl: number;
+  audit: AuditBroker;
+  private readonly engines: Map<string, BackendFactory>;
+  private rootKey: Buffer | undefined;
+  private mountEntries: MountEntry[] = [];
+  private activeSince: Date | undefined;
+
+  constructor(opts: CoreOptions) {
+    this.storage = opts.storage;
+    this.barrier = new Barrier(opts.storage);
+    this.seal = new SealManager(opts.storage, opts.autoSeals ?? []);
+    this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
+    this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
+    this.engines = opts.engines;
+    this.audit = opts.audit ?? noAuditDevices;
+    this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
+    this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
+    this.maxLeaseTtl = opts.maxLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  get sealed(): boolean {
+    return this.barrier.sealed;
+  }
+
+  async isInitialized(): Promise<boolean> {
+    return (await this.seal.loadConfig()) !== undefined;
+  }
+
+  get activeTime(): Date | undefined {
+    return this.activeSince;
+  }
+
+  /**
+   * Initialises a new server: root key, unseal shares and a root token. The server is left sealed
+   * (Shamir), as OpenBao does; `keepUnsealed` is for dev mode.
+   */
+  async initialize(req: InitRequest, opts: { keepUnsealed?: boolean; rootTokenId?: string } = {}): Promise<InitResponse> {
+    const { rootKey, keys } = await this.seal.initialize(req);
+    await this.barrier.initialize(rootKey);
+    this.rootKey = rootKey;
+    await this.postUnseal(true);
+    const { token } = await this.tokens.create({
+      policies: ["root"],
+      path: "auth/token/root",
+      displayName: "root",
+      id: opts.rootTokenId,
+    });
+    if (!opts.keepUnsealed) await this.sealNow();
+    return { keys, rootToken: token };
+  }
+
+  /** Adds an unseal share; returns true once unsealed. */
+  async submitUnsealShare(share: Buffer): Promise<boolean> {
+    if (!this.sealed) return true;
+    const rootKey = await this.seal.submitShare(share);
+    if (!rootKey) return false;
+    await this.unsealWithRootKey(rootKey);
+    return true;
+  }
+
+  private async unsealWithRootKey(rootKey: Buffer): Promise<void> {
+    try {
+      await this.barrier.unseal(rootKey);
+    } catch (err) {
+      zero(rootKey);
+      throw new ArcaError("invalid_request", "invalid key", { cause: err });
+    }
+    this.rootKey = rootKey;
+    await this.postUnseal(false);
+  }
+
+  private async postUnseal(firstTime: boolean): Promise<void> {
+    const meta = await this.barrier.get("core/cluster");
+    if (meta) this.clusterId = (JSON.parse(meta.toString()) as { id: string }).id;
+    else {
+      this.clusterId = randomUUID();
+      await this.barrier.put("core/cluster", Buffer.from(JSON.stringify({ id: this.clusterId, name: this.clusterName })));
+    }
+    await this.tokens.setup();
+    await this.policies.setup();
+    this.mountEntries = [...(await loadTable(this.barrier, "secret")), ...(await loadTable(this.barrier, "auth"))];
+    if (firstTime || this.mountEntries.length === 0) {
+      this.mountEntries = [
+        newMount("secret", "sys/", "system", { description: "system endpoints used for control, policy and debugging", builtin: true }),
+        newMount("secret", "cubbyhole/", "cubbyhole", { description: "per-token private secret storage", builtin: true }),
+        newMount("auth", "token/", "token", { description: "token based credentials", builtin: true }),
+      ].filter((m) => this.engines.has(m.type));
+      await saveTable(this.barrier, "secret", this.mountEntries);
+      await saveTable(this.barrier, "auth", this.mountEntries);
+    }
+    this.router.clear();
+    for (const entry of this.mountEntries) this.router.add(this.instantiate(entry));
+    this.activeSince = new Date();
+  }
+
+  async sealNow(): Promise<void> {
+    this.router.clear();
+    this.tokens.teardown();
+    this.policies.teardown();
+    this.barrier.seal();
+    this.seal.resetProgress();
+    zero(this.rootKey);
+    this.rootKey = undefined;
+    this.activeSince = undefined;
+  }
+
+  /** Rotates the barrier keyring (sys/rotate). */
+  async rotateKeyring(): Promise<ReturnType<Barrier["keyStatus"]>> {
+    if (!this.rootKey) throw sealedError();
+    return this.barrier.rotate(this.rootKey);
+  }
+
+  async setKeyringRotationConfig(config: Parameters<Barrier["setRotationConfig"]>[1]): Promise<void> {
+    if (!this.rootKey) throw sealedError();
+    await this.barrier.setRotationConfig(this.rootKey, config);
+  }
+
+  // ---- mounts ------------------------------------------------------------------------------------
+
+  private instantiate(entry: MountEntry): { entry: MountEntry; backend: LogicalBackend; storage: StorageView } {
+    const factory = this.engines.get(entry.type);
+    if (!factory) throw new ArcaError("invalid_request", `plugin not found in the catalog: ${entry.type}`);
+    return { entry, backend: factory(entry, this), storage: new StorageView(this.barrier, dataPrefix(entry)) };
+  }
+
+  mounts(table: MountTable): MountEntry[] {
+    return this.mountEntries.filter((m) => m.table === table);
+  }
+
+  hasEngine(type: string): boolean {
+    return this.engines.has(type);
+  }
+
+  async mount(entry: MountEntry): Promise<void> {
+    const route = routePath(entry);
+    const clash = this.router.conflicts(route);
+    if (clash) throw new ArcaError("invalid_request", `path is already in use at ${clash}`);
+    const mounted = this.instantiate(entry);
+    const next = [...this.mountEntries, entry];
+    await saveTable(this.barrier, entry.table, next);
+    this.mountEntries = next;
+    this.router.add(mounted);
+  }
+
+  async unmount(table: MountTable, path: string): Promise<void> {
+    const entry = this.mountEntries.find((m) => m.table === table && m.path === path);
+    if (!entry) return;
+    if (entry.builtin) throw new ArcaError("invalid_request", `cannot unmount "${routePath(entry)}"`);
+    const next = this.mountEntries.filter((m) => m !== entry);
+    await saveTable(this.barrier, table, next);
+    this.mountEntries = next;
+    const removed = this.router.remove(routePath(entry));
+    await removed?.storage.clear();
+  }
+
+  async updateMount(entry: MountEntry): Promise<void> {
+    this.mountEntries = this.mountEntries.map((m) => (m.uuid === entry.uuid ? entry : m));
+    await saveTable(this.barrier, entry.table, this.mountEntries);
+    const route = routePath(entry);
+    const mounted = this.router.get(route);
+    if (mounted) mounted.entry = entry;
+  }
+
+  // ---- the request pipeline ----------------------------------------------------------------------
+
+  newRequest(init: Partial<Request> & Pick<Request, "operation" | "path">): Request {
+    return {
+      id: randomUUID(),
+      data: {},
+      clientToken: undefined,
+      caller: undefined,
+      remoteAddress: "",
+      wrapTtl: undefined,
+      mountPoint: "",
+      mountPath: "",
+      mountAccessor: "",
+      mountType: "",
+      ...init,
+    };
+  }
+
+  /** Resolves a client token to a live entry, or undefined. */
+  async resolveToken(token: string | undefined): Promise<TokenEntry | undefined> {
+    if (this.sealed) throw sealedError();
+    if (!token) return undefined;
+    const entry = await this.tokens.lookup(token);
+    return entry && entry.numUses >= 0 ? entry : undefined;
+  }
+
+  /** The request pipeline. Every wire format calls this and nothing else to reach an engine. */
+  async handleRequest(req: Request): Promise<Response | undefined> {
+    if (this.sealed) throw sealedError();
+    if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
+      throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
+    }
+    const route = this.router.match(req.path);
+    if (!route) throw new ArcaError("not_found", `no handler for route "${req.path.slice(0, 256)}". route entry not found.`);
+    req.mountPoint = route.mountPoint;
+    req.mountPath = route.relPath;
+    req.mountAccessor = route.entry.accessor;
+    req.mountType = route.entry.type;
+
+    const { backend, storage } = route;
+    // POST/PUT arrive as "update"; the path's existence check turns them into "create" when new.
+    const probeOp = req.operation === "update" ? "create" : req.operation;
+    let match = backend.route(route.relPath);
+    if (!match) throw unsupportedPath();
+    if (!backend.supports(match, probeOp) && !backend.supports(match, req.operation)) {
+      throw new ArcaError("unsupported_operation", "unsupported operation");
+    }
+
+    let entry: TokenEntry | undefined;
+    if (!backend.isUnauthenticated(route.relPath)) {
+      entry = await this.resolveToken(req.clientToken);
+      if (!entry) throw permissionDenied();
+      req.caller = this.tokens.toCaller(entry);
+      if (req.operation === "update" || req.operation === "create") {
+        const exists = await backend.exists(req, match, storage);
+        req.operation = exists === false ? "create" : "update";
+        if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
+      }
+      await this.authorize(req, route, entry);
+      if (!(await this.tokens.use(entry))) throw permissionDenied();
+    } else if (req.clientToken) {
+      // Unauthenticated paths still learn who is calling when a valid token is sent (e.g. login audit).
+      entry = await this.resolveToken(req.clientToken);
+      if (entry) req.caller = this.tokens.toCaller(entry);
+    }
+    match = backend.resolve(route.relPath, req.operation === "create" && !backend.supports(match, "create") ? "update" : req.operation);
+
+    await this.audit.logRequest(req);
+    let resp: Response | undefined;
+    try {
+      resp = await backend.handle(req, match, storage);
+    } catch (err) {
+      await this.audit.logResponse(req, undefined, err);
+      throw err;
+    } finally {
+      if (entry) await this.tokens.revokeIfUsedUp(entry);
+    }
+    await this.audit.logResponse(req, resp, undefined);
+    return resp;
+  }
+
+  private async authorize(req: Request, route: RouteMatch, entry: TokenEntry): Promise<void> {
+    const acl = await this.policies.aclFor(entry.policies);
+    const result = acl.check({ path: req.path, operation: req.operation, data: req.data });
+    if (!result.allowed) throw permissionDenied();
+    if (route.backend.isRootPath(route.relPath) && !result.sudo) throw permissionDenied();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * sys/internal/ui/mounts (the bao/vault CLI asks it which KV version a mount is) and
+ * sys/internal/specs/openapi (the OpenAPI document of every mounted path).
+ */
+import { permissionDenied } from "../errors.js";
+import { definePath, type PathSpec } from "../framework/path.js";
+import { openApiPathItem, openApiPathTemplate } from "../framework/openapi.js";
+import { routePath } from "../mounts.js";
+import type { Core } from "../core.js";
+import { renderMount } from "./render.js";
+import { VERSION } from "../../server/version.js";
+
+export function internalPaths(core: Core): PathSpec[] {
+  return [
+    definePath({
+      pattern: "internal/ui/mounts",
+      synopsis: "Mounts listed for unauthenticated UI use (listing_visibility=unauth).",
+      operations: {
+        read: async () => {
+          const visible = (table: "secret" | "auth") =>
+            Object.fromEntries(core.mounts(table).filter((m) => m.config.listingVisibility === "unauth").map((m) => [m.path, renderMount(m)]));
+          return { data: { secret: visible("secret"), auth: visible("auth") } };
+        },
+      },
+    }),
+    definePath({
+      pattern: "internal/ui/mounts/:path+",
+      fields: { path: { type: "string", required: true } },
+      synopsis: "The mount serving a path, for a caller with any capability below that mount.",
+      operations: {
+        read: async ({ fields, req }) => {
+          // Authorised by the caller's access to the mount, not to this sys path (as OpenBao does).
+          if (!req.caller) throw permissionDenied();
+          const route = core.router.match(fields.path.replace(/^\/+/, ""));
+          if (!route) throw permissionDenied();
+          const acl = await core.policies.aclFor(req.caller.policies);
+          if (!acl.isRoot && !(await core.policies.hasMountAccess(req.caller.policies, route.mountPoint))) throw permissionDenied();
+          return { data: { ...renderMount(route.entry), path: route.mountPoint } };
+        },
+      },
+    }),
+    definePath({
+      pattern: "internal/specs/openapi",
+      synopsis: "The OpenAPI document of every path this server serves.",
+      operations: {
+        read: async () => {
+          const paths: Record<string, unknown> = {};
+          for (const m of core.router.all()) {
+            for (const p of m.backend.paths) paths[openApiPathTemplate(routePath(m.entry), p)] = openApiPathItem(p);
+          }
+          return { data: { openapi: "3.0.2", info: { title: "Arca", description: "OpenBao-compatible API", version: VERSION }, paths } };
+        },
+      },
+    }),
+  ];
+}

@@ -1,0 +1,439 @@
+/**
+ * The token store. Tokens look like OpenBao's (`hvs.` + 24 base62) and are never stored: entries are
+ * keyed by HMAC-SHA256(per-cluster salt, token). Layout below the store's view (barrier `sys/token/`):
+ *
+ *   salt                      32 random bytes
+ *   id/<hash>                 TokenEntry (JSON)
+ *   accessor/<hash>           { id: <token hash>, accessor? }   (accessors are hashed too; `accessor`
+ *                             is kept so LIST auth/token/accessors needs no entry read; older rows lack it)
+ *   parent/<parent hash>/<child hash>                  revocation tree
+ *   roles/<name>              TokenRole (JSON)
+ *
+ * Resolved entries are cached in memory; every write goes through this class, which drops the cache
+ * entry (a later HA node will also drop it on a storage invalidation for the same key).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { ArcaError } from "../errors.js";
+import { randomBase62 } from "../ids.js";
+import { getJson, putJson } from "../view.js";
+import type { Caller } from "../framework/request.js";
+import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
+
+export interface TokenEntry {
+  /** Salted hash of the token: the storage id. */
+  id: string;
+  accessor: string;
+  /** Salted hash of the parent token, "" for orphans. */
+  parent: string;
+  policies: string[];
+  path: string;
+  meta: Record<string, string>;
+  displayName: string;
+  /** 0 = unlimited; otherwise uses left. */
+  numUses: number;
+  /** Unix seconds. */
+  creationTime: number;
+  /** Seconds of the current lease (0 = no expiry). */
+  ttl: number;
+  /** The TTL the token was created with. */
+  creationTtl: number;
+  explicitMaxTtl: number;
+  period: number;
+  renewable: boolean;
+  /** Unix ms; 0 = never expires. */
+  expireTime: number;
+  /** Unix ms of the last renewal or creation. */
+  issueTime: number;
+  type: "service" | "batch";
+  entityId: string;
+  noDefaultPolicy: boolean;
+  /** Token role the token was created against (absent when none). */
+  role?: string;
+  /** Unix ms of the last renewal (absent until renewed). */
+  lastRenewalTime?: number;
+}
+
+/** A token role (`auth/token/roles/:name`), stored as given after normalisation. */
+export interface TokenRole {
+  name: string;
+  allowedPolicies: string[];
+  disallowedPolicies: string[];
+  allowedPoliciesGlob: string[];
+  disallowedPoliciesGlob: string[];
+  allowedEntityAliases: string[] | null;
+  orphan: boolean;
+  renewable: boolean;
+  pathSuffix: string;
+  /** Legacy `period` / `explicit_max_ttl` as written, echoed on read (OpenBao keeps them too). */
+  period: number;
+  explicitMaxTtl: number;
+  tokenPeriod: number;
+  tokenExplicitMaxTtl: number;
+  tokenNoDefaultPolicy: boolean;
+  tokenNumUses: number;
+  tokenType: "service" | "batch" | "default-service" | "default-batch";
+  tokenBoundCidrs: string[];
+}
+
+export interface TidyResult {
+  /** Parent index rows removed (parent or child gone). */
+  parentEntries: number;
+  /** Children whose parent was gone and that became orphans. */
+  orphaned: number;
+  /** Accessor index rows pointing at no token. */
+  accessorEntries: number;
+  /** Expired tokens revoked. */
+  expired: number;
+}
+
+export interface CreateTokenParams {
+  policies: string[];
+  parent?: TokenEntry;
+  orphan?: boolean;
+  id?: string;
+  path: string;
+  meta?: Record<string, string>;
+  displayName?: string;
+  numUses?: number;
+  ttl?: number;
+  explicitMaxTtl?: number;
+  period?: number;
+  renewable?: boolean;
+  noDefaultPolicy?: boolean;
+  /** Upper bound for ttl from the system/mount max (0 = none). */
+  maxTtl?: number;
+  /** Token role name, recorded so renewals follow the role's period / explicit max TTL. */
+  role?: string;
+}
+
+export const TOKEN_PREFIX = "hvs.";
+const CACHE_LIMIT = 100_000;
+
+export class TokenStore {
+  private salt: Buffer | undefined;
+  private readonly cache = new Map<string, TokenEntry>();
+
+  constructor(private readonly store: KeyValueStore) {}
+
+  /** Loads (or creates) the salt. Called after unseal. */
+  async setup(): Promise<void> {
+    let salt = await this.store.get("salt");
+    if (!salt) {
+      salt = randomBytes(32);
+      await this.store.put("salt", salt);
+    }
+    this.salt = salt;
+    this.cache.clear();
+  }
+
+  teardown(): void {
+    this.salt?.fill(0);
+    this.salt = undefined;
+    this.cache.clear();
+  }
+
+  hash(value: string): string {
+    if (!this.salt) throw new ArcaError("sealed", "Vault is sealed");
+    return createHmac("sha256", this.salt).update(value).digest("hex");
+  }
+
+  async create(p: CreateTokenParams): Promise<{ token: string; entry: TokenEntry }> {
+    if (p.id !== undefined) {
+      if (p.id.includes(".") || p.id === "" || p.id.length > 256) throw new ArcaError("invalid_request", "custom token ID cannot contain \".\"");
+    }
+    const token = p.id ?? TOKEN_PREFIX + randomBase62(24);
+    const now = Date.now();
+    let ttl = p.period && p.period > 0 ? p.period : (p.ttl ?? 0);
+    if (p.explicitMaxTtl && p.explicitMaxTtl > 0 && (ttl === 0 || ttl > p.explicitMaxTtl)) ttl = p.explicitMaxTtl;
+    if (p.maxTtl && p.maxTtl > 0 && (ttl === 0 || ttl > p.maxTtl) && !(p.policies.includes("root") && !p.parent)) ttl = p.maxTtl;
+    // A child token never outlives its parent.
+    if (p.parent && !p.orphan && p.parent.expireTime > 0) {
+      const left = Math.floor((p.parent.expireTime - now) / 1000);
+      if (ttl === 0 || ttl > left) ttl = Math.max(left, 1);
+    }
+    const entry: TokenEntry = {
+      id: this.hash(token),
+      accessor: randomBase62(24),
+      parent: p.parent && !p.orphan ? p.parent.id : "",
+      policies: [...new Set(p.policies)].sort(),
+      path: p.path,
+      meta: p.meta ?? {},
+      displayName: p.displayName ?? "token",
+      numUses: p.numUses ?? 0,
+      creationTime: Math.floor(now / 1000),
+      ttl,
+      creationTtl: ttl,
+      explicitMaxTtl: p.explicitMaxTtl ?? 0,
+      period: p.period ?? 0,
+      renewable: ttl > 0 && (p.renewable ?? true),
+      expireTime: ttl > 0 ? now + ttl * 1000 : 0,
+      issueTime: now,
+      type: "service",
+      entityId: "",
+      noDefaultPolicy: p.noDefaultPolicy ?? false,
+    };
+    if (p.role) entry.role = p.role;
+    await this.store.transaction(async (txn) => {
+      if (await txn.get(`id/${entry.id}`)) throw new ArcaError("invalid_request", "cannot create a token with a duplicate ID");
+      await putJson(txn, `id/${entry.id}`, entry);
+      await putJson(txn, `accessor/${this.hash(entry.accessor)}`, { id: entry.id, accessor: entry.accessor });
+      if (entry.parent) await txn.put(`parent/${entry.parent}/${entry.id}`, Buffer.alloc(0));
+    });
+    return { token, entry };
+  }
+
+  /** Resolves a client token to its live entry (undefined when unknown, expired or used up). */
+  async lookup(token: string): Promise<TokenEntry | undefined> {
+    if (!token || token.length > 512) return undefined;
+    return this.lookupById(this.hash(token));
+  }
+
+  async lookupById(id: string): Promise<TokenEntry | undefined> {
+    let entry = this.cache.get(id);
+    if (!entry) {
+      entry = await getJson<TokenEntry>(this.store, `id/${id}`);
+      if (!entry) return undefined;
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(id, entry);
+    }
+    if (entry.expireTime > 0 && entry.expireTime <= Date.now()) {
+      await this.revokeTree(entry.id);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
+    if (!accessor || accessor.length > 256) return undefined;
+    const idx = await getJson<{ id: string }>(this.store, `accessor/${this.hash(accessor)}`);
+    return idx ? this.lookupById(idx.id) : undefined;
+  }
+
+  /** Checks that `token` is the one behind `entry`, in constant time. */
+  matches(token: string, entry: TokenEntry): boolean {
+    const a = Buffer.from(this.hash(token), "hex");
+    const b = Buffer.from(entry.id, "hex");
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /**
+   * Counts one use of a limited-use token. Returns false when no use was left. A token whose last use
+   * this was is revoked once the request is done (see `revokeIfUsedUp`).
+   */
+  async use(entry: TokenEntry): Promise<boolean> {
+    if (entry.numUses === 0) return true;
+    return this.store.transaction(async (txn) => {
+      const cur = await getJson<TokenEntry>(txn, `id/${entry.id}`);
+      if (!cur || cur.numUses <= 0) return false;
+      cur.numUses -= 1;
+      await putJson(txn, `id/${entry.id}`, cur);
+      this.cache.delete(entry.id);
+      entry.numUses = cur.numUses;
+      // -1 marks "used up": the entry stays only until the current request finishes.
+      if (cur.numUses === 0) {
+        cur.numUses = -1;
+        await putJson(txn, `id/${entry.id}`, cur);
+        entry.numUses = -1;
+      }
+      return true;
+    });
+  }
+
+  async revokeIfUsedUp(entry: TokenEntry): Promise<void> {
+    if (entry.numUses === -1) await this.revokeTree(entry.id);
+  }
+
+  async update(entry: TokenEntry): Promise<void> {
+    await putJson(this.store, `id/${entry.id}`, entry);
+    this.cache.delete(entry.id);
+  }
+
+  /** Revokes a token and, recursively, every child it created. */
+  async revokeTree(id: string): Promise<void> {
+    await this.store.transaction(async (txn) => this.revokeIn(txn, id, true));
+  }
+
+  /** Revokes a token alone; its children become orphans. */
+  async revokeOrphan(id: string): Promise<void> {
+    await this.store.transaction(async (txn) => this.revokeIn(txn, id, false));
+  }
+
+  private async revokeIn(txn: KeyValueTxn, id: string, recursive: boolean): Promise<void> {
+    const entry = await getJson<TokenEntry>(txn, `id/${id}`);
+    const children = await txn.list(`parent/${id}/`);
+    for (const child of children) {
+      await txn.delete(`parent/${id}/${child}`);
+      if (recursive) await this.revokeIn(txn, child, true);
+      else {
+        const c = await getJson<TokenEntry>(txn, `id/${child}`);
+        if (c) {
+          c.parent = "";
+          await putJson(txn, `id/${child}`, c);
+          this.cache.delete(child);
+        }
+      }
+    }
+    if (entry) {
+      await txn.delete(`accessor/${this.hash(entry.accessor)}`);
+      if (entry.parent) await txn.delete(`parent/${entry.parent}/${id}`);
+    }
+    await txn.delete(`id/${id}`);
+    this.cache.delete(id);
+  }
+
+  /**
+   * Extends a token's lease by `increment` seconds (or its period / creation TTL), bounded by its
+   * explicit max TTL and `maxTtl`. Returns the new TTL in seconds.
+   */
+  async renew(entry: TokenEntry, increment: number, maxTtl = 0): Promise<number> {
+    if (!entry.renewable || entry.expireTime === 0) throw new ArcaError("invalid_request", "lease is not renewable");
+    const now = Date.now();
+    let ttl = entry.period > 0 ? entry.period : increment > 0 ? increment : entry.creationTtl;
+    if (maxTtl > 0 && ttl > maxTtl) ttl = maxTtl;
+    if (entry.explicitMaxTtl > 0) {
+      const hardEnd = entry.creationTime * 1000 + entry.explicitMaxTtl * 1000;
+      ttl = Math.min(ttl, Math.floor((hardEnd - now) / 1000));
+    }
+    if (ttl <= 0) throw new ArcaError("invalid_request", "past the max TTL, cannot renew");
+    entry.ttl = ttl;
+    entry.expireTime = now + ttl * 1000;
+    entry.issueTime = now;
+    await this.update(entry);
+    return ttl;
+  }
+
+  /**
+   * Sets a new lease of `ttl` seconds from now, as OpenBao's expiration manager does on renewal: the
+   * issue time stays the creation time (explicit max TTLs count from it); the renewal time is recorded.
+   * The caller has already bounded `ttl`.
+   */
+  async extendLease(entry: TokenEntry, ttl: number): Promise<void> {
+    const now = Date.now();
+    entry.ttl = ttl;
+    entry.expireTime = now + ttl * 1000;
+    entry.lastRenewalTime = now;
+    await this.update(entry);
+  }
+
+  /**
+   * Accessors of all stored tokens (for LIST auth/token/accessors). Index rows whose token is gone are
+   * reported as `dangling` (tidy removes them).
+   */
+  async listAccessors(): Promise<{ accessors: string[]; dangling: number }> {
+    const accessors: string[] = [];
+    let dangling = 0;
+    for (const key of await this.listAll("accessor/")) {
+      const idx = await getJson<{ id: string; accessor?: string }>(this.store, `accessor/${key}`);
+      if (!idx?.id) {
+        dangling++;
+        continue;
+      }
+      const accessor = idx.accessor ?? (await getJson<TokenEntry>(this.store, `id/${idx.id}`))?.accessor;
+      if (accessor) accessors.push(accessor);
+      else dangling++;
+    }
+    return { accessors, dangling };
+  }
+
+  // ---- roles ----------------------------------------------------------------------------------
+
+  async readRole(name: string): Promise<TokenRole | undefined> {
+    return getJson<TokenRole>(this.store, `roles/${name}`);
+  }
+
+  async writeRole(role: TokenRole): Promise<void> {
+    await putJson(this.store, `roles/${role.name}`, role);
+  }
+
+  async deleteRole(name: string): Promise<void> {
+    await this.store.delete(`roles/${name}`);
+  }
+
+  async listRoles(): Promise<string[]> {
+    return this.listAll("roles/");
+  }
+
+  /**
+   * Removes index rows left behind by interrupted revocations (OpenBao's token tidy): parent rows whose
+   * parent or child is gone (a child whose parent is gone becomes an orphan, it is not revoked), accessor
+   * rows without a token, and expired tokens nobody looked up since they expired.
+   */
+  async tidy(): Promise<TidyResult> {
+    const result: TidyResult = { parentEntries: 0, orphaned: 0, accessorEntries: 0, expired: 0 };
+    for (const parentDir of await this.listAll("parent/")) {
+      const parentId = parentDir.replace(/\/$/, "");
+      const parentExists = (await this.store.get(`id/${parentId}`)) !== undefined;
+      for (const childId of await this.listAll(`parent/${parentDir}`)) {
+        await this.store.transaction(async (txn) => {
+          const child = await getJson<TokenEntry>(txn, `id/${childId}`);
+          if (child && parentExists) return;
+          if (child && child.parent === parentId) {
+            child.parent = "";
+            await putJson(txn, `id/${childId}`, child);
+            this.cache.delete(childId);
+            result.orphaned++;
+          }
+          await txn.delete(`parent/${parentId}/${childId}`);
+          result.parentEntries++;
+        });
+      }
+    }
+    for (const key of await this.listAll("accessor/")) {
+      const idx = await getJson<{ id: string }>(this.store, `accessor/${key}`);
+      if (idx?.id && (await this.store.get(`id/${idx.id}`)) !== undefined) continue;
+      await this.store.delete(`accessor/${key}`);
+      result.accessorEntries++;
+    }
+    const now = Date.now();
+    for (const id of await this.listAll("id/")) {
+      const entry = await getJson<TokenEntry>(this.store, `id/${id}`);
+      if (entry && entry.expireTime > 0 && entry.expireTime <= now) {
+        await this.revokeTree(id);
+        result.expired++;
+      }
+    }
+    return result;
+  }
+
+  /** Every key directly below `prefix`, read page by page. */
+  private async listAll(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.list(prefix, { after, limit: 1000 });
+      out.push(...page);
+      if (page.length < 1000) return out;
+      after = page[page.length - 1];
+    }
+  }
+
+  /** Number of stored tokens. */
+  async countTokens(): Promise<number> {
+    let n = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.list("id/", { after, limit: 1000 });
+      n += page.length;
+      if (page.length < 1000) return n;
+      after = page[page.length - 1];
+    }
+  }
+
+  toCaller(entry: TokenEntry): Caller {
+    return {
+      accessor: entry.accessor,
+      tokenEntryId: entry.id,
+      policies: entry.policies,
+      displayName: entry.displayName,
+      entityId: entry.entityId,
+      metadata: entry.meta,
+      tokenType: entry.type,
+      expireTime: entry.expireTime > 0 ? new Date(entry.expireTime) : undefined,
+    };
+  }
+
+  /** Seconds left, 0 for non-expiring tokens. */
+  static ttlLeft(entry: TokenEntry): number {
+    return entry.expireTime === 0 ? 0 : Math.max(0, Math.floor((entry.expireTime - Date.now()) / 1000));
+  }
+}
