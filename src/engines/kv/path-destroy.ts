@@ -1,0 +1,40 @@
+/**
+ * `destroy/<path>`: permanently removes the data of chosen versions; their metadata stays, marked
+ * destroyed, so reads of them answer 404 with that metadata.
+ */
+import { invalidRequest } from "../../core/errors.js";
+import { definePath } from "../../core/framework/path.js";
+import { parseVersions, validatePath } from "./kv-input.js";
+import { loadMetadata, saveMetadata, versionKey } from "./kv-store.js";
+
+export const destroyPath = definePath({
+  pattern: "destroy/:path+",
+  fields: {
+    path: { type: "string", description: "Location of the secret." },
+    versions: { type: "any", description: "The versions to destroy. Their data will be permanently deleted." },
+  },
+  operations: {
+    update: async ({ params, fields, storage }) => {
+      const path = validatePath(params.path);
+      const versions = parseVersions(fields.versions);
+      if (versions.length === 0) throw invalidRequest("no version number provided");
+      await storage.transaction(async (txn) => {
+        const meta = await loadMetadata(txn, path);
+        if (!meta) return;
+        for (const n of versions) {
+          const v = meta.versions[String(n)];
+          if (!v || v.destroyed) continue;
+          v.destroyed = true;
+          await txn.delete(versionKey(path, n));
+        }
+        await saveMetadata(txn, path, meta);
+      });
+      return undefined;
+    },
+  },
+  synopsis: "Permanently removes one or more versions in the KV store",
+  description: `
+Permanently removes the specified version data for the provided key and version numbers from the
+key-value store. The versions' metadata is kept and marked destroyed.
+`,
+});
