@@ -1,0 +1,98 @@
+/**
+ * KV v2 read and write throughput over HTTP at concurrency 32, beside a bare node:http hello-world
+ * server measured in the same run (both in this process, on one core; wrk on the other).
+ *
+ *   npx tsx bench/kv.ts [--seconds 5] [--entries 1000000]
+ *
+ * With --entries N (> 10,000) it measures reads at 10,000 entries first, then grows the store to N
+ * entries and measures again, printing RSS and the p99 ratio.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDevServer } from "../src/server/server.js";
+import { createLogger } from "../src/server/log.js";
+import { printTable, requireWrk, runWrk, type LoadResult } from "./wrk.js";
+
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(argv[i + 1]);
+};
+const seconds = arg("seconds", 5);
+const entries = arg("entries", 10_000);
+const connections = 32;
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function preload(core: Awaited<ReturnType<typeof startDevServer>>["core"], token: string, from: number, to: number): Promise<void> {
+  const started = Date.now();
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const i = next++;
+      await core.handleRequest(core.newRequest({ operation: "update", path: `secret/data/bench/k${i}`, data: { data: { value: `v${i}`.padEnd(64, "x") } }, clientToken: token }));
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  const s = (Date.now() - started) / 1000;
+  console.log(`preloaded ${to - from} entries in ${s.toFixed(1)} s (${((to - from) / s).toFixed(0)} writes/s in-process)`);
+}
+
+const readLua = (n: number) => `
+request = function()
+  return wrk.format("GET", "/v1/secret/data/bench/k" .. math.random(0, ${n - 1}))
+end`;
+
+const writeLua = `
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"data":{"value":"' .. string.rep("x", 64) .. '"}}'
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/secret/data/w/" .. math.random(0, 1000000000) .. "-" .. counter, headers, body)
+end`;
+
+async function main(): Promise<void> {
+  requireWrk();
+  const bare = createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    res.end("hello world\n");
+  });
+  const bareUrl = await listen(bare);
+  const dir = mkdtempSync(join(tmpdir(), "arca-bench-"));
+  const arca = await startDevServer({ listenAddress: "127.0.0.1:0", dataDir: dir, logger: createLogger("error", () => undefined) });
+  const token = arca.rootToken!;
+  const headers = { "X-Vault-Token": token };
+  try {
+    const base = Math.min(entries, 10_000);
+    await preload(arca.core, token, 0, base);
+    const baseline = await runWrk("bare node:http hello world", `${bareUrl}/`, { connections, seconds });
+    const rows: LoadResult[] = [baseline];
+    const read10k = await runWrk(`kv v2 read (${base} entries)`, arca.url, { connections, seconds, headers, lua: readLua(base) });
+    rows.push(read10k);
+    rows.push(await runWrk("kv v2 write (durable)", arca.url, { connections, seconds, headers, lua: writeLua }));
+    if (entries > base) {
+      await preload(arca.core, token, base, entries);
+      rows.push(await runWrk(`kv v2 read (${entries} entries)`, arca.url, { connections, seconds, headers, lua: readLua(entries) }));
+    }
+    console.log(`\nconcurrency ${connections}, ${seconds} s per case, wrk -t1 on loopback\n`);
+    printTable(rows, baseline);
+    const rss = process.memoryUsage().rss / 1024 / 1024;
+    console.log(`\nRSS ${rss.toFixed(0)} MB`);
+    if (entries > base) console.log(`read p99 at ${entries} / at ${base}: ${(rows[3].p99Ms / read10k.p99Ms).toFixed(2)}×`);
+  } finally {
+    await arca.stop();
+    bare.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,190 @@
+/**
+ * The OpenBao wire format: HTTP request → logical Request → core → envelope. Nothing here decides
+ * policy or touches storage; it only translates.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ArcaError, isArcaError } from "../../core/errors.js";
+import type { Core } from "../../core/core.js";
+import { parseBool } from "../../core/framework/fields.js";
+import type { Operation, Request, Response } from "../../core/framework/request.js";
+import { DurationError, parseDuration } from "../../core/framework/duration.js";
+import { parseBody, readBody } from "./body.js";
+import { isEmpty, renderSuccess } from "./envelope.js";
+import { handleRawSys, RAW_SYS_PATHS } from "./sys-raw.js";
+import { helpFor } from "./help.js";
+import type { Logger } from "../../server/log.js";
+
+export interface VaultHandlerOptions {
+  core: Core;
+  logger: Logger;
+  maxRequestSize: number;
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+
+function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
+  if (body === undefined) {
+    res.writeHead(status, { "Cache-Control": "no-store", ...extra });
+    res.end();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { ...JSON_HEADERS, "Content-Length": Buffer.byteLength(payload), ...extra });
+  res.end(payload);
+}
+
+export function sendError(res: ServerResponse, err: ArcaError): void {
+  const body: Record<string, unknown> = { errors: err.message === "" ? [] : [err.message, ...err.details] };
+  if (err.data) body.data = err.data;
+  send(res, err.status, body);
+}
+
+function operationFor(method: string, query: URLSearchParams): Operation {
+  switch (method) {
+    case "GET": {
+      const list = query.get("list");
+      const scan = query.get("scan");
+      const isList = list !== null && parseBool(list) === true;
+      const isScan = scan !== null && parseBool(scan) === true;
+      if (isList && isScan) throw new ArcaError("invalid_request", "cannot list and scan at the same time");
+      return isList ? "list" : isScan ? "scan" : "read";
+    }
+    case "POST":
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return "delete";
+    default:
+      throw new ArcaError("unsupported_operation", "unsupported operation");
+  }
+}
+
+/** Decodes and validates the path below /v1/. */
+function logicalPath(rawPath: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    throw new ArcaError("invalid_request", "invalid path encoding");
+  }
+  if (path.includes("\0")) throw new ArcaError("invalid_request", "invalid path: contains a NUL byte");
+  path = path.replace(/^\/+/, "");
+  if (path.split("/").some((seg) => seg === ".." || seg === ".")) throw new ArcaError("invalid_request", "invalid path: relative segments are not allowed");
+  if (path.length > 4096) throw new ArcaError("invalid_request", "invalid path: too long");
+  return path;
+}
+
+function queryData(query: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of query) {
+    if (k === "list" || k === "scan" || k === "help") continue;
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as unknown[]), v] : [prev, v];
+  }
+  return out;
+}
+
+function clientToken(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-vault-token"];
+  if (typeof header === "string" && header !== "") return header;
+  const auth = req.headers.authorization;
+  if (typeof auth === "string" && auth.startsWith("Bearer ")) return auth.slice(7).trim() || undefined;
+  return undefined;
+}
+
+function wrapTtl(req: IncomingMessage): number | undefined {
+  const raw = req.headers["x-vault-wrap-ttl"];
+  if (typeof raw !== "string" || raw === "") return undefined;
+  try {
+    const ttl = parseDuration(raw);
+    if (ttl < 0) throw new ArcaError("invalid_request", "wrap ttl must be positive");
+    return ttl;
+  } catch (err) {
+    if (err instanceof DurationError) throw new ArcaError("invalid_request", "error parsing wrap ttl");
+    throw err;
+  }
+}
+
+function writeResponse(res: ServerResponse, req: Request, resp: Response | undefined): void {
+  if (resp?.raw) {
+    const headers: Record<string, string> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...resp.raw.headers };
+    res.writeHead(resp.raw.status, headers);
+    res.end(resp.raw.body);
+    return;
+  }
+  if (req.operation === "list" || req.operation === "scan") {
+    const keys = resp?.data?.keys;
+    if (!Array.isArray(keys) || keys.length === 0) {
+      send(res, 404, { errors: [] });
+      return;
+    }
+  }
+  if (isEmpty(resp)) {
+    send(res, resp?.status ?? 204, undefined, resp?.headers);
+    return;
+  }
+  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers);
+}
+
+export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { core, logger, maxRequestSize } = opts;
+  return async (httpReq, res) => {
+    const url = httpReq.url ?? "/";
+    const q = url.indexOf("?");
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+    let request: Request | undefined;
+    try {
+      if (!rawPath.startsWith("/v1/")) {
+        send(res, 404, { errors: [] });
+        return;
+      }
+      const path = logicalPath(rawPath.slice(4));
+      const method = httpReq.method ?? "GET";
+      if (method === "PATCH") {
+        const ct = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+        if (ct !== "application/merge-patch+json") {
+          throw new ArcaError("unsupported_media_type", "PATCH requires the application/merge-patch+json content type");
+        }
+      }
+      const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
+      const body = hasBody ? parseBody(await readBody(httpReq, maxRequestSize)) : {};
+      const token = clientToken(httpReq);
+
+      if (RAW_SYS_PATHS.has(path)) {
+        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
+        send(res, r.status, r.body);
+        return;
+      }
+      const help = query.get("help");
+      if (help !== null && parseBool(help) === true && method === "GET") {
+        send(res, 200, await helpFor(core, path, token));
+        return;
+      }
+      const operation = operationFor(method, query);
+      let reqPath = path;
+      if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
+      request = core.newRequest({
+        operation,
+        path: reqPath,
+        data: hasBody ? body : queryData(query),
+        clientToken: token,
+        remoteAddress: httpReq.socket.remoteAddress ?? "",
+        wrapTtl: wrapTtl(httpReq),
+      });
+      const resp = await core.handleRequest(request);
+      writeResponse(res, request, resp);
+    } catch (err) {
+      if (isArcaError(err) && err.kind !== "internal") {
+        sendError(res, err);
+        return;
+      }
+      // Internal errors are logged by request id; clients get no detail that could carry secrets.
+      logger.error({ requestId: request?.id, path: request?.path, err: err instanceof Error ? err.message : String(err) }, "internal error");
+      if (!res.headersSent) send(res, 500, { errors: ["internal error"] });
+      else res.destroy();
+    }
+  };
+}

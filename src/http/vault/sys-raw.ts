@@ -1,0 +1,169 @@
+/**
+ * The non-logical sys endpoints, served beside the pipeline because they work while sealed and answer
+ * bare JSON objects rather than the envelope: init, seal-status, unseal, health, leader; plus seal and
+ * step-down, which need a token with sudo on their path.
+ */
+import { ArcaError, permissionDenied } from "../../core/errors.js";
+import type { Core } from "../../core/core.js";
+import { parseBool } from "../../core/framework/fields.js";
+import { VERSION, COMMIT_DATE } from "../../server/version.js";
+
+export interface RawResult {
+  status: number;
+  body?: unknown;
+}
+
+function toInt(v: unknown, name: string): number {
+  if (v === undefined || v === null || v === "") return 0;
+  const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new ArcaError("invalid_request", `${name} must be an integer`);
+  return n;
+}
+
+export async function sealStatus(core: Core): Promise<Record<string, unknown>> {
+  const config = await core.seal.loadConfig();
+  const sealed = core.sealed;
+  const status: Record<string, unknown> = {
+    type: config?.type ?? core.seal.type,
+    initialized: config !== undefined,
+    sealed,
+    t: config?.secret_threshold ?? 0,
+    n: config?.secret_shares ?? 0,
+    progress: core.seal.progress,
+    nonce: core.seal.nonce,
+    version: VERSION,
+    build_date: COMMIT_DATE,
+    commit_date: COMMIT_DATE,
+    migration: false,
+    cluster_name: "",
+    recovery_seal: false,
+    storage_type: core.storage.type,
+  };
+  if (!sealed) {
+    status.cluster_name = core.clusterName;
+    status.cluster_id = core.clusterId;
+  }
+  return status;
+}
+
+async function init(core: Core, method: string, data: Record<string, unknown>): Promise<RawResult> {
+  if (method === "GET") return { status: 200, body: { initialized: await core.isInitialized() } };
+  if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
+  for (const k of ["recovery_shares", "recovery_threshold"]) {
+    if (toInt(data[k], k) !== 0) throw new ArcaError("invalid_request", "parameters recovery_shares,recovery_threshold not applicable to seal type shamir");
+  }
+  if (Array.isArray(data.pgp_keys) && data.pgp_keys.length > 0) throw new ArcaError("invalid_request", "pgp_keys are not supported yet");
+  const result = await core.initialize({
+    secretShares: toInt(data.secret_shares, "secret_shares"),
+    secretThreshold: toInt(data.secret_threshold, "secret_threshold"),
+  });
+  const body = {
+    keys: result.keys.map((k) => k.toString("hex")),
+    keys_base64: result.keys.map((k) => k.toString("base64")),
+    root_token: result.rootToken,
+  };
+  for (const k of result.keys) k.fill(0);
+  return { status: 200, body };
+}
+
+function decodeKey(key: string): Buffer {
+  // Hex first (33 bytes for a 32-byte key), then base64, as OpenBao does.
+  if (/^[0-9a-fA-F]+$/.test(key) && key.length % 2 === 0) return Buffer.from(key, "hex");
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(key)) return Buffer.from(key, "base64");
+  throw new ArcaError("invalid_request", "'key' must be a valid hex or base64 string");
+}
+
+async function unseal(core: Core, method: string, data: Record<string, unknown>): Promise<RawResult> {
+  if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
+  if (parseBool(data.reset) === true) {
+    if (!core.sealed) throw new ArcaError("invalid_request", "vault is unsealed");
+    core.seal.resetProgress();
+    return { status: 200, body: await sealStatus(core) };
+  }
+  const key = data.key;
+  if (typeof key !== "string" || key === "") {
+    throw new ArcaError("invalid_request", "'key' must be specified in request body as JSON, or 'reset' set to true");
+  }
+  if (!(await core.isInitialized())) throw new ArcaError("invalid_request", "Vault is not initialized");
+  if (core.sealed) {
+    const share = decodeKey(key);
+    try {
+      await core.submitUnsealShare(share);
+    } finally {
+      share.fill(0);
+    }
+  }
+  return { status: 200, body: await sealStatus(core) };
+}
+
+async function health(core: Core, query: URLSearchParams, head: boolean): Promise<RawResult> {
+  const code = (name: string, fallback: number): number => {
+    const v = query.get(name);
+    if (v === null || v === "") return fallback;
+    if (!/^\d+$/.test(v)) throw new ArcaError("invalid_request", `failed to parse ${name} as an integer`);
+    return Number(v);
+  };
+  const initialized = await core.isInitialized();
+  const sealed = core.sealed;
+  let status = code("activecode", 200);
+  if (!initialized) status = code("uninitcode", 501);
+  else if (sealed) status = code("sealedcode", 503);
+  const body = {
+    initialized,
+    sealed,
+    standby: false,
+    performance_standby: false,
+    replication_performance_mode: "disabled",
+    replication_dr_mode: "disabled",
+    server_time_utc: Math.floor(Date.now() / 1000),
+    version: VERSION,
+    ...(sealed ? {} : { cluster_name: core.clusterName, cluster_id: core.clusterId }),
+  };
+  return { status, body: head ? undefined : body };
+}
+
+async function leader(core: Core): Promise<RawResult> {
+  if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
+  return { status: 200, body: { ha_enabled: false, is_self: false, active_time: "0001-01-01T00:00:00Z", leader_address: "", leader_cluster_address: "", performance_standby: false, performance_standby_last_remote_wal: 0 } };
+}
+
+/** sys/seal and sys/step-down: a token with sudo on the path (root tokens have it). */
+async function privileged(core: Core, path: string, token: string | undefined, method: string): Promise<RawResult> {
+  if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
+  if (core.sealed) return { status: 204 };
+  const entry = await core.resolveToken(token);
+  if (!entry) throw permissionDenied();
+  const acl = await core.policies.aclFor(entry.policies);
+  const result = acl.check({ path, operation: "update" });
+  if (!result.allowed || !result.sudo) throw permissionDenied();
+  if (path === "sys/seal") await core.sealNow();
+  return { status: 204 };
+}
+
+export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader", "sys/seal", "sys/step-down"]);
+
+export async function handleRawSys(
+  core: Core,
+  path: string,
+  method: string,
+  query: URLSearchParams,
+  data: Record<string, unknown>,
+  token: string | undefined,
+): Promise<RawResult> {
+  switch (path) {
+    case "sys/init":
+      return init(core, method, data);
+    case "sys/seal-status":
+      if (method !== "GET") throw new ArcaError("unsupported_operation", "unsupported operation");
+      return { status: 200, body: await sealStatus(core) };
+    case "sys/unseal":
+      return unseal(core, method, data);
+    case "sys/health":
+      if (method !== "GET" && method !== "HEAD") throw new ArcaError("unsupported_operation", "unsupported operation");
+      return health(core, query, method === "HEAD");
+    case "sys/leader":
+      return leader(core);
+    default:
+      return privileged(core, path, token, method);
+  }
+}

@@ -1,0 +1,13 @@
+/** The built-in engine catalog: mount type → backend factory. */
+import type { BackendFactory } from "../core/core.js";
+import { createSystemBackend } from "../core/system/backend.js";
+import { createTokenBackend } from "../core/tokens/token-backend.js";
+import { createKvBackend } from "../engines/kv/backend.js";
+
+export function builtinEngines(): Map<string, BackendFactory> {
+  return new Map<string, BackendFactory>([
+    ["system", createSystemBackend],
+    ["token", createTokenBackend],
+    ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
+  ]);
+}

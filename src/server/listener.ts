@@ -1,0 +1,54 @@
+/** HTTP(S) listeners serving the OpenBao API. */
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createVaultHandler } from "../http/vault/handler.js";
+import { supportListVerbs } from "../http/vault/list-verb.js";
+import type { Core } from "../core/core.js";
+import type { Logger } from "./log.js";
+import type { ListenerConfig } from "./config.js";
+
+export interface RunningListener {
+  server: Server;
+  /** "http://127.0.0.1:8200" */
+  url: string;
+  close(): Promise<void>;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid listener address "${address}"`);
+  return { host: m[1] || "0.0.0.0", port: Number(m[2]) };
+}
+
+export async function startListener(core: Core, cfg: ListenerConfig, logger: Logger): Promise<RunningListener> {
+  const handler = createVaultHandler({ core, logger, maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER });
+  const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
+  const tls = !cfg.tlsDisable;
+  const server: Server = tls
+    ? createHttpsServer({ cert: readFileSync(cfg.tlsCertFile ?? ""), key: readFileSync(cfg.tlsKeyFile ?? ""), minVersion: "TLSv1.2" }, onRequest)
+    : createHttpServer(onRequest);
+  server.keepAliveTimeout = 65_000;
+  supportListVerbs(server);
+  const { host, port } = splitAddress(cfg.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `${tls ? "https" : "http"}://${shownHost}:${addr.port}`;
+  return {
+    server,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Test helpers: real servers on ephemeral loopback ports, cleaned up by the caller's afterAll.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDevServer, startServer, type RunningServer } from "../src/server/server.js";
+import { createLogger } from "../src/server/log.js";
+import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "../src/server/config.js";
+
+export const quietLogger = createLogger("error", () => undefined);
+
+/** A dev server: initialised, unsealed, secret/ = KV v2. */
+export async function devServer(): Promise<RunningServer> {
+  return startDevServer({ listenAddress: "127.0.0.1:0", logger: quietLogger });
+}
+
+/** A fresh, uninitialised server on its own SQLite file. */
+export async function freshServer(): Promise<RunningServer & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "arca-test-"));
+  const config: ServerConfig = {
+    storage: { type: "sqlite", path: join(dir, "arca.db") },
+    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
+    ui: false,
+    logLevel: "error",
+    defaultLeaseTtl: 768 * 3600,
+    maxLeaseTtl: 768 * 3600,
+    seals: [],
+    hsms: [],
+    warnings: [],
+  };
+  const server = await startServer(config, { logger: quietLogger });
+  return {
+    ...server,
+    dir,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResult {
+  status: number;
+  body: Record<string, unknown> | undefined;
+  headers: Headers;
+}
+
+/** One API call with fetch; the body is parsed when it is JSON. */
+export async function api(base: string, method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiResult> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers["X-Vault-Token"] = opts.token;
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    headers["Content-Type"] ??= "application/json";
+  }
+  const res = await fetch(`${base}/v1/${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
