@@ -1,0 +1,229 @@
+// Conformance suite every KeyManager must pass (run by pkcs11-key-manager.test.ts against SoftHSM and by
+// software-key-manager.test.ts against node:crypto). Signatures are checked with node:crypto, never with the
+// implementation under test.
+import { constants, createCipheriv, createHash, publicEncrypt, randomBytes, verify, type KeyObject } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HsmDecryptError, HsmKeyNotFoundError, HsmKeyUsageError, HsmUnsupportedError } from "./errors.js";
+import { spkiDer } from "./key-encoding.js";
+import {
+  defaultHash,
+  isKeyDeleter,
+  isKeyEncrypter,
+  isKeyImporter,
+  isKeyWrapper,
+  type KeyAlgorithm,
+  type KeyManager,
+} from "./key-manager.js";
+
+export interface KeyManagerFixture {
+  km: KeyManager;
+  cleanup?: () => Promise<void> | void;
+}
+
+export interface KeyManagerCaseOptions {
+  /** Algorithms the implementation must support (Ed25519 only where the token has CKM_EDDSA). */
+  algorithms: KeyAlgorithm[];
+  /** Expected value of `isHardware`. */
+  hardware: boolean;
+  /** RSA-OAEP with SHA-256 works (SoftHSM 2.6.1 has OAEP with SHA-1 only). */
+  oaepSha256: boolean;
+}
+
+/** A URI of the same shape as `uri` but naming a key that does not exist (fresh random CKA_ID). */
+export function missingUri(uri: string): string {
+  const fresh = [...randomBytes(16)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join("");
+  return uri.replace(/id=(%[0-9A-Fa-f]{2})+/, `id=${fresh}`);
+}
+
+function verifies(alg: KeyAlgorithm, pub: KeyObject, data: Buffer, sig: Buffer, opts: { pss?: boolean; p1363?: boolean } = {}): boolean {
+  if (alg === "ed25519") return verify(null, data, pub, sig);
+  const hash = defaultHash(alg);
+  if (alg.startsWith("rsa-")) {
+    return verify(hash, data, { key: pub, padding: opts.pss ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING, saltLength: 32 }, sig);
+  }
+  return verify(hash, data, { key: pub, dsaEncoding: opts.p1363 ? "ieee-p1363" : "der" }, sig);
+}
+
+export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixture>, opts: KeyManagerCaseOptions): void {
+  describe(`KeyManager conformance: ${name}`, () => {
+    let fx: KeyManagerFixture;
+    let km: KeyManager;
+    const data = Buffer.from("the quick brown fox jumps over the lazy dog");
+
+    beforeAll(async () => {
+      fx = await setup();
+      km = fx.km;
+    });
+    afterAll(async () => {
+      await km?.close();
+      await fx?.cleanup?.();
+    });
+
+    it("reports whether it is hardware", () => {
+      expect(km.isHardware).toBe(opts.hardware);
+    });
+
+    describe.each(opts.algorithms.filter((a) => a !== "aes-256"))("%s", (alg) => {
+      let uri: string;
+      let pub: KeyObject;
+      beforeAll(async () => {
+        const res = await km.createKey({ algorithm: alg, label: `case-${alg}` });
+        uri = res.uri;
+        expect(res.algorithm).toBe(alg);
+        expect(res.id.length).toBe(16);
+        expect(res.publicKey).toBeDefined();
+        pub = res.publicKey!;
+      });
+
+      it("getPublicKey returns the created public key; id is SHA-1(SPKI)[0:16]", async () => {
+        const again = await km.getPublicKey(uri);
+        expect(spkiDer(again)).toEqual(spkiDer(pub));
+        const id = createHash("sha1").update(spkiDer(pub)).digest().subarray(0, 16);
+        expect(uri).toContain(`id=${[...id].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join("")}`);
+      });
+
+      it("signs; node:crypto verifies", async () => {
+        const signer = await km.createSigner(uri);
+        expect(signer.algorithm).toBe(alg);
+        expect(spkiDer(signer.publicKey)).toEqual(spkiDer(pub));
+        const sig = await signer.sign(data);
+        expect(verifies(alg, pub, data, sig)).toBe(true);
+        expect(verifies(alg, pub, Buffer.from("other"), sig)).toBe(false);
+      });
+
+      if (alg.startsWith("rsa-")) {
+        it("RSA-PSS and PKCS#1 v1.5 over a prehashed digest", async () => {
+          const signer = await km.createSigner(uri);
+          const pss = await signer.sign(data, { padding: "pss" });
+          expect(verifies(alg, pub, data, pss, { pss: true })).toBe(true);
+          const digest = createHash("sha256").update(data).digest();
+          const pre = await signer.sign(digest, { prehashed: true });
+          expect(verifies(alg, pub, data, pre)).toBe(true);
+        });
+
+        it("RSA-OAEP decrypt (SHA-1 everywhere; SHA-256 or a typed HsmUnsupportedError)", async () => {
+          if (!isKeyEncrypter(km)) return;
+          const secret = randomBytes(32);
+          const ct1 = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, secret);
+          expect(await km.decryptOaep(uri, ct1, { hash: "sha1" })).toEqual(secret);
+          const bad = Buffer.from(ct1);
+          bad[10] ^= 1;
+          await expect(km.decryptOaep(uri, bad, { hash: "sha1" })).rejects.toBeInstanceOf(HsmDecryptError);
+          const ct256 = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, secret);
+          if (opts.oaepSha256) expect(await km.decryptOaep(uri, ct256)).toEqual(secret);
+          else await expect(km.decryptOaep(uri, ct256)).rejects.toBeInstanceOf(HsmUnsupportedError);
+        });
+      }
+
+      if (alg === "ec-p256" || alg === "ec-p384") {
+        it("ECDSA as raw r||s (JWS) on request", async () => {
+          const signer = await km.createSigner(uri);
+          const sig = await signer.sign(data, { dsaEncoding: "ieee-p1363" });
+          expect(sig.length).toBe(alg === "ec-p256" ? 64 : 96);
+          expect(verifies(alg, pub, data, sig, { p1363: true })).toBe(true);
+        });
+      }
+    });
+
+    it("64 concurrent signs all verify", async () => {
+      const res = await km.createKey({ algorithm: "ec-p256", label: "case-concurrent" });
+      const signer = await km.createSigner(res.uri);
+      const msgs = Array.from({ length: 64 }, (_, i) => Buffer.from(`message ${i}`));
+      const sigs = await Promise.all(msgs.map((m) => signer.sign(m)));
+      sigs.forEach((s, i) => expect(verifies("ec-p256", res.publicKey!, msgs[i], s)).toBe(true));
+    });
+
+    it("missing keys are HsmKeyNotFoundError", async () => {
+      const res = await km.createKey({ algorithm: "ec-p256", label: "case-missing" });
+      const gone = missingUri(res.uri);
+      expect(gone).not.toBe(res.uri);
+      await expect(km.getPublicKey(gone)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(km.createSigner(gone)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    });
+
+    describe("AES-256-GCM", () => {
+      let uri: string;
+      beforeAll(async () => {
+        if (!isKeyEncrypter(km)) return;
+        uri = (await km.createKey({ algorithm: "aes-256", label: "case-aes" })).uri;
+      });
+
+      it("round trip with AAD; tampering is HsmDecryptError", async () => {
+        if (!isKeyEncrypter(km)) return;
+        const pt = randomBytes(1024);
+        const aad = Buffer.from("storage/path/of/entry");
+        const ct = await km.encrypt(uri, pt, aad);
+        expect(ct.iv.length).toBe(12);
+        expect(ct.tag.length).toBe(16);
+        expect(ct.ciphertext.length).toBe(pt.length);
+        expect(await km.decrypt(uri, ct, aad)).toEqual(pt);
+        const flipped = Buffer.from(ct.ciphertext);
+        flipped[0] ^= 0x80;
+        await expect(km.decrypt(uri, { ...ct, ciphertext: flipped }, aad)).rejects.toBeInstanceOf(HsmDecryptError);
+        const badTag = Buffer.from(ct.tag);
+        badTag[15] ^= 1;
+        await expect(km.decrypt(uri, { ...ct, tag: badTag }, aad)).rejects.toBeInstanceOf(HsmDecryptError);
+        await expect(km.decrypt(uri, ct, Buffer.from("other/path"))).rejects.toBeInstanceOf(HsmDecryptError);
+        await expect(km.decrypt(uri, ct)).rejects.toBeInstanceOf(HsmDecryptError);
+      });
+
+      it("a secret key has no public key and cannot sign", async () => {
+        if (!isKeyEncrypter(km)) return;
+        await expect(km.getPublicKey(uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
+        await expect(km.createSigner(uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
+      });
+
+      it("imported key material encrypts like node:crypto", async () => {
+        if (!isKeyImporter(km) || !isKeyEncrypter(km)) return;
+        const material = randomBytes(32);
+        const imp = await km.importKey({ algorithm: "aes-256", material, label: "case-import" });
+        const ct = await km.encrypt(imp.uri, Buffer.from("imported"));
+        const c = createCipheriv("aes-256-gcm", material, ct.iv);
+        expect(Buffer.concat([c.update("imported"), c.final()])).toEqual(ct.ciphertext);
+        expect(c.getAuthTag()).toEqual(ct.tag);
+      });
+    });
+
+    describe("wrap / unwrap", () => {
+      it("wraps an extractable AES key and unwraps it into an equivalent key", async () => {
+        if (!isKeyWrapper(km) || !isKeyEncrypter(km)) return;
+        const kek = await km.createKey({ algorithm: "aes-256", label: "case-kek" });
+        const dek = await km.createKey({ algorithm: "aes-256", label: "case-dek", extractable: true });
+        for (const mechanism of ["aes-kw", "aes-kwp"] as const) {
+          const wrapped = await km.wrapKey(kek.uri, dek.uri, mechanism);
+          expect(wrapped.length).toBe(40);
+          const back = await km.unwrapKey(kek.uri, { wrapped, algorithm: "aes-256", label: "case-unwrapped", mechanism });
+          const ct = await km.encrypt(dek.uri, Buffer.from("payload"), Buffer.from("aad"));
+          expect((await km.decrypt(back.uri, ct, Buffer.from("aad"))).toString()).toBe("payload");
+        }
+      });
+
+      it("refuses to wrap a non-extractable key", async () => {
+        if (!isKeyWrapper(km)) return;
+        const kek = await km.createKey({ algorithm: "aes-256", label: "case-kek2" });
+        const fixed = await km.createKey({ algorithm: "aes-256", label: "case-fixed" });
+        await expect(km.wrapKey(kek.uri, fixed.uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
+      });
+
+      it("a corrupted wrapped key does not unwrap", async () => {
+        if (!isKeyWrapper(km)) return;
+        const kek = await km.createKey({ algorithm: "aes-256", label: "case-kek3" });
+        const dek = await km.createKey({ algorithm: "aes-256", label: "case-dek3", extractable: true });
+        const wrapped = await km.wrapKey(kek.uri, dek.uri, "aes-kw");
+        wrapped[3] ^= 1;
+        await expect(km.unwrapKey(kek.uri, { wrapped, algorithm: "aes-256", label: "x", mechanism: "aes-kw" })).rejects.toThrow();
+      });
+    });
+
+    it("deleteKey removes both halves; later use is HsmKeyNotFoundError", async () => {
+      if (!isKeyDeleter(km)) return;
+      const res = await km.createKey({ algorithm: "ec-p256", label: "case-delete" });
+      const signer = await km.createSigner(res.uri);
+      await signer.sign(data);
+      await km.deleteKey(res.uri);
+      await expect(signer.sign(data)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(km.deleteKey(res.uri)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(km.getPublicKey(missingUri(res.uri))).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+    });
+  });
+}

@@ -1,0 +1,150 @@
+// The key-manager seam engines use (after smallstep's kms.KeyManager): a small required core
+// (create, public key, signer, close) and optional powers checked at run time with type guards
+// (encrypt/decrypt, wrap/unwrap, delete, import). Keys are named by URI: `pkcs11:token=…;object=…;id=…;type=…`
+// for HSM keys, `software:…` for the in-memory development implementation. Engines depend on this file only.
+import type { KeyObject } from "node:crypto";
+
+export type KeyAlgorithm = "aes-256" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ec-p256" | "ec-p384" | "ed25519";
+
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ["aes-256", "rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519"];
+
+export type HashAlgorithm = "sha256" | "sha384" | "sha512";
+
+/** OAEP also allows SHA-1: it is not broken there, and SoftHSM 2.6.1 implements nothing else. */
+export type OaepHash = HashAlgorithm | "sha1";
+
+export interface CreateKeyRequest {
+  algorithm: KeyAlgorithm;
+  /** CKA_LABEL (not unique on a token: the returned URI names the key by CKA_ID too). */
+  label: string;
+  /**
+   * The key must leave the HSM wrapped (CKA_EXTRACTABLE=true, still sensitive). Off by default: HSM keys are
+   * created sensitive and never extractable.
+   */
+  extractable?: boolean;
+  /** Which declared HSM / token to create the key on (implementation-specific; default: the only one). */
+  hsm?: string;
+  /** For AES keys that wrap other keys: allow wrap/unwrap usage (default true for aes-256). */
+  wrapping?: boolean;
+}
+
+export interface CreateKeyResponse {
+  /** URI of the key (the private key for pairs). */
+  uri: string;
+  /** URI of the public half (pairs only). */
+  publicUri?: string;
+  algorithm: KeyAlgorithm;
+  /** Stable reference (CKA_ID): SHA-1(SPKI)[0:16] for pairs, random 16 bytes for secret keys. */
+  id: Buffer;
+  /** Public key (pairs only). */
+  publicKey?: KeyObject;
+}
+
+export interface SignOptions {
+  /** Digest algorithm (default: sha256, sha384 for P-384). Ignored for Ed25519. */
+  hash?: HashAlgorithm;
+  /** `data` is already the digest (not allowed for Ed25519). */
+  prehashed?: boolean;
+  /** RSA padding (default pkcs1). */
+  padding?: "pkcs1" | "pss";
+  /** PSS salt length in bytes (default: digest length). */
+  saltLength?: number;
+  /** ECDSA output: DER (default, what X.509 and node:crypto expect) or raw r||s (JWS). */
+  dsaEncoding?: "der" | "ieee-p1363";
+}
+
+export interface Signer {
+  /** Key algorithm of the signing key. */
+  readonly algorithm: KeyAlgorithm;
+  readonly publicKey: KeyObject;
+  /** Signs `data` (or a digest with `prehashed`). Never blocks the event loop on an HSM. */
+  sign(data: Buffer, opts?: SignOptions): Promise<Buffer>;
+}
+
+export interface AeadCiphertext {
+  iv: Buffer;
+  ciphertext: Buffer;
+  /** 16-byte GCM tag. */
+  tag: Buffer;
+}
+
+export interface KeyManager {
+  /** True only for hardware-backed implementations; the software one says false and is named so. */
+  readonly isHardware: boolean;
+  createKey(req: CreateKeyRequest): Promise<CreateKeyResponse>;
+  getPublicKey(uri: string): Promise<KeyObject>;
+  createSigner(uri: string): Promise<Signer>;
+  close(): Promise<void>;
+}
+
+/** AES-256-GCM with associated data, and RSA-OAEP decryption (the BYOK import path). */
+export interface KeyEncrypter {
+  encrypt(uri: string, plaintext: Buffer, aad?: Buffer): Promise<AeadCiphertext>;
+  /** Throws HsmDecryptError when the tag does not verify (tampering, wrong AAD, wrong key). */
+  decrypt(uri: string, ct: AeadCiphertext, aad?: Buffer): Promise<Buffer>;
+  /** RSA-OAEP (MGF1 with the same hash, default sha256) with the private key at `uri`. */
+  decryptOaep(uri: string, ciphertext: Buffer, opts?: { hash?: OaepHash; label?: Buffer }): Promise<Buffer>;
+}
+
+/** AES key wrap (RFC 3394) / with padding (RFC 5649; SoftHSM's variant differs for odd lengths, G4). */
+export type WrapMechanism = "aes-kw" | "aes-kwp";
+
+export interface UnwrapKeyRequest {
+  wrapped: Buffer;
+  /** Algorithm of the key inside (only secret keys are portable across HSMs, G4). */
+  algorithm: "aes-256";
+  label: string;
+  extractable?: boolean;
+  mechanism?: WrapMechanism;
+}
+
+export interface KeyWrapper {
+  /** Wraps the key at `targetUri` (which must be extractable) under the AES key at `wrappingUri`. */
+  wrapKey(wrappingUri: string, targetUri: string, mechanism?: WrapMechanism): Promise<Buffer>;
+  /** Unwraps into a new key held by the manager. */
+  unwrapKey(wrappingUri: string, req: UnwrapKeyRequest): Promise<CreateKeyResponse>;
+}
+
+export interface KeyDeleter {
+  /** Deletes the key (both halves of a pair). Missing → HsmKeyNotFoundError. */
+  deleteKey(uri: string): Promise<void>;
+}
+
+export interface ImportKeyRequest {
+  algorithm: "aes-256";
+  /** Raw key bytes (32 for AES-256). The caller should wipe its copy afterwards. */
+  material: Buffer;
+  label: string;
+  extractable?: boolean;
+}
+
+export interface KeyImporter {
+  importKey(req: ImportKeyRequest): Promise<CreateKeyResponse>;
+}
+
+export function isKeyEncrypter(km: KeyManager): km is KeyManager & KeyEncrypter {
+  const k = km as Partial<KeyEncrypter>;
+  return typeof k.encrypt === "function" && typeof k.decrypt === "function" && typeof k.decryptOaep === "function";
+}
+
+export function isKeyWrapper(km: KeyManager): km is KeyManager & KeyWrapper {
+  const k = km as Partial<KeyWrapper>;
+  return typeof k.wrapKey === "function" && typeof k.unwrapKey === "function";
+}
+
+export function isKeyDeleter(km: KeyManager): km is KeyManager & KeyDeleter {
+  return typeof (km as Partial<KeyDeleter>).deleteKey === "function";
+}
+
+export function isKeyImporter(km: KeyManager): km is KeyManager & KeyImporter {
+  return typeof (km as Partial<KeyImporter>).importKey === "function";
+}
+
+/** Default digest per key algorithm (P-384 pairs with SHA-384, everything else SHA-256). */
+export function defaultHash(alg: KeyAlgorithm): HashAlgorithm {
+  return alg === "ec-p384" ? "sha384" : "sha256";
+}
+
+export function isAsymmetric(alg: KeyAlgorithm): boolean {
+  return alg !== "aes-256";
+}

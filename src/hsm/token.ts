@@ -1,0 +1,351 @@
+// One logged-in token: find by label/serial, log in once, a session pool, an object-handle cache, and the
+// reconnect policy.
+//
+// - Login once per token: login state belongs to the application and token, not the session, and C_Logout
+//   would log every session out; so there is no per-operation login/logout.
+// - A PIN error is latched: the first CKR_PIN_* makes every later call fail with the same HsmPinError without
+//   touching C_Login again (an HSM may wipe itself after a few wrong PINs). Logins are single-flight so
+//   concurrent callers never race several wrong-PIN attempts either.
+// - HsmUnavailableError drops every session and cached handle, bumps the connection generation, and retries
+//   with exponential backoff (re-find the token, re-login). Non-idempotent calls (key generation) are not
+//   re-run; the next call reconnects.
+// - A key that cannot be found triggers a token presence check first: SoftHSM reports a deleted token as
+//   CKR_OBJECT_HANDLE_INVALID / "0 objects" rather than a device error, and "token gone" must not be reported
+//   as "key gone".
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  HsmAmbiguousKeyError,
+  HsmError,
+  HsmKeyNotFoundError,
+  HsmPinError,
+  HsmUnavailableError,
+  isAlreadyLoggedIn,
+  mapPkcs11Error,
+  type MapContext,
+} from "./errors.js";
+import { describeSelector, pk, type FoundToken, type Handle, type P11, type Pkcs11Module, type TokenSelector } from "./module.js";
+import { SessionPool, type PooledSession } from "./session-pool.js";
+
+export interface ReconnectPolicy {
+  /** Retries after the first failure (default 4). */
+  attempts: number;
+  /** First delay in ms, doubled each attempt (default 50). */
+  baseDelayMs: number;
+  /** Delay cap in ms (default 2000). */
+  maxDelayMs: number;
+}
+
+export interface HsmTokenOptions {
+  module: Pkcs11Module;
+  selector: TokenSelector;
+  /** Returns the user PIN; called only when a login is needed, so the PIN is not kept in this object. */
+  pin: () => string;
+  /** Sessions (= operations in flight). Default: the libuv threadpool size, where the async calls run. */
+  maxSessions?: number;
+  reconnect?: Partial<ReconnectPolicy>;
+}
+
+/** How a key is looked up: class plus CKA_ID and/or CKA_LABEL (and key type when given). */
+export interface ObjectQuery {
+  cls: number;
+  id?: Buffer;
+  label?: string;
+  keyType?: number;
+}
+
+/** What an operation gets: the binding and a session that is its own until the promise settles. */
+export interface SessionContext {
+  readonly p11: P11;
+  readonly session: Handle;
+  /** Runs a binding call, mapping its failure to a typed HsmError. */
+  call<T>(fn: string, body: () => T, ctx?: Omit<MapContext, "fn">): T;
+  callAsync<T>(fn: string, body: () => Promise<T>, ctx?: Omit<MapContext, "fn">): Promise<T>;
+}
+
+export interface RunOptions {
+  /** Re-run after a reconnect (default true). False for calls that must not happen twice (key generation). */
+  idempotent?: boolean;
+}
+
+function defaultSessions(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 64) : 4;
+}
+
+export class HsmToken {
+  readonly module: Pkcs11Module;
+  readonly selector: TokenSelector;
+  private readonly pin: () => string;
+  private readonly policy: ReconnectPolicy;
+  private readonly pool: SessionPool<Handle>;
+  private found: FoundToken | undefined;
+  private connecting: Promise<void> | undefined;
+  private pinError: HsmPinError | undefined;
+  private readonly handles = new Map<string, Handle>();
+  /** One context object per session handle, reused across operations (allocation-free hot path). */
+  private readonly contexts = new WeakMap<Handle, Pkcs11SessionContext>();
+  private closed = false;
+  /** Counts (re)connections; exposed for tests and metrics. */
+  connects = 0;
+  /** Counts C_Login calls; exposed so tests can prove a wrong PIN is tried once. */
+  loginAttempts = 0;
+  /** Counts connection attempts (first connect and every reconnect try). */
+  connectAttempts = 0;
+
+  constructor(opts: HsmTokenOptions) {
+    this.module = opts.module;
+    this.selector = opts.selector;
+    this.pin = opts.pin;
+    this.policy = { attempts: 4, baseDelayMs: 50, maxDelayMs: 2000, ...opts.reconnect };
+    const max = opts.module.threadSafe ? (opts.maxSessions ?? defaultSessions()) : 1;
+    this.pool = new SessionPool<Handle>({
+      max,
+      open: () => this.openSession(),
+      close: (h) => this.module.p11.C_CloseSession(h),
+    });
+  }
+
+  get p11(): P11 {
+    return this.module.p11;
+  }
+
+  /** Token label and serial as the device reports them (after the first connect). */
+  get info(): FoundToken | undefined {
+    return this.found;
+  }
+
+  /** Connects (find + login) now instead of on first use; surfaces a wrong PIN at start-up. */
+  async connect(): Promise<void> {
+    await this.ensureConnected();
+  }
+
+  /**
+   * Runs `fn` with a session of its own. Unavailable-class failures reconnect with backoff and re-run `fn`
+   * (unless `idempotent: false`); PIN errors are final.
+   */
+  async run<T>(fn: (ctx: SessionContext) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    const idempotent = opts.idempotent ?? true;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Hot path: no extra await once connected (a PIN error never sets `found`).
+        if (!this.found) await this.ensureConnected();
+        return await this.withSession(fn);
+      } catch (e) {
+        const err = e instanceof HsmError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
+        if (!(err instanceof HsmUnavailableError) || this.closed) throw err;
+        this.disconnect();
+        if (!idempotent || attempt >= this.policy.attempts) throw err;
+        await sleep(Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Finds a key's handle (cached by query), runs `use` with it, and copes with keys that vanish: a stale
+   * handle is dropped and the key looked up once more; if it is gone the token's presence is checked, so a
+   * removed token becomes HsmUnavailableError and a deleted key HsmKeyNotFoundError.
+   */
+  async withKey<T>(ctx: SessionContext, q: ObjectQuery, keyName: string, use: (h: Handle) => Promise<T>): Promise<T> {
+    const cacheKey = queryKey(q);
+    const cached = this.handles.get(cacheKey);
+    if (cached) {
+      try {
+        return await use(cached);
+      } catch (e) {
+        if (!(e instanceof HsmKeyNotFoundError)) throw e;
+        this.handles.delete(cacheKey);
+      }
+    }
+    const h = this.findOne(ctx, q, keyName);
+    this.handles.set(cacheKey, h);
+    try {
+      return await use(h);
+    } catch (e) {
+      if (e instanceof HsmKeyNotFoundError) {
+        this.handles.delete(cacheKey);
+        this.checkPresent();
+      }
+      throw e;
+    }
+  }
+
+  /** Looks up exactly one object (uncached). Not found → presence check, then HsmKeyNotFoundError. */
+  findOne(ctx: SessionContext, q: ObjectQuery, keyName: string): Handle {
+    const found = this.findAll(ctx, q, 2);
+    if (found.length === 0) {
+      this.checkPresent();
+      throw new HsmKeyNotFoundError(`key ${keyName} not found on token ${describeSelector(this.selector)}`);
+    }
+    if (found.length > 1) throw new HsmAmbiguousKeyError(`key ${keyName} matches more than one object; reference it by id`);
+    return found[0];
+  }
+
+  findAll(ctx: SessionContext, q: ObjectQuery, max = 100): Handle[] {
+    const tpl: pkcs11Template = [{ type: pk.CKA_CLASS, value: q.cls }];
+    if (q.id !== undefined) tpl.push({ type: pk.CKA_ID, value: q.id });
+    if (q.label !== undefined) tpl.push({ type: pk.CKA_LABEL, value: q.label });
+    if (q.keyType !== undefined) tpl.push({ type: pk.CKA_KEY_TYPE, value: q.keyType });
+    ctx.call("C_FindObjectsInit", () => this.p11.C_FindObjectsInit(ctx.session, tpl));
+    try {
+      return ctx.call("C_FindObjects", () => this.p11.C_FindObjects(ctx.session, max));
+    } finally {
+      try {
+        this.p11.C_FindObjectsFinal(ctx.session);
+      } catch {
+        // A failed Final leaves nothing to clean: the session is discarded if it is broken.
+      }
+    }
+  }
+
+  /** Forgets a cached handle (after we destroy the object ourselves). */
+  forget(q: ObjectQuery): void {
+    this.handles.delete(queryKey(q));
+  }
+
+  /** Closes the sessions. Does not log out or finalize: other users of the library in this process stay logged in. */
+  close(): void {
+    this.closed = true;
+    this.pool.close();
+    this.handles.clear();
+  }
+
+  /** Throws HsmUnavailableError unless the token is still in its slot and still the same token. */
+  checkPresent(): void {
+    const f = this.found;
+    if (!f) throw new HsmUnavailableError(`token ${describeSelector(this.selector)} not connected`);
+    let info: { label: string; serialNumber: string };
+    try {
+      info = this.p11.C_GetTokenInfo(f.slot);
+    } catch (e) {
+      const m = mapPkcs11Error(e, { fn: "C_GetTokenInfo" });
+      throw m instanceof HsmUnavailableError || m instanceof HsmPinError
+        ? m
+        : new HsmUnavailableError(`token ${describeSelector(this.selector)} is gone (${m.message})`, { ckr: m.ckr, fn: "C_GetTokenInfo", cause: e });
+    }
+    if (info.serialNumber.trimEnd() !== f.serial || info.label.trimEnd() !== f.label) {
+      throw new HsmUnavailableError(`token ${describeSelector(this.selector)} was replaced in its slot`);
+    }
+  }
+
+  private async withSession<T>(fn: (ctx: SessionContext) => Promise<T>): Promise<T> {
+    let s: PooledSession<Handle>;
+    try {
+      s = this.pool.tryAcquire() ?? (await this.pool.acquire());
+    } catch (e) {
+      throw mapPkcs11Error(e, { fn: "C_OpenSession" });
+    }
+    let broken = false;
+    try {
+      let ctx = this.contexts.get(s.handle);
+      if (!ctx) {
+        ctx = new Pkcs11SessionContext(this.p11, s.handle);
+        this.contexts.set(s.handle, ctx);
+      }
+      return await fn(ctx);
+    } catch (e) {
+      // A PKCS#11 failure of C_Sign/C_Encrypt/... ends the active operation (PKCS#11 §5.2), so the session is
+      // reusable; a device-class error or a non-HSM exception (thrown between an Init and its call, which
+      // would leave the operation active) retires the session instead.
+      broken = !(e instanceof HsmError) || e instanceof HsmUnavailableError;
+      throw e instanceof HsmError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
+    } finally {
+      this.pool.release(s, broken);
+    }
+  }
+
+  private ensureConnected(): Promise<void> {
+    if (this.pinError) return Promise.reject(this.pinError);
+    if (this.closed) return Promise.reject(new HsmUnavailableError("token closed"));
+    if (this.found) return Promise.resolve();
+    // Single flight: concurrent callers share one find + one C_Login.
+    if (!this.connecting) {
+      const p = Promise.resolve().then(() => this.connectNow());
+      this.connecting = p;
+      const clear = (): void => {
+        if (this.connecting === p) this.connecting = undefined;
+      };
+      void p.then(clear, clear);
+    }
+    return this.connecting;
+  }
+
+  private connectNow(): void {
+    this.connectAttempts++;
+    const found = this.module.findToken(this.selector);
+    const session = this.rawOpen(found.slot);
+    try {
+      this.loginAttempts++;
+      this.p11.C_Login(session, pk.CKU_USER, this.pin());
+    } catch (e) {
+      if (!isAlreadyLoggedIn(e)) {
+        safeClose(this.p11, session);
+        const err = mapPkcs11Error(e, { fn: "C_Login" });
+        if (err instanceof HsmPinError) this.pinError = err;
+        throw err;
+      }
+    }
+    this.found = found;
+    this.connects++;
+    // The login session goes back into the pool; keeping at least one session open keeps the login alive
+    // (on most tokens closing the last session logs the application out).
+    this.pool.reset();
+    this.pool.adopt(session);
+  }
+
+  private openSession(): Handle {
+    const f = this.found;
+    if (!f) throw new HsmUnavailableError(`token ${describeSelector(this.selector)} not connected`);
+    return this.rawOpen(f.slot);
+  }
+
+  private rawOpen(slot: Handle): Handle {
+    try {
+      return this.p11.C_OpenSession(slot, pk.CKF_SERIAL_SESSION | pk.CKF_RW_SESSION);
+    } catch (e) {
+      throw mapPkcs11Error(e, { fn: "C_OpenSession" });
+    }
+  }
+
+  private disconnect(): void {
+    this.found = undefined;
+    this.handles.clear();
+    this.pool.reset();
+  }
+}
+
+class Pkcs11SessionContext implements SessionContext {
+  constructor(
+    readonly p11: P11,
+    readonly session: Handle,
+  ) {}
+
+  call<T>(fn: string, body: () => T, ctx?: Omit<MapContext, "fn">): T {
+    try {
+      return body();
+    } catch (e) {
+      throw mapPkcs11Error(e, { fn, ...ctx });
+    }
+  }
+
+  async callAsync<T>(fn: string, body: () => Promise<T>, ctx?: Omit<MapContext, "fn">): Promise<T> {
+    try {
+      return await body();
+    } catch (e) {
+      throw mapPkcs11Error(e, { fn, ...ctx });
+    }
+  }
+}
+
+type pkcs11Template = Array<{ type: number; value?: number | boolean | string | Buffer }>;
+
+function queryKey(q: ObjectQuery): string {
+  return `${q.cls}|${q.keyType ?? ""}|${q.id?.toString("hex") ?? ""}|${q.label ?? ""}`;
+}
+
+function safeClose(p11: P11, session: Handle): void {
+  try {
+    p11.C_CloseSession(session);
+  } catch {
+    // Closing a session on a broken device may fail; the handle is abandoned either way.
+  }
+}
