@@ -33,7 +33,8 @@ export function renderAuth(a: AuthResponse): Record<string, unknown> {
     accessor: a.accessor,
     policies: a.policies,
     token_policies: a.tokenPolicies,
-    metadata: a.metadata,
+    // OpenBao renders an empty metadata map as null.
+    metadata: Object.keys(a.metadata).length > 0 ? a.metadata : null,
     lease_duration: a.leaseDuration,
     renewable: a.renewable,
     entity_id: a.entityId,
