@@ -22,7 +22,7 @@ export function requireWrk(): void {
   } catch (err) {
     // wrk --version exits 1 but prints; only a missing binary is fatal.
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new Error("wrk is not installed: apt-get install -y wrk");
+      throw new Error("wrk is not installed: apt-get install -y wrk", { cause: err });
     }
   }
 }

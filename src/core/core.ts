@@ -21,6 +21,7 @@ import { SealManager } from "../seal/seal-manager.js";
 import type { AutoSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
+import type { KeyManager } from "../hsm/key-manager.js";
 
 /** Builds the backend for a mount. `core` gives system-level backends what they need. */
 export type BackendFactory = (mount: MountEntry, core: Core) => LogicalBackend;
@@ -32,6 +33,8 @@ export interface CoreOptions {
   autoSeals?: AutoSeal[];
   audit?: AuditBroker;
   clusterName?: string;
+  /** Keys in the declared HSMs (or the software stand-in in dev), for engines that keep keys there. */
+  keyManager?: KeyManager;
   /** System-wide lease bounds in seconds. */
   defaultLeaseTtl?: number;
   maxLeaseTtl?: number;
@@ -62,6 +65,7 @@ export class Core {
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   audit: AuditBroker;
+  readonly keyManager: KeyManager | undefined;
   private readonly engines: Map<string, BackendFactory>;
   private rootKey: Buffer | undefined;
   private mountEntries: MountEntry[] = [];
@@ -74,6 +78,7 @@ export class Core {
     this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
     this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
     this.engines = opts.engines;
+    this.keyManager = opts.keyManager;
     this.audit = opts.audit ?? noAuditDevices;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
@@ -267,7 +272,7 @@ export class Core {
     const { backend, storage } = route;
     // POST/PUT arrive as "update"; the path's existence check turns them into "create" when new.
     const probeOp = req.operation === "update" ? "create" : req.operation;
-    let match = backend.route(route.relPath);
+    const match = backend.route(route.relPath);
     if (!match) throw unsupportedPath();
     if (!backend.supports(match, probeOp) && !backend.supports(match, req.operation)) {
       throw new ArcaError("unsupported_operation", "unsupported operation");
@@ -290,7 +295,7 @@ export class Core {
       entry = await this.resolveToken(req.clientToken);
       if (entry) req.caller = this.tokens.toCaller(entry);
     }
-    match = backend.resolve(route.relPath, req.operation === "create" && !backend.supports(match, "create") ? "update" : req.operation);
+    if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
 
     await this.audit.logRequest(req);
     let resp: Response | undefined;

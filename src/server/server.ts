@@ -103,13 +103,12 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
       await core.mount(newMount("secret", "secret/", "kv", { description: "key/value secret storage", options: { version: "2" } }));
     },
   });
-  const stop = server.stop;
   return {
     ...server,
     rootToken,
     unsealKey,
     stop: async () => {
-      await stop();
+      await server.stop();
       if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };

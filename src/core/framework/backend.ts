@@ -10,6 +10,7 @@ import {
   compilePath,
   compareSpecificity,
   matchPath,
+  splitPath,
   type CompiledPath,
   type PathMatch,
   type PathSpec,
@@ -49,8 +50,9 @@ export class LogicalBackend {
   }
 
   route(path: string): PathMatch | undefined {
+    const split = splitPath(path);
     for (const p of this.paths) {
-      const params = matchPath(p, path);
+      const params = matchPath(p, split);
       if (params) return { path: p, params };
     }
     return undefined;

@@ -55,6 +55,9 @@ export interface CompiledPath {
   spec: PathSpec<Fields>;
   segments: Segment[];
   operations: Map<Operation, OperationSpec<Fields>>;
+  /** Bounds on the number of request segments this pattern can match (a cheap first filter). */
+  minParts: number;
+  maxParts: number;
 }
 
 export interface PathMatch {
@@ -84,7 +87,10 @@ export function compilePath(spec: PathSpec<Fields>): CompiledPath {
   for (const [op, h] of Object.entries(spec.operations) as Array<[Operation, OperationSpec<Fields> | Handler<Fields>]>) {
     operations.set(op, typeof h === "function" ? { handler: h } : h);
   }
-  return { spec, segments, operations };
+  const rest = segments.find((s) => s.kind === "rest0" || s.kind === "rest1");
+  const fixed = segments.filter((s) => s.kind === "literal" || s.kind === "param").length;
+  const minParts = fixed + (rest?.kind === "rest1" ? 1 : 0);
+  return { spec, segments, operations, minParts, maxParts: rest ? Infinity : fixed };
 }
 
 /** Orders paths most specific first. */
@@ -100,11 +106,22 @@ export function compareSpecificity(a: CompiledPath, b: CompiledPath): number {
   return 0;
 }
 
-export function matchPath(p: CompiledPath, path: string): Record<string, string> | undefined {
+/** A request path split once for matching against every declared path. */
+export interface SplitPath {
+  parts: string[];
+  trailingSlash: boolean;
+}
+
+export function splitPath(path: string): SplitPath {
   // A trailing "/" (LIST) is not a segment of its own; rest parameters keep it.
   const trailingSlash = path.endsWith("/");
   const trimmed = trailingSlash ? path.slice(0, -1) : path;
-  const parts = trimmed === "" ? [] : trimmed.split("/");
+  return { parts: trimmed === "" ? [] : trimmed.split("/"), trailingSlash };
+}
+
+export function matchPath(p: CompiledPath, path: string | SplitPath): Record<string, string> | undefined {
+  const { parts, trailingSlash } = typeof path === "string" ? splitPath(path) : path;
+  if (parts.length < p.minParts || parts.length > p.maxParts) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < p.segments.length; i++) {
     const seg = p.segments[i];
