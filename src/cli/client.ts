@@ -86,7 +86,7 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 export function asSecret(body: unknown): Secret {
-  return isRecord(body) ? (body as Secret) : {};
+  return isRecord(body) ? body : {};
 }
 
 function errorsOf(body: unknown): string[] {

@@ -9,10 +9,12 @@ import type { CliIo } from "./io.js";
 import { readTokenFile, tokenFilePath } from "./token-file.js";
 
 export const EXIT_OK = 0;
-/** The server answered an error or could not be reached. */
-export const EXIT_API = 1;
-/** Bad flags or arguments; also `status` when sealed (vault's convention for that one command). */
-export const EXIT_USAGE = 2;
+/** Vault's convention, which scripts written for vault/bao rely on: 2 = the server answered an error or could not be reached. */
+export const EXIT_API = 2;
+/** 1 = a local error: bad flags or arguments. (`status` when sealed also exits 2, as vault's does.) */
+export const EXIT_USAGE = 1;
+/** `status` on a sealed server (vault's contract for scripts). */
+export const EXIT_SEALED = 2;
 
 export class UsageError extends Error {}
 

@@ -70,11 +70,24 @@ export function keyValueTable(rows: readonly (readonly [string, string])[]): str
   return columns(rows, ["Key", "Value"]);
 }
 
+/** vault shows TTL-like fields (`ttl`, `*_ttl`, `period`, `*_period`, `*_timeout`) as durations. */
+export function looksLikeDuration(key: string): boolean {
+  return key === "period" || key.endsWith("_period") || key === "ttl" || key.endsWith("_ttl") || key.endsWith("_timeout");
+}
+
+function cell(key: string, value: unknown): string {
+  if (looksLikeDuration(key)) {
+    if (typeof value === "number") return humanDuration(value);
+    if (typeof value === "string" && /^-?\d+$/.test(value)) return humanDuration(Number(value));
+  }
+  return formatValue(value);
+}
+
 export function dataRows(data: Record<string, unknown> | null | undefined): [string, string][] {
   if (!data) return [];
   return Object.keys(data)
     .sort()
-    .map((k) => [k, formatValue(data[k])]);
+    .map((k) => [k, cell(k, data[k])]);
 }
 
 /** Rows for an `auth` block, as `vault login` and `token create` show them. */

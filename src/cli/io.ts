@@ -7,14 +7,14 @@ import { homedir } from "node:os";
 export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   homeDir: string;
-  stdout(text: string): void;
-  stderr(text: string): void;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
   stdoutIsTty: boolean;
   stdinIsTty: boolean;
   /** All of stdin as text (for `-` arguments). */
-  readStdin(): Promise<string>;
+  readStdin: () => Promise<string>;
   /** One line from stdin, echo off when stdin is a terminal (unseal keys, tokens). */
-  readSecretLine(prompt: string): Promise<string>;
+  readSecretLine: (prompt: string) => Promise<string>;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

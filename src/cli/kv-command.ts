@@ -4,7 +4,7 @@
  */
 import { ApiError, isRecord, type Secret } from "./client.js";
 import { dispatch, expectArgs, parseCommand, EXIT_API, EXIT_OK, UsageError, type CommandContext } from "./context.js";
-import { dataRows, keyValueTable, keysList, mapBanner, pathBanner, prettyJson, secretTable, warningsText } from "./format.js";
+import { dataRows, keyValueTable, keysList, mapBanner, pathBanner, prettyJson, warningsText } from "./format.js";
 import type { CliIo } from "./io.js";
 import { parsePairs, parseStringPairs } from "./kv-pairs.js";
 import { outputSecret, printField } from "./output.js";
@@ -43,11 +43,12 @@ export function kvTargetFrom(pathArg: string, mountFlag: string | undefined, bod
   const clean = pathArg.replace(/^\/+/, "");
   const data = isRecord(body) && isRecord(body.data) ? body.data : undefined;
   const options = data && isRecord(data.options) ? data.options : {};
-  const version = String(options.version ?? "1") === "2" ? 2 : 1;
+  const version = options.version === "2" || options.version === 2 ? 2 : 1;
   const flagMount = mountFlag !== undefined ? `${mountFlag.replace(/^\/+|\/+$/g, "")}/` : undefined;
   let mount = typeof data?.path === "string" ? data.path.replace(/^\/+/, "") : "";
   if (mount !== "" && !mount.endsWith("/")) mount += "/";
-  if (flagMount !== undefined) return { mount: mount || flagMount, version, rel: clean };
+  // With -mount the flag names the mount, as in vault; the probe only supplies the version.
+  if (flagMount !== undefined) return { mount: flagMount, version, rel: clean };
   if (mount === "") return { mount: "", version: 1, rel: clean };
   const withSlash = clean.endsWith("/") || clean === "" ? clean : `${clean}/`;
   const rel = withSlash.startsWith(mount) ? clean.slice(Math.min(mount.length, clean.length)) : clean;
@@ -287,5 +288,3 @@ export function kvCommand(argv: string[], io: CliIo): Promise<number> {
     USAGE,
   );
 }
-
-export { secretTable };

@@ -8,8 +8,8 @@ import { isRecord } from "./client.js";
 import { UsageError } from "./context.js";
 
 export interface PairSources {
-  readStdin(): Promise<string>;
-  readFile?(path: string): string;
+  readStdin: () => Promise<string>;
+  readFile?: (path: string) => string;
 }
 
 function jsonObject(text: string, from: string): Record<string, unknown> {

@@ -22,6 +22,11 @@ export function normalizeMountPath(path: string): string {
   return `${p}/`;
 }
 
+/** The API path for a mount: no trailing `/`, since writes to paths ending in `/` are rejected. */
+function sysMountPath(t: MountTable, mountPath: string): string {
+  return `${t.sysPath}/${mountPath.replace(/\/+$/, "")}`;
+}
+
 function tuneConfig(ctx: CommandContext): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   const set = (flag: string, field: string) => {
@@ -79,7 +84,7 @@ export async function enableMount(t: MountTable, argv: string[], io: CliIo): Pro
   if (Object.keys(opts).length > 0) body.options = opts;
   if (ctx.bool("local")) body.local = true;
   if (ctx.bool("seal-wrap")) body.seal_wrap = true;
-  const secret = await ctx.client().write(`${t.sysPath}/${path}`, body, "POST");
+  const secret = await ctx.client().write(sysMountPath(t, path), body, "POST");
   if (ctx.format === "json") io.stdout(prettyJson(secret ?? null));
   else {
     const what = t.sysPath === "sys/auth" ? `Enabled ${type} auth method` : `Enabled the ${type} secrets engine`;
@@ -92,7 +97,7 @@ export async function disableMount(t: MountTable, argv: string[], io: CliIo): Pr
   const ctx = parseCommand(argv, io);
   expectArgs(ctx, 1);
   const path = normalizeMountPath(ctx.args[0]);
-  const secret = await ctx.client().delete(`${t.sysPath}/${path}`);
+  const secret = await ctx.client().delete(sysMountPath(t, path));
   if (ctx.format === "json") io.stdout(prettyJson(secret ?? null));
   else io.stdout(`Success! Disabled the ${t.noun} (if it existed) at: ${path}\n`);
   return EXIT_OK;
@@ -108,7 +113,7 @@ export async function tuneMount(t: MountTable, argv: string[], io: CliIo): Promi
   const opts = options(ctx);
   if (Object.keys(opts).length > 0) body.options = opts;
   if (Object.keys(body).length === 0) throw new UsageError("nothing to tune: give at least one flag");
-  const secret = await ctx.client().write(`${t.sysPath}/${path}tune`, body, "POST");
+  const secret = await ctx.client().write(`${sysMountPath(t, path)}/tune`, body, "POST");
   if (ctx.format === "json") io.stdout(prettyJson(secret ?? null));
   else io.stdout(`Success! Tuned the ${t.noun} at: ${path}\n${warningsText(secret?.warnings)}`);
   return EXIT_OK;

@@ -1,6 +1,6 @@
 /** `arca operator init|unseal|seal` and `arca status`: the unauthenticated seal life cycle. */
 import { isRecord } from "./client.js";
-import { dispatch, expectArgs, parseCommand, withHelp, EXIT_OK, EXIT_USAGE, UsageError, type CommandContext } from "./context.js";
+import { dispatch, expectArgs, parseCommand, withHelp, EXIT_OK, EXIT_SEALED, UsageError, type CommandContext } from "./context.js";
 import { formatValue, keyValueTable, prettyJson } from "./format.js";
 import type { CliIo } from "./io.js";
 
@@ -56,7 +56,7 @@ async function printSealStatus(ctx: CommandContext, status: unknown): Promise<nu
     }
     ctx.io.stdout(keyValueTable(sealStatusRows(s, ha)));
   }
-  return s.sealed === true ? EXIT_USAGE : EXIT_OK;
+  return s.sealed === true ? EXIT_SEALED : EXIT_OK;
 }
 
 export function statusCommand(argv: string[], io: CliIo): Promise<number> {
@@ -139,7 +139,7 @@ async function unseal(argv: string[], io: CliIo): Promise<number> {
   const res = await client.request("PUT", "sys/unseal", { body, omitNamespace: true });
   const code = await printSealStatus(ctx, res.body);
   // A sealed server after a partial unseal is progress, not failure: only `status` uses exit 2 for that.
-  return code === EXIT_USAGE ? EXIT_OK : code;
+  return code === EXIT_SEALED ? EXIT_OK : code;
 }
 
 async function seal(argv: string[], io: CliIo): Promise<number> {
