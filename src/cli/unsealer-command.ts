@@ -41,15 +41,15 @@ export async function unsealerCommand(argv: string[], io: CliIo, opts: UnsealerC
   for (const name of flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown flag -${name}\n${USAGE}`);
   const configPath = flags.get("config");
   if (!configPath || configPath === "true") throw new UsageError(`-config=FILE is required\n${USAGE}`);
+  let index: number | undefined;
+  const rawIndex = flags.get("share");
+  if (rawIndex !== undefined) {
+    if (!/^[1-9]\d*$/.test(rawIndex)) throw new UsageError("-share must be a share block number (1, 2, …)");
+    index = Number(rawIndex) - 1;
+  }
   const config = await loadUnsealerConfig(configPath);
 
   if (sub === "seal-share") {
-    let index: number | undefined;
-    const rawIndex = flags.get("share");
-    if (rawIndex !== undefined) {
-      if (!/^[1-9]\d*$/.test(rawIndex)) throw new UsageError("-share must be a share block number (1, 2, …)");
-      index = Number(rawIndex) - 1;
-    }
     const line = await io.readSecretLine("Unseal share (hex or base64): ");
     const share = parseShareInput(line);
     const result = await sealShareWithConfig(config, share, { index, force: flags.get("force") === "true" });

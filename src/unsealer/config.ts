@@ -1,0 +1,205 @@
+// The unsealer daemon's configuration file (HCL or JSON):
+//
+//   unsealer {
+//     servers         = ["https://a:8200", "https://b:8200"]
+//     ca_cert         = "/etc/arca-unsealer/ca.pem"
+//     tls_skip_verify = false
+//     interval        = "5s"
+//     backoff_max     = "1m"
+//   }
+//   hsm "soft" { lib = "/usr/lib/softhsm/libsofthsm2.so", token_label = "unsealer", pin_file = "/etc/…/pin" }
+//   share { key = "pkcs11:token=unsealer;object=unsealer-share", file = "/var/lib/arca-unsealer/share.sealed" }
+//
+// Every block is strict (unknown keys are errors): this file decides which HSM holds the share and which
+// servers receive it, so a typo must stop the daemon rather than silently change either.
+import { readFile } from "node:fs/promises";
+import type { HsmDeclaration } from "../hsm/hsm-registry.js";
+import { parsePkcs11Uri } from "../hsm/uri.js";
+import { HsmConfigError } from "../hsm/errors.js";
+import { parseDurationSeconds } from "../core/policy/policy.js";
+import {
+  checkHclKeys,
+  hclAttr,
+  hclBlocks,
+  hclBodies,
+  hclBool,
+  HclShapeError,
+  hclString,
+  hclStringList,
+  HclSyntaxError,
+  parseHcl,
+  type HclObject,
+} from "../server/hcl.js";
+
+export const DEFAULT_INTERVAL_MS = 5_000;
+export const DEFAULT_BACKOFF_MAX_MS = 60_000;
+
+export interface ShareConfig {
+  /** PKCS#11 URI of the AES-256 key that seals this share (never carries a PIN). */
+  key: string;
+  /** Path of the sealed share file. */
+  file: string;
+}
+
+export interface UnsealerConfig {
+  /** Base URLs of the servers to watch, without a trailing slash. */
+  servers: string[];
+  caCert?: string;
+  tlsSkipVerify: boolean;
+  intervalMs: number;
+  backoffMaxMs: number;
+  hsms: HsmDeclaration[];
+  shares: ShareConfig[];
+}
+
+/** An unusable unsealer configuration; `field` names the setting (e.g. `share[1].key`). */
+export class UnsealerConfigError extends Error {
+  override readonly name = "UnsealerConfigError";
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const TOP_LEVEL = ["unsealer", "hsm", "share"] as const;
+const UNSEALER_KEYS = ["servers", "ca_cert", "tls_skip_verify", "interval", "backoff_max"] as const;
+const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env"] as const;
+const SHARE_KEYS = ["key", "file"] as const;
+
+export async function loadUnsealerConfig(path: string): Promise<UnsealerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
+    throw new UnsealerConfigError(`${path}: cannot read config file (${code})`);
+  }
+  return parseUnsealerConfig(text, path);
+}
+
+export async function parseUnsealerConfig(text: string, filename = "unsealer.hcl"): Promise<UnsealerConfig> {
+  let doc: HclObject;
+  try {
+    doc = await parseHcl(text, filename);
+  } catch (err) {
+    // HclSyntaxError never quotes source text, so a PIN written inline cannot leak through it.
+    if (err instanceof HclSyntaxError) throw new UnsealerConfigError(err.message);
+    throw err;
+  }
+  try {
+    return build(doc, filename);
+  } catch (err) {
+    if (err instanceof HclShapeError) throw new UnsealerConfigError(`${filename}: ${err.message}`, err.field);
+    throw err;
+  }
+}
+
+function build(doc: HclObject, filename: string): UnsealerConfig {
+  const bad = (field: string, message: string): never => {
+    throw new UnsealerConfigError(`${filename}: ${field}: ${message}`, field);
+  };
+  checkHclKeys(doc, TOP_LEVEL, "");
+
+  const unsealerBodies = hclAttr(doc, "unsealer") === undefined ? [] : hclBodies(doc.unsealer, "unsealer");
+  if (unsealerBodies.length !== 1) bad("unsealer", "exactly one unsealer block is required");
+  const u = unsealerBodies[0];
+  checkHclKeys(u, UNSEALER_KEYS, "unsealer");
+
+  const rawServers = hclStringList(u, "servers", "unsealer.servers") ?? [];
+  if (rawServers.length === 0) bad("unsealer.servers", "at least one server URL is required");
+  const servers = rawServers.map((s, i) => serverUrl(s, `unsealer.servers[${i}]`, bad));
+  if (new Set(servers).size !== servers.length) bad("unsealer.servers", "a server is listed twice");
+
+  const caCert = hclString(u, "ca_cert", "unsealer.ca_cert") || undefined;
+  const tlsSkipVerify = hclBool(u, "tls_skip_verify", "unsealer.tls_skip_verify") ?? false;
+  const intervalMs = durationMs(u, "interval", "unsealer.interval", bad) ?? DEFAULT_INTERVAL_MS;
+  const backoffMaxMs = durationMs(u, "backoff_max", "unsealer.backoff_max", bad) ?? DEFAULT_BACKOFF_MAX_MS;
+  if (intervalMs <= 0) bad("unsealer.interval", "must be greater than zero");
+  if (backoffMaxMs < intervalMs) bad("unsealer.backoff_max", "must not be shorter than interval");
+
+  const hsms = hclBlocks(doc, "hsm", 1).map((block) => parseHsm(block.labels[0], block.body, bad));
+  if (hsms.length === 0) bad("hsm", `at least one hsm "NAME" { lib, token_label, pin_file } block is required`);
+  const names = new Set<string>();
+  for (const h of hsms) {
+    if (names.has(h.name)) bad(`hsm.${h.name}`, "duplicate hsm name");
+    names.add(h.name);
+  }
+
+  const shareBodies = hclAttr(doc, "share") === undefined ? [] : hclBodies(doc.share, "share");
+  if (shareBodies.length === 0) bad("share", `at least one share { key, file } block is required`);
+  const shares = shareBodies.map((b, i) => parseShare(b, `share[${i}]`, bad));
+  if (new Set(shares.map((s) => s.file)).size !== shares.length) bad("share", "two share blocks name the same file");
+
+  return { servers, ...(caCert !== undefined ? { caCert } : {}), tlsSkipVerify, intervalMs, backoffMaxMs, hsms, shares };
+}
+
+type Bad = (field: string, message: string) => never;
+
+function serverUrl(raw: string, field: string, bad: Bad): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return bad(field, "is not a URL (expected e.g. https://arca-1:8200)");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") bad(field, "must be an http:// or https:// URL");
+  if (url.username || url.password) bad(field, "must not carry credentials");
+  if (url.search || url.hash) bad(field, "must not have a query or fragment");
+  return url.toString().replace(/\/+$/, "");
+}
+
+function durationMs(body: HclObject, key: string, field: string, bad: Bad): number | undefined {
+  const v = hclAttr(body, key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" && typeof v !== "number") return bad(field, "expected a duration");
+  const secs = parseDurationSeconds(v);
+  if (secs === undefined) return bad(field, `invalid duration (use e.g. "5s", "500ms" or seconds)`);
+  return Math.round(secs * 1000);
+}
+
+function parseHsm(name: string, b: HclObject, bad: Bad): HsmDeclaration {
+  const field = `hsm.${name}`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) bad(field, "hsm name may only contain letters, digits, '.', '_' and '-'");
+  checkHclKeys(b, HSM_KEYS, field);
+  const lib = hclString(b, "lib", `${field}.lib`);
+  if (!lib) return bad(`${field}.lib`, "is required (path to the PKCS#11 module)");
+  const tokenLabel = hclString(b, "token_label", `${field}.token_label`) || undefined;
+  const serial = hclString(b, "serial", `${field}.serial`) || undefined;
+  // A token is chosen by label or serial, never by slot index (slot order is not stable).
+  if (!tokenLabel && !serial) bad(field, "token_label or serial is required");
+  const pin = hclString(b, "pin", `${field}.pin`) || undefined;
+  const pinFile = hclString(b, "pin_file", `${field}.pin_file`) || undefined;
+  const pinEnv = hclString(b, "pin_env", `${field}.pin_env`) || undefined;
+  const pinSources = [pin, pinFile, pinEnv].filter((x) => x !== undefined).length;
+  if (pinSources !== 1) bad(field, "set exactly one of pin, pin_file and pin_env");
+  const d: HsmDeclaration = { name, lib };
+  if (tokenLabel !== undefined) d.tokenLabel = tokenLabel;
+  if (serial !== undefined) d.serial = serial;
+  if (pin !== undefined) d.pin = pin;
+  if (pinFile !== undefined) d.pinFile = pinFile;
+  if (pinEnv !== undefined) d.pinEnv = pinEnv;
+  return d;
+}
+
+function parseShare(b: HclObject, field: string, bad: Bad): ShareConfig {
+  checkHclKeys(b, SHARE_KEYS, field);
+  const key = hclString(b, "key", `${field}.key`);
+  if (!key) return bad(`${field}.key`, `is required (e.g. "pkcs11:token=unsealer;object=unsealer-share")`);
+  const file = hclString(b, "file", `${field}.file`);
+  if (!file) return bad(`${field}.file`, "is required (path of the sealed share)");
+  let uri;
+  try {
+    uri = parsePkcs11Uri(key);
+  } catch (err) {
+    return bad(`${field}.key`, err instanceof HsmConfigError ? err.message : "is not a PKCS#11 URI");
+  }
+  if (uri.object === undefined && uri.id === undefined) bad(`${field}.key`, "must name the key with object= (and optionally id=)");
+  if (uri.type !== undefined && uri.type !== "secret-key") bad(`${field}.key`, "must name a secret key (type=secret-key or no type)");
+  // The PIN belongs in the hsm block (pin_file/pin_env); a PIN inside the URI would end up in the sealed
+  // file's header and in logs.
+  if (uri.pinValue !== undefined || uri.pinSource !== undefined) bad(`${field}.key`, "must not carry pin-value or pin-source (use the hsm block)");
+  if (uri.modulePath !== undefined || uri.moduleName !== undefined) bad(`${field}.key`, "must not name a module (the hsm block does)");
+  return { key, file };
+}

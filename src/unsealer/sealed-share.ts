@@ -1,0 +1,189 @@
+// The sealed share file: one unseal share encrypted by an AES-256 key inside a PKCS#11 token.
+//
+// On-disk format (JSON, mode 0600) — a format forever, documented in docs/unsealer.md:
+//   { "format": "arca-unsealer-share", "version": 1, "key_uri": "pkcs11:token=…;object=…",
+//     "algorithm": "aes-256-gcm", "iv": b64(12), "ciphertext": b64, "tag": b64(16), "created": RFC 3339 }
+// key_uri is the canonical form of the configured key URI, never with a PIN or module. The AES-GCM
+// associated data binds the ciphertext to its purpose and to that key URI, so a ciphertext produced by
+// the same HSM key for another purpose (or moved to another share block) does not open here.
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { HsmKeyNotFoundError } from "../hsm/errors.js";
+import type { HsmRegistry } from "../hsm/hsm-registry.js";
+import type { KeyEncrypter, KeyManager } from "../hsm/key-manager.js";
+import { formatPkcs11Uri, parsePkcs11Uri } from "../hsm/uri.js";
+
+export const SEALED_SHARE_FORMAT = "arca-unsealer-share";
+export const SEALED_SHARE_VERSION = 1;
+const AAD_PREFIX = "arca-unsealer-share/v1\0";
+
+/** Bounds for an unseal share: OpenBao/Arca Shamir shares are 33 bytes; anything far off is a paste error. */
+const MIN_SHARE_BYTES = 16;
+const MAX_SHARE_BYTES = 1024;
+
+export interface SealedShare {
+  keyUri: string;
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+  created: string;
+}
+
+export class SealedShareError extends Error {
+  override readonly name = "SealedShareError";
+}
+
+/** The URI as recorded in the file and bound into the AAD: canonical order, no PIN, no module. */
+export function canonicalKeyUri(uri: string): string {
+  const u = parsePkcs11Uri(uri);
+  return formatPkcs11Uri({ token: u.token, serial: u.serial, object: u.object, id: u.id, type: u.type });
+}
+
+export function shareAad(canonicalUri: string): Buffer {
+  return Buffer.from(AAD_PREFIX + canonicalUri, "utf8");
+}
+
+/**
+ * Decodes an operator-supplied share (hex first, then base64, as the server's sys/unseal does). The
+ * input string itself cannot be wiped (JS strings are immutable); the caller should drop it quickly.
+ */
+export function parseShareInput(text: string): Buffer {
+  const s = text.trim();
+  let out: Buffer | undefined;
+  if (/^[0-9a-fA-F]+$/.test(s) && s.length % 2 === 0) out = Buffer.from(s, "hex");
+  else if (/^[A-Za-z0-9+/]+={0,2}$/.test(s) && s.length % 4 === 0) out = Buffer.from(s, "base64");
+  if (!out) throw new SealedShareError("the share must be hex or base64 (as printed by operator init)");
+  if (out.length < MIN_SHARE_BYTES || out.length > MAX_SHARE_BYTES) {
+    out.fill(0);
+    throw new SealedShareError(`the share decodes to an implausible length (expected ${MIN_SHARE_BYTES}–${MAX_SHARE_BYTES} bytes)`);
+  }
+  return out;
+}
+
+/**
+ * Makes sure the sealing key exists, creating it (AES-256, sensitive, never extractable, no wrap usage)
+ * on the token the URI names when it does not. Returns true when it created the key.
+ */
+export async function ensureShareKey(km: KeyManager & KeyEncrypter, registry: HsmRegistry, keyUri: string): Promise<boolean> {
+  try {
+    // A throwaway encryption is the cheapest existence check the KeyManager seam offers, and it also
+    // proves the key can encrypt (right type and usage) before anything is written.
+    await km.encrypt(keyUri, Buffer.alloc(1), shareAad("probe"));
+    return false;
+  } catch (err) {
+    if (!(err instanceof HsmKeyNotFoundError)) throw err;
+  }
+  const u = parsePkcs11Uri(keyUri);
+  // createKey picks a random CKA_ID; a URI that pins an id could then never find the key it created.
+  if (u.id !== undefined) throw new SealedShareError("the share key does not exist and its URI names an id=: create it yourself or name it by object= only");
+  if (u.object === undefined) throw new SealedShareError("the share key URI needs object=");
+  const hsm = registry.declarationFor(u).name;
+  await km.createKey({ algorithm: "aes-256", label: u.object, hsm, extractable: false, wrapping: false });
+  return true;
+}
+
+export async function sealShare(km: KeyEncrypter, keyUri: string, share: Buffer, now: Date = new Date()): Promise<SealedShare> {
+  const canonical = canonicalKeyUri(keyUri);
+  const ct = await km.encrypt(keyUri, share, shareAad(canonical));
+  return { keyUri: canonical, iv: ct.iv, ciphertext: ct.ciphertext, tag: ct.tag, created: now.toISOString() };
+}
+
+/**
+ * Decrypts a sealed share inside the HSM. `configuredKeyUri` is the key the config names for this
+ * share: a file sealed under another key is refused before the HSM is asked. The caller zeroes the result.
+ */
+export async function openSealedShare(km: KeyEncrypter, sealed: SealedShare, configuredKeyUri: string): Promise<Buffer> {
+  const canonical = canonicalKeyUri(configuredKeyUri);
+  if (canonical !== sealed.keyUri) throw new SealedShareError(`the sealed share was sealed under ${sealed.keyUri}, not ${canonical}`);
+  return km.decrypt(configuredKeyUri, { iv: sealed.iv, ciphertext: sealed.ciphertext, tag: sealed.tag }, shareAad(canonical));
+}
+
+export function encodeSealedShare(s: SealedShare): string {
+  return (
+    JSON.stringify(
+      {
+        format: SEALED_SHARE_FORMAT,
+        version: SEALED_SHARE_VERSION,
+        key_uri: s.keyUri,
+        algorithm: "aes-256-gcm",
+        iv: s.iv.toString("base64"),
+        ciphertext: s.ciphertext.toString("base64"),
+        tag: s.tag.toString("base64"),
+        created: s.created,
+      },
+      null,
+      2,
+    ) + "\n"
+  );
+}
+
+export function decodeSealedShare(text: string, source = "sealed share"): SealedShare {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new SealedShareError(`${source}: not a sealed share file (invalid JSON)`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new SealedShareError(`${source}: not a sealed share file`);
+  const o = raw as Record<string, unknown>;
+  if (o.format !== SEALED_SHARE_FORMAT) throw new SealedShareError(`${source}: not a sealed share file (format)`);
+  if (o.version !== SEALED_SHARE_VERSION) throw new SealedShareError(`${source}: unsupported sealed share version ${String(o.version)}`);
+  if (o.algorithm !== "aes-256-gcm") throw new SealedShareError(`${source}: unsupported algorithm`);
+  const str = (k: string): string => {
+    const v = o[k];
+    if (typeof v !== "string" || v === "") throw new SealedShareError(`${source}: missing or invalid "${k}"`);
+    return v;
+  };
+  const b64 = (k: string, len?: number): Buffer => {
+    const v = str(k);
+    const b = Buffer.from(v, "base64");
+    if (b.toString("base64") !== v || (len !== undefined && b.length !== len)) throw new SealedShareError(`${source}: invalid "${k}"`);
+    return b;
+  };
+  const keyUri = str("key_uri");
+  let canonical: string;
+  try {
+    canonical = canonicalKeyUri(keyUri);
+  } catch {
+    throw new SealedShareError(`${source}: invalid "key_uri"`);
+  }
+  if (canonical !== keyUri) throw new SealedShareError(`${source}: "key_uri" is not in canonical form`);
+  return { keyUri, iv: b64("iv", 12), ciphertext: b64("ciphertext"), tag: b64("tag", 16), created: str("created") };
+}
+
+/**
+ * Writes the file with mode 0600 through a temporary file and a rename, so a crash never leaves a
+ * half-written share; refuses to replace an existing file unless `force` (it may be the only copy).
+ */
+export async function writeSealedShareFile(path: string, s: SealedShare, opts: { force?: boolean } = {}): Promise<void> {
+  if (!opts.force) {
+    try {
+      await stat(path);
+      throw new SealedShareError(`${path} exists already (use -force to replace it)`);
+    } catch (err) {
+      if (err instanceof SealedShareError) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, "wx", 0o600);
+  try {
+    await fh.writeFile(encodeSealedShare(s));
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
+
+export async function readSealedShareFile(path: string): Promise<SealedShare> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new SealedShareError(`${path}: cannot read the sealed share (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  return decodeSealedShare(text, path);
+}
