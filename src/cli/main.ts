@@ -8,6 +8,8 @@ import { kvCommand } from "./kv-command.js";
 import { loginCommand } from "./login-command.js";
 import { operatorCommand, statusCommand } from "./operator-command.js";
 import { policyCommand } from "./policy-command.js";
+import { auditCommand } from "./audit-command.js";
+import { unsealerCommand } from "./unsealer-command.js";
 import { secretsCommand } from "./secrets-command.js";
 import { serverCommand } from "./server-command.js";
 import { tokenCommand } from "./token-command.js";
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   login: { run: loginCommand, summary: "Authenticate and store the token in ~/.arca-token" },
   token: { run: tokenCommand, summary: "create, lookup, renew, revoke, capabilities" },
   policy: { run: policyCommand, summary: "write, read, list, delete ACL policies" },
+  unsealer: { run: unsealerCommand, summary: "Auto-unseal daemon; seal-share stores a share sealed by an HSM key" },
+  audit: { run: auditCommand, summary: "enable, disable, list audit devices; verify a log's chain" },
   secrets: { run: secretsCommand, summary: "enable, disable, list, tune secrets engines" },
   auth: { run: authCommand, summary: "enable, disable, list, tune auth methods" },
   kv: { run: kvCommand, summary: "put, get, patch, delete, undelete, destroy, list, metadata" },

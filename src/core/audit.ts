@@ -1,7 +1,7 @@
 /**
- * The audit hook in the request pipeline. Devices (file, socket) arrive with issue 4; the broker's
- * contract is fixed now: every request is offered to the broker before it reaches an engine and every
- * response after, and when devices are enabled but none records an entry, the request fails (closed).
+ * The audit hook in the request pipeline: every request is offered to the broker before it reaches an
+ * engine and every response after; when devices are enabled but none records an entry, the request
+ * fails (closed). The implementation is audit/audit-broker.ts.
  */
 import type { Request, Response } from "./framework/request.js";
 
@@ -9,9 +9,3 @@ export interface AuditBroker {
   logRequest(req: Request): Promise<void>;
   logResponse(req: Request, resp: Response | undefined, err: unknown): Promise<void>;
 }
-
-/** The broker with no devices enabled: OpenBao serves requests when no audit device is configured. */
-export const noAuditDevices: AuditBroker = {
-  async logRequest() {},
-  async logResponse() {},
-};

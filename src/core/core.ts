@@ -15,10 +15,10 @@ import { dataPrefix, loadTable, newMount, routePath, saveTable, type MountEntry,
 import { Router, type RouteMatch } from "./router.js";
 import { TokenStore, type TokenEntry } from "./tokens/token-store.js";
 import { StorageView } from "./view.js";
-import { noAuditDevices, type AuditBroker } from "./audit.js";
+import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js";
 import type { PolicyStore } from "./policy/policy-store.js";
 import { SealManager } from "../seal/seal-manager.js";
-import type { AutoSeal } from "../seal/seal.js";
+import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
 import type { KeyManager } from "../hsm/key-manager.js";
@@ -31,7 +31,10 @@ export interface CoreOptions {
   engines: Map<string, BackendFactory>;
   policies: (barrierView: StorageView) => PolicyStore;
   autoSeals?: AutoSeal[];
-  audit?: AuditBroker;
+  /** The configured seals (auto, Shamir, disabled ones during a migration); overrides autoSeals. */
+  seals?: ConfiguredSeal[];
+  /** Auto-unseal retry and seal health-check timing. */
+  sealTiming?: Partial<SealTiming>;
   clusterName?: string;
   /** Keys in the declared HSMs (or the software stand-in in dev), for engines that keep keys there. */
   keyManager?: KeyManager;
@@ -43,12 +46,27 @@ export interface CoreOptions {
 export interface InitRequest {
   secretShares: number;
   secretThreshold: number;
+  recoveryShares?: number;
+  recoveryThreshold?: number;
 }
 
 export interface InitResponse {
   keys: Buffer[];
+  /** Recovery-key shares (auto seals). */
+  recoveryKeys: Buffer[];
   rootToken: string;
 }
+
+export interface SealTiming {
+  /** First auto-unseal retry delay, doubled per attempt. */
+  retryBaseMs: number;
+  /** Cap of the retry delay. */
+  retryMaxMs: number;
+  /** How often the seals are checked (and copies re-written) while unsealed. */
+  healthIntervalMs: number;
+}
+
+const DEFAULT_SEAL_TIMING: SealTiming = { retryBaseMs: 1000, retryMaxMs: 30_000, healthIntervalMs: 60_000 };
 
 const WRITE_OPS = new Set<Operation>(["create", "update", "patch"]);
 export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
@@ -64,22 +82,27 @@ export class Core {
   clusterId = "";
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
-  audit: AuditBroker;
+  readonly audit = new DeviceAuditBroker();
   readonly keyManager: KeyManager | undefined;
   private readonly engines: Map<string, BackendFactory>;
   private rootKey: Buffer | undefined;
   private mountEntries: MountEntry[] = [];
   private activeSince: Date | undefined;
+  private readonly sealTiming: SealTiming;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private checkingSeals: Promise<void> | undefined;
+  private shutDown = false;
 
   constructor(opts: CoreOptions) {
     this.storage = opts.storage;
     this.barrier = new Barrier(opts.storage);
-    this.seal = new SealManager(opts.storage, opts.autoSeals ?? []);
+    this.seal = new SealManager(opts.storage, opts.seals ?? opts.autoSeals ?? []);
+    this.sealTiming = { ...DEFAULT_SEAL_TIMING, ...opts.sealTiming };
     this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
     this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
     this.engines = opts.engines;
     this.keyManager = opts.keyManager;
-    this.audit = opts.audit ?? noAuditDevices;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
     this.maxLeaseTtl = opts.maxLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
@@ -100,11 +123,12 @@ export class Core {
   }
 
   /**
-   * Initialises a new server: root key, unseal shares and a root token. The server is left sealed
-   * (Shamir), as OpenBao does; `keepUnsealed` is for dev mode.
+   * Initialises a new server: root key, unseal (Shamir) or recovery (auto seal) shares and a root token.
+   * With Shamir the server is left sealed, as OpenBao does (`keepUnsealed` is for dev mode); with an auto
+   * seal it stays unsealed, as OpenBao's unseal-with-stored-keys right after init.
    */
   async initialize(req: InitRequest, opts: { keepUnsealed?: boolean; rootTokenId?: string } = {}): Promise<InitResponse> {
-    const { rootKey, keys } = await this.seal.initialize(req);
+    const { rootKey, keys, recoveryKeys, auto } = await this.seal.initialize(req);
     await this.barrier.initialize(rootKey);
     this.rootKey = rootKey;
     await this.postUnseal(true);
@@ -114,14 +138,18 @@ export class Core {
       displayName: "root",
       id: opts.rootTokenId,
     });
-    if (!opts.keepUnsealed) await this.sealNow();
-    return { keys, rootToken: token };
+    if (!auto && !opts.keepUnsealed) await this.sealNow();
+    if (auto) this.startSealHealthChecks();
+    return { keys, recoveryKeys, rootToken: token };
   }
 
-  /** Adds an unseal share; returns true once unsealed. */
-  async submitUnsealShare(share: Buffer): Promise<boolean> {
+  /**
+   * Adds an unseal share (a recovery share with an auto seal); returns true once unsealed. `migrate` is
+   * OpenBao's flag for a seal migration: the shares then belong to the old seal.
+   */
+  async submitUnsealShare(share: Buffer, opts: { migrate?: boolean } = {}): Promise<boolean> {
     if (!this.sealed) return true;
-    const rootKey = await this.seal.submitShare(share);
+    const rootKey = await this.seal.submitShare(share, opts);
     if (!rootKey) return false;
     await this.unsealWithRootKey(rootKey);
     return true;
@@ -135,7 +163,84 @@ export class Core {
       throw new ArcaError("invalid_request", "invalid key", { cause: err });
     }
     this.rootKey = rootKey;
+    this.clearRetry();
     await this.postUnseal(false);
+    // Re-write copies missing from seals that work (a seal added, or back after a loss).
+    await this.checkSeals();
+  }
+
+  /**
+   * Start-up with auto seals: unseal with no human. When no seal can (HSM away), stay sealed, say why in
+   * seal-status, and retry with exponential backoff until one can; a wrong PIN is final. Resolves after
+   * the first attempt.
+   */
+  async startAutoUnseal(): Promise<void> {
+    this.shutDown = false;
+    if (!this.seal.hasAutoSeals) return;
+    await this.autoUnsealAttempt(0);
+    this.startSealHealthChecks();
+  }
+
+  private async autoUnsealAttempt(attempt: number): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.shutDown || !this.sealed) return;
+    try {
+      const out = await this.seal.autoUnseal();
+      if (!this.sealed) {
+        zero(out.rootKey);
+        return;
+      }
+      if (out.rootKey) {
+        try {
+          await this.unsealWithRootKey(out.rootKey);
+        } catch (err) {
+          // The barrier refused what a seal returned: a copy for another server. Retrying will not help.
+          this.seal.noteAutoUnsealError(`the root key from the seal does not open the barrier (${err instanceof Error ? err.message : String(err)})`);
+        }
+        return;
+      }
+      if (!out.retry) return;
+    } catch (err) {
+      this.seal.noteAutoUnsealError(err instanceof Error ? err.message : String(err));
+    }
+    if (this.shutDown) return;
+    const delay = Math.min(this.sealTiming.retryMaxMs, this.sealTiming.retryBaseMs * 2 ** Math.min(attempt, 30));
+    this.retryTimer = setTimeout(() => void this.autoUnsealAttempt(attempt + 1), delay);
+    this.retryTimer.unref();
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private startSealHealthChecks(): void {
+    if (this.healthTimer || !this.seal.hasAutoSeals || this.sealTiming.healthIntervalMs <= 0) return;
+    this.healthTimer = setInterval(() => void this.checkSeals(), this.sealTiming.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  /** Checks every auto seal and re-writes copies where needed (while unsealed; single flight). */
+  checkSeals(): Promise<void> {
+    if (this.checkingSeals) return this.checkingSeals;
+    if (!this.rootKey || this.sealed) return Promise.resolve();
+    // A private copy: sys/seal zeroes this.rootKey, and a zeroed key must never be wrapped over a good copy.
+    const rootKey = Buffer.from(this.rootKey);
+    this.checkingSeals = this.seal.checkSeals(rootKey).finally(() => {
+      zero(rootKey);
+      this.checkingSeals = undefined;
+    });
+    return this.checkingSeals;
+  }
+
+  /** Stops background seal work, seals, and releases the seals' HSM sessions (server stop). */
+  async shutdown(): Promise<void> {
+    this.shutDown = true;
+    this.clearRetry();
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    await this.checkingSeals?.catch(() => undefined);
+    await this.sealNow();
   }
 
   private async postUnseal(firstTime: boolean): Promise<void> {
@@ -159,11 +264,21 @@ export class Core {
     }
     this.router.clear();
     for (const entry of this.mountEntries) this.router.add(this.instantiate(entry));
+    await this.audit.setup(this.barrier, (accessor) => this.auditKeysOf(accessor));
     this.activeSince = new Date();
   }
 
+  /** A mount's keys that audit devices record in plain text (tune audit_non_hmac_*_keys). */
+  private auditKeysOf(accessor: string): MountAuditKeys {
+    const m = this.mountEntries.find((e) => e.accessor === accessor);
+    return { request: new Set(m?.config.auditNonHmacRequestKeys ?? []), response: new Set(m?.config.auditNonHmacResponseKeys ?? []) };
+  }
+
+  /** Seals (sys/seal). After a manual seal the server does not unseal itself: operators unseal it. */
   async sealNow(): Promise<void> {
+    this.clearRetry();
     this.router.clear();
+    await this.audit.teardown();
     this.tokens.teardown();
     this.policies.teardown();
     this.barrier.seal();

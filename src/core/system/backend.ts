@@ -7,6 +7,7 @@ import { policyPaths } from "./path-policies.js";
 import { capabilityPaths } from "./path-capabilities.js";
 import { rotatePaths } from "./path-rotate.js";
 import { internalPaths } from "./path-internal.js";
+import { auditPaths } from "./path-audit.js";
 
 export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBackend {
   return new LogicalBackend({
@@ -18,9 +19,10 @@ export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBack
       ...capabilityPaths(core),
       ...rotatePaths(core),
       ...internalPaths(core),
+      ...auditPaths(core),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
-    rootPaths: ["rotate", "rotate/*"],
+    rootPaths: ["rotate", "rotate/*", "audit", "audit/*"],
     // Authorisation of these happens inside (by mount access, or none needed for the unauth listing).
     unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*"],
     help: "The system backend: mounts, policies, capabilities, keyring rotation.",

@@ -48,7 +48,8 @@ export function internalPaths(core: Core): PathSpec[] {
           for (const m of core.router.all()) {
             for (const p of m.backend.paths) paths[openApiPathTemplate(routePath(m.entry), p)] = openApiPathItem(p);
           }
-          return { data: { openapi: "3.0.2", info: { title: "Arca", description: "OpenBao-compatible API", version: VERSION }, paths } };
+          // OpenBao answers the bare document (HTTPRawBody), not an envelope: generators read `paths` at the top.
+          return { raw: { status: 200, contentType: "application/json", body: JSON.stringify({ openapi: "3.0.2", info: { title: "Arca", description: "OpenBao-compatible API", version: VERSION }, paths }) } };
         },
       },
     }),

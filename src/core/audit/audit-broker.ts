@@ -1,0 +1,200 @@
+/**
+ * The audit broker: the pipeline offers it every request before the engine runs and every response
+ * after. Strings in entries are HMAC'd per device (hash.ts). When devices are enabled and none of them
+ * records an entry, the request fails: no unaudited operation (fail closed).
+ *
+ * Layout (barrier): `core/audit` = the device table; `sys/audit-salt/<path>` = each device's HMAC key.
+ */
+import { randomBytes } from "node:crypto";
+import { ArcaError } from "../errors.js";
+import { getJson, putJson } from "../view.js";
+import type { KeyValueStore } from "../../storage/storage.js";
+import type { AuthResponse, Request, Response } from "../framework/request.js";
+import type { AuditBroker } from "../audit.js";
+import { hashStructure, hmacString } from "./hash.js";
+import { FileAuditDevice, SocketAuditDevice, type AuditDevice } from "./devices.js";
+
+export interface AuditTableEntry {
+  path: string;
+  type: string;
+  description: string;
+  options: Record<string, string>;
+  local: boolean;
+}
+
+interface Enabled {
+  entry: AuditTableEntry;
+  salt: Buffer;
+  /** Undefined when the device could not be opened: it then counts as a failed write. */
+  device: AuditDevice | undefined;
+}
+
+export interface MountAuditKeys {
+  request: ReadonlySet<string>;
+  response: ReadonlySet<string>;
+}
+
+const TABLE = "core/audit";
+const saltKey = (path: string) => `sys/audit-salt/${path}`;
+const NO_KEYS: MountAuditKeys = { request: new Set(), response: new Set() };
+
+async function openDevice(entry: AuditTableEntry): Promise<AuditDevice> {
+  if (entry.type === "file") return FileAuditDevice.open(entry.options);
+  if (entry.type === "socket") return SocketAuditDevice.create(entry.options);
+  throw new ArcaError("invalid_request", `unknown audit backend type: ${entry.type}`);
+}
+
+export class DeviceAuditBroker implements AuditBroker {
+  private readonly enabled = new Map<string, Enabled>();
+  private store: KeyValueStore | undefined;
+  private mountKeys: (accessor: string) => MountAuditKeys = () => NO_KEYS;
+
+  async setup(store: KeyValueStore, mountKeys?: (accessor: string) => MountAuditKeys): Promise<void> {
+    this.store = store;
+    if (mountKeys) this.mountKeys = mountKeys;
+    for (const entry of (await getJson<AuditTableEntry[]>(store, TABLE)) ?? []) {
+      const salt = (await store.get(saltKey(entry.path))) ?? randomBytes(32);
+      let device: AuditDevice | undefined;
+      try {
+        device = await openDevice(entry);
+      } catch {
+        device = undefined;
+      }
+      this.enabled.set(entry.path, { entry, salt, device });
+    }
+  }
+
+  async teardown(): Promise<void> {
+    await Promise.allSettled([...this.enabled.values()].map((e) => e.device?.close()));
+    for (const e of this.enabled.values()) e.salt.fill(0);
+    this.enabled.clear();
+    this.store = undefined;
+  }
+
+  list(): AuditTableEntry[] {
+    return [...this.enabled.values()].map((e) => e.entry);
+  }
+
+  async enable(entry: AuditTableEntry): Promise<void> {
+    const store = this.requireStore();
+    if (this.enabled.has(entry.path)) throw new ArcaError("invalid_request", `path already in use: ${entry.path}`);
+    const device = await openDevice(entry);
+    const salt = randomBytes(32);
+    await store.put(saltKey(entry.path), salt);
+    await putJson(store, TABLE, [...this.list(), entry]);
+    this.enabled.set(entry.path, { entry, salt, device });
+  }
+
+  async disable(path: string): Promise<void> {
+    const store = this.requireStore();
+    const e = this.enabled.get(path);
+    if (!e) return;
+    await putJson(store, TABLE, this.list().filter((x) => x.path !== path));
+    await store.delete(saltKey(path));
+    this.enabled.delete(path);
+    await e.device?.close();
+  }
+
+  hash(path: string, input: string): string {
+    const e = this.enabled.get(path);
+    if (!e) throw new ArcaError("invalid_request", "unknown audit backend");
+    return hmacString(e.salt, input);
+  }
+
+  async logRequest(req: Request): Promise<void> {
+    if (this.enabled.size === 0) return;
+    const keys = this.mountKeys(req.mountAccessor).request;
+    await this.broadcast((salt, hmacAccessor) => ({
+      time: new Date().toISOString(),
+      type: "request",
+      auth: this.authOf(req, salt, hmacAccessor),
+      request: this.requestOf(req, salt, keys, hmacAccessor),
+    }));
+  }
+
+  async logResponse(req: Request, resp: Response | undefined, err: unknown): Promise<void> {
+    if (this.enabled.size === 0) return;
+    const reqKeys = this.mountKeys(req.mountAccessor).request;
+    const respKeys = this.mountKeys(req.mountAccessor).response;
+    const error = err === undefined ? "" : err instanceof ArcaError ? err.message : "internal error";
+    await this.broadcast((salt, hmacAccessor) => ({
+      time: new Date().toISOString(),
+      type: "response",
+      auth: this.authOf(req, salt, hmacAccessor),
+      request: this.requestOf(req, salt, reqKeys, hmacAccessor),
+      response: resp
+        ? {
+            mount_type: req.mountType,
+            mount_accessor: req.mountAccessor,
+            data: resp.raw ? undefined : hashStructure(salt, resp.data ?? null, respKeys),
+            auth: resp.auth ? this.responseAuth(resp.auth, salt, hmacAccessor) : undefined,
+            warnings: resp.warnings,
+          }
+        : undefined,
+      error,
+    }));
+  }
+
+  private authOf(req: Request, salt: Buffer, hmacAccessor: boolean): Record<string, unknown> | undefined {
+    const c = req.caller;
+    if (!c) return undefined;
+    return {
+      client_token: req.clientToken ? hmacString(salt, req.clientToken) : "",
+      accessor: hmacAccessor ? hmacString(salt, c.accessor) : c.accessor,
+      display_name: c.displayName,
+      policies: c.policies,
+      token_policies: c.policies,
+      metadata: Object.keys(c.metadata).length > 0 ? hashStructure(salt, c.metadata) : null,
+      entity_id: c.entityId,
+      token_type: c.tokenType,
+    };
+  }
+
+  private requestOf(req: Request, salt: Buffer, keys: ReadonlySet<string>, hmacAccessor: boolean): Record<string, unknown> {
+    return {
+      id: req.id,
+      operation: req.operation,
+      mount_point: req.mountPoint,
+      mount_type: req.mountType,
+      mount_accessor: req.mountAccessor,
+      client_token: req.clientToken ? hmacString(salt, req.clientToken) : "",
+      client_token_accessor: req.caller ? (hmacAccessor ? hmacString(salt, req.caller.accessor) : req.caller.accessor) : "",
+      namespace: { id: "root" },
+      path: req.path,
+      data: Object.keys(req.data).length > 0 ? hashStructure(salt, req.data, keys) : null,
+      remote_address: req.remoteAddress,
+      wrap_ttl: req.wrapTtl ?? 0,
+    };
+  }
+
+  private responseAuth(a: AuthResponse, salt: Buffer, hmacAccessor: boolean): Record<string, unknown> {
+    return {
+      client_token: hmacString(salt, a.clientToken),
+      accessor: hmacAccessor ? hmacString(salt, a.accessor) : a.accessor,
+      policies: a.policies,
+      token_policies: a.tokenPolicies,
+      metadata: Object.keys(a.metadata).length > 0 ? hashStructure(salt, a.metadata) : null,
+      lease_duration: a.leaseDuration,
+      renewable: a.renewable,
+      token_type: a.tokenType,
+    };
+  }
+
+  /** Writes to every device; fails the request when none of them recorded it. */
+  private async broadcast(build: (salt: Buffer, hmacAccessor: boolean) => Record<string, unknown>): Promise<void> {
+    const results = await Promise.allSettled(
+      [...this.enabled.values()].map(async (e) => {
+        if (!e.device) throw new Error("device unavailable");
+        await e.device.write(build(e.salt, e.entry.options.hmac_accessor !== "false"));
+      }),
+    );
+    if (!results.some((r) => r.status === "fulfilled")) {
+      throw new ArcaError("internal", "no audit device could record the request");
+    }
+  }
+
+  private requireStore(): KeyValueStore {
+    if (!this.store) throw new ArcaError("sealed", "Vault is sealed");
+    return this.store;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Audit devices: where entries go. Each device chains its own lines (chain.ts) and writes them strictly
+ * in order; a line that could not be written does not advance the chain.
+ */
+import { open, type FileHandle } from "node:fs/promises";
+import { createSocket } from "node:dgram";
+import { connect, type Socket } from "node:net";
+import { ArcaError } from "../errors.js";
+import { chainLine, GENESIS, stateAfter, type ChainState } from "./chain.js";
+
+export interface AuditDevice {
+  write(entry: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Serialises writes and keeps the chain state; subclasses only know how to emit one line. */
+abstract class ChainedDevice implements AuditDevice {
+  private state: ChainState = GENESIS;
+  private tail: Promise<void> = Promise.resolve();
+
+  protected setState(s: ChainState): void {
+    this.state = s;
+  }
+
+  write(entry: Record<string, unknown>): Promise<void> {
+    const task = this.tail.then(async () => {
+      const { line, next } = chainLine(this.state, entry);
+      await this.emit(line + "\n");
+      this.state = next;
+    });
+    this.tail = task.catch(() => undefined);
+    return task;
+  }
+
+  protected abstract emit(line: string): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+async function lastLineOf(fh: FileHandle): Promise<string | undefined> {
+  const { size } = await fh.stat();
+  if (size === 0) return undefined;
+  const len = Math.min(size, 1 << 20);
+  const buf = Buffer.alloc(len);
+  await fh.read(buf, 0, len, size - len);
+  const text = buf.toString("utf8").replace(/\n+$/, "");
+  const nl = text.lastIndexOf("\n");
+  return nl === -1 ? (len === size ? text : undefined) : text.slice(nl + 1);
+}
+
+export class FileAuditDevice extends ChainedDevice {
+  private constructor(
+    private readonly fh: FileHandle | undefined,
+    private readonly target: "file" | "stdout" | "discard",
+  ) {
+    super();
+  }
+
+  static async open(options: Record<string, string>): Promise<FileAuditDevice> {
+    const path = options.file_path ?? options.path;
+    if (!path) throw new ArcaError("invalid_request", "file_path is required");
+    if (path === "stdout") return new FileAuditDevice(undefined, "stdout");
+    if (path === "discard") return new FileAuditDevice(undefined, "discard");
+    const mode = options.mode ? parseInt(options.mode, 8) : 0o600;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new ArcaError("invalid_request", "mode must be an octal file mode");
+    let fh: FileHandle;
+    try {
+      fh = await open(path, "a+", mode);
+    } catch (err) {
+      throw new ArcaError("invalid_request", `cannot open audit file: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    const device = new FileAuditDevice(fh, "file");
+    device.setState(stateAfter(await lastLineOf(fh)));
+    return device;
+  }
+
+  protected async emit(line: string): Promise<void> {
+    if (this.target === "stdout") {
+      process.stdout.write(line);
+      return;
+    }
+    if (this.target === "discard" || !this.fh) return;
+    await this.fh.appendFile(line);
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+  }
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (!m) throw new ArcaError("invalid_request", "address must be host:port");
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/** Sends each line to a TCP, UDP or unix socket (a log collector on another host keeps the copy safe). */
+export class SocketAuditDevice extends ChainedDevice {
+  private socket: Socket | undefined;
+
+  constructor(
+    private readonly address: string,
+    private readonly socketType: "tcp" | "udp" | "unix",
+    private readonly timeoutMs: number,
+  ) {
+    super();
+  }
+
+  static create(options: Record<string, string>): SocketAuditDevice {
+    const address = options.address;
+    if (!address) throw new ArcaError("invalid_request", "address is required");
+    const type = (options.socket_type ?? "tcp") as "tcp" | "udp" | "unix";
+    if (!["tcp", "udp", "unix"].includes(type)) throw new ArcaError("invalid_request", "socket_type must be tcp, udp or unix");
+    if (type !== "unix") splitHostPort(address);
+    const timeout = options.write_timeout ? Number.parseFloat(options.write_timeout) * (options.write_timeout.endsWith("ms") ? 1 : 1000) : 2000;
+    return new SocketAuditDevice(address, type, Number.isFinite(timeout) && timeout > 0 ? timeout : 2000);
+  }
+
+  private connectStream(): Promise<Socket> {
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    return new Promise((resolve, reject) => {
+      const opts = this.socketType === "unix" ? { path: this.address } : splitHostPort(this.address);
+      const s = connect(opts as { path: string } & { host: string; port: number });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error("audit socket connect timeout"));
+      }, this.timeoutMs);
+      s.once("connect", () => {
+        clearTimeout(timer);
+        this.socket = s;
+        resolve(s);
+      });
+      s.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      s.on("close", () => {
+        if (this.socket === s) this.socket = undefined;
+      });
+    });
+  }
+
+  protected async emit(line: string): Promise<void> {
+    if (this.socketType === "udp") {
+      const { host, port } = splitHostPort(this.address);
+      const sock = createSocket(host.includes(":") ? "udp6" : "udp4");
+      try {
+        await new Promise<void>((resolve, reject) => sock.send(line, port, host, (err) => (err ? reject(err) : resolve())));
+      } finally {
+        sock.close();
+      }
+      return;
+    }
+    const s = await this.connectStream();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error("audit socket write timeout"));
+      }, this.timeoutMs);
+      s.write(line, (err) => {
+        clearTimeout(timer);
+        if (err) {
+          s.destroy();
+          reject(err);
+        } else resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.socket?.destroy();
+  }
+}
