@@ -65,7 +65,7 @@ export class DeviceAuditBroker implements AuditBroker {
   }
 
   async teardown(): Promise<void> {
-    await Promise.allSettled([...this.enabled.values()].map((e) => e.device?.close()));
+    await Promise.allSettled([...this.enabled.values()].map(async (e) => e.device?.close()));
     for (const e of this.enabled.values()) e.salt.fill(0);
     this.enabled.clear();
     this.store = undefined;

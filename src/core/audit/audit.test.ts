@@ -67,6 +67,7 @@ describe("audit devices", () => {
     await s.core.audit.disable("file/");
   });
 
+
   it("continues the chain across a seal and unseal, and arca audit verify finds a deleted line", async () => {
     const file = join(dir, "chain.log");
     await api(s.url, "PUT", "sys/audit/chain", { token: root, body: { type: "file", options: { file_path: file } } });
@@ -110,14 +111,17 @@ describe("audit devices", () => {
     const collector: Server = createServer((c) => c.on("data", (d) => received.push(d.toString())));
     await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
     const port = (collector.address() as { port: number }).port;
-    await api(s.url, "PUT", "sys/audit/sock", { token: root, body: { type: "socket", options: { address: `127.0.0.1:${port}` } } });
-    await api(s.url, "PUT", "sys/audit/dead", { token: root, body: { type: "socket", options: { address: "127.0.0.1:1", write_timeout: "1s" } } });
-    const r = await api(s.url, "GET", "secret/data/audited", { token: root });
-    expect(r.status).toBe(200);
-    await new Promise((res) => setTimeout(res, 100));
-    expect(received.join("")).toContain("secret/data/audited");
-    await s.core.audit.disable("sock/");
-    await s.core.audit.disable("dead/");
-    collector.close();
+    try {
+      await api(s.url, "PUT", "sys/audit/sock", { token: root, body: { type: "socket", options: { address: `127.0.0.1:${port}` } } });
+      await api(s.url, "PUT", "sys/audit/dead", { token: root, body: { type: "socket", options: { address: "127.0.0.1:1", write_timeout: "1s" } } });
+      const r = await api(s.url, "POST", "secret/data/socket-audited", { token: root, body: { data: { v: 1 } } });
+      expect(r.status).toBe(200);
+      await new Promise((res) => setTimeout(res, 100));
+      expect(received.join("")).toContain("secret/data/socket-audited");
+    } finally {
+      await s.core.audit.disable("sock/");
+      await s.core.audit.disable("dead/");
+      collector.close();
+    }
   });
 });
