@@ -6,6 +6,8 @@
  * Values reaching storage are already encrypted by the barrier, except the few seal entries that must
  * be readable while sealed (and those hold only ciphertext of the root key).
  */
+import { ArcaError } from "../core/errors.js";
+
 export interface ListOptions {
   /** Exclusive cursor: only keys sorting after this one (relative to the prefix) are returned. */
   after?: string;
@@ -44,10 +46,13 @@ export interface Storage extends KeyValueStore {
   close(): Promise<void>;
 }
 
-/** Storage keys are validated once, here, so every backend agrees on what a key is. */
+/**
+ * Storage keys are validated once, here, so every backend agrees on what a key is. Keys are built from
+ * request paths and names, so an unacceptable key is the caller's error (400), never a crash.
+ */
 export function assertValidKey(key: string): void {
   if (key.length === 0 || key.length > 4096 || key.startsWith("/") || key.includes("\0")) {
-    throw new Error(`invalid storage key`);
+    throw new ArcaError("invalid_request", "invalid path or name: empty, too long (over 4 KiB) or malformed");
   }
 }
 

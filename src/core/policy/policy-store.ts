@@ -28,6 +28,10 @@ export interface StoredPolicy {
 
 const ACL_CACHE_LIMIT = 10_000;
 
+function isValidPolicyName(name: string): boolean {
+  return name !== "" && name.length <= 256 && !/[/\s]/.test(name) && name !== "." && name !== "..";
+}
+
 export class PolicyStore {
   private readonly parsed = new Map<string, Policy>();
   private readonly acls = new Map<string, ACL>();
@@ -54,6 +58,7 @@ export class PolicyStore {
 
   async read(rawName: string): Promise<StoredPolicy | undefined> {
     const name = normalisePolicyName(rawName);
+    if (!isValidPolicyName(name)) return undefined; // a name that could never be written does not exist
     if (name === ROOT_POLICY_NAME) return { name, policy: "", version: 0, modified: "", cas_required: false };
     return getJson<StoredPolicy>(this.store, `acl/${name}`);
   }
@@ -61,9 +66,7 @@ export class PolicyStore {
   /** Parses and stores a policy; `cas` (if given) must equal the stored version. */
   async write(rawName: string, text: string, opts: { cas?: number; casRequired?: boolean }): Promise<StoredPolicy> {
     const name = normalisePolicyName(rawName);
-    if (name === "" || name.length > 256 || /[/\s]/.test(name) || name === "." || name === "..") {
-      throw new ArcaError("invalid_request", "invalid policy name");
-    }
+    if (!isValidPolicyName(name)) throw new ArcaError("invalid_request", "invalid policy name");
     if (IMMUTABLE_POLICIES.includes(name)) throw new ArcaError("invalid_request", `cannot update ${name} policy`);
     let policy: Policy;
     try {
@@ -142,6 +145,7 @@ export class PolicyStore {
   }
 
   private async load(name: string): Promise<Policy | undefined> {
+    if (!isValidPolicyName(name)) return undefined;
     const hit = this.parsed.get(name);
     if (hit) return hit;
     const stored = await getJson<StoredPolicy>(this.store, `acl/${name}`);

@@ -3,12 +3,18 @@
  */
 import type { AuthResponse, Request, Response } from "../../core/framework/request.js";
 
-/** sys paths whose `data` keys are also copied to the top level (OpenBao's "sys injector"). */
-const SYS_INJECT = new Set([
+/**
+ * OpenBao's "sys injector" (internal/http/handler.go injectDataIntoTopRoutes): for these routes every key
+ * of `data` is also copied to the top level. They are Go ServeMux patterns, so one ending in `/` covers
+ * its whole subtree (`sys/policy/` serves `sys/policy/ops`, `sys/mounts/` serves `sys/mounts/x/tune`)
+ * and the others match exactly. Old clients (node-vault's getPolicy, hvac's list_mounted_secrets_engines)
+ * read these keys at the top level.
+ */
+const SYS_INJECT_EXACT = new Set([
   "sys/audit",
-  "sys/audit-hash",
   "sys/auth",
   "sys/config/cors",
+  "sys/config/auditing/request-headers",
   "sys/capabilities",
   "sys/capabilities-accessor",
   "sys/capabilities-self",
@@ -16,15 +22,19 @@ const SYS_INJECT = new Set([
   "sys/key-status",
   "sys/mounts",
   "sys/policy",
+  "sys/rekey/backup",
+  "sys/rekey/recovery-key-backup",
+  "sys/remount",
   "sys/rotate",
   "sys/rotate/keyring",
-  "sys/remount",
   "sys/wrapping/wrap",
 ]);
+const SYS_INJECT_SUBTREES = ["sys/audit/", "sys/audit-hash/", "sys/auth/", "sys/config/auditing/request-headers/", "sys/mounts/", "sys/policy/"];
 
 function shouldInject(path: string): boolean {
-  if (SYS_INJECT.has(path) || SYS_INJECT.has(path.replace(/\/$/, ""))) return true;
-  return path.startsWith("sys/audit-hash/");
+  // List requests carry a trailing slash the client did not send; the exact patterns still apply.
+  if (SYS_INJECT_EXACT.has(path) || SYS_INJECT_EXACT.has(path.replace(/\/$/, ""))) return true;
+  return SYS_INJECT_SUBTREES.some((prefix) => path.startsWith(prefix));
 }
 
 export function renderAuth(a: AuthResponse): Record<string, unknown> {

@@ -233,6 +233,6 @@ describe("API on a dev server", () => {
     expect(help.status).toBe(200);
     expect(typeof help.body?.help).toBe("string");
     const spec = await api(s.url, "GET", "sys/internal/specs/openapi", { token: root });
-    expect(Object.keys((spec.body?.data as { paths: object }).paths)).toContain("/secret/data/{path}");
+    expect(Object.keys((spec.body as { paths: object }).paths)).toContain("/secret/data/{path}");
   });
 });

@@ -1,0 +1,35 @@
+"""sys/mounts through hvac (enable, list, tune, disable) and KV v1 on the new mount."""
+from hvac_common import client, env, expect_raises, hvac, run
+
+
+def scenario(r):
+    c = client(env("ARCA_TOKEN"))
+    c.sys.enable_secrets_engine(backend_type="kv", path="compat-kv1", description="hvac v1", options={"version": "1"})
+    c.sys.enable_secrets_engine(backend_type="kv", path="compat-kv2", options={"version": "2"})
+    mounts = c.sys.list_mounted_secrets_engines()
+    # hvac 0.11 returns the whole body: mounts at the top level (sys injector) and under "data".
+    r["mount_top_level"] = {k: mounts["compat-kv1/"][k] for k in ("type", "description", "options")}
+    r["mount_in_data"] = sorted(k for k in mounts["data"] if k.startswith("compat-"))
+    r["enable_twice"] = expect_raises(hvac.exceptions.InvalidRequest, c.sys.enable_secrets_engine, backend_type="kv", path="compat-kv1")
+    c.sys.tune_mount_configuration(path="compat-kv1", default_lease_ttl="1h", description="tuned")
+    tuned = c.sys.read_mount_configuration(path="compat-kv1")
+    r["tuned"] = {"default_lease_ttl": tuned["data"]["default_lease_ttl"], "description": tuned["data"].get("description")}
+    r["kv2_options"] = c.sys.retrieve_mount_option(mount_point="compat-kv2", option_name="version")
+
+    kv = c.secrets.kv.v1
+    kv.create_or_update_secret(path="a/b", secret={"x": "1"}, mount_point="compat-kv1")
+    kv.create_or_update_secret(path="a/c", secret={"y": 2, "nested": {"z": True}}, mount_point="compat-kv1")
+    r["read"] = kv.read_secret(path="a/c", mount_point="compat-kv1")["data"]
+    r["list"] = sorted(kv.list_secrets(path="a", mount_point="compat-kv1")["data"]["keys"])
+    r["list_root"] = kv.list_secrets(path="", mount_point="compat-kv1")["data"]["keys"]
+    kv.delete_secret(path="a/b", mount_point="compat-kv1")
+    r["read_deleted"] = expect_raises(hvac.exceptions.InvalidPath, kv.read_secret, path="a/b", mount_point="compat-kv1")
+    r["list_after_delete"] = kv.list_secrets(path="a", mount_point="compat-kv1")["data"]["keys"]
+
+    c.sys.disable_secrets_engine(path="compat-kv1")
+    c.sys.disable_secrets_engine(path="compat-kv2")
+    r["after_disable"] = sorted(k for k in c.sys.list_mounted_secrets_engines()["data"] if k.startswith("compat-"))
+    r["read_unmounted"] = expect_raises(hvac.exceptions.InvalidPath, kv.read_secret, path="a/c", mount_point="compat-kv1")
+
+
+run(scenario)
