@@ -12,6 +12,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     running = await startDevServer({
       rootTokenId: flags.get("dev-root-token-id"),
       listenAddress: flags.get("dev-listen-address") ?? "127.0.0.1:8200",
+      devHsm: flags.get("dev-hsm"),
     });
     const out = process.stdout;
     out.write(
@@ -26,7 +27,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
         "The unseal key and root token are displayed below in case you want to",
         "seal/unseal the server or re-authenticate.",
         "",
-        `Unseal Key: ${running.unsealKey ?? ""}`,
+        running.recoveryKey ? `Recovery Key: ${running.recoveryKey} (the server auto-unseals with the HSM)` : `Unseal Key: ${running.unsealKey ?? ""}`,
         `Root Token: ${running.rootToken ?? ""}`,
         "",
         "Development mode should NOT be used in production installations!",

@@ -1,18 +1,23 @@
 /**
- * The composition root: storage, core, listeners. Kept small; each subsystem builds its own parts.
+ * The composition root: storage, seals, core, listeners. Kept small; each subsystem builds its own parts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Core } from "../core/core.js";
+import { Core, type SealTiming } from "../core/core.js";
 import { PolicyStore } from "../core/policy/policy-store.js";
 import { newMount } from "../core/mounts.js";
+import { HsmConfigError } from "../hsm/errors.js";
+import { parseHsmFlag, type HsmDeclaration, type HsmRegistry } from "../hsm/hsm-registry.js";
+import type { ReconnectPolicy } from "../hsm/token.js";
+import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
+import { SealConfigError } from "../seal/pkcs11.js";
 import { SqliteStorage } from "../storage/sqlite.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
-import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
+import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type ServerConfig, type StorageConfig } from "./config.js";
 import { warmUpHcl } from "./hcl.js";
 
 export interface RunningServer {
@@ -24,7 +29,20 @@ export interface RunningServer {
   /** Dev mode only. */
   rootToken?: string;
   unsealKey?: string;
+  /** Dev mode with -dev-hsm: the one recovery share. */
+  recoveryKey?: string;
+  /** The declared HSMs (seal tokens included), when any: for status and for tests' login counters. */
+  hsmRegistry?: HsmRegistry;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  afterCore?: (core: Core) => Promise<void>;
+  /** Auto-unseal retry / seal health-check timing (tests shorten it). */
+  sealTiming?: Partial<SealTiming>;
+  /** Reconnect policy of the HSM tokens the seals use (tests shorten it). */
+  hsmReconnect?: Partial<ReconnectPolicy>;
 }
 
 function openStorage(cfg: StorageConfig): Storage {
@@ -32,25 +50,61 @@ function openStorage(cfg: StorageConfig): Storage {
   throw new ConfigError(`storage "${cfg.type}" is not available in this build yet`, "storage");
 }
 
-export async function startServer(config: ServerConfig, opts: { logger?: Logger; afterCore?: (core: Core) => Promise<void> } = {}): Promise<RunningServer> {
+function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartOptions): BuiltSeals {
+  try {
+    return buildSeals(config.seals, config.hsms.map(hsmDeclaration), {
+      warn: (msg) => logger.warn({}, msg),
+      ...(opts.hsmReconnect ? { reconnect: opts.hsmReconnect } : {}),
+    });
+  } catch (err) {
+    if (err instanceof SealConfigError || err instanceof HsmConfigError) throw new ConfigError(err.message, "seal");
+    throw err;
+  }
+}
+
+function hsmDeclaration(h: HsmConfig): HsmDeclaration {
+  return { ...h };
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(parseLogLevel(config.logLevel));
   await warmUpHcl();
+  // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
+  const built = buildConfiguredSeals(config, logger, opts);
   const storage = openStorage(config.storage);
   const core = new Core({
     storage,
     engines: builtinEngines(),
     policies: (view) => new PolicyStore(view),
+    seals: built.seals,
+    ...(built.keyManager ? { keyManager: built.keyManager } : {}),
+    ...(opts.sealTiming ? { sealTiming: opts.sealTiming } : {}),
     clusterName: config.clusterName,
     defaultLeaseTtl: config.defaultLeaseTtl,
     maxLeaseTtl: config.maxLeaseTtl,
   });
-  await opts.afterCore?.(core);
+  const release = async (): Promise<void> => {
+    await core.shutdown();
+    await built.close();
+    await storage.close();
+  };
+  try {
+    await opts.afterCore?.(core);
+    // With an auto seal the server unseals itself: the first attempt is awaited, retries run in the background.
+    await core.startAutoUnseal();
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  if (core.sealed && core.seal.hasAutoSeals && (await core.isInitialized())) {
+    logger.warn({ warnings: core.seal.warnings(true) }, "auto-unseal did not complete");
+  }
   const listeners: RunningListener[] = [];
   try {
     for (const l of config.listeners) listeners.push(await startListener(core, l, logger));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
-    await storage.close();
+    await release();
     throw err;
   }
   for (const l of listeners) logger.info({ address: l.url }, "listening");
@@ -59,10 +113,10 @@ export async function startServer(config: ServerConfig, opts: { logger?: Logger;
     listeners,
     url: listeners[0]?.url ?? "",
     logger,
+    ...(built.registry ? { hsmRegistry: built.registry } : {}),
     stop: async () => {
       await Promise.all(listeners.map((l) => l.close()));
-      await core.sealNow();
-      await storage.close();
+      await release();
     },
   };
 }
@@ -73,11 +127,19 @@ export interface DevOptions {
   logger?: Logger;
   /** Keep the SQLite file here instead of a temp dir removed at stop. */
   dataDir?: string;
+  /**
+   * `-dev-hsm=pkcs11:token=T?module-path=…&pin-value=…`: declare that HSM and seal with a `pkcs11` auto seal
+   * on it (its key generated when missing) instead of a single Shamir share.
+   */
+  devHsm?: string;
 }
+
+/** Label of the dev seal key on the -dev-hsm token. */
+export const DEV_SEAL_KEY_LABEL = "arca-dev-seal";
 
 /**
  * Dev mode: embedded SQLite in a temp dir, initialised with one share, unsealed, `secret/` as KV v2,
- * plain HTTP. Never for production: the unseal key and root token are printed.
+ * plain HTTP. Never for production: the unseal (or recovery) key and root token are printed.
  */
 export async function startDevServer(opts: DevOptions = {}): Promise<RunningServer> {
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "arca-dev-"));
@@ -92,14 +154,25 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     hsms: [],
     warnings: [],
   };
+  const auto = opts.devHsm !== undefined;
+  if (opts.devHsm !== undefined) {
+    const { hsm, seal } = devHsmConfig(opts.devHsm);
+    config.hsms = [hsm];
+    config.seals = [seal];
+  }
   let rootToken = "";
   let unsealKey = "";
+  let recoveryKey = "";
   const server = await startServer(config, {
     logger: opts.logger,
     afterCore: async (core) => {
-      const init = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true, rootTokenId: opts.rootTokenId });
+      const init = await core.initialize(
+        auto ? { secretShares: 0, secretThreshold: 0, recoveryShares: 1, recoveryThreshold: 1 } : { secretShares: 1, secretThreshold: 1 },
+        { keepUnsealed: true, rootTokenId: opts.rootTokenId },
+      );
       rootToken = init.rootToken;
-      unsealKey = init.keys[0].toString("base64");
+      unsealKey = init.keys[0]?.toString("base64") ?? "";
+      recoveryKey = init.recoveryKeys[0]?.toString("base64") ?? "";
       await core.mount(newMount("secret", "secret/", "kv", { description: "key/value secret storage", options: { version: "2" } }));
     },
   });
@@ -107,9 +180,27 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     ...server,
     rootToken,
     unsealKey,
+    ...(recoveryKey ? { recoveryKey } : {}),
     stop: async () => {
       await server.stop();
       if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The `hsm` and `seal "pkcs11"` blocks the dev flag stands for. */
+export function devHsmConfig(flag: string): { hsm: HsmConfig; seal: ServerConfig["seals"][number] } {
+  let decl: HsmDeclaration;
+  try {
+    decl = parseHsmFlag(flag, "dev");
+  } catch (err) {
+    throw new ConfigError(`-dev-hsm: ${err instanceof Error ? err.message : String(err)}`, "dev-hsm");
+  }
+  const hsm: HsmConfig = { name: decl.name, lib: decl.lib };
+  if (decl.tokenLabel !== undefined) hsm.tokenLabel = decl.tokenLabel;
+  if (decl.serial !== undefined) hsm.serial = decl.serial;
+  if (decl.pin !== undefined) hsm.pin = decl.pin;
+  if (decl.pinFile !== undefined) hsm.pinFile = decl.pinFile;
+  const token = decl.tokenLabel !== undefined ? `token=${encodeURIComponent(decl.tokenLabel)}` : `serial=${encodeURIComponent(decl.serial ?? "")}`;
+  return { hsm, seal: { type: "pkcs11", disabled: false, params: { key: `pkcs11:${token};object=${DEV_SEAL_KEY_LABEL}`, generate_key: true } } };
 }

@@ -7,6 +7,7 @@ import { ArcaError, permissionDenied } from "../../core/errors.js";
 import type { Core } from "../../core/core.js";
 import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../server/version.js";
+import { isAutoSealType, operatorShares } from "../../seal/seal.js";
 
 export interface RawResult {
   status: number;
@@ -20,49 +21,75 @@ function toInt(v: unknown, name: string): number {
   return n;
 }
 
+/**
+ * OpenBao's seal-status, plus two additions of ours: `warnings` (omitted when empty; why auto-unseal
+ * failed, which seal is unhealthy, a pending migration) and `seals` (per-seal health, with auto seals).
+ */
 export async function sealStatus(core: Core): Promise<Record<string, unknown>> {
   const config = await core.seal.loadConfig();
   const sealed = core.sealed;
+  const recovery = config !== undefined && isAutoSealType(config);
+  const { shares, threshold } = config ? operatorShares(config) : { shares: 0, threshold: 0 };
   const status: Record<string, unknown> = {
     type: config?.type ?? core.seal.type,
     initialized: config !== undefined,
     sealed,
-    t: config?.secret_threshold ?? 0,
-    n: config?.secret_shares ?? 0,
+    t: threshold,
+    n: shares,
     progress: core.seal.progress,
     nonce: core.seal.nonce,
     version: VERSION,
     build_date: COMMIT_DATE,
     commit_date: COMMIT_DATE,
-    migration: false,
+    migration: core.seal.migration,
     cluster_name: "",
-    recovery_seal: false,
+    recovery_seal: recovery,
     storage_type: core.storage.type,
   };
+  if (recovery) status.recovery_seal_type = "shamir";
   if (!sealed) {
     status.cluster_name = core.clusterName;
     status.cluster_id = core.clusterId;
   }
+  if (config !== undefined) {
+    const warnings = core.seal.warnings(sealed);
+    if (warnings.length > 0) status.warnings = warnings;
+  }
+  if (core.seal.hasAutoSeals) status.seals = sealsReport(core);
   return status;
+}
+
+function sealsReport(core: Core): Array<Record<string, unknown>> {
+  return core.seal.healthReport().map((h) => ({
+    name: h.name,
+    type: h.type,
+    healthy: h.healthy,
+    disabled: h.disabled,
+    ...(h.error !== undefined ? { error: h.error } : {}),
+  }));
 }
 
 async function init(core: Core, method: string, data: Record<string, unknown>): Promise<RawResult> {
   if (method === "GET") return { status: 200, body: { initialized: await core.isInitialized() } };
   if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
-  for (const k of ["recovery_shares", "recovery_threshold"]) {
-    if (toInt(data[k], k) !== 0) throw new ArcaError("invalid_request", "parameters recovery_shares,recovery_threshold not applicable to seal type shamir");
-  }
   if (Array.isArray(data.pgp_keys) && data.pgp_keys.length > 0) throw new ArcaError("invalid_request", "pgp_keys are not supported yet");
+  if (Array.isArray(data.recovery_pgp_keys) && data.recovery_pgp_keys.length > 0) throw new ArcaError("invalid_request", "recovery_pgp_keys are not supported yet");
   const result = await core.initialize({
     secretShares: toInt(data.secret_shares, "secret_shares"),
     secretThreshold: toInt(data.secret_threshold, "secret_threshold"),
+    recoveryShares: toInt(data.recovery_shares, "recovery_shares"),
+    recoveryThreshold: toInt(data.recovery_threshold, "recovery_threshold"),
   });
-  const body = {
+  const body: Record<string, unknown> = {
     keys: result.keys.map((k) => k.toString("hex")),
     keys_base64: result.keys.map((k) => k.toString("base64")),
     root_token: result.rootToken,
   };
-  for (const k of result.keys) k.fill(0);
+  if (result.recoveryKeys.length > 0) {
+    body.recovery_keys = result.recoveryKeys.map((k) => k.toString("hex"));
+    body.recovery_keys_base64 = result.recoveryKeys.map((k) => k.toString("base64"));
+  }
+  for (const k of [...result.keys, ...result.recoveryKeys]) k.fill(0);
   return { status: 200, body };
 }
 
@@ -88,7 +115,7 @@ async function unseal(core: Core, method: string, data: Record<string, unknown>)
   if (core.sealed) {
     const share = decodeKey(key);
     try {
-      await core.submitUnsealShare(share);
+      await core.submitUnsealShare(share, { migrate: parseBool(data.migrate) === true });
     } finally {
       share.fill(0);
     }
@@ -118,6 +145,8 @@ async function health(core: Core, query: URLSearchParams, head: boolean): Promis
     server_time_utc: Math.floor(Date.now() / 1000),
     version: VERSION,
     ...(sealed ? {} : { cluster_name: core.clusterName, cluster_id: core.clusterId }),
+    // Ours: a lost seal leaves the server serving (200) but must be visible to monitoring.
+    ...(core.seal.hasAutoSeals ? { seals: sealsReport(core) } : {}),
   };
   return { status, body: head ? undefined : body };
 }
