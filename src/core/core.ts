@@ -16,6 +16,7 @@ import { Router, type RouteMatch } from "./router.js";
 import { TokenStore, type TokenEntry } from "./tokens/token-store.js";
 import { StorageView } from "./view.js";
 import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js";
+import { MAX_WRAP_TTL, ResponseWrapper } from "./wrapping.js";
 import type { PolicyStore } from "./policy/policy-store.js";
 import { SealManager } from "../seal/seal-manager.js";
 import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
@@ -83,6 +84,7 @@ export class Core {
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   readonly audit = new DeviceAuditBroker();
+  readonly wrapper: ResponseWrapper;
   readonly keyManager: KeyManager | undefined;
   private readonly engines: Map<string, BackendFactory>;
   private rootKey: Buffer | undefined;
@@ -101,6 +103,7 @@ export class Core {
     this.sealTiming = { ...DEFAULT_SEAL_TIMING, ...opts.sealTiming };
     this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
     this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
+    this.wrapper = new ResponseWrapper(this.barrier, this.tokens);
     this.engines = opts.engines;
     this.keyManager = opts.keyManager;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
@@ -374,6 +377,10 @@ export class Core {
   /** The request pipeline. Every wire format calls this and nothing else to reach an engine. */
   async handleRequest(req: Request): Promise<Response | undefined> {
     if (this.sealed) throw sealedError();
+    // Checked before anything runs: a wrap that cannot happen must not follow an executed write.
+    if (req.wrapTtl !== undefined && (!Number.isSafeInteger(req.wrapTtl) || req.wrapTtl < 0 || req.wrapTtl > MAX_WRAP_TTL)) {
+      throw new ArcaError("invalid_request", "wrapping TTL is out of range");
+    }
     if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
       throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
     }
@@ -416,6 +423,10 @@ export class Core {
     let resp: Response | undefined;
     try {
       resp = await backend.handle(req, match, storage);
+      // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
+      if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
+        resp = await this.wrapper.wrap(resp, req.wrapTtl, req.path);
+      }
     } catch (err) {
       await this.audit.logResponse(req, undefined, err);
       throw err;
@@ -428,7 +439,7 @@ export class Core {
 
   private async authorize(req: Request, route: RouteMatch, entry: TokenEntry): Promise<void> {
     const acl = await this.policies.aclFor(entry.policies);
-    const result = acl.check({ path: req.path, operation: req.operation, data: req.data });
+    const result = acl.check({ path: req.path, operation: req.operation, data: req.data, wrapTtl: req.wrapTtl });
     if (!result.allowed) throw permissionDenied();
     if (route.backend.isRootPath(route.relPath) && !result.sudo) throw permissionDenied();
   }

@@ -98,7 +98,10 @@ describe.skipIf(!available)("hvac against a dev server", () => {
       lookup_self_accessor_matches: true,
       lookup_accessor_display_name: "token-hvac",
       renew_self_lease_duration: 7200,
-      wrap_refused: { exception: "InvalidRequest", errors: ["response wrapping is not supported by this server"] },
+      wrapped: { auth_hidden: true, ttl: 60, creation_path: "auth/token/create" },
+      wrap_lookup_path: "auth/token/create",
+      unwrapped_has_token: true,
+      second_unwrap: { exception: "InvalidRequest", errors: ["wrapping token is not valid or does not exist"] },
       after_revoke_is_authenticated: false,
       lookup_self_after_revoke: { exception: "Forbidden", errors: ["permission denied"] },
     });

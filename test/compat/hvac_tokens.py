@@ -32,8 +32,15 @@ def scenario(r):
     renewed = child.auth.token.renew_self(increment="2h")
     r["renew_self_lease_duration"] = renewed["auth"]["lease_duration"]
 
-    # Wrapping is not implemented: a wrapped request must be refused, never answered in clear.
-    r["wrap_refused"] = expect_raises(hvac.exceptions.InvalidRequest, root.auth.token.create, policies=["default"], wrap_ttl="60s")
+    # Response wrapping: the token comes back only behind a single-use wrapping token.
+    wrapped = root.auth.token.create(policies=["default"], wrap_ttl="60s")
+    info = wrapped["wrap_info"]
+    r["wrapped"] = {"auth_hidden": wrapped["auth"] is None, "ttl": info["ttl"], "creation_path": info["creation_path"]}
+    looked_up = root.adapter.post("/v1/sys/wrapping/lookup", json={"token": info["token"]})
+    r["wrap_lookup_path"] = looked_up["data"]["creation_path"]
+    unwrapped = client(info["token"]).sys.unwrap()
+    r["unwrapped_has_token"] = unwrapped["auth"]["client_token"].startswith("hvs.")
+    r["second_unwrap"] = expect_raises(hvac.exceptions.InvalidRequest, root.adapter.post, "/v1/sys/wrapping/unwrap", json={"token": info["token"]})
 
     root.auth.token.revoke(token)
     r["after_revoke_is_authenticated"] = child.is_authenticated()

@@ -129,6 +129,14 @@ export class DeviceAuditBroker implements AuditBroker {
             data: resp.raw ? undefined : hashStructure(salt, resp.data ?? null, respKeys),
             auth: resp.auth ? this.responseAuth(resp.auth, salt, hmacAccessor) : undefined,
             warnings: resp.warnings,
+            wrap_info: resp.wrapInfo
+              ? {
+                  token: hmacString(salt, resp.wrapInfo.token),
+                  accessor: hmacAccessor ? hmacString(salt, resp.wrapInfo.accessor) : resp.wrapInfo.accessor,
+                  ttl: resp.wrapInfo.ttl,
+                  creation_path: resp.wrapInfo.creationPath,
+                }
+              : undefined,
           }
         : undefined,
       error,

@@ -61,6 +61,16 @@ export interface RawResponse {
   headers?: Record<string, string>;
 }
 
+/** What a wrapped response carries instead of its data (`wrap_info`). */
+export interface WrapInfo {
+  token: string;
+  accessor: string;
+  ttl: number;
+  creationTime: string;
+  creationPath: string;
+  wrappedAccessor?: string;
+}
+
 export interface Response {
   data?: Record<string, unknown> | null;
   auth?: AuthResponse;
@@ -72,6 +82,8 @@ export interface Response {
   raw?: RawResponse;
   /** An HTTP status other than the default (200, or 204 when there is no body). */
   status?: number;
+  /** Set when the response was wrapped: data and auth are then withheld. */
+  wrapInfo?: WrapInfo;
   /** Headers to add (e.g. Location for 201/307). */
   headers?: Record<string, string>;
 }

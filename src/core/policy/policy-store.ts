@@ -13,8 +13,10 @@ import {
   DEFAULT_POLICY_TEXT,
   IMMUTABLE_POLICIES,
   ROOT_POLICY,
+  RESPONSE_WRAPPING_POLICY_NAME,
   ROOT_POLICY_NAME,
   UNDELETABLE_POLICIES,
+  responseWrappingPolicy,
 } from "./builtin.js";
 import { normalisePolicyName, parsePolicy, PolicyParseError, type Policy } from "./policy.js";
 
@@ -148,6 +150,12 @@ export class PolicyStore {
     if (!isValidPolicyName(name)) return undefined;
     const hit = this.parsed.get(name);
     if (hit) return hit;
+    if (name === RESPONSE_WRAPPING_POLICY_NAME) {
+      // Built in and immutable: never stored, always the text in builtin.ts.
+      const builtin = await responseWrappingPolicy();
+      this.parsed.set(name, builtin);
+      return builtin;
+    }
     const stored = await getJson<StoredPolicy>(this.store, `acl/${name}`);
     if (!stored) return undefined;
     const policy = await parsePolicy(name, stored.policy);

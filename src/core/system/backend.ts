@@ -8,6 +8,7 @@ import { capabilityPaths } from "./path-capabilities.js";
 import { rotatePaths } from "./path-rotate.js";
 import { internalPaths } from "./path-internal.js";
 import { auditPaths } from "./path-audit.js";
+import { wrappingPaths } from "./path-wrapping.js";
 
 export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBackend {
   return new LogicalBackend({
@@ -20,11 +21,12 @@ export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBack
       ...rotatePaths(core),
       ...internalPaths(core),
       ...auditPaths(core),
+      ...wrappingPaths(core),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
     rootPaths: ["rotate", "rotate/*", "audit", "audit/*"],
     // Authorisation of these happens inside (by mount access, or none needed for the unauth listing).
-    unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*"],
+    unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*", "wrapping/lookup"],
     help: "The system backend: mounts, policies, capabilities, keyring rotation.",
   });
 }

@@ -56,6 +56,27 @@ export function renderAuth(a: AuthResponse): Record<string, unknown> {
 }
 
 export function renderSuccess(req: Request, resp: Response): Record<string, unknown> {
+  if (resp.wrapInfo) {
+    const w = resp.wrapInfo;
+    // A wrapped response shows nothing of what it wraps (and no request id), as OpenBao's.
+    return {
+      request_id: "",
+      lease_id: "",
+      renewable: false,
+      lease_duration: 0,
+      data: null,
+      wrap_info: {
+        token: w.token,
+        accessor: w.accessor,
+        ttl: w.ttl,
+        creation_time: w.creationTime,
+        creation_path: w.creationPath,
+        ...(w.wrappedAccessor ? { wrapped_accessor: w.wrappedAccessor } : {}),
+      },
+      warnings: null,
+      auth: null,
+    };
+  }
   const body: Record<string, unknown> = {
     request_id: req.id,
     lease_id: resp.leaseId ?? "",
@@ -75,5 +96,5 @@ export function renderSuccess(req: Request, resp: Response): Record<string, unkn
 
 /** True when a response has nothing to say and is answered 204. */
 export function isEmpty(resp: Response | undefined): boolean {
-  return !resp || (resp.data == null && !resp.auth && !(resp.warnings && resp.warnings.length > 0) && !resp.raw);
+  return !resp || (resp.data == null && !resp.auth && !resp.wrapInfo && !(resp.warnings && resp.warnings.length > 0) && !resp.raw);
 }

@@ -165,9 +165,6 @@ export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMes
       }
       const operation = operationFor(method, query);
       const wrap = wrapTtl(httpReq);
-      // The core cannot wrap responses yet. Answering in clear a client that asked for a wrapped
-      // response would hand the secret to whoever relays it, so refuse before anything is executed.
-      if (wrap !== undefined && wrap > 0) throw new ArcaError("invalid_request", "response wrapping is not supported by this server");
       let reqPath = path;
       if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
       request = core.newRequest({
