@@ -3,11 +3,17 @@ import type { BackendFactory } from "../core/core.js";
 import { createSystemBackend } from "../core/system/backend.js";
 import { createTokenBackend } from "../core/tokens/token-backend.js";
 import { createKvBackend } from "../engines/kv/backend.js";
+import { createAppRoleBackend } from "../auth/approle/backend.js";
+import { createUserpassBackend } from "../auth/userpass/backend.js";
+import { createTransitBackend } from "../engines/transit/backend.js";
 
 export function builtinEngines(): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["system", createSystemBackend],
     ["token", createTokenBackend],
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
+    ["approle", createAppRoleBackend],
+    ["userpass", createUserpassBackend],
+    ["transit", createTransitBackend],
   ]);
 }

@@ -1,0 +1,335 @@
+/**
+ * The `token_*` fields every auth method's role or user carries (OpenBao's sdk/helper/tokenutil), the
+ * CIDR checks they need, and the one way a login turns them into a token: auth methods never build
+ * tokens themselves, they ask the core's TokenStore here, so policies, TTL bounds and parentage
+ * (login tokens are orphans) are decided identically for AppRole, userpass and whatever comes next.
+ */
+import { BlockList, isIP } from "node:net";
+import { ArcaError, permissionDenied } from "../core/errors.js";
+import type { Fields } from "../core/framework/fields.js";
+import type { AuthResponse, Request, Response } from "../core/framework/request.js";
+import type { Core } from "../core/core.js";
+import type { MountEntry } from "../core/mounts.js";
+import { calculateTtl, sanitizePolicies } from "../core/tokens/path-token.js";
+import { NON_ASSIGNABLE_POLICIES } from "../core/policy/builtin.js";
+
+const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
+
+/** Stored token settings, camelCase; legacy aliases are kept only when they alone were written. */
+export interface TokenParams {
+  tokenPolicies: string[];
+  tokenTtl: number;
+  tokenMaxTtl: number;
+  tokenExplicitMaxTtl: number;
+  tokenPeriod: number;
+  tokenNoDefaultPolicy: boolean;
+  tokenNumUses: number;
+  tokenType: "default" | "service";
+  tokenBoundCidrs: string[];
+  /** Legacy `policies` / `period` / `ttl` / `max_ttl` / `bound_cidrs`, echoed on read as OpenBao does. */
+  policies: string[];
+  period: number;
+  ttl: number;
+  maxTtl: number;
+  boundCidrs: string[];
+}
+
+export function defaultTokenParams(): TokenParams {
+  return {
+    tokenPolicies: [],
+    tokenTtl: 0,
+    tokenMaxTtl: 0,
+    tokenExplicitMaxTtl: 0,
+    tokenPeriod: 0,
+    tokenNoDefaultPolicy: false,
+    tokenNumUses: 0,
+    tokenType: "default",
+    tokenBoundCidrs: [],
+    policies: [],
+    period: 0,
+    ttl: 0,
+    maxTtl: 0,
+    boundCidrs: [],
+  };
+}
+
+export const TOKEN_FIELDS = {
+  token_policies: { type: "strings", description: "Comma-separated list of policies" },
+  token_ttl: { type: "duration", description: "The initial ttl of the token to generate" },
+  token_max_ttl: { type: "duration", description: "The maximum lifetime of the generated token" },
+  token_explicit_max_ttl: { type: "duration", description: "If set, tokens created via this role carry an explicit maximum TTL." },
+  token_period: { type: "duration", description: "If set, tokens created via this role will have no max lifetime; instead, their renewal period will be fixed to this value." },
+  token_no_default_policy: { type: "bool", description: "If true, the 'default' policy will not automatically be added to generated tokens" },
+  token_num_uses: { type: "int", description: "The maximum number of times a token may be used, a value of zero means unlimited" },
+  token_type: { type: "string", description: "The type of token to generate, service or batch" },
+  token_bound_cidrs: { type: "strings", description: "Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks of IP addresses which are allowed to use the generated token." },
+} as const satisfies Fields;
+
+/** Deprecated aliases; which of them a method accepts is the method's choice (AppRole: policies, period). */
+export const LEGACY_TOKEN_FIELDS = {
+  policies: { type: "strings", description: "Use 'token_policies' instead.", deprecated: true },
+  period: { type: "duration", description: "Use 'token_period' instead.", deprecated: true },
+  ttl: { type: "duration", description: "Use 'token_ttl' instead.", deprecated: true },
+  max_ttl: { type: "duration", description: "Use 'token_max_ttl' instead.", deprecated: true },
+  bound_cidrs: { type: "strings", description: "Use 'token_bound_cidrs' instead.", deprecated: true },
+} as const satisfies Fields;
+
+type TokenFieldName = keyof typeof TOKEN_FIELDS | keyof typeof LEGACY_TOKEN_FIELDS;
+
+/** What parseTokenFields needs from a handler context (kept narrow so any path's fields fit). */
+export interface TokenFieldInput {
+  get(name: TokenFieldName): unknown;
+  has(name: TokenFieldName): boolean;
+}
+
+/** Which legacy aliases this method accepts (the rest are ignored as unknown fields). */
+export type LegacyAlias = "policies" | "period" | "ttl" | "max_ttl" | "bound_cidrs";
+
+/**
+ * tokenutil.ParseTokenFields plus UpgradeValue for the accepted aliases: updates `p` in place from the
+ * fields the caller supplied. Returns warnings.
+ */
+export function parseTokenFields(p: TokenParams, input: TokenFieldInput, legacy: readonly LegacyAlias[]): string[] {
+  const warnings: string[] = [];
+  const num = (n: TokenFieldName): number => (input.get(n) as number | undefined) ?? 0;
+  const list = (n: TokenFieldName): string[] => (input.get(n) as string[] | undefined) ?? [];
+
+  if (input.has("token_type")) {
+    let t = String(input.get("token_type"));
+    // OpenBao's backwards-compatible spellings.
+    if (t === "default-service") {
+      t = "service";
+      warnings.push("default-service has no useful meaning; adjusting to service");
+    } else if (t === "default-batch") {
+      t = "batch";
+    }
+    if (t === "batch") throw badRequest("batch tokens are not supported by this server");
+    if (t !== "default" && t !== "service") throw badRequest(`invalid 'token_type' value ${JSON.stringify(t)}`);
+    p.tokenType = t;
+  }
+  if (input.has("token_no_default_policy")) p.tokenNoDefaultPolicy = Boolean(input.get("token_no_default_policy"));
+  if (input.has("token_num_uses")) {
+    const n = num("token_num_uses");
+    if (n < 0) throw badRequest("'token_num_uses' cannot be negative");
+    p.tokenNumUses = n;
+  }
+  if (input.has("token_explicit_max_ttl")) p.tokenExplicitMaxTtl = num("token_explicit_max_ttl");
+
+  // A token_* field wins; its alias alone sets both (tokenutil.UpgradeValue); both together is an error.
+  const pick = <T>(newName: TokenFieldName, oldName: LegacyAlias, read: (n: TokenFieldName) => T): { value: T; viaAlias: boolean } | undefined => {
+    const hasOld = legacy.includes(oldName) && input.has(oldName);
+    if (input.has(newName)) {
+      if (hasOld) throw badRequest(`cannot specify both "${newName}" and "${oldName}"`);
+      return { value: read(newName), viaAlias: false };
+    }
+    return hasOld ? { value: read(oldName), viaAlias: true } : undefined;
+  };
+  const policies = pick("token_policies", "policies", (n) => sanitizePolicies(list(n), false));
+  if (policies) {
+    p.tokenPolicies = policies.value;
+    p.policies = policies.viaAlias ? policies.value : [];
+  }
+  const period = pick("token_period", "period", num);
+  if (period) {
+    p.tokenPeriod = period.value;
+    p.period = period.viaAlias ? period.value : 0;
+  }
+  const ttl = pick("token_ttl", "ttl", num);
+  if (ttl) {
+    p.tokenTtl = ttl.value;
+    p.ttl = ttl.viaAlias ? ttl.value : 0;
+  }
+  const maxTtl = pick("token_max_ttl", "max_ttl", num);
+  if (maxTtl) {
+    p.tokenMaxTtl = maxTtl.value;
+    p.maxTtl = maxTtl.viaAlias ? maxTtl.value : 0;
+  }
+  const cidrs = pick("token_bound_cidrs", "bound_cidrs", (n) => parseAddrs(list(n), n));
+  if (cidrs) {
+    p.tokenBoundCidrs = cidrs.value;
+    p.boundCidrs = cidrs.viaAlias ? cidrs.value : [];
+  }
+
+  for (const policy of p.tokenPolicies) {
+    if (NON_ASSIGNABLE_POLICIES.includes(policy)) throw badRequest(`cannot assign policy "${policy}"`);
+  }
+  if (p.tokenMaxTtl > 0 && p.tokenTtl > p.tokenMaxTtl) throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
+  return warnings;
+}
+
+/** tokenutil.PopulateTokenData: the token_* keys of a read response. */
+export function tokenData(p: TokenParams): Record<string, unknown> {
+  return {
+    token_bound_cidrs: p.tokenBoundCidrs,
+    token_explicit_max_ttl: p.tokenExplicitMaxTtl,
+    token_max_ttl: p.tokenMaxTtl,
+    token_no_default_policy: p.tokenNoDefaultPolicy,
+    token_num_uses: p.tokenNumUses,
+    token_period: p.tokenPeriod,
+    token_policies: p.tokenPolicies,
+    token_ttl: p.tokenTtl,
+    token_type: p.tokenType,
+  };
+}
+
+// ---- CIDRs -------------------------------------------------------------------------------------------
+
+interface Cidr {
+  address: string;
+  prefix: number;
+  family: "ipv4" | "ipv6";
+}
+
+/** Strips the IPv4-mapped IPv6 form Node reports for IPv4 clients on a dual-stack socket. */
+export function normaliseAddress(addr: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  return m ? m[1] : addr;
+}
+
+function parseCidr(raw: string, allowBareAddress: boolean): Cidr | undefined {
+  const s = raw.trim();
+  const slash = s.indexOf("/");
+  const address = normaliseAddress(slash === -1 ? s : s.slice(0, slash));
+  const v = isIP(address);
+  if (v === 0) return undefined;
+  const max = v === 4 ? 32 : 128;
+  if (slash === -1) return allowBareAddress ? { address, prefix: max, family: v === 4 ? "ipv4" : "ipv6" } : undefined;
+  const prefixText = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = Number(prefixText);
+  if (prefix > max) return undefined;
+  return { address, prefix, family: v === 4 ? "ipv4" : "ipv6" };
+}
+
+/** cidrutil.ValidateCIDRListSlice: every entry is a CIDR block. */
+export function validateCidrList(list: readonly string[]): boolean {
+  return list.every((c) => parseCidr(c, false) !== undefined);
+}
+
+/** parseutil.ParseAddrs: IP addresses or CIDR blocks (token_bound_cidrs). */
+export function parseAddrs(list: readonly string[], field: string): string[] {
+  for (const c of list) {
+    if (!parseCidr(c, true)) throw badRequest(`error parsing ${field}: invalid address or CIDR block ${JSON.stringify(c.slice(0, 64))}`);
+  }
+  return list.map((c) => c.trim());
+}
+
+function blockListOf(cidrs: readonly Cidr[]): BlockList {
+  const bl = new BlockList();
+  for (const c of cidrs) bl.addSubnet(c.address, c.prefix, c.family);
+  return bl;
+}
+
+/** True when `remote` lies in one of `cidrs` (IP addresses count as /32 or /128). */
+export function addressInCidrs(remote: string, cidrs: readonly string[]): boolean {
+  const addr = normaliseAddress(remote);
+  const v = isIP(addr);
+  if (v === 0) return false;
+  const parsed = cidrs.map((c) => parseCidr(c, true)).filter((c): c is Cidr => c !== undefined);
+  return blockListOf(parsed).check(addr, v === 4 ? "ipv4" : "ipv6");
+}
+
+/** cidrutil.SubsetBlocks: every block of `inner` lies inside some block of `outer` (empty outer: anything). */
+export function cidrsAreSubset(outer: readonly string[], inner: readonly string[]): boolean {
+  if (outer.length === 0 || inner.length === 0) return true;
+  const outerParsed = outer.map((c) => parseCidr(c, true)).filter((c): c is Cidr => c !== undefined);
+  return inner.every((raw) => {
+    const c = parseCidr(raw, true);
+    if (!c) return false;
+    return outerParsed.some((o) => o.family === c.family && o.prefix <= c.prefix && blockListOf([o]).check(c.address, c.family));
+  });
+}
+
+// ---- issuing a login token ------------------------------------------------------------------------------
+
+export interface LoginTokenRequest {
+  core: Core;
+  mount: MountEntry;
+  req: Request;
+  params: TokenParams;
+  /** Token metadata (e.g. role_name, username); echoed in auth.metadata. */
+  meta: Record<string, string>;
+  /** The method's part of the display name ("" for AppRole, the username for userpass). */
+  displayName: string;
+  /** Overrides the params' token_bound_cidrs (AppRole secret IDs may carry their own). */
+  boundCidrs?: string[];
+}
+
+/** The auth mount's effective lease bounds (a tune replaces the mount entry, so look it up each time). */
+export function mountLeaseBounds(core: Core, mount: MountEntry): { max: number; def: number } {
+  const m = core.mounts(mount.table).find((e) => e.uuid === mount.uuid) ?? mount;
+  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : core.maxLeaseTtl;
+  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : core.defaultLeaseTtl;
+  return { max, def: Math.min(def, max) };
+}
+
+/**
+ * Refuses a login from outside the token's bound CIDRs before anything is consumed (OpenBao's core
+ * checks auth.BoundCIDRs right after the backend answers, with 403 permission denied).
+ */
+export function checkTokenBoundCidrs(req: Request, cidrs: readonly string[]): void {
+  if (cidrs.length > 0 && !addressInCidrs(req.remoteAddress, cidrs)) throw permissionDenied();
+}
+
+/**
+ * Creates the orphan service token a successful login yields and shapes the auth block: policies with
+ * "default" unless token_no_default_policy, TTL by framework.CalculateTTL bounded by the mount's and the
+ * system's max lease TTL, num_uses, period and explicit max TTL.
+ */
+export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
+  const { core, params: p } = l;
+  const boundCidrs = l.boundCidrs && l.boundCidrs.length > 0 ? l.boundCidrs : p.tokenBoundCidrs;
+  checkTokenBoundCidrs(l.req, boundCidrs);
+
+  const policies = sanitizePolicies(p.tokenPolicies, !p.tokenNoDefaultPolicy);
+  if (policies.includes("root")) throw badRequest("auth methods cannot create root tokens");
+  const bounds = mountLeaseBounds(core, l.mount);
+  const { ttl, warnings } = calculateTtl({
+    increment: 0,
+    backendTtl: p.tokenTtl,
+    period: p.tokenPeriod,
+    backendMaxTtl: p.tokenMaxTtl,
+    explicitMaxTtl: p.tokenExplicitMaxTtl,
+    start: Math.floor(Date.now() / 1000),
+    sysMaxTtl: bounds.max,
+    sysDefaultTtl: bounds.def,
+  });
+  // The token store renews login tokens without asking this mount, so the role's token_max_ttl is
+  // recorded as the token's explicit max TTL: a renewal can then never outlive it.
+  let explicitMaxTtl = p.tokenExplicitMaxTtl;
+  if (p.tokenPeriod === 0 && p.tokenMaxTtl > 0 && (explicitMaxTtl === 0 || p.tokenMaxTtl < explicitMaxTtl)) explicitMaxTtl = p.tokenMaxTtl;
+
+  const source = l.mount.path.replace(/\/$/, "").replace(/\//g, "-");
+  const displayName = l.displayName === "" ? source : `${source}-${l.displayName}`;
+  const { token, entry } = await core.tokens.create({
+    policies,
+    orphan: true,
+    path: l.req.path,
+    meta: l.meta,
+    displayName,
+    numUses: p.tokenNumUses,
+    ttl,
+    period: p.tokenPeriod,
+    explicitMaxTtl,
+    // The store starts a periodic token at its period; bound it by the TTL computed above.
+    maxTtl: p.tokenPeriod > 0 ? ttl : undefined,
+    renewable: true,
+    noDefaultPolicy: p.tokenNoDefaultPolicy,
+  });
+  const auth: AuthResponse = {
+    clientToken: token,
+    accessor: entry.accessor,
+    policies: entry.policies,
+    tokenPolicies: entry.policies,
+    metadata: entry.meta,
+    leaseDuration: entry.ttl,
+    renewable: entry.renewable && entry.expireTime > 0,
+    entityId: entry.entityId,
+    tokenType: entry.type,
+    orphan: true,
+    numUses: entry.numUses,
+  };
+  const resp: Response = { auth };
+  if (warnings.length > 0) resp.warnings = warnings;
+  return resp;
+}

@@ -1,0 +1,184 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Core } from "../../core/core.js";
+import { ArcaError } from "../../core/errors.js";
+import type { Operation, Response } from "../../core/framework/request.js";
+import { PolicyStore } from "../../core/policy/policy-store.js";
+import { createSystemBackend } from "../../core/system/backend.js";
+import { createTokenBackend } from "../../core/tokens/token-backend.js";
+import { SqliteStorage } from "../../storage/sqlite.js";
+import { createUserpassBackend } from "./backend.js";
+import { LoginLimiter } from "./login-limiter.js";
+import { hashPassword, verifyPassword } from "./password.js";
+
+let core: Core;
+let storage: SqliteStorage;
+let root: string;
+
+beforeEach(async () => {
+  storage = new SqliteStorage({ path: ":memory:" });
+  core = new Core({
+    storage,
+    engines: new Map([
+      ["system", createSystemBackend],
+      ["token", createTokenBackend],
+      ["userpass", createUserpassBackend],
+    ]),
+    policies: (view) => new PolicyStore(view),
+  });
+  ({ rootToken: root } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true }));
+  await call("update", "sys/auth/userpass", { type: "userpass" });
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await storage.close();
+});
+
+async function call(operation: Operation, path: string, data: Record<string, unknown> = {}, opts: { token?: string | null; remote?: string } = {}): Promise<Response | undefined> {
+  const clientToken = opts.token === null ? undefined : (opts.token ?? root);
+  return core.handleRequest(core.newRequest({ operation, path, data, clientToken, remoteAddress: opts.remote ?? "127.0.0.1" }));
+}
+
+const up = (op: Operation, path: string, data: Record<string, unknown> = {}) => call(op, `auth/userpass/${path}`, data);
+const login = (user: string, password: string, remote = "127.0.0.1") => call("update", `auth/userpass/login/${user}`, { password }, { token: null, remote });
+
+async function expectError(p: Promise<unknown>, status: number, message?: string | RegExp): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ArcaError);
+  const ae = err as ArcaError;
+  expect(ae.status).toBe(status);
+  if (message instanceof RegExp) expect(ae.message).toMatch(message);
+  else if (message !== undefined) expect(ae.message).toBe(message);
+}
+
+describe("users", () => {
+  it("creates, reads without the password, lists, updates policies and password, deletes", async () => {
+    await up("update", "users/Alice", { password: "s3cret-pw", token_policies: "ops", token_ttl: "1h" });
+    const read = await up("read", "users/alice");
+    expect(read?.data).toEqual({
+      token_bound_cidrs: [],
+      token_explicit_max_ttl: 0,
+      token_max_ttl: 0,
+      token_no_default_policy: false,
+      token_num_uses: 0,
+      token_period: 0,
+      token_policies: ["ops"],
+      token_ttl: 3600,
+      token_type: "default",
+    });
+    expect((await up("list", "users/"))?.data?.keys).toEqual(["alice"]);
+    await up("update", "users/alice/policies", { token_policies: "ops,audit" });
+    expect((await up("read", "users/alice"))?.data?.token_policies).toEqual(["audit", "ops"]);
+    await up("update", "users/alice/password", { password: "new-pw" });
+    await expectError(login("alice", "s3cret-pw"), 400, "invalid username or password");
+    expect((await login("alice", "new-pw"))?.auth).toBeDefined();
+    await up("delete", "users/alice");
+    await expectError(up("read", "users/alice"), 404);
+  });
+
+  it("keeps the password out of every response and out of storage in the clear", async () => {
+    const pw = "canary-password-7f3a9";
+    const responses = [
+      await up("update", "users/bob", { password: pw, policies: "ops", ttl: "10m", max_ttl: "1h", bound_cidrs: "127.0.0.1" }),
+      await up("read", "users/bob"),
+      await up("list", "users/"),
+      await up("update", "users/bob/password", { password: pw }),
+      await login("bob", pw),
+    ];
+    expect(JSON.stringify(responses)).not.toContain(pw);
+    expect(JSON.stringify(responses)).not.toContain("scrypt");
+    const mount = core.mounts("auth").find((m) => m.path === "userpass/")!;
+    const raw = (await core.barrier.get(`auth/${mount.uuid}/user/bob`))!.toString("utf8");
+    expect(raw).not.toContain(pw);
+    expect(raw).toMatch(/"passwordHash":"\$scrypt\$ln=15,r=8,p=1\$/);
+    // Legacy aliases are echoed as OpenBao does.
+    expect((await up("read", "users/bob"))?.data).toMatchObject({ policies: ["ops"], ttl: 600, max_ttl: 3600, bound_cidrs: ["127.0.0.1"] });
+  });
+
+  it("requires a password on create and refuses bcrypt password_hash", async () => {
+    await expectError(up("update", "users/nopw", { token_policies: "x" }), 400, "missing password");
+    await expectError(up("update", "users/h", { password_hash: "$2a$10$abcdefghijklmnopqrstuv" }), 400, /password_hash is not supported/);
+    await expectError(up("update", "users/ghost/password", { password: "x" }), 400, "username does not exist");
+  });
+});
+
+describe("login", () => {
+  beforeEach(async () => {
+    await up("update", "users/carol", { password: "right", token_policies: "ops", token_ttl: "30m", token_num_uses: 5 });
+  });
+
+  it("returns an orphan token with the user's policies and metadata", async () => {
+    const auth = (await login("Carol", "right"))!.auth!;
+    expect(auth).toMatchObject({ policies: ["default", "ops"], metadata: { username: "carol" }, leaseDuration: 1800, orphan: true, numUses: 5, renewable: true });
+    const entry = await core.tokens.lookup(auth.clientToken);
+    expect(entry).toMatchObject({ parent: "", path: "auth/userpass/login/Carol", displayName: "userpass-carol" });
+  });
+
+  it("answers unknown user and wrong password identically, after a KDF either way", async () => {
+    const t0 = performance.now();
+    await expectError(login("carol", "wrong"), 400, "invalid username or password");
+    const wrong = performance.now() - t0;
+    const t1 = performance.now();
+    await expectError(login("nobody", "wrong"), 400, "invalid username or password");
+    const missing = performance.now() - t1;
+    // Both paid a full scrypt (tens of ms at least); a missing user is not answered noticeably faster.
+    expect(missing).toBeGreaterThan(20);
+    expect(missing).toBeGreaterThan(wrong / 3);
+  });
+
+  it("enforces token_bound_cidrs at login", async () => {
+    await up("update", "users/dave", { password: "pw", token_bound_cidrs: "10.0.0.0/8" });
+    await expectError(login("dave", "pw", "192.168.0.1"), 403, "permission denied");
+    expect((await login("dave", "pw", "10.1.1.1"))?.auth).toBeDefined();
+  });
+
+  it("rate-limits failures per user and source: 5 in 60 s, then 429 until the window passes", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    for (let i = 0; i < 5; i++) await expectError(login("carol", "wrong", "10.0.0.1"), 400);
+    // Even the right password is refused while locked, with a clear message.
+    await expectError(login("carol", "right", "10.0.0.1"), 429, /too many failed login attempts for user "carol" from this address; try again in \d+s/);
+    // Another source address, or another user from the same address, is not affected.
+    expect((await login("carol", "right", "10.0.0.2"))?.auth).toBeDefined();
+    await expectError(login("someone", "x", "10.0.0.1"), 400);
+    vi.setSystemTime(Date.now() + 61_000);
+    expect((await login("carol", "right", "10.0.0.1"))?.auth).toBeDefined();
+  });
+
+  it("counts parallel guesses before their KDF finishes", async () => {
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => login("carol", "wrong", "10.0.0.9")));
+    const statuses = results.map((r) => (r.status === "rejected" ? (r.reason as ArcaError).status : 200));
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+  });
+});
+
+describe("LoginLimiter", () => {
+  it("a success clears the count; the key table stays bounded", () => {
+    let now = 0;
+    const l = new LoginLimiter({ maxAttempts: 2, windowMs: 1000, maxKeys: 3, now: () => now });
+    l.begin("u", "a");
+    l.begin("u", "a")();
+    l.begin("u", "a");
+    l.begin("u", "a");
+    expect(() => l.begin("u", "a")).toThrow(/try again in 1s/);
+    for (let i = 0; i < 10; i++) l.begin(`u${i}`, "a");
+    expect(l.trackedPairs).toBeLessThanOrEqual(3);
+    now = 5000;
+    l.begin("u", "a");
+  });
+});
+
+describe("password hashing", () => {
+  it("verifies, rejects wrong passwords and malformed hashes, salts every hash", async () => {
+    const a = await hashPassword("pw");
+    const b = await hashPassword("pw");
+    expect(a).not.toBe(b);
+    expect(await verifyPassword("pw", a)).toBe(true);
+    expect(await verifyPassword("pw!", a)).toBe(false);
+    expect(await verifyPassword("pw", "$scrypt$ln=30,r=8,p=1$AAAA$AAAA")).toBe(false);
+    expect(await verifyPassword("pw", "plaintext")).toBe(false);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * The userpass auth method (mount type "userpass"), wire-compatible with OpenBao's
+ * builtin/credential/userpass: people log in with a username and password and receive an orphan token
+ * carrying the user's policies and token settings.
+ *
+ * Storage layout below the mount's view (`auth/<mount uuid>/`):
+ *
+ *   user/<lower-case username>     { passwordHash: "$scrypt$ln=15,r=8,p=1$<salt b64>$<hash b64>",
+ *                                    token_* settings (camelCase, see token-fields.ts) }
+ *
+ * Passwords are hashed with scrypt and a random per-password salt (password.ts); login failures are
+ * throttled in memory per (username, source address) (login-limiter.ts).
+ */
+import { LogicalBackend } from "../../core/framework/backend.js";
+import type { Core } from "../../core/core.js";
+import type { MountEntry } from "../../core/mounts.js";
+import { LoginLimiter } from "./login-limiter.js";
+import { loginPaths } from "./path-login.js";
+import { userPaths } from "./path-users.js";
+
+export interface UserpassEnv {
+  core: Core;
+  mount: MountEntry;
+  limiter: LoginLimiter;
+}
+
+const HELP = `
+The "userpass" credential provider allows authentication using a combination of a username and
+password. No additional factors are supported. The username/password combination is configured using
+the "users/" endpoints by a user with root access. Authentication is then done by supplying the two
+fields for "login".
+`;
+
+export function createUserpassBackend(mount: MountEntry, core: Core): LogicalBackend {
+  const env: UserpassEnv = { core, mount, limiter: new LoginLimiter() };
+  return new LogicalBackend({
+    type: "userpass",
+    paths: [...userPaths(), ...loginPaths(env)],
+    unauthenticatedPaths: ["login/*"],
+    help: HELP.trim(),
+  });
+}

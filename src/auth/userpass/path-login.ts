@@ -1,0 +1,53 @@
+/**
+ * `POST auth/<mount>/login/:username {password}`. Unknown user and wrong password answer the same
+ * 400 "invalid username or password" after the same work (one full KDF either way), so neither the
+ * message nor the timing tells whether the user exists. Attempts are throttled per (user, source).
+ */
+import { ArcaError } from "../../core/errors.js";
+import { definePath, type PathSpec } from "../../core/framework/path.js";
+import type { Fields } from "../../core/framework/fields.js";
+import { issueLoginToken, normaliseAddress } from "../token-fields.js";
+import type { UserpassEnv } from "./backend.js";
+import { burnPasswordCheck, verifyPassword } from "./password.js";
+import { readUser, userKey } from "./path-users.js";
+
+const invalidCredentials = (): ArcaError => new ArcaError("invalid_request", "invalid username or password");
+
+export function loginPaths(env: UserpassEnv): PathSpec<Fields>[] {
+  return [
+    definePath({
+      pattern: "login/:username",
+      fields: {
+        username: { type: "string", required: true, description: "Username of the user." },
+        password: { type: "string", description: "Password for this user." },
+      },
+      operations: {
+        update: async (ctx) => {
+          userKey(ctx.fields.username); // 404 for names that are not a route, before any work
+          const username = ctx.fields.username.toLowerCase();
+          const password = ctx.fields.password ?? "";
+          if (password === "") throw new ArcaError("invalid_request", "missing password");
+          const succeeded = env.limiter.begin(username, normaliseAddress(ctx.req.remoteAddress));
+
+          const user = await readUser(ctx.storage, username);
+          if (!user) {
+            await burnPasswordCheck(password);
+            throw invalidCredentials();
+          }
+          if (!(await verifyPassword(password, user.passwordHash))) throw invalidCredentials();
+          succeeded();
+          return issueLoginToken({
+            core: env.core,
+            mount: env.mount,
+            req: ctx.req,
+            params: user,
+            meta: { username },
+            displayName: username,
+          });
+        },
+      },
+      synopsis: "Log in with a username and password.",
+      description: "Returns a token carrying the user's policies and token settings.",
+    }),
+  ];
+}
