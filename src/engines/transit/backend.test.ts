@@ -1,0 +1,584 @@
+import { execFileSync } from "node:child_process";
+import { constants, createCipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify as cryptoVerify } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { ArcaError } from "../../core/errors.js";
+import type { Operation, Request, Response } from "../../core/framework/request.js";
+import { StorageView } from "../../core/view.js";
+import { SqliteStorage } from "../../storage/sqlite.js";
+import { createTransitBackendWith, rotateDueKeys } from "./backend.js";
+
+type Call = Operation | "write";
+
+/** Drives the backend the way the core does: route, existence check for writes, then handle. */
+function harness() {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  const view = new StorageView(storage, "logical/t/");
+  const backend = createTransitBackendWith({});
+  const ops: Operation[] = [];
+
+  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
+    const operation: Operation = op === "write" ? "update" : op;
+    const m = backend.resolve(path, operation);
+    const req: Request = {
+      id: "req-1",
+      operation,
+      path: `transit/${path}`,
+      data,
+      clientToken: undefined,
+      caller: undefined,
+      remoteAddress: "127.0.0.1",
+      wrapTtl: undefined,
+      mountPoint: "transit/",
+      mountPath: path,
+      mountAccessor: "transit_1234",
+      mountType: "transit",
+    };
+    if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
+    ops.push(req.operation);
+    return backend.handle(req, m, view);
+  }
+
+  async function fails(op: Call, path: string, data: Record<string, unknown> = {}): Promise<ArcaError> {
+    try {
+      await call(op, path, data);
+    } catch (err) {
+      if (err instanceof ArcaError) return err;
+      throw err;
+    }
+    throw new Error(`expected ${op} ${path} to fail`);
+  }
+
+  /** Every stored key and value, to prove a failed request changed nothing. */
+  async function snapshot(): Promise<string> {
+    const out: string[] = [];
+    const walk = async (p: string): Promise<void> => {
+      for (const n of await view.list(p)) {
+        if (n.endsWith("/")) await walk(p + n);
+        else out.push(`${p}${n}=${(await view.get(p + n))!.toString("base64")}`);
+      }
+    };
+    await walk("");
+    return out.join("\n");
+  }
+
+  return { storage, view, backend, call, fails, snapshot, ops, close: () => storage.close() };
+}
+
+type Harness = ReturnType<typeof harness>;
+const open: Harness[] = [];
+function transit(): Harness {
+  const h = harness();
+  open.push(h);
+  return h;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((h) => h.close()));
+});
+
+function data(r: Response | undefined): Record<string, unknown> {
+  if (!r?.data) throw new Error("no data in response");
+  return r.data;
+}
+
+const b64 = (s: string | Buffer): string => Buffer.from(s).toString("base64");
+const CT = /^vault:v\d+:[A-Za-z0-9+/]+={0,2}$/;
+
+describe("transit: keys", () => {
+  it("creates, reads and lists keys with OpenBao's response shapes", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/k1");
+    const k = data(await call("read", "keys/k1"));
+    expect(k).toMatchObject({
+      name: "k1",
+      type: "aes256-gcm96",
+      latest_version: 1,
+      min_decryption_version: 1,
+      min_encryption_version: 0,
+      min_available_version: 0,
+      deletion_allowed: false,
+      derived: false,
+      exportable: false,
+      allow_plaintext_backup: false,
+      supports_encryption: true,
+      supports_decryption: true,
+      supports_derivation: true,
+      supports_signing: false,
+      imported_key: false,
+      auto_rotate_period: 0,
+    });
+    expect(typeof (k.keys as Record<string, unknown>)["1"]).toBe("number");
+    await call("write", "keys/sig", { type: "ecdsa-p256" });
+    const s = data(await call("read", "keys/sig"));
+    const v1 = (s.keys as Record<string, Record<string, string>>)["1"];
+    expect(v1.name).toBe("P-256");
+    expect(v1.public_key).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    expect(data(await call("list", "keys/")).keys).toEqual(["k1", "sig"]);
+    expect(await call("read", "keys/none")).toBeUndefined();
+    expect((await fails("write", "keys/bad", { type: "aes512" })).status).toBe(400);
+    // an existing key is left alone, with a warning
+    const again = await call("write", "keys/k1", { type: "ed25519" });
+    expect(again?.warnings?.[0]).toMatch(/already existed/);
+    expect(data(await call("read", "keys/k1")).type).toBe("aes256-gcm96");
+  });
+
+  it("gives every key type its capabilities", async () => {
+    const { call } = transit();
+    const types = ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048", "hmac"];
+    for (const type of types) {
+      await call("write", `keys/${type}`, { type });
+      const k = data(await call("read", `keys/${type}`));
+      expect(k.type).toBe(type);
+      const asym = type.startsWith("ec") || type.startsWith("rsa") || type === "ed25519";
+      expect(k.supports_signing).toBe(asym);
+      expect(k.supports_encryption).toBe(!asym || type.startsWith("rsa") ? type !== "hmac" : false);
+    }
+    const ed = (data(await call("read", "keys/ed25519")).keys as Record<string, Record<string, string>>)["1"];
+    expect(Buffer.from(ed.public_key, "base64")).toHaveLength(32);
+  });
+
+  it("deletes only when deletion_allowed, and validates config", async () => {
+    const { call, fails, snapshot } = transit();
+    await call("write", "keys/k");
+    const before = await snapshot();
+    expect((await fails("delete", "keys/k")).message).toBe("deletion is not allowed for this key");
+    expect((await fails("write", "keys/k/config", { min_decryption_version: 5 })).status).toBe(400);
+    expect((await fails("write", "keys/k/config", { auto_rotate_period: "10m" })).status).toBe(400);
+    expect(await snapshot()).toBe(before);
+    await call("write", "keys/k/config", { exportable: true, auto_rotate_period: "24h" });
+    expect((await fails("write", "keys/k/config", { exportable: false })).status).toBe(400);
+    expect(data(await call("read", "keys/k")).auto_rotate_period).toBe(86400);
+    await call("write", "keys/k/config", { deletion_allowed: true });
+    expect(await call("delete", "keys/k")).toBeUndefined();
+    expect(await call("read", "keys/k")).toBeUndefined();
+  });
+
+  it("rotates, enforces min_decryption_version, trims and rewraps", async () => {
+    const { call, fails, snapshot } = transit();
+    await call("write", "keys/k");
+    const c1 = data(await call("write", "encrypt/k", { plaintext: b64("one") })).ciphertext as string;
+    expect(c1).toMatch(/^vault:v1:/);
+    expect(data(await call("write", "keys/k/rotate")).latest_version).toBe(2);
+    const c2 = data(await call("write", "encrypt/k", { plaintext: b64("two") }));
+    expect(c2).toMatchObject({ key_version: 2 });
+    expect(data(await call("write", "encrypt/k", { plaintext: b64("x"), key_version: 1 })).ciphertext).toMatch(/^vault:v1:/);
+    const re = data(await call("write", "rewrap/k", { ciphertext: c1 }));
+    expect(re.ciphertext).toMatch(/^vault:v2:/);
+    expect(data(await call("write", "decrypt/k", { ciphertext: re.ciphertext })).plaintext).toBe(b64("one"));
+
+    await call("write", "keys/k/config", { min_decryption_version: 2 });
+    expect((await fails("write", "decrypt/k", { ciphertext: c1 })).message).toBe("ciphertext or signature version is disallowed by policy (too old)");
+    expect((await fails("write", "decrypt/k", { ciphertext: c1.replace("vault:v1:", "vault:v9:") })).status).toBe(400);
+    expect((await fails("write", "keys/k/trim", { min_available_version: 3 })).status).toBe(400);
+    const t = data(await call("write", "keys/k/trim", { min_available_version: 2 }));
+    expect(Object.keys(t.keys as object)).toEqual(["2"]);
+    expect(t.min_available_version).toBe(2);
+    const snap = await snapshot();
+    expect((await fails("write", "keys/k/config", { min_decryption_version: 1 })).status).toBe(400);
+    expect(await snapshot()).toBe(snap);
+  });
+
+  it("rotates due keys from the job", async () => {
+    const { call, view } = transit();
+    await call("write", "keys/due", { auto_rotate_period: "1h" });
+    await call("write", "keys/never");
+    expect(await rotateDueKeys(view, new Date())).toEqual([]);
+    expect(await rotateDueKeys(view, new Date(Date.now() + 3601_000))).toEqual(["due"]);
+    expect(data(await call("read", "keys/due")).latest_version).toBe(2);
+    expect(data(await call("read", "keys/never")).latest_version).toBe(1);
+  });
+});
+
+describe("transit: encrypt and decrypt", () => {
+  it("round-trips every cipher, with associated data, in vault:vN: format", async () => {
+    const { call, fails } = transit();
+    for (const type of ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "rsa-2048"]) {
+      await call("write", `keys/${type}`, { type });
+      const plaintext = b64(`hello ${type}`);
+      const aad = type.startsWith("rsa") ? {} : { associated_data: b64("hdr") };
+      const r = data(await call("write", `encrypt/${type}`, { plaintext, ...aad }));
+      expect(r.ciphertext).toMatch(CT);
+      expect(r.key_version).toBe(1);
+      expect(data(await call("write", `decrypt/${type}`, { ciphertext: r.ciphertext, ...aad })).plaintext).toBe(plaintext);
+      if (!type.startsWith("rsa")) {
+        expect((await fails("write", `decrypt/${type}`, { ciphertext: r.ciphertext, associated_data: b64("other") })).message).toBe("cipher: message authentication failed");
+      }
+    }
+    // AES-GCM body = nonce(12) ‖ ct ‖ tag(16)
+    const r = data(await call("write", "encrypt/aes256-gcm96", { plaintext: b64("abc") }));
+    expect(Buffer.from((r.ciphertext as string).split(":")[2], "base64")).toHaveLength(12 + 3 + 16);
+    // empty plaintext is allowed
+    const e = data(await call("write", "encrypt/aes256-gcm96", { plaintext: "" }));
+    expect(data(await call("write", "decrypt/aes256-gcm96", { ciphertext: e.ciphertext })).plaintext).toBe("");
+  });
+
+  it("upserts a missing key on encrypt (create), unless disabled", async () => {
+    const { call, fails, ops } = transit();
+    await call("write", "encrypt/new", { plaintext: b64("x"), type: "chacha20-poly1305" });
+    expect(ops.at(-1)).toBe("create");
+    expect(data(await call("read", "keys/new")).type).toBe("chacha20-poly1305");
+    await call("write", "encrypt/new", { plaintext: b64("x") });
+    expect(ops.at(-1)).toBe("update");
+    // a context on the first request makes a derived key
+    await call("write", "encrypt/derived", { plaintext: b64("x"), context: b64("ctx") });
+    expect(data(await call("read", "keys/derived")).derived).toBe(true);
+    await call("write", "config/keys", { disable_upsert: true });
+    expect((await fails("write", "encrypt/other", { plaintext: b64("x") })).status).toBe(400);
+    expect(await call("read", "keys/other")).toBeUndefined();
+    expect((await fails("write", "decrypt/none", { ciphertext: "vault:v1:AAAA" })).message).toBe("encryption key not found");
+  });
+
+  it("rejects bad input with a 400 and changes nothing", async () => {
+    const { call, fails, snapshot } = transit();
+    await call("write", "keys/k");
+    await call("write", "keys/ed", { type: "ed25519" });
+    const ct = data(await call("write", "encrypt/k", { plaintext: b64("secret") })).ciphertext as string;
+    const before = await snapshot();
+    const body = Buffer.from(ct.split(":")[2], "base64");
+    body[body.length - 1] ^= 1;
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ["decrypt/k", { ciphertext: `vault:v1:${body.toString("base64")}` }, /message authentication failed/],
+      ["decrypt/k", { ciphertext: "v1:abc" }, /no prefix/],
+      ["decrypt/k", { ciphertext: "vault:vX:abc" }, /version number/],
+      ["decrypt/k", { ciphertext: "vault:v1:!!notbase64" }, /base64/],
+      ["decrypt/k", { ciphertext: "vault:v1:AAAA" }, /ciphertext length/],
+      ["decrypt/k", { ciphertext: "vault:v2:AAAA" }, /newer than the latest/],
+      ["encrypt/k", { plaintext: "not base64!" }, /base64/],
+      ["encrypt/k", { plaintext: b64("x"), key_version: 7 }, /invalid key version/],
+      ["encrypt/k", {}, /missing plaintext/],
+      ["encrypt/ed", { plaintext: b64("x") }, /not supported for key type ed25519/],
+      ["sign/k", { input: b64("x") }, /not supported for key type aes256-gcm96/],
+      ["datakey/plaintext/ed", {}, /not supported/],
+      ["encrypt/k", { plaintext: b64("x"), nonce: b64("123456789012") }, /nonce not allowed/],
+    ];
+    for (const [path, body, msg] of cases) {
+      const err = await fails("write", path, body);
+      expect(err.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(err.message).toMatch(msg);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("derives keys per context (HKDF) and encrypts convergently", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/d", { derived: true });
+    await call("write", "keys/c", { derived: true, convergent_encryption: true });
+    expect((await fails("write", "keys/bad", { convergent_encryption: true })).status).toBe(400);
+    expect((await fails("write", "encrypt/d", { plaintext: b64("x") })).message).toMatch(/missing 'context'/);
+    const ct = data(await call("write", "encrypt/d", { plaintext: b64("x"), context: b64("alice") })).ciphertext;
+    expect((await fails("write", "decrypt/d", { ciphertext: ct, context: b64("bob") })).message).toMatch(/authentication failed/);
+    expect(data(await call("write", "decrypt/d", { ciphertext: ct, context: b64("alice") })).plaintext).toBe(b64("x"));
+    const a = data(await call("write", "encrypt/c", { plaintext: b64("same"), context: b64("ctx") })).ciphertext;
+    const b = data(await call("write", "encrypt/c", { plaintext: b64("same"), context: b64("ctx") })).ciphertext;
+    const c = data(await call("write", "encrypt/c", { plaintext: b64("same"), context: b64("ctx2") })).ciphertext;
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+    const k = data(await call("read", "keys/c"));
+    expect(k).toMatchObject({ kdf: "hkdf_sha256", convergent_encryption: true, convergent_encryption_version: 3 });
+  });
+
+  it("runs batches with per-item errors and OpenBao's status codes", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/k");
+    const ok = await call("write", "encrypt/k", { batch_input: [{ plaintext: b64("a"), reference: "r1" }, { plaintext: b64("b") }] });
+    expect(ok?.status).toBeUndefined();
+    const results = data(ok).batch_results as Array<Record<string, unknown>>;
+    expect(results[0]).toMatchObject({ key_version: 1, reference: "r1" });
+    expect(results[1].reference).toBe("");
+
+    const mixed = await call("write", "decrypt/k", {
+      batch_input: [{ ciphertext: results[0].ciphertext, reference: "good" }, { ciphertext: "garbage", reference: "bad" }],
+    });
+    expect(mixed?.status).toBe(400);
+    const mr = data(mixed).batch_results as Array<Record<string, unknown>>;
+    expect(mr[0]).toEqual({ plaintext: b64("a"), reference: "good" });
+    expect(mr[1]).toMatchObject({ reference: "bad", error: "invalid ciphertext: no prefix" });
+
+    const partial = await call("write", "decrypt/k", { partial_failure_response_code: 207, batch_input: [{ ciphertext: results[0].ciphertext }, { ciphertext: "x" }] });
+    expect(partial?.status).toBe(207);
+    const allBad = await call("write", "decrypt/k", { partial_failure_response_code: 207, batch_input: [{ ciphertext: "x" }] });
+    expect(allBad?.status).toBe(400);
+
+    const many = Array.from({ length: 10_001 }, () => ({ plaintext: "" }));
+    expect((await fails("write", "encrypt/k", { batch_input: many })).status).toBe(413);
+    expect((await fails("write", "encrypt/k", { batch_input: "nope" })).status).toBe(400);
+    expect((await fails("write", "encrypt/k", { batch_input: [] })).status).toBe(400);
+  });
+
+  it("makes data keys, plaintext and wrapped", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/k");
+    const p = data(await call("write", "datakey/plaintext/k", { bits: 512 }));
+    expect(Buffer.from(p.plaintext as string, "base64")).toHaveLength(64);
+    expect(data(await call("write", "decrypt/k", { ciphertext: p.ciphertext })).plaintext).toBe(p.plaintext);
+    const w = data(await call("write", "datakey/wrapped/k"));
+    expect(w.plaintext).toBeUndefined();
+    expect(Buffer.from(data(await call("write", "decrypt/k", { ciphertext: w.ciphertext })).plaintext as string, "base64")).toHaveLength(32);
+    expect((await fails("write", "datakey/plaintext/k", { bits: 100 })).status).toBe(400);
+    expect((await fails("write", "datakey/other/k")).status).toBe(400);
+  });
+});
+
+describe("transit: properties", () => {
+  it("decrypt(encrypt(x)) = x for random x, context, key type, single and batch", async () => {
+    const { call } = transit();
+    for (const type of ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305"]) {
+      await call("write", `keys/p-${type}`, { type });
+      await call("write", `keys/d-${type}`, { type, derived: true });
+      await call("write", `keys/c-${type}`, { type, derived: true, convergent_encryption: true });
+    }
+    const type = fc.constantFrom("aes128-gcm96", "aes256-gcm96", "chacha20-poly1305");
+    await fc.assert(
+      fc.asyncProperty(type, fc.uint8Array({ maxLength: 512 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.constantFrom("p", "d", "c"), async (t, x, ctx, kind) => {
+        const name = `${kind}-${t}`;
+        const extra = kind === "p" ? {} : { context: b64(Buffer.from(ctx)) };
+        const ct = data(await call("write", `encrypt/${name}`, { plaintext: b64(Buffer.from(x)), ...extra })).ciphertext;
+        expect(data(await call("write", `decrypt/${name}`, { ciphertext: ct, ...extra })).plaintext).toBe(b64(Buffer.from(x)));
+      }),
+      { numRuns: 150 },
+    );
+    await fc.assert(
+      fc.asyncProperty(type, fc.array(fc.tuple(fc.uint8Array({ maxLength: 128 }), fc.uint8Array({ minLength: 1, maxLength: 32 })), { minLength: 1, maxLength: 20 }), async (t, items) => {
+        const input = items.map(([x, c]) => ({ plaintext: b64(Buffer.from(x)), context: b64(Buffer.from(c)) }));
+        const enc = data(await call("write", `encrypt/d-${t}`, { batch_input: input })).batch_results as Array<{ ciphertext: string }>;
+        const dec = data(await call("write", `decrypt/d-${t}`, { batch_input: enc.map((e, i) => ({ ciphertext: e.ciphertext, context: input[i].context })) }))
+          .batch_results as Array<{ plaintext: string }>;
+        expect(dec.map((d) => d.plaintext)).toEqual(input.map((i) => i.plaintext));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+/** openssl dgst -verify over a temp dir; true when openssl says "Verified OK". */
+function opensslVerify(pubPem: string, sig: Buffer, message: Buffer, args: string[]): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "arca-transit-"));
+  try {
+    writeFileSync(join(dir, "pub.pem"), pubPem);
+    writeFileSync(join(dir, "sig"), sig);
+    writeFileSync(join(dir, "msg"), message);
+    // OpenSSL 3.0's dgst cannot do Ed25519 (no -rawin there); pkeyutl -rawin is its one-shot equivalent.
+    const argv =
+      args[0] === "-rawin"
+        ? ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-rawin", "-in", join(dir, "msg"), "-sigfile", join(dir, "sig")]
+        : ["dgst", ...args, "-verify", join(dir, "pub.pem"), "-signature", join(dir, "sig"), join(dir, "msg")];
+    const out = execFileSync("openssl", argv, { encoding: "utf8" });
+    return /Verified OK|Signature Verified Successfully/.test(out);
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sigBytes(sig: string, jws = false): Buffer {
+  const body = sig.split(":")[2];
+  return Buffer.from(body, jws ? "base64url" : "base64");
+}
+
+describe("transit: sign and verify", () => {
+  const msg = Buffer.from("the quick brown fox");
+
+  it("signs with ECDSA, RSA (PSS, PKCS#1 v1.5) and Ed25519; openssl verifies the asn1 signatures", async () => {
+    const { call, fails } = transit();
+    const cases: Array<{ type: string; body: Record<string, unknown>; openssl: string[] }> = [
+      { type: "ecdsa-p256", body: {}, openssl: ["-sha256"] },
+      { type: "ecdsa-p384", body: { hash_algorithm: "sha2-384" }, openssl: ["-sha384"] },
+      { type: "ecdsa-p521", body: { hash_algorithm: "sha2-512" }, openssl: ["-sha512"] },
+      { type: "rsa-2048", body: { signature_algorithm: "pkcs1v15" }, openssl: ["-sha256"] },
+      { type: "rsa-2048", body: { hash_algorithm: "sha2-512" }, openssl: ["-sha512", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:auto"] },
+      { type: "rsa-2048", body: { salt_length: "hash" }, openssl: ["-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"] },
+      { type: "ed25519", body: {}, openssl: ["-rawin"] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const name = `k${i}`;
+      await call("write", `keys/${name}`, { type: c.type });
+      const pub = (data(await call("read", `keys/${name}`)).keys as Record<string, Record<string, string>>)["1"].public_key;
+      const pem = c.type === "ed25519" ? (data(await call("read", `export/public-key/${name}/1`)).keys as Record<string, string>)["1"] : pub;
+      const pubPem = c.type === "ed25519" ? createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(pem, "base64").toString("base64url") }, format: "jwk" }).export({ type: "spki", format: "pem" }).toString() : pem;
+      const s = data(await call("write", `sign/${name}`, { input: b64(msg), ...c.body }));
+      expect(s.signature).toMatch(/^vault:v1:/);
+      expect(s.key_version).toBe(1);
+      expect(opensslVerify(pubPem, sigBytes(s.signature as string), msg, c.openssl), `${c.type} ${JSON.stringify(c.body)}`).toBe(true);
+      expect(data(await call("write", `verify/${name}`, { input: b64(msg), signature: s.signature, ...c.body })).valid).toBe(true);
+      expect(data(await call("write", `verify/${name}`, { input: b64("other"), signature: s.signature, ...c.body })).valid).toBe(false);
+    }
+    // hash in the path (sign/:name/:urlalgorithm)
+    const s = data(await call("write", "sign/k0/sha2-384", { input: b64(msg) }));
+    expect(data(await call("write", "verify/k0/sha2-384", { input: b64(msg), signature: s.signature })).valid).toBe(true);
+    expect(data(await call("write", "verify/k0", { input: b64(msg), signature: s.signature })).valid).toBe(false);
+    expect((await fails("write", "sign/k0", { input: b64(msg), hash_algorithm: "md5" })).status).toBe(400);
+    expect((await fails("write", "verify/k0", { input: b64(msg), signature: "vault:v1:@@" })).status).toBe(400);
+  });
+
+  it("marshals JWS signatures that verify as compact JWS (ES256, RS256, PS256, EdDSA)", async () => {
+    const { call } = transit();
+    const algs: Array<[string, string, Record<string, unknown>]> = [
+      ["ecdsa-p256", "ES256", {}],
+      ["rsa-2048", "RS256", { signature_algorithm: "pkcs1v15" }],
+      ["rsa-2048", "PS256", { salt_length: "hash" }],
+      ["ed25519", "EdDSA", {}],
+    ];
+    for (const [i, [type, alg, extra]] of algs.entries()) {
+      await call("write", `keys/j${i}`, { type });
+      const header = Buffer.from(JSON.stringify({ alg, typ: "JWT" })).toString("base64url");
+      const payload = Buffer.from(JSON.stringify({ sub: "arca", n: i })).toString("base64url");
+      const signingInput = Buffer.from(`${header}.${payload}`);
+      const s = data(await call("write", `sign/j${i}`, { input: b64(signingInput), marshaling_algorithm: "jws", ...extra })).signature as string;
+      const body = s.split(":")[2];
+      expect(body).toMatch(/^[A-Za-z0-9_-]+$/);
+      const jws = `${header}.${payload}.${body}`;
+      // Verify the compact JWS as a relying party would, from the public key alone.
+      const [h, p, sig] = jws.split(".");
+      const pubB64 = (data(await call("read", `export/public-key/j${i}/latest`)).keys as Record<string, string>)["1"];
+      const pub = type === "ed25519" ? createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(pubB64, "base64").toString("base64url") }, format: "jwk" }) : createPublicKey(pubB64);
+      const raw = Buffer.from(sig, "base64url");
+      const ok =
+        alg === "ES256"
+          ? cryptoVerify("sha256", Buffer.from(`${h}.${p}`), { key: pub, dsaEncoding: "ieee-p1363" }, raw) && raw.length === 64
+          : alg === "RS256"
+            ? cryptoVerify("sha256", Buffer.from(`${h}.${p}`), { key: pub, padding: constants.RSA_PKCS1_PADDING }, raw)
+            : alg === "PS256"
+              ? cryptoVerify("sha256", Buffer.from(`${h}.${p}`), { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, raw)
+              : cryptoVerify(null, Buffer.from(`${h}.${p}`), pub, raw);
+      expect(ok, alg).toBe(true);
+      expect(data(await call("write", `verify/j${i}`, { input: b64(signingInput), signature: s, marshaling_algorithm: "jws", ...extra })).valid).toBe(true);
+    }
+  });
+
+  it("signs prehashed input with RSA PKCS#1 v1.5, and batches", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/r", { type: "rsa-2048" });
+    const digest = createHash("sha256").update(msg).digest();
+    const s = data(await call("write", "sign/r", { input: b64(digest), prehashed: true, signature_algorithm: "pkcs1v15" })).signature as string;
+    const pem = (data(await call("read", "keys/r")).keys as Record<string, Record<string, string>>)["1"].public_key;
+    expect(opensslVerify(pem, sigBytes(s), msg, ["-sha256"])).toBe(true);
+    expect(data(await call("write", "verify/r", { input: b64(msg), signature: s, signature_algorithm: "pkcs1v15" })).valid).toBe(true);
+    expect(data(await call("write", "verify/r", { input: b64(digest), prehashed: true, signature: s, signature_algorithm: "pkcs1v15" })).valid).toBe(true);
+    expect((await fails("write", "sign/r", { input: b64("short"), prehashed: true, signature_algorithm: "pkcs1v15" })).status).toBe(400);
+
+    await call("write", "keys/e", { type: "ed25519" });
+    const batch = data(await call("write", "sign/e", { batch_input: [{ input: b64("a"), reference: "1" }, { input: b64("b"), reference: "2" }] })).batch_results as Array<Record<string, string>>;
+    expect(batch.map((b) => b.reference)).toEqual(["1", "2"]);
+    const v = data(await call("write", "verify/e", { batch_input: [{ input: b64("a"), signature: batch[0].signature }, { input: b64("a"), signature: batch[1].signature }] }));
+    expect((v.batch_results as Array<{ valid: boolean }>).map((r) => r.valid)).toEqual([true, false]);
+  });
+
+  it("computes and verifies HMACs for hmac keys and any key's HMAC key", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/h", { type: "hmac", key_size: 64 });
+    await call("write", "keys/a");
+    for (const name of ["h", "a"]) {
+      const h = data(await call("write", `hmac/${name}/sha2-512`, { input: b64(msg) })).hmac as string;
+      expect(h).toMatch(/^vault:v1:/);
+      expect(Buffer.from(h.split(":")[2], "base64")).toHaveLength(64);
+      expect(data(await call("write", `verify/${name}/sha2-512`, { input: b64(msg), hmac: h })).valid).toBe(true);
+      expect(data(await call("write", `verify/${name}/sha2-512`, { input: b64("x"), hmac: h })).valid).toBe(false);
+    }
+    const exported = await fails("read", "export/hmac-key/h");
+    expect(exported.status).toBe(400);
+    await call("write", "keys/h/config", { exportable: true });
+    const key = Buffer.from((data(await call("read", "export/hmac-key/h/1")).keys as Record<string, string>)["1"], "base64");
+    expect(key).toHaveLength(64);
+    const expected = (await import("node:crypto")).createHmac("sha256", key).update(msg).digest("base64");
+    expect(data(await call("write", "hmac/h", { input: b64(msg) })).hmac).toBe(`vault:v1:${expected}`);
+  });
+});
+
+describe("transit: export, backup, restore, random, hash", () => {
+  it("exports only exportable keys, in OpenBao's formats", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/a", { exportable: true });
+    await call("write", "keys/e", { type: "ecdsa-p256", exportable: true });
+    await call("write", "keys/r", { type: "rsa-2048", exportable: true });
+    await call("write", "keys/n");
+    expect((await fails("read", "export/encryption-key/n")).status).toBe(400);
+    expect((await fails("read", "export/bogus/a")).status).toBe(400);
+    expect((await fails("read", "export/signing-key/a")).status).toBe(400);
+    expect((await fails("read", "export/encryption-key/a/9")).status).toBe(404);
+    const a = data(await call("read", "export/encryption-key/a"));
+    const key = Buffer.from((a.keys as Record<string, string>)["1"], "base64");
+    expect(key).toHaveLength(32);
+    // decrypt a transit ciphertext with the exported key outside the engine
+    const ct = Buffer.from((data(await call("write", "encrypt/a", { plaintext: b64("out") })).ciphertext as string).split(":")[2], "base64");
+    const { createDecipheriv } = await import("node:crypto");
+    const d = createDecipheriv("aes-256-gcm", key, ct.subarray(0, 12));
+    d.setAuthTag(ct.subarray(-16));
+    expect(Buffer.concat([d.update(ct.subarray(12, -16)), d.final()]).toString()).toBe("out");
+    expect((data(await call("read", "export/signing-key/e/latest")).keys as Record<string, string>)["1"]).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+    expect((data(await call("read", "export/signing-key/r")).keys as Record<string, string>)["1"]).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    expect((data(await call("read", "export/public-key/e")).keys as Record<string, string>)["1"]).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+  });
+
+  it("backs up and restores keys that allow it", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/k", { exportable: true, allow_plaintext_backup: true });
+    await call("write", "keys/no");
+    expect((await fails("read", "backup/no")).status).toBe(400);
+    const ct = data(await call("write", "encrypt/k", { plaintext: b64("keep") })).ciphertext;
+    const backup = data(await call("read", "backup/k")).backup as string;
+    expect((await fails("write", "restore", { backup })).message).toMatch(/already exists/);
+    await call("write", "restore/copy", { backup });
+    expect(data(await call("write", "decrypt/copy", { ciphertext: ct })).plaintext).toBe(b64("keep"));
+    expect((await fails("write", "restore/x", { backup: b64("{}") })).status).toBe(400);
+    expect((await fails("write", "restore/x", { backup: "###" })).status).toBe(400);
+    await call("write", "restore", { backup, force: true });
+  });
+
+  it("returns random bytes and hashes", async () => {
+    const { call, fails } = transit();
+    expect(Buffer.from(data(await call("write", "random")).random_bytes as string, "base64")).toHaveLength(32);
+    expect(data(await call("write", "random/16", { format: "hex" })).random_bytes).toMatch(/^[0-9a-f]{32}$/);
+    expect(Buffer.from(data(await call("write", "random/all/8")).random_bytes as string, "base64")).toHaveLength(8);
+    expect((await fails("write", "random", { bytes: 1 << 20 })).status).toBe(400);
+    expect(data(await call("write", "hash", { input: b64("abc") })).sum).toBe(createHash("sha256").update("abc").digest("hex"));
+    expect(data(await call("write", "hash/sha3-512", { input: b64("abc"), format: "base64" })).sum).toBe(createHash("sha3-512").update("abc").digest("base64"));
+    expect((await fails("write", "hash", { input: "***" })).status).toBe(400);
+  });
+});
+
+describe("transit: BYOK import", () => {
+  /** Wraps key material as a BYOK client does: RSA-OAEP-SHA256(ephemeral AES-256) ‖ AES-KWP(ephemeral)(key). */
+  function wrapForImport(wrappingPem: string, material: Buffer): string {
+    const ephemeral = randomBytes(32);
+    const head = publicEncrypt({ key: wrappingPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, ephemeral);
+    const kwp = createCipheriv("id-aes256-wrap-pad", ephemeral, Buffer.from("A65959A6", "hex"));
+    return Buffer.concat([head, kwp.update(material), kwp.final()]).toString("base64");
+  }
+
+  it("imports AES and ECDSA keys and new versions, and refuses tampered material", async () => {
+    const { call, fails, snapshot } = transit();
+    const pem = data(await call("read", "wrapping_key")).public_key as string;
+    expect(createPublicKey(pem).asymmetricKeyDetails?.modulusLength).toBe(4096);
+    expect(data(await call("read", "wrapping_key")).public_key).toBe(pem);
+
+    const aes = randomBytes(32);
+    const imp = data(await call("write", "keys/imp/import", { ciphertext: wrapForImport(pem, aes), exportable: true }));
+    expect(imp).toMatchObject({ imported_key: true, latest_version: 1, type: "aes256-gcm96" });
+    expect((data(await call("read", "export/encryption-key/imp/1")).keys as Record<string, string>)["1"]).toBe(aes.toString("base64"));
+    expect((await fails("write", "keys/imp/import", { ciphertext: wrapForImport(pem, aes) })).status).toBe(400);
+    expect((await fails("write", "keys/imp/rotate")).message).toMatch(/do not allow rotation/);
+
+    const aes2 = randomBytes(32);
+    expect(data(await call("write", "keys/imp/import_version", { ciphertext: wrapForImport(pem, aes2) })).latest_version).toBe(2);
+    expect((data(await call("read", "export/encryption-key/imp/2")).keys as Record<string, string>)["2"]).toBe(aes2.toString("base64"));
+
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    await call("write", "keys/ec/import", { type: "ecdsa-p256", ciphertext: wrapForImport(pem, ec.privateKey.export({ type: "pkcs8", format: "der" })) });
+    const s = data(await call("write", "sign/ec", { input: b64("m") })).signature as string;
+    expect(cryptoVerify("sha256", Buffer.from("m"), ec.publicKey, sigBytes(s))).toBe(true);
+
+    const before = await snapshot();
+    const good = Buffer.from(wrapForImport(pem, randomBytes(32)), "base64");
+    good[good.length - 3] ^= 0xff;
+    expect((await fails("write", "keys/t/import", { ciphertext: good.toString("base64") })).message).toMatch(/integrity/);
+    expect((await fails("write", "keys/t/import", { ciphertext: wrapForImport(pem, randomBytes(16)) })).message).toMatch(/32 bytes/);
+    expect((await fails("write", "keys/t/import", { type: "rsa-2048", ciphertext: wrapForImport(pem, ec.privateKey.export({ type: "pkcs8", format: "der" })) })).message).toMatch(/not a rsa-2048/);
+    expect((await fails("write", "keys/t/import", { ciphertext: b64("short") })).status).toBe(400);
+    expect((await fails("write", "keys/t/import", { ciphertext: wrapForImport(pem, randomBytes(32)), hash_function: "SHA1" })).status).toBe(400);
+    expect(await snapshot()).toBe(before);
+  });
+});
