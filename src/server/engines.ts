@@ -6,6 +6,7 @@ import { createKvBackend } from "../engines/kv/backend.js";
 import { createAppRoleBackend } from "../auth/approle/backend.js";
 import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
+import { createPkiBackend } from "../engines/pki/backend.js";
 
 export function builtinEngines(): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
@@ -15,5 +16,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["approle", createAppRoleBackend],
     ["userpass", createUserpassBackend],
     ["transit", createTransitBackend],
+    ["pki", createPkiBackend],
   ]);
 }

@@ -29,8 +29,23 @@ export interface BackendSpec {
   help?: string;
 }
 
+/**
+ * OpenBao's special-path globs: a trailing `*` matches any suffix, a `+` segment exactly one segment
+ * (`issuer/+/crl`). A trailing "/" on the request path (LIST) is ignored.
+ */
 function globMatch(patterns: string[], path: string): boolean {
-  return patterns.some((p) => (p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : p === path || p === path.replace(/\/$/, "")));
+  const trimmed = path.replace(/\/$/, "");
+  return patterns.some((p) => {
+    if (!p.includes("+")) return p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : p === path || p === trimmed;
+    const pp = p.split("/");
+    const parts = trimmed.split("/");
+    for (let i = 0; i < pp.length; i++) {
+      const seg = pp[i];
+      if (i === pp.length - 1 && seg.endsWith("*")) return parts.length >= pp.length && (parts[i] ?? "").startsWith(seg.slice(0, -1));
+      if (parts[i] === undefined || (seg === "+" ? parts[i] === "" : seg !== parts[i])) return false;
+    }
+    return parts.length === pp.length;
+  });
 }
 
 export class LogicalBackend {

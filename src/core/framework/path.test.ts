@@ -59,3 +59,24 @@ describe("declared paths", () => {
     ).toThrow(/ambiguous/);
   });
 });
+
+describe("special path globs", () => {
+  const b = new LogicalBackend({
+    type: "t",
+    paths: [definePath({ pattern: ":a*", operations: { read: ok } })],
+    unauthenticatedPaths: ["ca", "cert/*", "issuer/+/crl", "issuer/+/pem*"],
+  });
+  it.each([
+    ["ca", true],
+    ["ca/pem", false],
+    ["cert/abc", true],
+    ["issuer/default/crl", true],
+    ["issuer/default/crl/x", false],
+    ["issuer//crl", false],
+    ["issuer/x/pem", true],
+    ["issuer/x/pemx", true],
+    ["issuer/crl", false],
+  ])("%s unauthenticated: %s", (path, expected) => {
+    expect(b.isUnauthenticated(path)).toBe(expected);
+  });
+});

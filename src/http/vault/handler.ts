@@ -150,7 +150,10 @@ export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMes
         }
       }
       const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
-      const body = hasBody ? parseBody(await readBody(httpReq, maxRequestSize)) : {};
+      const rawBody = hasBody ? await readBody(httpReq, maxRequestSize) : undefined;
+      // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
+      const contentType = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+      const body = rawBody === undefined ? {} : contentType === "application/ocsp-request" ? { http_raw_body: rawBody } : parseBody(rawBody);
       const token = clientToken(httpReq);
 
       if (RAW_SYS_PATHS.has(path)) {

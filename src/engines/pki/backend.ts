@@ -1,0 +1,94 @@
+/**
+ * The PKI secrets engine (mount type "pki"), wire-compatible with OpenBao's multi-issuer PKI API. CA keys
+ * are either software keys kept inside the barrier (internal / exported) or HSM keys named by PKCS#11 URI
+ * (kms, or imported by key_ref) whose private half never leaves the token: the engine holds only the URI
+ * and the public key, and signs through the KeyManager's Signer.
+ *
+ * STORAGE LAYOUT — an on-disk format, forever. Keys are relative to the mount's storage view. Values are
+ * JSON (records in pki-store.ts); certificates are PEM strings exactly as served.
+ *
+ *   config/issuers            IssuersConfig {default (issuer id | ""), defaultFollowsLatestIssuer}
+ *   config/keys               KeysConfig {default (key id | "")}
+ *   config/urls               UrlsConfig {issuingCertificates[], crlDistributionPoints[], ocspServers[], enableTemplating}
+ *   config/crl                CrlConfig {expiry (s), disable, ocspDisable, ocspExpiry (s), autoRebuild}
+ *   keys/<key id>             KeyEntry {id (uuid), name, type "internal"|"kms", algorithm, spki (base64 DER),
+ *                             privateKeyPem (internal only), keyRef (kms: PKCS#11 URI), externalKeyRef?}
+ *   issuers/<issuer id>       IssuerEntry {id (uuid), name, keyId ("" = no key here), certificate (PEM),
+ *                             caChain (parents, PEM, nearest first), serialNumber, notAfter (unix s), usage[],
+ *                             leafNotAfterBehavior, revocationSignatureAlgorithm, per-issuer AIA/CDP URLs, revoked}
+ *   roles/<name>              Role (camelCase record of the wire fields; absent fields take defaults on read)
+ *   certs/<serial>            CertEntry {serial, certificate (PEM), issuerId, notAfter (unix s)}; <serial> is
+ *                             lowercase hex octets joined by "-" (OpenBao's storage form of "39:dd:…")
+ *   revoked/<serial>          RevokedEntry {serial, issuerId, revocationTime (unix s), notAfter, certificate}
+ *   crls/<issuer id>          CrlRecord {number (CRL Number, +1 per rebuild), der (base64), thisUpdate (unix s)}
+ *   tidy/status               last tidy run
+ *
+ * Why this shape: issuance (the hot path) reads config/issuers, issuers/<id> and roles/<name> — three point
+ * reads — and writes one certs/ entry; serials are keys so cert/:serial, revoke and OCSP are point lookups.
+ * Keys and issuers are separate records (as in OpenBao ≥1.11) so one key can back several issuers (rotation,
+ * cross-signing) and an imported chain parent can exist without a key.
+ */
+import type { Core } from "../../core/core.js";
+import { LogicalBackend } from "../../core/framework/backend.js";
+import type { MountEntry } from "../../core/mounts.js";
+import type { KeyManager } from "../../hsm/key-manager.js";
+import { CaRuntime } from "./ca.js";
+import { fetchPaths } from "./path-fetch.js";
+import { intermediatePaths } from "./path-intermediate.js";
+import { issuePaths } from "./path-issue.js";
+import { issuerPaths } from "./path-issuers.js";
+import { ocspPaths } from "./path-ocsp.js";
+import { revokePaths } from "./path-revoke.js";
+import { rolePaths } from "./path-roles.js";
+import { rootPaths } from "./path-root.js";
+import { tidyPaths } from "./path-tidy.js";
+
+const HELP = `
+The PKI backend dynamically generates X.509 certificates. CA keys may live in software (inside the
+barrier) or in an HSM (type kms, or imported with key_ref), in which case they never leave it.
+`;
+
+export interface PkiBackendOptions {
+  /** Where kms keys are created and HSM keys are resolved; without it, kms requests are refused. */
+  keyManager?: KeyManager;
+}
+
+export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
+  const runtime = new CaRuntime(opts.keyManager);
+  return new LogicalBackend({
+    type: "pki",
+    paths: [
+      ...rootPaths(runtime),
+      ...intermediatePaths(runtime),
+      ...issuerPaths(runtime),
+      ...rolePaths(),
+      ...issuePaths(runtime),
+      ...revokePaths(runtime),
+      ...fetchPaths(runtime),
+      ...ocspPaths(runtime),
+      ...tidyPaths(runtime),
+    ],
+    unauthenticatedPaths: [
+      "cert/*",
+      "ca/pem",
+      "ca_chain",
+      "ca",
+      "crl/pem",
+      "crl",
+      "issuer/+/crl/der",
+      "issuer/+/crl/pem",
+      "issuer/+/crl",
+      "issuer/+/pem",
+      "issuer/+/der",
+      "issuer/+/json",
+      "issuers/",
+      "ocsp",
+      "ocsp/*",
+    ],
+    help: HELP,
+  });
+}
+
+export function createPkiBackend(_mount: MountEntry, core: Core): LogicalBackend {
+  return createPkiBackendWith({ keyManager: (core as { keyManager?: KeyManager }).keyManager });
+}

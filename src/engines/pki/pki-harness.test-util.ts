@@ -1,0 +1,89 @@
+// Test support for the PKI engine: drives a backend the way the core does, and runs openssl on files.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ArcaError } from "../../core/errors.js";
+import type { Operation, Request, Response } from "../../core/framework/request.js";
+import { StorageView } from "../../core/view.js";
+import type { KeyManager } from "../../hsm/key-manager.js";
+import { SqliteStorage } from "../../storage/sqlite.js";
+import { createPkiBackendWith } from "./backend.js";
+
+export type Call = Operation | "write";
+
+export function pkiHarness(keyManager?: KeyManager) {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  const view = new StorageView(storage, "logical/pki/");
+  const backend = createPkiBackendWith({ keyManager });
+
+  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
+    const operation: Operation = op === "write" ? "update" : op;
+    const m = backend.resolve(path, operation);
+    const req: Request = {
+      id: "req-1",
+      operation,
+      path: `pki/${path}`,
+      data,
+      clientToken: undefined,
+      caller: undefined,
+      remoteAddress: "127.0.0.1",
+      wrapTtl: undefined,
+      mountPoint: "pki/",
+      mountPath: path,
+      mountAccessor: "pki_1234",
+      mountType: "pki",
+    };
+    if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
+    return backend.handle(req, m, view);
+  }
+
+  async function data(op: Call, path: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const r = await call(op, path, body);
+    if (!r?.data) throw new Error(`no data from ${op} ${path}`);
+    return r.data;
+  }
+
+  async function fails(op: Call, path: string, body: Record<string, unknown> = {}): Promise<ArcaError> {
+    try {
+      await call(op, path, body);
+    } catch (err) {
+      if (err instanceof ArcaError) return err;
+      throw err;
+    }
+    throw new Error(`expected ${op} ${path} to fail`);
+  }
+
+  /** Every stored value, for custody scans and "nothing was stored" checks. */
+  async function dump(prefix = ""): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const walk = async (p: string): Promise<void> => {
+      for (const name of await view.list(p)) {
+        if (name.endsWith("/")) await walk(p + name);
+        else out.set(p + name, (await view.get(p + name))!);
+      }
+    };
+    await walk(prefix);
+    return out;
+  }
+
+  return { storage, view, backend, call, data, fails, dump, close: () => storage.close() };
+}
+
+export type PkiHarness = ReturnType<typeof pkiHarness>;
+
+/** A scratch directory with helpers to write files and run openssl in it. */
+export function scratch() {
+  const dir = mkdtempSync(join(tmpdir(), "arca-pki-"));
+  const file = (name: string, content: string | Buffer): string => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  /** Runs openssl; returns stdout+stderr, and the exit status (never throws on a non-zero exit). */
+  const openssl = (args: string[]): { out: string; status: number } => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    return { out: `${r.stdout}${r.stderr}`, status: r.status ?? 1 };
+  };
+  return { dir, file, openssl, path: (n: string) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
