@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SqliteStorage } from "../storage/sqlite.js";
 import { Barrier, BarrierCorruptError, KEYRING_PATH } from "./barrier.js";
@@ -79,5 +82,54 @@ describe("barrier", () => {
     expect(await view.list("")).toEqual(["a", "b"]);
     await view.clear();
     expect(await barrier.list("logical/")).toEqual([]);
+  });
+});
+
+describe("barrier read cache", () => {
+  it("never serves a value older than the last acknowledged write", async () => {
+    const { barrier } = await fresh();
+    await barrier.put("c/k", Buffer.from("1"));
+    expect((await barrier.get("c/k"))?.toString()).toBe("1"); // now cached
+    await barrier.put("c/k", Buffer.from("2"));
+    expect((await barrier.get("c/k"))?.toString()).toBe("2");
+    await barrier.transaction(async (tx) => tx.put("c/k", Buffer.from("3")));
+    expect((await barrier.get("c/k"))?.toString()).toBe("3");
+    await barrier.delete("c/k");
+    expect(await barrier.get("c/k")).toBeUndefined();
+  });
+
+  it("does not cache a value read while a transaction was changing it", async () => {
+    // A file database: ":memory:" has a single connection, so readers would see uncommitted writes.
+    const dir = mkdtempSync(join(tmpdir(), "arca-barrier-"));
+    const storage = new SqliteStorage({ path: join(dir, "b.db") });
+    const barrier = new Barrier(storage);
+    await barrier.initialize(randomBytes(32));
+    await barrier.put("r/k", Buffer.from("old"));
+    let readDuring: Promise<Buffer | undefined> | undefined;
+    await barrier.transaction(async (tx) => {
+      await tx.put("r/k", Buffer.from("new"));
+      // A reader outside the transaction sees the committed value, and must not cache it...
+      readDuring = barrier.get("r/k");
+      expect((await readDuring)?.toString()).toBe("old");
+    });
+    // ...because after the commit every reader must see the new one.
+    expect((await barrier.get("r/k"))?.toString()).toBe("new");
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("hands out copies: a caller zeroing its buffer does not corrupt the cache", async () => {
+    const { barrier } = await fresh();
+    await barrier.put("z/k", Buffer.from("secret"));
+    (await barrier.get("z/k"))!.fill(0);
+    expect((await barrier.get("z/k"))?.toString()).toBe("secret");
+  });
+
+  it("forgets everything when sealed", async () => {
+    const { barrier } = await fresh();
+    await barrier.put("s/k", Buffer.from("v"));
+    await barrier.get("s/k");
+    barrier.seal();
+    await expect(barrier.get("s/k")).rejects.toMatchObject({ status: 503 });
   });
 });

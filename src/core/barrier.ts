@@ -10,6 +10,7 @@
 import { gcmOpen, gcmSeal, AuthenticationError } from "../crypto/aead.js";
 import { ArcaError, sealedError } from "./errors.js";
 import { Keyring, type RotationConfig } from "./keyring.js";
+import { EntryCache } from "./entry-cache.js";
 import type { KeyValueReader, KeyValueStore, KeyValueTxn, ListOptions, Storage } from "../storage/storage.js";
 
 export const KEYRING_PATH = "core/keyring";
@@ -34,6 +35,8 @@ export class BarrierCorruptError extends ArcaError {
 export class Barrier implements KeyValueStore {
   private keyring: Keyring | undefined;
   private encryptions = 0;
+  /** Decrypted entries of hot paths; cleared (and zeroed) when sealed. */
+  private readonly cache = new EntryCache();
 
   constructor(private readonly storage: Storage) {}
 
@@ -66,6 +69,7 @@ export class Barrier implements KeyValueStore {
   }
 
   seal(): void {
+    this.cache.clear();
     this.keyring?.destroy();
     this.keyring = undefined;
   }
@@ -95,7 +99,15 @@ export class Barrier implements KeyValueStore {
   }
 
   async get(path: string): Promise<Buffer | undefined> {
-    return this.getFrom(this.storage, path);
+    const hit = this.cache.get(path);
+    if (hit) {
+      this.requireKeyring();
+      return hit;
+    }
+    const since = this.cache.begin();
+    const value = await this.getFrom(this.storage, path);
+    if (value !== undefined) this.cache.fill(path, value, since);
+    return value;
   }
 
   async list(prefix: string, opts?: ListOptions): Promise<string[]> {
@@ -104,28 +116,54 @@ export class Barrier implements KeyValueStore {
   }
 
   async put(path: string, value: Buffer): Promise<void> {
-    await this.storage.put(path, this.encrypt(path, value));
+    const blob = this.encrypt(path, value);
+    this.cache.invalidate(path);
+    try {
+      await this.storage.put(path, blob);
+    } finally {
+      this.cache.invalidate(path);
+    }
   }
 
   async delete(path: string): Promise<void> {
     this.requireKeyring();
     assertWritable(path);
-    await this.storage.delete(path);
+    this.cache.invalidate(path);
+    try {
+      await this.storage.delete(path);
+    } finally {
+      this.cache.invalidate(path);
+    }
   }
 
-  transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
     this.requireKeyring();
-    return this.storage.transaction((raw) =>
-      fn({
-        get: (path) => this.getFrom(raw, path),
-        list: (prefix, opts) => raw.list(prefix, opts),
-        put: (path, value) => raw.put(path, this.encrypt(path, value)),
-        delete: async (path) => {
-          assertWritable(path);
-          await raw.delete(path);
-        },
-      }),
-    );
+    const written = new Set<string>();
+    const touch = (path: string): void => {
+      written.add(path);
+      this.cache.invalidate(path);
+    };
+    try {
+      return await this.storage.transaction((raw) =>
+        fn({
+          get: (path) => this.getFrom(raw, path),
+          list: (prefix, opts) => raw.list(prefix, opts),
+          put: async (path, value) => {
+            const blob = this.encrypt(path, value);
+            touch(path);
+            await raw.put(path, blob);
+          },
+          delete: async (path) => {
+            assertWritable(path);
+            touch(path);
+            await raw.delete(path);
+          },
+        }),
+      );
+    } finally {
+      // Again once committed (or rolled back): no read that began before this point may be cached.
+      for (const path of written) this.cache.invalidate(path);
+    }
   }
 
   private requireKeyring(): Keyring {

@@ -118,6 +118,8 @@ export class Core {
   }
 
   async isInitialized(): Promise<boolean> {
+    // Once initialised, always initialised: health checks must not cost a storage read each.
+    if (this.seal.sealConfig !== undefined) return true;
     return (await this.seal.loadConfig()) !== undefined;
   }
 

@@ -343,12 +343,16 @@ describe("bad input never yields a 500, a crash or a stored key", () => {
   });
 
   it("refuses a PATCH without the merge-patch content type with 415 and stores nothing", async () => {
-    await check("POST", "/v1/secret/data/fuzz/patched", { headers: headersFor("POST"), body: '{"data":{"a":"1"}}' });
+    // Its own mount: other properties fuzz secret/config (e.g. cas_required) in any order.
+    await api(s.url, "POST", "sys/mounts/patch-kv", { token: root, body: { type: "kv-v2" } });
+    const created = await check("POST", "/v1/patch-kv/data/fuzz/patched", { headers: headersFor("POST"), body: '{"data":{"a":"1"}}' });
+    expect(created.status).toBe(200);
     for (const ct of [undefined, "application/json", "text/plain"]) {
-      const r = await check("PATCH", "/v1/secret/data/fuzz/patched", { headers: ct ? { "Content-Type": ct } : {}, body: '{"data":{"a":"2"}}' });
+      const r = await check("PATCH", "/v1/patch-kv/data/fuzz/patched", { headers: ct ? { "Content-Type": ct } : {}, body: '{"data":{"a":"2"}}' });
       expect(r.status).toBe(415);
     }
-    expect((await api(s.url, "GET", "secret/data/fuzz/patched", { token: root })).body?.data).toMatchObject({ data: { a: "1" }, metadata: { version: 1 } });
+    const after = await api(s.url, "GET", "patch-kv/data/fuzz/patched", { token: root });
+    expect(after.body, JSON.stringify(after.body)).toMatchObject({ data: { data: { a: "1" }, metadata: { version: 1 } } });
   });
 
   it("refuses bodies over the request limit with 413, declared or streamed", async () => {

@@ -26,7 +26,8 @@ function toInt(v: unknown, name: string): number {
  * failed, which seal is unhealthy, a pending migration) and `seals` (per-seal health, with auto seals).
  */
 export async function sealStatus(core: Core): Promise<Record<string, unknown>> {
-  const config = await core.seal.loadConfig();
+  // The config changes only at init and migration, both through this process: read it once.
+  const config = core.seal.sealConfig ?? (await core.seal.loadConfig());
   const sealed = core.sealed;
   const recovery = config !== undefined && isAutoSealType(config);
   const { shares, threshold } = config ? operatorShares(config) : { shares: 0, threshold: 0 };
