@@ -12,6 +12,7 @@
 // - A key that cannot be found triggers a token presence check first: SoftHSM reports a deleted token as
 //   CKR_OBJECT_HANDLE_INVALID / "0 objects" rather than a device error, and "token gone" must not be reported
 //   as "key gone".
+import { observeHsmCall } from "./call-observer.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   HsmAmbiguousKeyError,
@@ -124,6 +125,18 @@ export class HsmToken {
    * (unless `idempotent: false`); PIN errors are final.
    */
   async run<T>(fn: (ctx: SessionContext) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await this.runWithRetry(fn, opts);
+      observeHsmCall(this.found?.label ?? "", started, true);
+      return result;
+    } catch (err) {
+      observeHsmCall(this.found?.label ?? "", started, false);
+      throw err;
+    }
+  }
+
+  private async runWithRetry<T>(fn: (ctx: SessionContext) => Promise<T>, opts: RunOptions): Promise<T> {
     const idempotent = opts.idempotent ?? true;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -8,6 +8,7 @@ import { supportListVerbs } from "../http/vault/list-verb.js";
 import type { Core } from "../core/core.js";
 import type { Logger } from "./log.js";
 import type { ListenerConfig } from "./config.js";
+import type { ServerMetrics } from "./metrics.js";
 
 export interface RunningListener {
   server: Server;
@@ -22,8 +23,8 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: m[1] || "0.0.0.0", port: Number(m[2]) };
 }
 
-export async function startListener(core: Core, cfg: ListenerConfig, logger: Logger): Promise<RunningListener> {
-  const handler = createVaultHandler({ core, logger, maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER });
+export async function startListener(core: Core, cfg: ListenerConfig, logger: Logger, metrics?: ServerMetrics): Promise<RunningListener> {
+  const handler = createVaultHandler({ core, logger, metrics, maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
   const tls = !cfg.tlsDisable;
   const server: Server = tls

@@ -1,9 +1,11 @@
 /**
- * Structured JSON logs on stderr. Callers pass objects; nothing logs tokens, keys or secret values,
- * so the logger takes no request bodies at all.
+ * Structured JSON logs through pino. Callers pass objects; nothing logs tokens, keys or secret values:
+ * the logger takes no request bodies at all, and pino's redaction drops the field names that could
+ * carry one if a caller ever passes it by mistake.
  */
+import { pino } from "pino";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
   debug(fields: Record<string, unknown>, msg: string): void;
@@ -12,12 +14,21 @@ export interface Logger {
   error(fields: Record<string, unknown>, msg: string): void;
 }
 
-export function createLogger(level: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const at = (lvl: LogLevel) => (fields: Record<string, unknown>, msg: string) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + "\n");
-  };
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+const REDACT = ["token", "client_token", "clientToken", "password", "secret_id", "key", "pin", "share", "*.token", "*.password", "*.secret_id"];
+
+export function createLogger(level: LogLevel = "info", write?: (line: string) => void): Logger {
+  const destination = write ? { write } : pino.destination({ fd: 2, sync: false });
+  return pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Level names ("info"), not numbers: easier to read and to filter in any log pipeline.
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT, censor: "[redacted]" },
+    },
+    destination,
+  );
 }
 
 export function parseLogLevel(raw: string | undefined): LogLevel {

@@ -16,6 +16,7 @@ import { SqliteStorage } from "../storage/sqlite.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
+import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type ServerConfig, type StorageConfig } from "./config.js";
 import { warmUpHcl } from "./hcl.js";
@@ -101,7 +102,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   }
   const listeners: RunningListener[] = [];
   try {
-    for (const l of config.listeners) listeners.push(await startListener(core, l, logger));
+    const metrics = new ServerMetrics(core);
+    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await release();

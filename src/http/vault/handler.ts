@@ -13,11 +13,13 @@ import { isEmpty, renderSuccess } from "./envelope.js";
 import { handleRawSys, RAW_SYS_PATHS } from "./sys-raw.js";
 import { helpFor } from "./help.js";
 import type { Logger } from "../../server/log.js";
+import type { ServerMetrics } from "../../server/metrics.js";
 
 export interface VaultHandlerOptions {
   core: Core;
   logger: Logger;
   maxRequestSize: number;
+  metrics?: ServerMetrics;
 }
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
@@ -129,7 +131,26 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
 }
 
 export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { core, logger, maxRequestSize } = opts;
+  const { core, logger, maxRequestSize, metrics } = opts;
+  const handle = handleOne(core, logger, maxRequestSize, metrics);
+  if (!metrics) {
+    return async (httpReq, res) => {
+      await handle(httpReq, res);
+    };
+  }
+  return async (httpReq, res) => {
+    const started = process.hrtime.bigint();
+    const seen = await handle(httpReq, res);
+    metrics.observe({ ...seen, status: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+  };
+}
+
+function handleOne(
+  core: Core,
+  logger: Logger,
+  maxRequestSize: number,
+  metrics: ServerMetrics | undefined,
+): (req: IncomingMessage, res: ServerResponse) => Promise<{ mount: string; operation: string }> {
   return async (httpReq, res) => {
     const url = httpReq.url ?? "/";
     const q = url.indexOf("?");
@@ -139,7 +160,7 @@ export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMes
     try {
       if (!rawPath.startsWith("/v1/")) {
         send(res, 404, { errors: [] });
-        return;
+        return { mount: "", operation: "" };
       }
       const path = logicalPath(rawPath.slice(4));
       const method = httpReq.method ?? "GET";
@@ -157,14 +178,17 @@ export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMes
       const token = clientToken(httpReq);
 
       if (RAW_SYS_PATHS.has(path)) {
-        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
-        send(res, r.status, r.body);
-        return;
+        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token, metrics);
+        if (r.raw) {
+          res.writeHead(r.status, { "Content-Type": r.raw.contentType, "Cache-Control": "no-store" });
+          res.end(r.raw.body);
+        } else send(res, r.status, r.body);
+        return { mount: path, operation: method.toLowerCase() };
       }
       const help = query.get("help");
       if (help !== null && parseBool(help) === true && method === "GET") {
         send(res, 200, await helpFor(core, path, token));
-        return;
+        return { mount: "", operation: "help" };
       }
       const operation = operationFor(method, query);
       const wrap = wrapTtl(httpReq);
@@ -180,15 +204,18 @@ export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMes
       });
       const resp = await core.handleRequest(request);
       writeResponse(res, request, resp);
+      return { mount: request.mountPoint, operation: request.operation };
     } catch (err) {
+      const seen = { mount: request?.mountPoint ?? "", operation: request?.operation ?? "" };
       if (isArcaError(err) && err.kind !== "internal") {
         sendError(res, err);
-        return;
+        return seen;
       }
       // Internal errors are logged by request id; clients get no detail that could carry secrets.
       logger.error({ requestId: request?.id, path: request?.path, err: err instanceof Error ? err.message : String(err) }, "internal error");
       if (!res.headersSent) send(res, 500, { errors: ["internal error"] });
       else res.destroy();
+      return seen;
     }
   };
 }

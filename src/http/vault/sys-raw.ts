@@ -7,11 +7,14 @@ import { ArcaError, permissionDenied } from "../../core/errors.js";
 import type { Core } from "../../core/core.js";
 import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../server/version.js";
+import type { ServerMetrics } from "../../server/metrics.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
 
 export interface RawResult {
   status: number;
   body?: unknown;
+  /** A non-JSON answer (Prometheus text). */
+  raw?: { contentType: string; body: string };
 }
 
 function toInt(v: unknown, name: string): number {
@@ -170,7 +173,22 @@ async function privileged(core: Core, path: string, token: string | undefined, m
   return { status: 204 };
 }
 
-export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader", "sys/seal", "sys/step-down"]);
+export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader", "sys/seal", "sys/step-down", "sys/metrics"]);
+
+/** sys/metrics: a token with read on sys/metrics; Prometheus text with format=prometheus, else JSON. */
+async function metricsEndpoint(core: Core, token: string | undefined, method: string, query: URLSearchParams, metrics: ServerMetrics | undefined): Promise<RawResult> {
+  if (method !== "GET") throw new ArcaError("unsupported_operation", "unsupported operation");
+  if (!metrics) throw new ArcaError("not_found", "metrics are not enabled");
+  if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
+  const entry = await core.resolveToken(token);
+  if (!entry) throw permissionDenied();
+  const acl = await core.policies.aclFor(entry.policies);
+  if (!acl.check({ path: "sys/metrics", operation: "read" }).allowed) throw permissionDenied();
+  if (query.get("format") === "prometheus") {
+    return { status: 200, raw: { contentType: "text/plain; version=0.0.4; charset=utf-8", body: await metrics.prometheusText() } };
+  }
+  return { status: 200, body: await metrics.json() };
+}
 
 export async function handleRawSys(
   core: Core,
@@ -179,8 +197,11 @@ export async function handleRawSys(
   query: URLSearchParams,
   data: Record<string, unknown>,
   token: string | undefined,
+  metrics?: ServerMetrics,
 ): Promise<RawResult> {
   switch (path) {
+    case "sys/metrics":
+      return metricsEndpoint(core, token, method, query, metrics);
     case "sys/init":
       return init(core, method, data);
     case "sys/seal-status":
