@@ -86,12 +86,15 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     // vault's contract for scripts: 0 initialized, 2 not initialized, 1 error.
     return initialized ? EXIT_OK : 2;
   }
-  const body: Record<string, number> = {
-    secret_shares: intFlag(ctx, "key-shares", 5),
-    secret_threshold: intFlag(ctx, "key-threshold", 3),
-  };
-  if (ctx.flag("recovery-shares") !== undefined) body.recovery_shares = intFlag(ctx, "recovery-shares", 0);
-  if (ctx.flag("recovery-threshold") !== undefined) body.recovery_threshold = intFlag(ctx, "recovery-threshold", 0);
+  // As the vault CLI does: ask the seal type first. An auto seal takes recovery shares, and refuses
+  // secret_shares; a Shamir seal takes unseal shares.
+  const status = await client.request("GET", "sys/seal-status", { omitNamespace: true });
+  const autoSeal = isRecord(status.body) && typeof status.body.type === "string" && status.body.type !== "shamir";
+  const body: Record<string, number> = autoSeal
+    ? { recovery_shares: intFlag(ctx, "recovery-shares", 5), recovery_threshold: intFlag(ctx, "recovery-threshold", 3) }
+    : { secret_shares: intFlag(ctx, "key-shares", 5), secret_threshold: intFlag(ctx, "key-threshold", 3) };
+  if (!autoSeal && ctx.flag("recovery-shares") !== undefined) body.recovery_shares = intFlag(ctx, "recovery-shares", 0);
+  if (!autoSeal && ctx.flag("recovery-threshold") !== undefined) body.recovery_threshold = intFlag(ctx, "recovery-threshold", 0);
   const res = await client.request("PUT", "sys/init", { body, omitNamespace: true });
   if (ctx.format === "json") {
     io.stdout(prettyJson(res.body));
