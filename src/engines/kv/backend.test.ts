@@ -1,52 +1,16 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ArcaError } from "../../core/errors.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
-import { StorageView } from "../../core/view.js";
-import { SqliteStorage } from "../../storage/sqlite.js";
+import type { Request, Response } from "../../core/framework/request.js";
+import { backendHarness, type Call } from "../../../test/backend-harness.js";
 import { createKvBackend } from "./backend.js";
 
 const GO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
-type Call = Operation | "write";
-
-/** Drives a backend the way the core does: route, existence check for writes, then handle. */
+/** A KV backend driven as the core drives it (test/backend-harness.ts). */
 function harness(version: 1 | 2) {
-  const storage = new SqliteStorage({ path: ":memory:" });
-  const view = new StorageView(storage, "logical/x/");
-  const backend = createKvBackend({ version });
-
-  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
-    const operation: Operation = op === "write" ? "update" : op;
-    const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "req-1",
-      operation,
-      path: `secret/${path}`,
-      data,
-      clientToken: undefined,
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "secret/",
-      mountPath: path,
-      mountAccessor: "kv_1234",
-      mountType: "kv",
-    };
-    if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
-    return backend.handle(req, m, view);
-  }
-
-  /** The ArcaError a call fails with (a TypeError or success fails the test). */
-  async function fails(op: Call, path: string, data: Record<string, unknown> = {}): Promise<ArcaError> {
-    try {
-      await call(op, path, data);
-    } catch (err) {
-      if (err instanceof ArcaError) return err;
-      throw err;
-    }
-    throw new Error(`expected ${op} ${path} to fail`);
-  }
+  const h = backendHarness(createKvBackend({ version }), { point: "secret/", type: "kv" });
+  const { storage, view, backend, call, fails } = h;
 
   async function raw(key: string): Promise<string | undefined> {
     return (await view.get(key))?.toString("utf8");

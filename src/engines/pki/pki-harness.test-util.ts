@@ -3,55 +3,20 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ArcaError } from "../../core/errors.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
-import { StorageView } from "../../core/view.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
-import { SqliteStorage } from "../../storage/sqlite.js";
+import { backendHarness, type Call } from "../../../test/backend-harness.js";
 import { createPkiBackendWith } from "./backend.js";
 
-export type Call = Operation | "write";
+export type { Call };
 
+/** A PKI backend driven as the core drives it (test/backend-harness.ts), plus PKI conveniences. */
 export function pkiHarness(keyManager?: KeyManager) {
-  const storage = new SqliteStorage({ path: ":memory:" });
-  const view = new StorageView(storage, "logical/pki/");
-  const backend = createPkiBackendWith({ keyManager });
-
-  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
-    const operation: Operation = op === "write" ? "update" : op;
-    const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "req-1",
-      operation,
-      path: `pki/${path}`,
-      data,
-      clientToken: undefined,
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "pki/",
-      mountPath: path,
-      mountAccessor: "pki_1234",
-      mountType: "pki",
-    };
-    if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
-    return backend.handle(req, m, view);
-  }
+  const { storage, view, backend, call, fails } = backendHarness(createPkiBackendWith({ keyManager }), { point: "pki/", type: "pki" });
 
   async function data(op: Call, path: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const r = await call(op, path, body);
     if (!r?.data) throw new Error(`no data from ${op} ${path}`);
     return r.data;
-  }
-
-  async function fails(op: Call, path: string, body: Record<string, unknown> = {}): Promise<ArcaError> {
-    try {
-      await call(op, path, body);
-    } catch (err) {
-      if (err instanceof ArcaError) return err;
-      throw err;
-    }
-    throw new Error(`expected ${op} ${path} to fail`);
   }
 
   /** Every stored value, for custody scans and "nothing was stored" checks. */
