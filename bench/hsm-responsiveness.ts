@@ -1,7 +1,8 @@
 /**
  * Does the server stay responsive while the HSM works flat out? sys/health latency over HTTP (wrk, 4
  * connections) on an idle dev server, then again while RSA-4096 signatures run back to back through the
- * KeyManager in the same process (pkcs11js async calls on the libuv threadpool). Aim: p99 < 20 ms.
+ * KeyManager in the same process (pkcs11js async calls on the libuv threadpool), `--signers` callers
+ * queued on the token's default session pool. Aim: p99 < 20 ms.
  *
  *   npx tsx bench/hsm-responsiveness.ts [--seconds 5] [--signers 4]
  */
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
     return;
   }
   const t = createSoftHsmToken({ label: "bench-resp" });
-  const km = new Pkcs11KeyManager({ tokens: new HsmRegistry([{ name: "bench", lib: t.libPath, tokenLabel: t.label, pin: t.pin, maxSessions: signers }]) });
+  // Default session count, as a server would run it (see defaultSessions in src/hsm/token.ts).
+  const km = new Pkcs11KeyManager({ tokens: new HsmRegistry([{ name: "bench", lib: t.libPath, tokenLabel: t.label, pin: t.pin }]) });
   const key = await km.createKey({ algorithm: "rsa-4096", label: "bench-rsa4096" });
   const signer = await km.createSigner(key.uri);
   const server = await startDevServer({ listenAddress: "127.0.0.1:0", logger: createLogger("error", () => undefined) });

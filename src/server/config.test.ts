@@ -186,3 +186,26 @@ describe("parseServerConfig", () => {
     expect(err.message).not.toContain("12345678");
   });
 });
+
+describe("hsm max_sessions", () => {
+  it("is accepted and validated", async () => {
+    const base = `listener "tcp" {
+  address     = "127.0.0.1:8200"
+  tls_disable = true
+}
+storage "sqlite" { path = "/tmp/x.db" }
+`;
+    const ok = await parseServerConfig(`${base}hsm "h" {
+  lib = "/usr/lib/softhsm/libsofthsm2.so"
+  token_label = "t"
+  pin = "1234"
+  max_sessions = 8
+}`);
+    expect(ok.hsms[0].maxSessions).toBe(8);
+    await expect(parseServerConfig(`${base}hsm "h" {
+  lib = "/usr/lib/softhsm/libsofthsm2.so"
+  token_label = "t"
+  max_sessions = 0
+}`)).rejects.toThrow(/max_sessions/);
+  });
+});

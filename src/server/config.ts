@@ -57,6 +57,8 @@ export interface HsmConfig {
   pin?: string;
   pinFile?: string;
   pinEnv?: string;
+  /** Sessions (operations) in flight on this token; default: see src/hsm/token.ts. */
+  maxSessions?: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
@@ -108,7 +110,7 @@ const TOP_LEVEL_KNOWN = new Set([
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
 const LISTENER_KNOWN = new Set(["address", "tls_cert_file", "tls_key_file", "tls_disable", "max_request_size"]);
-const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env"] as const;
+const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env", "max_sessions"] as const;
 const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   trace: "trace",
   debug: "debug",
@@ -320,7 +322,12 @@ function parseHsm(block: HclBlock, bad: Bad): HsmConfig {
   const pinEnv = hclString(b, "pin_env", `${field}.pin_env`) || undefined;
   const pinSources = [pin, pinFile, pinEnv].filter((x) => x !== undefined).length;
   if (pinSources > 1) bad(field, "set only one of pin, pin_file and pin_env");
+  const maxSessions = hclNumber(b, "max_sessions", `${field}.max_sessions`);
+  if (maxSessions !== undefined && (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1024)) {
+    bad(`${field}.max_sessions`, "must be a whole number from 1 to 1024");
+  }
   return {
+    ...optional("maxSessions", maxSessions),
     name,
     lib,
     ...optional("tokenLabel", tokenLabel),
