@@ -6,7 +6,7 @@
  *
  * Subsystems live in their own modules; this file wires them and owns the lifecycle.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
@@ -19,6 +19,8 @@ import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js"
 import { MAX_WRAP_TTL, ResponseWrapper } from "./wrapping.js";
 import type { PolicyStore } from "./policy/policy-store.js";
 import { SealManager } from "../seal/seal-manager.js";
+import { RootGeneration } from "../seal/generate-root.js";
+import { operatorShares } from "../seal/seal.js";
 import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
@@ -86,6 +88,8 @@ export class Core {
   readonly audit = new DeviceAuditBroker();
   readonly wrapper: ResponseWrapper;
   readonly keyManager: KeyManager | undefined;
+  /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
+  readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
   private rootKey: Buffer | undefined;
   private mountEntries: MountEntry[] = [];
@@ -288,9 +292,39 @@ export class Core {
     this.policies.teardown();
     this.barrier.seal();
     this.seal.resetProgress();
+    this.rootGeneration.cancel();
     zero(this.rootKey);
     this.rootKey = undefined;
     this.activeSince = undefined;
+  }
+
+  /** Shares an operator must present for root generation: the unseal or the recovery threshold. */
+  operatorThreshold(): number | undefined {
+    const config = this.seal.sealConfig;
+    return config ? operatorShares(config).threshold : undefined;
+  }
+
+  /** Checks operator shares against the stored key material and the live root key; does not unseal. */
+  async verifyOperatorShares(shares: Buffer[]): Promise<void> {
+    if (!this.rootKey) throw sealedError();
+    const rootKey = await this.seal.rootKeyForShares(shares);
+    try {
+      const live = this.rootKey; // sealed meanwhile?
+      if (!live) throw sealedError();
+      // A copy left from another server (storage restored elsewhere) must not authorise a token here.
+      if (rootKey.length !== live.length || !timingSafeEqual(rootKey, live)) {
+        throw new ArcaError("invalid_request", "invalid key: the keys given do not open this server");
+      }
+    } finally {
+      zero(rootKey);
+    }
+  }
+
+  /** A new root token, as at init (root generation). */
+  async createRootToken(): Promise<string> {
+    if (this.sealed) throw sealedError();
+    const { token } = await this.tokens.create({ policies: ["root"], path: "auth/token/root", displayName: "root" });
+    return token;
   }
 
   /** Rotates the barrier keyring (sys/rotate). */

@@ -359,6 +359,31 @@ export class SealManager {
   }
 
   /**
+   * The root key the given operator shares (unseal or recovery) lead to, without unsealing or touching
+   * unseal progress: for root generation, which must not trust a combine (wrong shares combine to garbage
+   * silently) but only a key that opens the stored copy or equals the stored recovery key. Wrong shares
+   * are a 400; the caller zeroes the returned key.
+   */
+  async rootKeyForShares(shares: Buffer[]): Promise<Buffer> {
+    let operatorKey: Buffer | undefined;
+    try {
+      try {
+        operatorKey = await combineShares(shares);
+      } catch {
+        throw new AuthenticationError();
+      }
+      return await this.rootKeyFromOperatorKey(operatorKey);
+    } catch (err) {
+      if (err instanceof AuthenticationError || err instanceof RangeError || err instanceof TypeError) {
+        throw new ArcaError("invalid_request", "invalid key: the keys given are not this server's operator keys");
+      }
+      throw err;
+    } finally {
+      zero(operatorKey);
+    }
+  }
+
+  /**
    * The root key for a combined operator key: a Shamir copy opens directly with it; otherwise the key must
    * equal the recovery key some auto seal unwraps, and an auto seal then gives the root key.
    */

@@ -31,7 +31,8 @@ export interface StoredPolicy {
 const ACL_CACHE_LIMIT = 10_000;
 
 function isValidPolicyName(name: string): boolean {
-  return name !== "" && name.length <= 256 && !/[/\s]/.test(name) && name !== "." && name !== "..";
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  return name !== "" && name.length <= 256 && !/[/\s\x00-\x1f\x7f]/.test(name) && name !== "." && name !== "..";
 }
 
 export class PolicyStore {

@@ -9,6 +9,7 @@ import { rotatePaths } from "./path-rotate.js";
 import { internalPaths } from "./path-internal.js";
 import { auditPaths } from "./path-audit.js";
 import { wrappingPaths } from "./path-wrapping.js";
+import { generateRootPaths } from "./path-generate-root.js";
 
 export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBackend {
   return new LogicalBackend({
@@ -22,9 +23,10 @@ export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBack
       ...internalPaths(core),
       ...auditPaths(core),
       ...wrappingPaths(core),
+      ...generateRootPaths(core),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
-    rootPaths: ["rotate", "rotate/*", "audit", "audit/*"],
+    rootPaths: ["rotate", "rotate/*", "audit", "audit/*", "generate-root-token/*"],
     // Authorisation of these happens inside (by mount access, or none needed for the unauth listing).
     unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*", "wrapping/lookup"],
     help: "The system backend: mounts, policies, capabilities, keyring rotation.",

@@ -123,6 +123,11 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
       return;
     }
   }
+  // A read that finds nothing is a 404, as OpenBao answers a nil response to a read.
+  if (req.operation === "read" && isEmpty(resp)) {
+    send(res, 404, { errors: [] });
+    return;
+  }
   if (isEmpty(resp)) {
     send(res, resp?.status ?? 204, undefined, resp?.headers);
     return;

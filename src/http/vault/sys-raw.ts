@@ -1,7 +1,7 @@
 /**
  * The non-logical sys endpoints, served beside the pipeline because they work while sealed and answer
- * bare JSON objects rather than the envelope: init, seal-status, unseal, health, leader; plus seal and
- * step-down, which need a token with sudo on their path.
+ * bare JSON objects rather than the envelope: init, seal-status, unseal, health, leader, generate-root;
+ * plus seal and step-down, which need a token with sudo on their path.
  */
 import { ArcaError, permissionDenied } from "../../core/errors.js";
 import type { Core } from "../../core/core.js";
@@ -9,6 +9,7 @@ import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../server/version.js";
 import type { ServerMetrics } from "../../server/metrics.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
+import { decodeShare, generateRootWire } from "../../seal/generate-root.js";
 
 export interface RawResult {
   status: number;
@@ -173,7 +174,57 @@ async function privileged(core: Core, path: string, token: string | undefined, m
   return { status: 204 };
 }
 
-export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader", "sys/seal", "sys/step-down", "sys/metrics"]);
+/**
+ * The classic, unauthenticated sys/generate-root/{attempt,update}: operator shares are the authorisation.
+ * OpenBao ≥ 2.5.3 turns these off by default in favour of the authenticated sys/generate-root-token/*;
+ * we keep them on because hvac and the vault/bao CLI (`operator generate-root`) call only these paths,
+ * and the whole point is recovering when no root token is left to authenticate with.
+ */
+async function generateRoot(core: Core, path: string, method: string, data: Record<string, unknown>): Promise<RawResult> {
+  const attempt = path === "sys/generate-root/attempt";
+  const allowed = attempt ? ["GET", "PUT", "POST", "DELETE"] : ["PUT", "POST"];
+  if (!allowed.includes(method)) throw new ArcaError("unsupported_operation", "unsupported operation");
+  if (!(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
+  if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
+  const gen = core.rootGeneration;
+  if (attempt) {
+    if (method === "GET") return { status: 200, body: generateRootWire(gen.status()) };
+    if (method === "DELETE") {
+      gen.cancel();
+      return { status: 204 };
+    }
+    const otp = optionalString(data.otp, "otp");
+    const pgpKey = optionalString(data.pgp_key, "pgp_key");
+    return { status: 200, body: generateRootWire(gen.start({ otp, pgpKey })) };
+  }
+  const key = data.key;
+  if (typeof key !== "string" || key === "") throw new ArcaError("invalid_request", "'key' must be specified in request body as JSON");
+  const share = decodeShare(key);
+  try {
+    return { status: 200, body: generateRootWire(await gen.update(share, optionalString(data.nonce, "nonce") ?? "")) };
+  } finally {
+    share.fill(0);
+  }
+}
+
+function optionalString(v: unknown, name: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new ArcaError("invalid_request", `${name} must be a string`);
+  return v;
+}
+
+export const RAW_SYS_PATHS = new Set([
+  "sys/init",
+  "sys/seal-status",
+  "sys/unseal",
+  "sys/health",
+  "sys/leader",
+  "sys/seal",
+  "sys/step-down",
+  "sys/metrics",
+  "sys/generate-root/attempt",
+  "sys/generate-root/update",
+]);
 
 /** sys/metrics: a token with read on sys/metrics; Prometheus text with format=prometheus, else JSON. */
 async function metricsEndpoint(core: Core, token: string | undefined, method: string, query: URLSearchParams, metrics: ServerMetrics | undefined): Promise<RawResult> {
@@ -214,6 +265,9 @@ export async function handleRawSys(
       return health(core, query, method === "HEAD");
     case "sys/leader":
       return leader(core);
+    case "sys/generate-root/attempt":
+    case "sys/generate-root/update":
+      return generateRoot(core, path, method, data);
     default:
       return privileged(core, path, token, method);
   }
