@@ -20,6 +20,7 @@ import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type ServerConfig, type StorageConfig } from "./config.js";
 import { warmUpHcl } from "./hcl.js";
+import { startJobs, type JobsOptions } from "./jobs.js";
 
 export interface RunningServer {
   core: Core;
@@ -44,6 +45,8 @@ export interface StartOptions {
   sealTiming?: Partial<SealTiming>;
   /** Reconnect policy of the HSM tokens the seals use (tests shorten it). */
   hsmReconnect?: Partial<ReconnectPolicy>;
+  /** Background jobs' interval and clock (tests shorten and move them). */
+  jobs?: JobsOptions;
 }
 
 function openStorage(cfg: StorageConfig): Storage {
@@ -110,6 +113,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   for (const l of listeners) logger.info({ address: l.url }, "listening");
+  const jobs = startJobs(core, logger, opts.jobs);
   return {
     core,
     listeners,
@@ -118,6 +122,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(built.registry ? { hsmRegistry: built.registry } : {}),
     stop: async () => {
       await Promise.all(listeners.map((l) => l.close()));
+      await jobs.stop();
       await release();
     },
   };

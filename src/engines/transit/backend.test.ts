@@ -117,7 +117,7 @@ describe("transit: keys", () => {
     expect(v1.name).toBe("P-256");
     expect(v1.public_key).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(data(await call("list", "keys/")).keys).toEqual(["k1", "sig"]);
-    expect(await call("read", "keys/none")).toBeUndefined();
+    expect((await fails("read", "keys/none")).status).toBe(404);
     expect((await fails("write", "keys/bad", { type: "aes512" })).status).toBe(400);
     // an existing key is left alone, with a warning
     const again = await call("write", "keys/k1", { type: "ed25519" });
@@ -153,7 +153,7 @@ describe("transit: keys", () => {
     expect(data(await call("read", "keys/k")).auto_rotate_period).toBe(86400);
     await call("write", "keys/k/config", { deletion_allowed: true });
     expect(await call("delete", "keys/k")).toBeUndefined();
-    expect(await call("read", "keys/k")).toBeUndefined();
+    expect((await fails("read", "keys/k")).status).toBe(404);
   });
 
   it("rotates, enforces min_decryption_version, trims and rewraps", async () => {
@@ -227,7 +227,7 @@ describe("transit: encrypt and decrypt", () => {
     expect(data(await call("read", "keys/derived")).derived).toBe(true);
     await call("write", "config/keys", { disable_upsert: true });
     expect((await fails("write", "encrypt/other", { plaintext: b64("x") })).status).toBe(400);
-    expect(await call("read", "keys/other")).toBeUndefined();
+    expect((await fails("read", "keys/other")).status).toBe(404);
     expect((await fails("write", "decrypt/none", { ciphertext: "vault:v1:AAAA" })).message).toBe("encryption key not found");
   });
 

@@ -146,7 +146,13 @@ export function creationSeconds(v: KeyVersion): number {
  * created. The caller schedules it (e.g. once a minute per transit mount). Returns the names rotated; a key
  * that fails to rotate (HSM down) is skipped and retried on the next run.
  */
-export async function rotateDueKeys(storage: KeyValueStore, now: Date, deps: TransitDeps = {}): Promise<string[]> {
+export async function rotateDueKeys(
+  storage: KeyValueStore,
+  now: Date,
+  deps: TransitDeps = {},
+  /** Told about each key that failed to rotate, so the caller can log it (the key name, never material). */
+  onError?: (name: string, err: unknown) => void,
+): Promise<string[]> {
   const rotated: string[] = [];
   const nowS = Math.floor(now.getTime() / 1000);
   for (const name of await listPolicies(storage)) {
@@ -159,8 +165,9 @@ export async function rotateDueKeys(storage: KeyValueStore, now: Date, deps: Tra
     };
     try {
       if (await rotatePolicy(storage, name, deps, { check: due })) rotated.push(name);
-    } catch {
+    } catch (err) {
       // Skipped: retried on the next run. One bad key must not stop the others from rotating.
+      onError?.(name, err);
     }
   }
   return rotated;

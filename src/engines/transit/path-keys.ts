@@ -212,7 +212,8 @@ export function keysPath(env: TransitEnv) {
         summary: "Return information about a named key.",
         handler: async ({ storage, params }) => {
           const p = await loadPolicy(storage, checkKeyName(params.name));
-          if (!p) return undefined;
+          // 404 {"errors":[]} as OpenBao answers a read with no response (hvac: InvalidPath), not a 204.
+          if (!p) throw notFound();
           return { data: await formatKey(p, env.deps) };
         },
       },

@@ -1,0 +1,103 @@
+/**
+ * Background jobs of a running server: work nobody asks for over the API but that must happen on its own —
+ * today transit's auto_rotate_period. One scheduler per server; the server starts it once listening and
+ * stops it before the core shuts down.
+ *
+ * Rules: a run never overlaps the previous one (the next run is scheduled only when the last one ends, so a
+ * slow HSM delays rotation instead of piling runs up); nothing runs while the core is sealed (storage is
+ * unreadable then, and a sealed server must not touch keys); failures are logged with the mount and key
+ * name only, never material or tokens.
+ *
+ * Expired tokens are not swept here: the token store has no expiry index, so a sweep reads and decrypts every
+ * token on every run. Lookups already refuse (and revoke) expired tokens, and auth/token/tidy remains for
+ * operators, so a per-minute full scan would buy little for its cost.
+ */
+import type { Core } from "../core/core.js";
+import { routePath } from "../core/mounts.js";
+import { rotateDueKeys } from "../engines/transit/backend.js";
+import type { Logger } from "./log.js";
+
+export const DEFAULT_JOB_INTERVAL_MS = 60_000;
+
+export interface JobsOptions {
+  /** Time between the end of one run and the start of the next (tests shorten it). */
+  intervalMs?: number;
+  /**
+   * The clock the jobs judge "due" by. A seam rather than a test hook: rotation periods are at least an hour,
+   * so a test that wants to see one happen moves this clock instead of waiting.
+   */
+  now?: () => Date;
+}
+
+export interface JobScheduler {
+  /** Runs every job once now (waiting for a run already under way first). */
+  runOnce(): Promise<void>;
+  /** Stops scheduling and waits for a run under way to finish. */
+  stop(): Promise<void>;
+}
+
+/** Rotates the due keys of every mounted transit engine. */
+async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise<void> {
+  for (const mount of core.mounts("secret")) {
+    if (mount.type !== "transit") continue;
+    const storage = core.router.get(routePath(mount))?.storage;
+    if (!storage) continue; // unmounted between listing and lookup
+    const rotated = await rotateDueKeys(storage, now, { keyManager: core.keyManager }, (name, err) => {
+      logger.warn({ mount: mount.path, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
+    });
+    if (rotated.length > 0) logger.info({ mount: mount.path, keys: rotated }, "transit keys auto-rotated");
+  }
+}
+
+/** Error messages only: errors here come from storage, the HSM or transit, none of which put secrets in them. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function startJobs(core: Core, logger: Logger, opts: JobsOptions = {}): JobScheduler {
+  const interval = opts.intervalMs ?? DEFAULT_JOB_INTERVAL_MS;
+  const now = opts.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const runAll = async (): Promise<void> => {
+    if (core.sealed) return;
+    try {
+      await rotateTransitKeys(core, now(), logger);
+    } catch (err) {
+      // Sealing mid-run makes storage fail: that is expected, not worth a warning.
+      if (core.sealed) logger.debug({}, "background jobs interrupted by seal");
+      else logger.error({ job: "transit-auto-rotate", error: errorText(err) }, "background job failed");
+    }
+  };
+
+  const runOnce = async (): Promise<void> => {
+    while (running) await running;
+    running = runAll().finally(() => {
+      running = undefined;
+    });
+    await running;
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void runOnce().finally(schedule);
+    }, interval);
+    // Jobs never keep the process alive on their own: stopping the listeners is what ends a server.
+    timer.unref();
+  };
+
+  schedule();
+  return {
+    runOnce,
+    stop: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
