@@ -10,6 +10,7 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
+import type { PathMatch } from "./framework/path.js";
 import type { Operation, Request, Response } from "./framework/request.js";
 import { dataPrefix, loadTable, newMount, routePath, saveTable, type MountEntry, type MountTable } from "./mounts.js";
 import { Router, type RouteMatch } from "./router.js";
@@ -72,6 +73,13 @@ export interface SealTiming {
 const DEFAULT_SEAL_TIMING: SealTiming = { retryBaseMs: 1000, retryMaxMs: 30_000, healthIntervalMs: 60_000 };
 
 const WRITE_OPS = new Set<Operation>(["create", "update", "patch"]);
+
+/** A request the pipeline let through to its engine. */
+interface Admitted {
+  route: RouteMatch;
+  match: PathMatch;
+  entry: TokenEntry | undefined;
+}
 export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
 
 export class Core {
@@ -413,6 +421,37 @@ export class Core {
   /** The request pipeline. Every wire format calls this and nothing else to reach an engine. */
   async handleRequest(req: Request): Promise<Response | undefined> {
     if (this.sealed) throw sealedError();
+    let admitted: Admitted;
+    try {
+      admitted = await this.admit(req);
+    } catch (err) {
+      // Refused requests are audited too, as OpenBao does: a denied attempt is what an auditor looks for.
+      await this.audit.logRequest(req);
+      await this.audit.logResponse(req, undefined, err);
+      throw err;
+    }
+    const { route, match, entry } = admitted;
+
+    await this.audit.logRequest(req);
+    let resp: Response | undefined;
+    try {
+      resp = await route.backend.handle(req, match, route.storage);
+      // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
+      if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
+        resp = await this.wrapper.wrap(resp, req.wrapTtl, req.path);
+      }
+    } catch (err) {
+      await this.audit.logResponse(req, undefined, err);
+      throw err;
+    } finally {
+      if (entry) await this.tokens.revokeIfUsedUp(entry);
+    }
+    await this.audit.logResponse(req, resp, undefined);
+    return resp;
+  }
+
+  /** Everything before the engine: route, token, create-or-update, policy, use count. Throws to refuse. */
+  private async admit(req: Request): Promise<Admitted> {
     // Checked before anything runs: a wrap that cannot happen must not follow an executed write.
     if (req.wrapTtl !== undefined && (!Number.isSafeInteger(req.wrapTtl) || req.wrapTtl < 0 || req.wrapTtl > MAX_WRAP_TTL)) {
       throw new ArcaError("invalid_request", "wrapping TTL is out of range");
@@ -454,23 +493,7 @@ export class Core {
       if (entry) req.caller = this.tokens.toCaller(entry);
     }
     if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
-
-    await this.audit.logRequest(req);
-    let resp: Response | undefined;
-    try {
-      resp = await backend.handle(req, match, storage);
-      // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
-      if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
-        resp = await this.wrapper.wrap(resp, req.wrapTtl, req.path);
-      }
-    } catch (err) {
-      await this.audit.logResponse(req, undefined, err);
-      throw err;
-    } finally {
-      if (entry) await this.tokens.revokeIfUsedUp(entry);
-    }
-    await this.audit.logResponse(req, resp, undefined);
-    return resp;
+    return { route, match, entry };
   }
 
   private async authorize(req: Request, route: RouteMatch, entry: TokenEntry): Promise<void> {

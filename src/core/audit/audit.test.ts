@@ -124,4 +124,26 @@ describe("audit devices", () => {
       collector.close();
     }
   });
+
+  it("records refused requests too: unknown token, missing policy, unknown path", async () => {
+    const file = join(dir, "refused.log");
+    await api(s.url, "PUT", "sys/audit/refused", { token: root, body: { type: "file", options: { file_path: file } } });
+    try {
+      const limited = await api(s.url, "POST", "auth/token/create", { token: root, body: { policies: ["default"] } });
+      const t = (limited.body?.auth as { client_token: string }).client_token;
+      expect((await api(s.url, "GET", "secret/data/refused", { token: "hvs.not-a-token" })).status).toBe(403);
+      expect((await api(s.url, "GET", "secret/data/refused", { token: t })).status).toBe(403);
+      expect((await api(s.url, "GET", "no-such-mount/x", { token: root })).status).toBe(404);
+      const entries = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; request: { path: string }; error?: string });
+      const refused = entries.filter((e) => e.type === "response" && e.error);
+      expect(refused.map((e) => [e.request.path, e.error])).toEqual([
+        ["secret/data/refused", "permission denied"],
+        ["secret/data/refused", "permission denied"],
+        ["no-such-mount/x", 'no handler for route "no-such-mount/x". route entry not found.'],
+      ]);
+      expect(readFileSync(file, "utf8")).not.toContain("hvs.not-a-token");
+    } finally {
+      await s.core.audit.disable("refused/");
+    }
+  });
 });
