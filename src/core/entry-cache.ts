@@ -12,8 +12,9 @@ export class EntryCache {
   private generation = 0;
 
   constructor(
-    private readonly maxEntries = 100_000,
-    private readonly maxBytes = 64 * 1024 * 1024,
+    // Bounded so that memory stays flat however large the store grows (measured with 1M KV entries).
+    private readonly maxEntries = 50_000,
+    private readonly maxBytes = 32 * 1024 * 1024,
   ) {}
 
   /** A copy of the cached value (callers may zero what they get). */

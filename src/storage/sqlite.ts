@@ -106,8 +106,6 @@ export class SqliteStorage implements Storage {
     this.writer.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
     // ":memory:" (tests only) has one connection: its readers can see a transaction in progress.
     this.reader = opts.path === ":memory:" ? this.writer : new Database(opts.path, { readonly: true });
-    // Reads through a memory map skip a read() system call per page.
-    this.reader.pragma("mmap_size = 268435456");
     this.reader.pragma("busy_timeout = 5000");
     this.w = prepare(this.writer);
     this.r = this.reader === this.writer ? this.w : prepare(this.reader);
