@@ -4,7 +4,6 @@
  * tokens themselves, they ask the core's TokenStore here, so policies, TTL bounds and parentage
  * (login tokens are orphans) are decided identically for AppRole, userpass and whatever comes next.
  */
-import { BlockList, isIP } from "node:net";
 import { ArcaError, permissionDenied } from "../core/errors.js";
 import type { Fields } from "../core/framework/fields.js";
 import type { AuthResponse, Request, Response } from "../core/framework/request.js";
@@ -12,6 +11,7 @@ import type { Core } from "../core/core.js";
 import type { MountEntry } from "../core/mounts.js";
 import { calculateTtl, sanitizePolicies } from "../core/tokens/path-token.js";
 import { NON_ASSIGNABLE_POLICIES } from "../core/policy/builtin.js";
+import { addressInCidrs, parseAddrs } from "../core/cidr.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
 
@@ -174,72 +174,6 @@ export function tokenData(p: TokenParams): Record<string, unknown> {
 
 // ---- CIDRs -------------------------------------------------------------------------------------------
 
-interface Cidr {
-  address: string;
-  prefix: number;
-  family: "ipv4" | "ipv6";
-}
-
-/** Strips the IPv4-mapped IPv6 form Node reports for IPv4 clients on a dual-stack socket. */
-export function normaliseAddress(addr: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  return m ? m[1] : addr;
-}
-
-function parseCidr(raw: string, allowBareAddress: boolean): Cidr | undefined {
-  const s = raw.trim();
-  const slash = s.indexOf("/");
-  const address = normaliseAddress(slash === -1 ? s : s.slice(0, slash));
-  const v = isIP(address);
-  if (v === 0) return undefined;
-  const max = v === 4 ? 32 : 128;
-  if (slash === -1) return allowBareAddress ? { address, prefix: max, family: v === 4 ? "ipv4" : "ipv6" } : undefined;
-  const prefixText = s.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
-  if (prefix > max) return undefined;
-  return { address, prefix, family: v === 4 ? "ipv4" : "ipv6" };
-}
-
-/** cidrutil.ValidateCIDRListSlice: every entry is a CIDR block. */
-export function validateCidrList(list: readonly string[]): boolean {
-  return list.every((c) => parseCidr(c, false) !== undefined);
-}
-
-/** parseutil.ParseAddrs: IP addresses or CIDR blocks (token_bound_cidrs). */
-export function parseAddrs(list: readonly string[], field: string): string[] {
-  for (const c of list) {
-    if (!parseCidr(c, true)) throw badRequest(`error parsing ${field}: invalid address or CIDR block ${JSON.stringify(c.slice(0, 64))}`);
-  }
-  return list.map((c) => c.trim());
-}
-
-function blockListOf(cidrs: readonly Cidr[]): BlockList {
-  const bl = new BlockList();
-  for (const c of cidrs) bl.addSubnet(c.address, c.prefix, c.family);
-  return bl;
-}
-
-/** True when `remote` lies in one of `cidrs` (IP addresses count as /32 or /128). */
-export function addressInCidrs(remote: string, cidrs: readonly string[]): boolean {
-  const addr = normaliseAddress(remote);
-  const v = isIP(addr);
-  if (v === 0) return false;
-  const parsed = cidrs.map((c) => parseCidr(c, true)).filter((c): c is Cidr => c !== undefined);
-  return blockListOf(parsed).check(addr, v === 4 ? "ipv4" : "ipv6");
-}
-
-/** cidrutil.SubsetBlocks: every block of `inner` lies inside some block of `outer` (empty outer: anything). */
-export function cidrsAreSubset(outer: readonly string[], inner: readonly string[]): boolean {
-  if (outer.length === 0 || inner.length === 0) return true;
-  const outerParsed = outer.map((c) => parseCidr(c, true)).filter((c): c is Cidr => c !== undefined);
-  return inner.every((raw) => {
-    const c = parseCidr(raw, true);
-    if (!c) return false;
-    return outerParsed.some((o) => o.family === c.family && o.prefix <= c.prefix && blockListOf([o]).check(c.address, c.family));
-  });
-}
-
 // ---- issuing a login token ------------------------------------------------------------------------------
 
 export interface LoginTokenRequest {
@@ -315,6 +249,8 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
     maxTtl: p.tokenPeriod > 0 ? ttl : undefined,
     renewable: true,
     noDefaultPolicy: p.tokenNoDefaultPolicy,
+    // Enforced on every use of the token, not only at login (core.resolveToken).
+    boundCidrs,
   });
   const auth: AuthResponse = {
     clientToken: token,

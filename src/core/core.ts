@@ -26,6 +26,7 @@ import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
 import type { KeyManager } from "../hsm/key-manager.js";
+import { addressInCidrs } from "./cidr.js";
 
 /** Builds the backend for a mount. `core` gives system-level backends what they need. */
 export type BackendFactory = (mount: MountEntry, core: Core) => LogicalBackend;
@@ -410,12 +411,17 @@ export class Core {
     };
   }
 
-  /** Resolves a client token to a live entry, or undefined. */
-  async resolveToken(token: string | undefined): Promise<TokenEntry | undefined> {
+  /**
+   * Resolves a client token to a live entry, or undefined. A token bound to CIDR blocks is only valid
+   * from an address inside them (and never where the caller's address is not known).
+   */
+  async resolveToken(token: string | undefined, remoteAddress?: string): Promise<TokenEntry | undefined> {
     if (this.sealed) throw sealedError();
     if (!token) return undefined;
     const entry = await this.tokens.lookup(token);
-    return entry && entry.numUses >= 0 ? entry : undefined;
+    if (!entry || entry.numUses < 0) return undefined;
+    if (entry.boundCidrs && entry.boundCidrs.length > 0 && (remoteAddress === undefined || !addressInCidrs(remoteAddress, entry.boundCidrs))) return undefined;
+    return entry;
   }
 
   /** The request pipeline. Every wire format calls this and nothing else to reach an engine. */
@@ -477,7 +483,7 @@ export class Core {
 
     let entry: TokenEntry | undefined;
     if (!backend.isUnauthenticated(route.relPath)) {
-      entry = await this.resolveToken(req.clientToken);
+      entry = await this.resolveToken(req.clientToken, req.remoteAddress);
       if (!entry) throw permissionDenied();
       req.caller = this.tokens.toCaller(entry);
       if (req.operation === "update" || req.operation === "create") {
@@ -489,7 +495,7 @@ export class Core {
       if (!(await this.tokens.use(entry))) throw permissionDenied();
     } else if (req.clientToken) {
       // Unauthenticated paths still learn who is calling when a valid token is sent (e.g. login audit).
-      entry = await this.resolveToken(req.clientToken);
+      entry = await this.resolveToken(req.clientToken, req.remoteAddress);
       if (entry) req.caller = this.tokens.toCaller(entry);
     }
     if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");

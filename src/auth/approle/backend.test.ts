@@ -320,4 +320,16 @@ describe("login", () => {
     const limited = (await call("update", "auth/token/create", { policies: "app" }))!.auth!.clientToken;
     await expectError(ar("update", "role/r/secret-id", {}, { token: limited }), 403);
   });
+
+  it("enforces token_bound_cidrs on every use of the token, not only at login", async () => {
+    await ar("update", "role/bound", { token_policies: "default", token_bound_cidrs: "10.1.0.0/16" });
+    const rid = await roleId("bound");
+    const sid = (await secretId("bound")).secret_id;
+    await expectError(login(rid, sid, "192.168.1.9"), 403);
+    const token = (await login(rid, sid, "10.1.2.3"))!.auth!.clientToken;
+    expect((await call("read", "auth/token/lookup-self", {}, { token, remote: "10.1.9.9" }))?.data).toBeTruthy();
+    await expectError(call("read", "auth/token/lookup-self", {}, { token, remote: "10.2.0.1" }), 403);
+    await expectError(call("read", "auth/token/lookup-self", {}, { token, remote: "::ffff:192.168.0.1" }), 403);
+    expect((await call("read", "auth/token/lookup-self", {}, { token, remote: "::ffff:10.1.0.7" }))?.data).toBeTruthy();
+  });
 });

@@ -9,7 +9,8 @@ import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Request } from "../../core/framework/request.js";
 import { getJson, putJson } from "../../core/view.js";
-import { addressInCidrs, cidrsAreSubset, issueLoginToken, normaliseAddress } from "../token-fields.js";
+import { issueLoginToken } from "../token-fields.js";
+import { addressInCidrs, cidrsAreSubset, normaliseAddress } from "../../core/cidr.js";
 import { AppRoleStore, MAX_HMAC_INPUT, type AppRoleRole, type SecretIdEntry } from "./approle-store.js";
 import type { AppRoleEnv } from "./backend.js";
 

@@ -15,8 +15,8 @@ import {
   mountLeaseBounds,
   parseTokenFields,
   tokenData,
-  validateCidrList,
 } from "../token-fields.js";
+import { validateCidrList } from "../../core/cidr.js";
 import { MAX_HMAC_INPUT, type AppRoleRole } from "./approle-store.js";
 import type { AppRoleEnv } from "./backend.js";
 

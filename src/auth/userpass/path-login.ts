@@ -6,7 +6,8 @@
 import { ArcaError } from "../../core/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
-import { issueLoginToken, normaliseAddress } from "../token-fields.js";
+import { issueLoginToken } from "../token-fields.js";
+import { normaliseAddress } from "../../core/cidr.js";
 import type { UserpassEnv } from "./backend.js";
 import { burnPasswordCheck, verifyPassword } from "./password.js";
 import { readUser, userKey } from "./path-users.js";

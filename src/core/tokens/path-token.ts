@@ -414,6 +414,7 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
     renewable,
     noDefaultPolicy: noDefault,
     role: role?.name,
+    boundCidrs: role?.tokenBoundCidrs,
   });
   warnings.push(...(await policyWarnings(env, entry.policies)));
   return { auth: authFor(entry, token, entry.ttl), warnings };

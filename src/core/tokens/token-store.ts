@@ -47,6 +47,8 @@ export interface TokenEntry {
   type: "service" | "batch";
   entityId: string;
   noDefaultPolicy: boolean;
+  /** Client addresses (CIDR blocks) allowed to use this token; absent or empty = anywhere. */
+  boundCidrs?: string[];
   /** Token role the token was created against (absent when none). */
   role?: string;
   /** Unix ms of the last renewal (absent until renewed). */
@@ -102,6 +104,7 @@ export interface CreateTokenParams {
   noDefaultPolicy?: boolean;
   /** Upper bound for ttl from the system/mount max (0 = none). */
   maxTtl?: number;
+  boundCidrs?: string[];
   /** Token role name, recorded so renewals follow the role's period / explicit max TTL. */
   role?: string;
 }
@@ -171,6 +174,7 @@ export class TokenStore {
       type: "service",
       entityId: "",
       noDefaultPolicy: p.noDefaultPolicy ?? false,
+      ...(p.boundCidrs && p.boundCidrs.length > 0 ? { boundCidrs: [...p.boundCidrs] } : {}),
     };
     if (p.role) entry.role = p.role;
     await this.store.transaction(async (txn) => {
