@@ -117,6 +117,12 @@ export class Core {
     this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
     this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
     this.wrapper = new ResponseWrapper(this.barrier, this.tokens);
+    // A revoked token's cubbyhole goes with it (OpenBao's cubbyhole destroyer).
+    this.tokens.onRevoke(async (ids) => {
+      const cubbyhole = this.router.get("cubbyhole/");
+      if (!cubbyhole) return;
+      for (const id of ids) await cubbyhole.storage.sub(`${id}/`).clear();
+    });
     this.engines = opts.engines;
     this.keyManager = opts.keyManager;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
@@ -271,12 +277,14 @@ export class Core {
     await this.tokens.setup();
     await this.policies.setup();
     this.mountEntries = [...(await loadTable(this.barrier, "secret")), ...(await loadTable(this.barrier, "auth"))];
-    if (firstTime || this.mountEntries.length === 0) {
-      this.mountEntries = [
-        newMount("secret", "sys/", "system", { description: "system endpoints used for control, policy and debugging", builtin: true }),
-        newMount("secret", "cubbyhole/", "cubbyhole", { description: "per-token private secret storage", builtin: true }),
-        newMount("auth", "token/", "token", { description: "token based credentials", builtin: true }),
-      ].filter((m) => this.engines.has(m.type));
+    // Built-in mounts every server has; added on first unseal, and to older servers that predate one.
+    const builtins = [
+      newMount("secret", "sys/", "system", { description: "system endpoints used for control, policy and debugging", builtin: true }),
+      newMount("secret", "cubbyhole/", "cubbyhole", { description: "per-token private secret storage", builtin: true }),
+      newMount("auth", "token/", "token", { description: "token based credentials", builtin: true }),
+    ].filter((m) => this.engines.has(m.type) && !this.mountEntries.some((e) => e.table === m.table && e.path === m.path));
+    if (firstTime || builtins.length > 0) {
+      this.mountEntries = [...builtins, ...this.mountEntries];
       await saveTable(this.barrier, "secret", this.mountEntries);
       await saveTable(this.barrier, "auth", this.mountEntries);
     }

@@ -7,6 +7,7 @@ import { createAppRoleBackend } from "../auth/approle/backend.js";
 import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
+import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
 
 export function builtinEngines(): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
@@ -17,5 +18,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["userpass", createUserpassBackend],
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
+    ["cubbyhole", () => createCubbyholeBackend()],
   ]);
 }

@@ -115,6 +115,7 @@ const CACHE_LIMIT = 100_000;
 export class TokenStore {
   private salt: Buffer | undefined;
   private readonly cache = new Map<string, TokenEntry>();
+  private readonly revokeHooks: Array<(ids: string[]) => Promise<void>> = [];
 
   constructor(private readonly store: KeyValueStore) {}
 
@@ -254,20 +255,35 @@ export class TokenStore {
 
   /** Revokes a token and, recursively, every child it created. */
   async revokeTree(id: string): Promise<void> {
-    await this.store.transaction(async (txn) => this.revokeIn(txn, id, true));
+    const revoked: string[] = [];
+    await this.store.transaction(async (txn) => this.revokeIn(txn, id, true, revoked));
+    await this.afterRevoke(revoked);
   }
 
   /** Revokes a token alone; its children become orphans. */
   async revokeOrphan(id: string): Promise<void> {
-    await this.store.transaction(async (txn) => this.revokeIn(txn, id, false));
+    const revoked: string[] = [];
+    await this.store.transaction(async (txn) => this.revokeIn(txn, id, false, revoked));
+    await this.afterRevoke(revoked);
   }
 
-  private async revokeIn(txn: KeyValueTxn, id: string, recursive: boolean): Promise<void> {
+  /** Called with the ids of revoked tokens once the revocation is committed (e.g. to empty cubbyholes). */
+  onRevoke(hook: (ids: string[]) => Promise<void>): void {
+    this.revokeHooks.push(hook);
+  }
+
+  private async afterRevoke(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const hook of this.revokeHooks) await hook(ids);
+  }
+
+  private async revokeIn(txn: KeyValueTxn, id: string, recursive: boolean, revoked: string[]): Promise<void> {
+    revoked.push(id);
     const entry = await getJson<TokenEntry>(txn, `id/${id}`);
     const children = await txn.list(`parent/${id}/`);
     for (const child of children) {
       await txn.delete(`parent/${id}/${child}`);
-      if (recursive) await this.revokeIn(txn, child, true);
+      if (recursive) await this.revokeIn(txn, child, true, revoked);
       else {
         const c = await getJson<TokenEntry>(txn, `id/${child}`);
         if (c) {
