@@ -9,7 +9,7 @@ import type { Fields } from "../core/framework/fields.js";
 import type { AuthResponse, Request, Response } from "../core/framework/request.js";
 import type { Core } from "../core/core.js";
 import type { MountEntry } from "../core/mounts.js";
-import { calculateTtl, sanitizePolicies } from "../core/tokens/path-token.js";
+import { calculateTtl, sanitizePolicies } from "../core/tokens/token-rules.js";
 import { NON_ASSIGNABLE_POLICIES } from "../core/policy/builtin.js";
 import { addressInCidrs, parseAddrs } from "../core/cidr.js";
 

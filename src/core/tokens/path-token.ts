@@ -4,8 +4,7 @@
  * revoke-orphan, accessors, roles and tidy. Token entries are only ever touched through the core's
  * TokenStore; these handlers decide policy, TTL and parentage and shape the responses.
  */
-import { ArcaError, notFound, unsupportedPath } from "../errors.js";
-import { formatDuration } from "../framework/duration.js";
+import { ArcaError, notFound } from "../errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { AuthResponse, Request, Response } from "../framework/request.js";
@@ -13,129 +12,18 @@ import type { Core } from "../core.js";
 import type { MountEntry } from "../mounts.js";
 import { NON_ASSIGNABLE_POLICIES } from "../policy/builtin.js";
 import { TokenStore, type TokenEntry, type TokenRole } from "./token-store.js";
+import { calculateTtl, containsGlob, removeDuplicates, sanitizePolicies } from "./token-rules.js";
+import { checkRoleName, leaseBounds, type Env } from "./token-env.js";
+import { ROLE_FIELDS, roleData, writeRole } from "./token-roles.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
 
 /** OpenBao's `displayNameSanitize`. */
 const DISPLAY_NAME_SANITIZE = /[^a-zA-Z0-9-]/g;
-/** OpenBao's `pathSuffixSanitize` (`\w[\w-.]+\w`, unanchored as in Go's MatchString). */
-const PATH_SUFFIX_SANITIZE = /\w[\w.-]+\w/;
-/** OpenBao's `framework.GenericNameRegex`. */
-const ROLE_NAME = /^\w(?:[\w.-]*\w)?$/;
 
 const TIDY_WARNING = "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.";
 
-// ---- policy helpers (sdk/helper/policyutil, strutil) ---------------------------------------------
-
-/** policyutil.SanitizePolicies: lower-case, trim, drop empties, `root` swallows the rest, sorted unique. */
-export function sanitizePolicies(policies: readonly string[], addDefault: boolean): string[] {
-  let out: string[] = [];
-  let defaultFound = false;
-  for (const raw of policies) {
-    const p = raw.trim().toLowerCase();
-    if (p === "") continue;
-    if (p === "root") {
-      out = ["root"];
-      defaultFound = true;
-      break;
-    }
-    if (p === "default") defaultFound = true;
-    out.push(p);
-  }
-  if (addDefault && !defaultFound) out.push("default");
-  return removeDuplicates(out);
-}
-
-/** strutil.RemoveDuplicates(items, lowercase=true): trimmed, lower-cased, sorted, unique, no empties. */
-function removeDuplicates(items: readonly string[]): string[] {
-  return [...new Set(items.map((i) => i.trim().toLowerCase()).filter((i) => i !== ""))].sort();
-}
-
-/** strutil.GlobbedStringsMatch: `*` at either end of the pattern only. */
-function globMatches(pattern: string, value: string): boolean {
-  if (pattern === "*") return true;
-  const pre = pattern.startsWith("*");
-  const suf = pattern.endsWith("*");
-  const core = pattern.slice(pre ? 1 : 0, suf ? -1 : undefined);
-  if (pre && suf) return value.includes(core);
-  if (pre) return value.endsWith(core);
-  if (suf) return value.startsWith(core);
-  return value === pattern;
-}
-
-const containsGlob = (patterns: readonly string[], value: string): boolean => patterns.some((p) => globMatches(p, value));
-
-// ---- TTLs (sdk/framework.CalculateTTL) ------------------------------------------------------------
-
-/** Go's time.Duration.String() without trailing zero units, as OpenBao's warnings print it. */
-function humanDuration(seconds: number): string {
-  let s = formatDuration(seconds);
-  if (s.endsWith("m0s")) s = s.slice(0, -2);
-  const idx = s.indexOf("h0m");
-  if (idx > 0) s = s.slice(0, idx + 1) + s.slice(idx + 3);
-  return s;
-}
-
-interface TtlInput {
-  increment: number;
-  backendTtl: number;
-  period: number;
-  backendMaxTtl: number;
-  explicitMaxTtl: number;
-  /** Unix seconds the lease started (creation time). */
-  start: number;
-  sysMaxTtl: number;
-  sysDefaultTtl: number;
-}
-
-/** framework.CalculateTTL: the lease TTL and its warnings; all values in seconds. */
-export function calculateTtl(i: TtlInput): { ttl: number; warnings: string[] } {
-  const now = Math.floor(Date.now() / 1000);
-  const warnings: string[] = [];
-  let maxTtl = i.sysMaxTtl;
-  if (i.backendMaxTtl > 0 && i.backendMaxTtl < maxTtl) maxTtl = i.backendMaxTtl;
-  if (i.explicitMaxTtl > 0 && i.explicitMaxTtl < maxTtl) maxTtl = i.explicitMaxTtl;
-  if (maxTtl <= 0) throw new ArcaError("internal", "max TTL must be greater than zero");
-
-  let ttl: number;
-  let maxValid: number | undefined;
-  if (i.period > 0) {
-    let period = i.period;
-    if (period > maxTtl) {
-      warnings.push(`period of "${humanDuration(period)}" exceeded the effective max_ttl of "${humanDuration(maxTtl)}"; period value is capped accordingly`);
-      period = maxTtl;
-    }
-    ttl = period;
-    if (i.explicitMaxTtl > 0) maxValid = i.start + i.explicitMaxTtl;
-  } else {
-    ttl = i.increment > 0 ? i.increment : i.backendTtl > 0 ? i.backendTtl : i.sysDefaultTtl;
-    maxValid = i.start + maxTtl;
-  }
-  if (maxValid !== undefined) {
-    const left = maxValid - now;
-    if (left <= 0) throw badRequest("past the max TTL, cannot renew");
-    if (left < ttl) {
-      warnings.push(`TTL of "${humanDuration(ttl)}" exceeded the effective max_ttl of "${humanDuration(left)}"; TTL value is capped accordingly`);
-      ttl = left;
-    }
-  }
-  return { ttl, warnings };
-}
-
 // ---- shared state for the handlers ----------------------------------------------------------------
-
-interface Env {
-  core: Core;
-  mount: MountEntry;
-}
-
-/** The token mount's effective lease bounds (a tune replaces the mount entry, so read it each time). */
-function leaseBounds(env: Env): { max: number; def: number } {
-  const m = env.core.mounts(env.mount.table).find((e) => e.uuid === env.mount.uuid) ?? env.mount;
-  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : env.core.maxLeaseTtl;
-  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : env.core.defaultLeaseTtl;
-  return { max, def: Math.min(def, max) };
-}
 
 /** Root or sudo on the requested path, as OpenBao's SudoPrivilege(mountPoint + path). */
 async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
@@ -202,11 +90,6 @@ async function policyWarnings(env: Env, policies: readonly string[]): Promise<st
   const out: string[] = [];
   for (const p of policies) if (!(await env.core.policies.read(p))) out.push(`Policy "${p}" does not exist`);
   return out;
-}
-
-function checkRoleName(name: string): void {
-  // OpenBao's pattern would not match such a name at all, hence 404 rather than 400.
-  if (!ROLE_NAME.test(name)) throw unsupportedPath();
 }
 
 // ---- create -----------------------------------------------------------------------------------------
@@ -469,154 +352,6 @@ function requireToken(token: string | undefined): string {
 function requireAccessor(accessor: string | undefined): string {
   if (!accessor) throw badRequest("missing accessor");
   return accessor;
-}
-
-// ---- roles ------------------------------------------------------------------------------------------
-
-const ROLE_FIELDS = {
-  role_name: { type: "string", required: true, description: "Name of the role" },
-  allowed_policies: { type: "strings", description: "If set, tokens can be created with any subset of the policies in this list, rather than the normal semantics of tokens being a subset of the calling token's policies." },
-  disallowed_policies: { type: "strings", description: "If set, successful token creation via this role will require that no policies in the given list are requested." },
-  allowed_policies_glob: { type: "strings", description: "If set, tokens can be created with any subset of glob matched policies in this list." },
-  disallowed_policies_glob: { type: "strings", description: "If set, successful token creation via this role will require that no requested policies glob match any of policies in this list." },
-  orphan: { type: "bool", description: "If true, tokens created via this role will be orphan tokens (have no parent)" },
-  period: { type: "duration", description: "Use 'token_period' instead.", deprecated: true },
-  path_suffix: { type: "string", description: "If set, tokens created via this role will contain the given suffix as a part of their path." },
-  explicit_max_ttl: { type: "duration", description: "Use 'token_explicit_max_ttl' instead.", deprecated: true },
-  renewable: { type: "bool", default: true, description: "Tokens created via this role will be renewable or not according to this value." },
-  bound_cidrs: { type: "strings", description: "Use 'token_bound_cidrs' instead.", deprecated: true },
-  allowed_entity_aliases: { type: "strings", description: "String or JSON list of allowed entity aliases." },
-  token_bound_cidrs: { type: "strings", description: "Comma separated string or JSON list of CIDR blocks." },
-  token_explicit_max_ttl: { type: "duration", description: "If set, tokens created via this role carry an explicit maximum TTL." },
-  token_period: { type: "duration", description: "If set, tokens created via this role will have no max lifetime; instead, their renewal period will be fixed to this value." },
-  token_type: { type: "string", description: "The type of token to generate, service or batch" },
-  token_no_default_policy: { type: "bool", description: "If true, the 'default' policy will not automatically be added to generated tokens" },
-  token_num_uses: { type: "int", description: "The maximum number of times a token may be used, a value of zero means unlimited" },
-} as const satisfies Fields;
-
-type RoleCtx = HandlerContext<typeof ROLE_FIELDS>;
-
-const TOKEN_TYPES = ["service", "batch", "default-service", "default-batch"] as const;
-
-function isTokenType(v: string): v is TokenRole["tokenType"] {
-  return (TOKEN_TYPES as readonly string[]).includes(v);
-}
-
-async function writeRole(env: Env, ctx: RoleCtx): Promise<Response | undefined> {
-  const f = ctx.fields;
-  const has = (name: keyof typeof ROLE_FIELDS): boolean => ctx.has(name);
-  const name = f.role_name;
-  checkRoleName(name);
-  const existing = await env.core.tokens.readRole(name);
-  const role: TokenRole = existing ?? {
-    name,
-    allowedPolicies: [],
-    disallowedPolicies: [],
-    allowedPoliciesGlob: [],
-    disallowedPoliciesGlob: [],
-    allowedEntityAliases: null,
-    orphan: false,
-    renewable: true,
-    pathSuffix: "",
-    period: 0,
-    explicitMaxTtl: 0,
-    tokenPeriod: 0,
-    tokenExplicitMaxTtl: 0,
-    tokenNoDefaultPolicy: false,
-    tokenNumUses: 0,
-    tokenType: "default-service",
-    tokenBoundCidrs: [],
-  };
-  const warnings: string[] = [];
-  if (has("orphan")) role.orphan = f.orphan ?? false;
-  if (has("renewable")) role.renewable = f.renewable;
-  if (has("path_suffix")) {
-    const suffix = f.path_suffix ?? "";
-    if (suffix !== "" && !PATH_SUFFIX_SANITIZE.test(suffix)) {
-      throw badRequest(`given role path suffix contains invalid characters; must match ${PATH_SUFFIX_SANITIZE.source}`);
-    }
-    role.pathSuffix = suffix;
-  }
-  if (role.pathSuffix.includes("..")) throw badRequest(`error registering path suffix: path cannot contain parent references`);
-  if (has("allowed_policies")) role.allowedPolicies = sanitizePolicies(f.allowed_policies ?? [], false);
-  if (has("disallowed_policies")) role.disallowedPolicies = removeDuplicates(f.disallowed_policies ?? []);
-  if (has("allowed_policies_glob")) role.allowedPoliciesGlob = sanitizePolicies(f.allowed_policies_glob ?? [], false);
-  if (has("disallowed_policies_glob")) role.disallowedPoliciesGlob = removeDuplicates(f.disallowed_policies_glob ?? []);
-  if (has("token_type")) {
-    const t = f.token_type ?? "";
-    if (!isTokenType(t)) throw badRequest(`invalid 'token_type' value ${JSON.stringify(t)}`);
-    role.tokenType = t;
-  }
-  if (has("token_no_default_policy")) role.tokenNoDefaultPolicy = f.token_no_default_policy ?? false;
-
-  // token_* wins over its deprecated alias; the alias is kept only when it alone was given.
-  if (has("token_period")) {
-    if (has("period")) warnings.push("Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value");
-    role.tokenPeriod = f.token_period ?? 0;
-    role.period = 0;
-  } else if (has("period")) {
-    role.period = f.period ?? 0;
-    role.tokenPeriod = role.period;
-  }
-  if (has("token_bound_cidrs")) {
-    if (has("bound_cidrs")) warnings.push("Both 'token_bound_cidrs' and deprecated 'bound_cidrs' value supplied, ignoring the deprecated value");
-    role.tokenBoundCidrs = f.token_bound_cidrs ?? [];
-  } else if (has("bound_cidrs")) {
-    role.tokenBoundCidrs = f.bound_cidrs ?? [];
-  }
-  if (has("token_explicit_max_ttl")) {
-    if (has("explicit_max_ttl")) warnings.push("Both 'token_explicit_max_ttl' and deprecated 'explicit_max_ttl' value supplied, ignoring the deprecated value");
-    role.tokenExplicitMaxTtl = f.token_explicit_max_ttl ?? 0;
-    role.explicitMaxTtl = 0;
-  } else if (has("explicit_max_ttl")) {
-    role.explicitMaxTtl = f.explicit_max_ttl ?? 0;
-    role.tokenExplicitMaxTtl = role.explicitMaxTtl;
-  }
-  const maxTtl = leaseBounds(env).max;
-  if (role.tokenExplicitMaxTtl > 0 && maxTtl > 0 && role.tokenExplicitMaxTtl > maxTtl) {
-    warnings.push(
-      `Given explicit max TTL of ${role.tokenExplicitMaxTtl} is greater than system/mount allowed value of ${maxTtl} seconds; until this is fixed attempting to create tokens against this role will result in an error`,
-    );
-  }
-  if (has("token_num_uses")) {
-    const n = f.token_num_uses ?? 0;
-    if (n < 0) throw badRequest("error parsing role fields: token_num_uses cannot be negative");
-    role.tokenNumUses = n;
-  }
-  if (role.tokenType === "batch") {
-    if (!role.orphan) throw badRequest("'token_type' cannot be 'batch' when role is set to generate non-orphan tokens");
-    if (role.period !== 0 || role.tokenPeriod !== 0) throw badRequest("'token_type' cannot be 'batch' when role is set to generate periodic tokens");
-    if (role.renewable) throw badRequest("'token_type' cannot be 'batch' when role is set to generate renewable tokens");
-    if (role.explicitMaxTtl !== 0 || role.tokenExplicitMaxTtl !== 0) {
-      throw badRequest("'token_type' cannot be 'batch' when role is set to generate tokens with an explicit max TTL");
-    }
-  }
-  if (has("allowed_entity_aliases")) role.allowedEntityAliases = removeDuplicates(f.allowed_entity_aliases ?? []);
-  await env.core.tokens.writeRole(role);
-  return warnings.length > 0 ? { warnings } : undefined;
-}
-
-function roleData(role: TokenRole): Record<string, unknown> {
-  const data: Record<string, unknown> = {
-    period: role.period,
-    token_period: role.tokenPeriod,
-    explicit_max_ttl: role.explicitMaxTtl,
-    token_explicit_max_ttl: role.tokenExplicitMaxTtl,
-    disallowed_policies: role.disallowedPolicies,
-    allowed_policies: role.allowedPolicies,
-    disallowed_policies_glob: role.disallowedPoliciesGlob,
-    allowed_policies_glob: role.allowedPoliciesGlob,
-    name: role.name,
-    orphan: role.orphan,
-    path_suffix: role.pathSuffix,
-    renewable: role.renewable,
-    token_type: role.tokenType,
-    allowed_entity_aliases: role.allowedEntityAliases,
-    token_no_default_policy: role.tokenNoDefaultPolicy,
-  };
-  if (role.tokenBoundCidrs.length > 0) data.token_bound_cidrs = role.tokenBoundCidrs;
-  if (role.tokenNumUses > 0) data.token_num_uses = role.tokenNumUses;
-  return data;
 }
 
 // ---- the path list -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import type { AuthResponse, Operation, Response } from "../framework/request.js"
 import { PolicyStore } from "../policy/policy-store.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createTokenBackend } from "./token-backend.js";
-import { calculateTtl, sanitizePolicies } from "./path-token.js";
+import { calculateTtl, sanitizePolicies } from "./token-rules.js";
 
 let core: Core;
 let storage: SqliteStorage;
