@@ -4,18 +4,16 @@
 // field); unknown top-level and listener keys only produce warnings, as OpenBao does, so configs written
 // for OpenBao load. Our own `hsm` block is strict: a typo there could pick the wrong token.
 
-import { readFile } from "node:fs/promises";
 import {
   checkHclKeys,
   hclAttr,
   hclBlocks,
   hclBool,
   hclNumber,
-  HclShapeError,
   hclString,
-  HclSyntaxError,
   isHclObject,
-  parseHcl,
+  loadHclConfig,
+  parseHclConfig,
   type HclBlock,
   type HclObject,
 } from "./hcl.js";
@@ -121,31 +119,14 @@ const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   err: "error",
 };
 
-export async function loadServerConfig(path: string): Promise<ServerConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    throw new ConfigError(`${path}: cannot read config file (${code})`);
-  }
-  return parseServerConfig(text, path);
+const configError = (message: string, field?: string, line?: number): ConfigError => new ConfigError(message, field, line);
+
+export function loadServerConfig(path: string): Promise<ServerConfig> {
+  return loadHclConfig(path, buildConfig, configError);
 }
 
-export async function parseServerConfig(text: string, filename = "config.hcl"): Promise<ServerConfig> {
-  let doc: HclObject;
-  try {
-    doc = await parseHcl(text, filename);
-  } catch (err) {
-    if (err instanceof HclSyntaxError) throw new ConfigError(err.message, undefined, err.line);
-    throw err;
-  }
-  try {
-    return buildConfig(doc, filename);
-  } catch (err) {
-    if (err instanceof HclShapeError) throw new ConfigError(`${filename}: ${err.message}`, err.field);
-    throw err;
-  }
+export function parseServerConfig(text: string, filename = "config.hcl"): Promise<ServerConfig> {
+  return parseHclConfig(text, filename, buildConfig, configError);
 }
 
 function buildConfig(doc: HclObject, filename: string): ServerConfig {

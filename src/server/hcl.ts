@@ -26,6 +26,7 @@
 //     through a JSON string).
 // The first call is therefore worth moving off the request path: the server calls warmUpHcl() at start.
 
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 
 export type HclScalar = string | number | boolean | null;
@@ -374,4 +375,44 @@ export function hclMap(body: HclObject, key: string, field: string): HclObject |
     for (const [k, x] of Object.entries(part)) setOwn(merged, k, x);
   }
   return merged;
+}
+
+/**
+ * The one way a config file is read and turned into a typed config: read the file, parse HCL or JSON,
+ * build. Every failure becomes the caller's own error type through `fail` (never echoing file content,
+ * which may hold a PIN).
+ */
+export async function loadHclConfig<T>(
+  path: string,
+  build: (doc: HclObject, filename: string) => T,
+  fail: (message: string, field?: string, line?: number) => Error,
+): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw fail(`${path}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? "unknown error"})`);
+  }
+  return parseHclConfig(text, path, build, fail);
+}
+
+export async function parseHclConfig<T>(
+  text: string,
+  filename: string,
+  build: (doc: HclObject, filename: string) => T,
+  fail: (message: string, field?: string, line?: number) => Error,
+): Promise<T> {
+  let doc: HclObject;
+  try {
+    doc = await parseHcl(text, filename);
+  } catch (err) {
+    if (err instanceof HclSyntaxError) throw fail(err.message, undefined, err.line);
+    throw err;
+  }
+  try {
+    return build(doc, filename);
+  } catch (err) {
+    if (err instanceof HclShapeError) throw fail(`${filename}: ${err.message}`, err.field);
+    throw err;
+  }
 }

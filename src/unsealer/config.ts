@@ -12,7 +12,6 @@
 //
 // Every block is strict (unknown keys are errors): this file decides which HSM holds the share and which
 // servers receive it, so a typo must stop the daemon rather than silently change either.
-import { readFile } from "node:fs/promises";
 import type { HsmDeclaration } from "../hsm/hsm-registry.js";
 import { parsePkcs11Uri } from "../hsm/uri.js";
 import { HsmConfigError } from "../hsm/errors.js";
@@ -23,11 +22,10 @@ import {
   hclBlocks,
   hclBodies,
   hclBool,
-  HclShapeError,
   hclString,
   hclStringList,
-  HclSyntaxError,
-  parseHcl,
+  loadHclConfig,
+  parseHclConfig,
   type HclObject,
 } from "../server/hcl.js";
 
@@ -68,32 +66,15 @@ const UNSEALER_KEYS = ["servers", "ca_cert", "tls_skip_verify", "interval", "bac
 const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env"] as const;
 const SHARE_KEYS = ["key", "file"] as const;
 
-export async function loadUnsealerConfig(path: string): Promise<UnsealerConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    throw new UnsealerConfigError(`${path}: cannot read config file (${code})`);
-  }
-  return parseUnsealerConfig(text, path);
+// HclSyntaxError never quotes source text, so a PIN written inline cannot leak through an error.
+const configError = (message: string, field?: string): UnsealerConfigError => new UnsealerConfigError(message, field);
+
+export function loadUnsealerConfig(path: string): Promise<UnsealerConfig> {
+  return loadHclConfig(path, build, configError);
 }
 
-export async function parseUnsealerConfig(text: string, filename = "unsealer.hcl"): Promise<UnsealerConfig> {
-  let doc: HclObject;
-  try {
-    doc = await parseHcl(text, filename);
-  } catch (err) {
-    // HclSyntaxError never quotes source text, so a PIN written inline cannot leak through it.
-    if (err instanceof HclSyntaxError) throw new UnsealerConfigError(err.message);
-    throw err;
-  }
-  try {
-    return build(doc, filename);
-  } catch (err) {
-    if (err instanceof HclShapeError) throw new UnsealerConfigError(`${filename}: ${err.message}`, err.field);
-    throw err;
-  }
+export function parseUnsealerConfig(text: string, filename = "unsealer.hcl"): Promise<UnsealerConfig> {
+  return parseHclConfig(text, filename, build, configError);
 }
 
 function build(doc: HclObject, filename: string): UnsealerConfig {
