@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { expectArcaError, initializedCore } from "../../../test/core.js";
 import { Core } from "../../core/core.js";
 import { ArcaError } from "../../core/errors.js";
 import type { Operation, Response } from "../../core/framework/request.js";
-import { PolicyStore } from "../../core/policy/policy-store.js";
-import { createSystemBackend } from "../../core/system/backend.js";
-import { createTokenBackend } from "../../core/tokens/token-backend.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createAppRoleBackend } from "./backend.js";
 
@@ -13,17 +11,7 @@ let storage: SqliteStorage;
 let root: string;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  core = new Core({
-    storage,
-    engines: new Map([
-      ["system", createSystemBackend],
-      ["token", createTokenBackend],
-      ["approle", createAppRoleBackend],
-    ]),
-    policies: (view) => new PolicyStore(view),
-  });
-  ({ rootToken: root } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true }));
+  ({ core, storage, root } = await initializedCore({ approle: createAppRoleBackend }));
   await call("update", "sys/auth/approle", { type: "approle" });
   await core.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
 });
@@ -50,18 +38,7 @@ async function login(roleId: string, secretId: string | undefined, remote = "127
   return ar("update", "login", { role_id: roleId, secret_id: secretId }, { token: null, remote });
 }
 
-async function expectError(p: Promise<unknown>, status: number, message?: string | RegExp): Promise<ArcaError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ArcaError);
-  const ae = err as ArcaError;
-  expect(ae.status).toBe(status);
-  if (message instanceof RegExp) expect(ae.message).toMatch(message);
-  else if (message !== undefined) expect(ae.message).toBe(message);
-  return ae;
-}
+const expectError = expectArcaError;
 
 async function roleId(name: string): Promise<string> {
   return (await ar("read", `role/${name}/role-id`))?.data?.role_id as string;

@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { expectArcaError, initializedCore } from "../../../test/core.js";
 import { Core } from "../../core/core.js";
 import { ArcaError } from "../../core/errors.js";
 import type { Operation, Response } from "../../core/framework/request.js";
-import { PolicyStore } from "../../core/policy/policy-store.js";
-import { createSystemBackend } from "../../core/system/backend.js";
-import { createTokenBackend } from "../../core/tokens/token-backend.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createUserpassBackend } from "./backend.js";
 import { LoginLimiter } from "./login-limiter.js";
@@ -15,17 +13,7 @@ let storage: SqliteStorage;
 let root: string;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  core = new Core({
-    storage,
-    engines: new Map([
-      ["system", createSystemBackend],
-      ["token", createTokenBackend],
-      ["userpass", createUserpassBackend],
-    ]),
-    policies: (view) => new PolicyStore(view),
-  });
-  ({ rootToken: root } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true }));
+  ({ core, storage, root } = await initializedCore({ userpass: createUserpassBackend }));
   await call("update", "sys/auth/userpass", { type: "userpass" });
 });
 
@@ -42,17 +30,7 @@ async function call(operation: Operation, path: string, data: Record<string, unk
 const up = (op: Operation, path: string, data: Record<string, unknown> = {}) => call(op, `auth/userpass/${path}`, data);
 const login = (user: string, password: string, remote = "127.0.0.1") => call("update", `auth/userpass/login/${user}`, { password }, { token: null, remote });
 
-async function expectError(p: Promise<unknown>, status: number, message?: string | RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ArcaError);
-  const ae = err as ArcaError;
-  expect(ae.status).toBe(status);
-  if (message instanceof RegExp) expect(ae.message).toMatch(message);
-  else if (message !== undefined) expect(ae.message).toBe(message);
-}
+const expectError = expectArcaError;
 
 describe("users", () => {
   it("creates, reads without the password, lists, updates policies and password, deletes", async () => {

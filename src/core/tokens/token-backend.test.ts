@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { expectArcaError, initializedCore } from "../../../test/core.js";
 import { Core } from "../core.js";
-import { ArcaError } from "../errors.js";
 import type { AuthResponse, Operation, Response } from "../framework/request.js";
-import { PolicyStore } from "../policy/policy-store.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
-import { createTokenBackend } from "./token-backend.js";
 import { calculateTtl, sanitizePolicies } from "./token-rules.js";
 
 let core: Core;
@@ -12,13 +10,7 @@ let storage: SqliteStorage;
 let root: string;
 
 beforeEach(async () => {
-  storage = new SqliteStorage({ path: ":memory:" });
-  core = new Core({
-    storage,
-    engines: new Map([["token", createTokenBackend]]),
-    policies: (view) => new PolicyStore(view),
-  });
-  ({ rootToken: root } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true }));
+  ({ core, storage, root } = await initializedCore());
   await core.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
   // Enough to create children and look itself up, nothing more.
   await core.policies.write(
@@ -56,17 +48,7 @@ async function lookup(token: string): Promise<Record<string, unknown>> {
   return resp?.data ?? {};
 }
 
-async function expectError(p: Promise<unknown>, status: number, message?: string | RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ArcaError);
-  const ae = err as ArcaError;
-  expect(ae.status).toBe(status);
-  if (message instanceof RegExp) expect(ae.message).toMatch(message);
-  else if (message !== undefined) expect(ae.message).toBe(message);
-}
+const expectError = expectArcaError;
 
 describe("auth/token/create", () => {
   it("creates a child token with the default policy and an OpenBao-shaped auth block", async () => {
