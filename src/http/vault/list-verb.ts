@@ -177,10 +177,13 @@ function adopt(server: Server, socket: Socket, first: Buffer): void {
     if (parser?._consumed) parser.unconsume?.();
     parser?.finish?.();
     parser?.remove?.(); // leave the server's connection list, or its header timeout would close us
-    parser?.close?.();
   } catch {
     // A parser that is already gone is fine: all we need is that it no longer reads this socket.
   }
+  // Never free the native parser here: we are inside its own read callback, and Node's C++ stream code
+  // still uses it after we return (closing it synchronously crashed the process with SIGSEGV under
+  // load). Node's own upgrade path defers the close the same way (closeParserInstance).
+  if (parser?.close) setImmediate(() => parser.close?.());
   (socket as Socket & { parser?: NodeParser | null }).parser = null;
   socket.on("error", () => undefined);
   server.emit("connection", new RewritingConnection(socket, first));
