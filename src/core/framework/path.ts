@@ -132,7 +132,9 @@ export function matchPath(p: CompiledPath, path: string | SplitPath): Record<str
       for (let t = 0; t < tail.length; t++) if (parts[restEnd + t] !== tail[t].value) return undefined;
       const rest = parts.slice(i, restEnd);
       if (seg.kind === "rest1" && rest.length === 0) return undefined;
-      if (rest.some((r) => r === "")) return undefined;
+      // Empty segments are allowed inside a rest parameter, as OpenBao's `.+` patterns allow them (an
+      // OCSP GET request is base64 and may contain "//"); engines validate their own paths.
+      if (seg.kind === "rest1" && rest.every((r) => r === "")) return undefined;
       params[seg.value] = rest.join("/") + (trailingSlash && rest.length > 0 && tail.length === 0 ? "/" : "");
       return params;
     }

@@ -64,3 +64,12 @@ describe("PKI over HTTP", () => {
     expect(await ocsp()).toMatch(/leaf\.pem: revoked/);
   });
 });
+
+describe("OCSP GET with slashes in the base64 request", () => {
+  it("routes a request whose base64 contains '//' to the OCSP handler", async () => {
+    // Not a valid OCSP request: what matters is that it reaches the OCSP handler (an OCSP error answer),
+    // not "unsupported path".
+    const res = await fetch(`${s.url}/v1/pki/ocsp/MEow//SDBGMEQw`);
+    expect(res.headers.get("content-type")).toBe("application/ocsp-response");
+  });
+});
