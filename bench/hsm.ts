@@ -15,6 +15,7 @@ import { digestInfo } from "../src/hsm/key-encoding.js";
 import pkcs11js from "pkcs11js";
 import { loadPkcs11Module, pk, type Handle } from "../src/hsm/module.js";
 import { Pkcs11KeyManager } from "../src/hsm/pkcs11-key-manager.js";
+import { openRawSessions } from "./baseline.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -145,15 +146,7 @@ async function main(): Promise<void> {
 
   // Raw: a second pkcs11js binding on the same library (C_Initialize is shared, so ALREADY_INITIALIZED is expected),
   // our own sessions, already logged in (login is per application and token).
-  const p11 = new pkcs11js.PKCS11();
-  p11.load(t.libPath);
-  try {
-    p11.C_Initialize({ flags: pk.CKF_OS_LOCKING_OK });
-  } catch (e) {
-    if (!/ALREADY_INITIALIZED/.test((e as Error).message)) throw e;
-  }
-  const slot = loadPkcs11Module(t.libPath).findToken({ label: t.label }).slot;
-  const sessions = Array.from({ length: CONCURRENCY }, () => p11.C_OpenSession(slot, pk.CKF_SERIAL_SESSION | pk.CKF_RW_SESSION));
+  const { p11, sessions } = openRawSessions(t.libPath, t.label, CONCURRENCY);
   const s0 = sessions[0];
   const hRsa = findKey(p11, s0, pk.CKO_PRIVATE_KEY, rsa.id);
   const hEc = findKey(p11, s0, pk.CKO_PRIVATE_KEY, ec.id);
@@ -198,7 +191,7 @@ async function main(): Promise<void> {
     print(k, r);
   }
 
-  if (args.workers) await workerComparison(t.libPath, hRsa, hEc, slot, msg);
+  if (args.workers) await workerComparison(t.libPath, hRsa, hEc, loadPkcs11Module(t.libPath).findToken({ label: t.label }).slot, msg);
 
   for (const s of sessions) p11.C_CloseSession(s);
   await km.close();

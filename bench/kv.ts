@@ -7,14 +7,13 @@
  * With --entries N (> 10,000) it measures reads at 10,000 entries first, then grows the store to N
  * entries and measures again, printing RSS and the p99 ratio.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServer } from "../src/server/server.js";
 import { createLogger } from "../src/server/log.js";
 import { printTable, requireWrk, runWrk, type LoadResult } from "./wrk.js";
+import { startBareServer } from "./baseline.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -24,11 +23,6 @@ const arg = (name: string, fallback: number): number => {
 const seconds = arg("seconds", 5);
 const entries = arg("entries", 10_000);
 const connections = 32;
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 async function preload(core: Awaited<ReturnType<typeof startDevServer>>["core"], token: string, from: number, to: number): Promise<void> {
   const started = Date.now();
@@ -62,11 +56,7 @@ end`;
 
 async function main(): Promise<void> {
   requireWrk();
-  const bare = createServer((_req, res) => {
-    res.writeHead(200, { "Content-Type": "text/plain" });
-    res.end("hello world\n");
-  });
-  const bareUrl = await listen(bare);
+  const { url: bareUrl, server: bare } = await startBareServer();
   const dir = mkdtempSync(join(tmpdir(), "arca-bench-"));
   const arca = await startDevServer({ listenAddress: "127.0.0.1:0", dataDir: dir, logger: createLogger("error", () => undefined) });
   const token = arca.rootToken!;

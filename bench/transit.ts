@@ -5,38 +5,30 @@
  *
  *   npx tsx bench/transit.ts [--seconds 5] [--concurrency 4]     (concurrency: HSM case, in flight)
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import pkcs11js from "pkcs11js";
 import { startDevServer } from "../src/server/server.js";
 import { createLogger } from "../src/server/log.js";
-import type { BackendFactory } from "../src/core/core.js";
 import type { Operation, Request } from "../src/core/framework/request.js";
 import { StorageView } from "../src/core/view.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";
 import { HsmRegistry } from "../src/hsm/hsm-registry.js";
-import { loadPkcs11Module, pk, type Handle } from "../src/hsm/module.js";
+import { pk, type Handle } from "../src/hsm/module.js";
 import { Pkcs11KeyManager } from "../src/hsm/pkcs11-key-manager.js";
 import { parsePkcs11Uri } from "../src/hsm/uri.js";
-import { createTransitBackend, createTransitBackendWith } from "../src/engines/transit/backend.js";
+import { createTransitBackendWith } from "../src/engines/transit/backend.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
 import { printTable, requireWrk, runWrk } from "./wrk.js";
+import { openRawSessions, startBareServer } from "./baseline.js";
 
 const { values: args } = parseArgs({ options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "4" } } });
 const SECONDS = Number(args.seconds);
 const HSM_CONCURRENCY = Number(args.concurrency);
 const connections = 32;
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 const KIB_B64 = randomBytes(1024).toString("base64");
 
@@ -56,23 +48,14 @@ wrk.body = '{"batch_input":[' .. table.concat(items, ",") .. ']}'
 
 async function httpCases(): Promise<void> {
   requireWrk();
-  const bare = createServer((_req, res) => {
-    res.writeHead(200, { "Content-Type": "text/plain" });
-    res.end("hello world\n");
-  });
-  const bareUrl = await listen(bare);
+  const { url: bareUrl, server: bare } = await startBareServer();
   const dir = mkdtempSync(join(tmpdir(), "arca-bench-"));
   const arca = await startDevServer({ listenAddress: "127.0.0.1:0", dataDir: dir, logger: createLogger("error", () => undefined) });
   const token = arca.rootToken!;
   const headers = { "X-Vault-Token": token };
   try {
     const mount = async () => fetch(`${arca.url}/v1/sys/mounts/transit`, { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify({ type: "transit" }) });
-    let res = await mount();
-    if (!res.ok) {
-      // Until the lead registers "transit" in src/server/engines.ts, add it to this core's catalog (bench only).
-      (arca.core as unknown as { engines: Map<string, BackendFactory> }).engines.set("transit", createTransitBackend);
-      res = await mount();
-    }
+    const res = await mount();
     if (!res.ok) throw new Error(`mounting transit failed: ${res.status} ${await res.text()}`);
     await fetch(`${arca.url}/v1/transit/keys/bench`, { method: "POST", headers, body: "{}" });
     const check = await fetch(`${arca.url}/v1/transit/encrypt/bench`, { method: "POST", headers, body: JSON.stringify({ plaintext: KIB_B64 }) });
@@ -156,15 +139,7 @@ async function hsmCase(): Promise<void> {
     const id = parsePkcs11Uri(uri).id!;
 
     // Raw: a second pkcs11js binding on the same library, own logged-in sessions, one call in flight each.
-    const p11 = new pkcs11js.PKCS11();
-    p11.load(t.libPath);
-    try {
-      p11.C_Initialize({ flags: pk.CKF_OS_LOCKING_OK });
-    } catch (e) {
-      if (!/ALREADY_INITIALIZED/.test((e as Error).message)) throw e;
-    }
-    const slot = loadPkcs11Module(t.libPath).findToken({ label: t.label }).slot;
-    const sessions = Array.from({ length: HSM_CONCURRENCY }, () => p11.C_OpenSession(slot, pk.CKF_SERIAL_SESSION | pk.CKF_RW_SESSION));
+    const { p11, sessions } = openRawSessions(t.libPath, t.label, HSM_CONCURRENCY);
     p11.C_FindObjectsInit(sessions[0], [{ type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY }, { type: pk.CKA_ID, value: id }]);
     const [hAes] = p11.C_FindObjects(sessions[0], 1);
     p11.C_FindObjectsFinal(sessions[0]);
