@@ -70,6 +70,7 @@ function mount(km: KeyManager | undefined, dir: string) {
       path: `pki/${path}`,
       data,
       clientToken: undefined,
+      namespace: { id: "root", path: "" },
       caller: undefined,
       remoteAddress: "127.0.0.1",
       wrapTtl: undefined,

@@ -24,6 +24,7 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
       path: `${mount.point}${path}`,
       data,
       clientToken: undefined,
+      namespace: { id: "root", path: "" },
       caller: undefined,
       remoteAddress: "127.0.0.1",
       wrapTtl: undefined,

@@ -5,7 +5,6 @@
 import { expect } from "vitest";
 import { Core, type BackendFactory } from "../src/core/core.js";
 import { ArcaError } from "../src/core/errors.js";
-import { PolicyStore } from "../src/core/policy/policy-store.js";
 import { createSystemBackend } from "../src/core/system/backend.js";
 import { createTokenBackend } from "../src/core/tokens/token-backend.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";
@@ -22,7 +21,6 @@ export async function initializedCore(engines: Record<string, BackendFactory> = 
   const core = new Core({
     storage,
     engines: new Map<string, BackendFactory>([["system", createSystemBackend], ["token", createTokenBackend], ...Object.entries(engines)]),
-    policies: (view) => new PolicyStore(view),
   });
   const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true });
   return { core, storage, root: rootToken };

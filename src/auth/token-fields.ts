@@ -7,7 +7,7 @@
 import { ArcaError, permissionDenied } from "../core/errors.js";
 import type { Fields } from "../core/framework/fields.js";
 import type { AuthResponse, Request, Response } from "../core/framework/request.js";
-import type { Core } from "../core/core.js";
+import type { Namespace } from "../core/namespaces/namespace.js";
 import type { MountEntry } from "../core/mounts.js";
 import { calculateTtl, sanitizePolicies } from "../core/tokens/token-rules.js";
 import { NON_ASSIGNABLE_POLICIES } from "../core/policy/builtin.js";
@@ -177,7 +177,7 @@ export function tokenData(p: TokenParams): Record<string, unknown> {
 // ---- issuing a login token ------------------------------------------------------------------------------
 
 export interface LoginTokenRequest {
-  core: Core;
+  ns: Namespace;
   mount: MountEntry;
   req: Request;
   params: TokenParams;
@@ -190,10 +190,10 @@ export interface LoginTokenRequest {
 }
 
 /** The auth mount's effective lease bounds (a tune replaces the mount entry, so look it up each time). */
-export function mountLeaseBounds(core: Core, mount: MountEntry): { max: number; def: number } {
-  const m = core.mounts(mount.table).find((e) => e.uuid === mount.uuid) ?? mount;
-  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : core.maxLeaseTtl;
-  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : core.defaultLeaseTtl;
+export function mountLeaseBounds(ns: Namespace, mount: MountEntry): { max: number; def: number } {
+  const m = ns.mounts(mount.table).find((e) => e.uuid === mount.uuid) ?? mount;
+  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : ns.core.maxLeaseTtl;
+  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : ns.core.defaultLeaseTtl;
   return { max, def: Math.min(def, max) };
 }
 
@@ -211,13 +211,13 @@ export function checkTokenBoundCidrs(req: Request, cidrs: readonly string[]): vo
  * system's max lease TTL, num_uses, period and explicit max TTL.
  */
 export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
-  const { core, params: p } = l;
+  const { ns, params: p } = l;
   const boundCidrs = l.boundCidrs && l.boundCidrs.length > 0 ? l.boundCidrs : p.tokenBoundCidrs;
   checkTokenBoundCidrs(l.req, boundCidrs);
 
   const policies = sanitizePolicies(p.tokenPolicies, !p.tokenNoDefaultPolicy);
   if (policies.includes("root")) throw badRequest("auth methods cannot create root tokens");
-  const bounds = mountLeaseBounds(core, l.mount);
+  const bounds = mountLeaseBounds(ns, l.mount);
   const { ttl, warnings } = calculateTtl({
     increment: 0,
     backendTtl: p.tokenTtl,
@@ -235,7 +235,7 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
 
   const source = l.mount.path.replace(/\/$/, "").replace(/\//g, "-");
   const displayName = l.displayName === "" ? source : `${source}-${l.displayName}`;
-  const { token, entry } = await core.tokens.create({
+  const { token, entry } = await ns.tokens.create({
     policies,
     orphan: true,
     path: l.req.path,

@@ -158,6 +158,37 @@ describe("arca CLI against a dev server", () => {
     expect(auth.stdout).toMatch(/token\/\s+token/);
   });
 
+  it("namespace: create/lookup/list/patch/lock/unlock/delete, and -namespace / ARCA_NAMESPACE / VAULT_NAMESPACE", async () => {
+    const ns = `clins${Math.random().toString(36).slice(2, 8)}`;
+    const created = await arca(["namespace", "create", "-custom-metadata=team=a", "-format=json", ns], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ data: { path: `${ns}/`, custom_metadata: { team: "a" } } });
+    expect((await arca(["namespace", "create", "-namespace", ns, "child"], env)).code).toBe(0);
+    expect((await arca(["namespace", "list"], env)).stdout).toContain(`${ns}/`);
+    expect((await arca(["namespace", "list", `-namespace=${ns}`], env)).stdout).toBe("Keys\n----\nchild/\n");
+    expect((await arca(["namespace", "list", "-recursive"], { ...env, ARCA_NAMESPACE: ns })).stdout).toBe("Keys\n----\nchild/\n");
+    expect((await arca(["namespace", "lookup", ns], env)).stdout).toMatch(/custom_metadata\s+map\[team:a\]/);
+    const patched = await arca(["namespace", "patch", "-custom-metadata=env=dev", "-remove-custom-metadata=team", "-format=json", ns], env);
+    expect(JSON.parse(patched.stdout)).toMatchObject({ data: { custom_metadata: { env: "dev" } } });
+
+    // Commands act inside the namespace named by the flag or the environment.
+    expect((await arca(["secrets", "enable", "-path=kv", "kv"], { ...env, VAULT_NAMESPACE: `${ns}/child` })).code).toBe(0);
+    expect((await arca(["write", "kv/x", "v=1"], { ...env, VAULT_NAMESPACE: `${ns}/child` })).code).toBe(0);
+    expect((await arca(["read", "-field=v", `-namespace=${ns}`, "child/kv/x"], env)).stdout).toBe("1");
+    expect((await arca(["read", "kv/x"], env)).code).toBe(2);
+
+    const key = (await arca(["namespace", "lock", `${ns}/child`], env)).stdout.trim();
+    expect(key).toMatch(/^[0-9A-Za-z]{24}$/);
+    const locked = await arca(["read", `-namespace=${ns}/child`, "kv/x"], env);
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toContain("locked");
+    expect((await arca(["namespace", "unlock", `-unlock-key=${key}`, `${ns}/child`], env)).stdout).toBe("Success! Namespace unlocked\n");
+    expect((await arca(["namespace", "delete", `${ns}/child`], env)).stdout).toBe(`Success! Namespace deleted at: ${ns}/child/\n`);
+    expect((await arca(["namespace", "delete", ns], env)).code).toBe(0);
+    expect((await arca(["namespace", "lookup", ns], env)).code).not.toBe(0);
+    expect((await arca(["namespace", "seal", `${ns}x`], env)).code).toBe(2);
+  });
+
   it("policy and token: write/read/list, create/lookup/renew/revoke", async () => {
     const file = join(home, "reader.hcl");
     writeFileSync(file, 'path "secret/data/*" { capabilities = ["read"] }\n');

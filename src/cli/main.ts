@@ -8,6 +8,7 @@ import { kvCommand } from "./kv-command.js";
 import { loginCommand } from "./login-command.js";
 import { operatorCommand, statusCommand } from "./operator-command.js";
 import { policyCommand } from "./policy-command.js";
+import { namespaceCommand } from "./namespace-command.js";
 import { auditCommand } from "./audit-command.js";
 import { unsealerCommand } from "./unsealer-command.js";
 import { secretsCommand } from "./secrets-command.js";
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   login: { run: loginCommand, summary: "Authenticate and store the token in ~/.arca-token" },
   token: { run: tokenCommand, summary: "create, lookup, renew, revoke, capabilities" },
   policy: { run: policyCommand, summary: "write, read, list, delete ACL policies" },
+  namespace: { run: namespaceCommand, summary: "create, lookup, list, patch, delete, lock, unlock, seal, unseal namespaces" },
   unsealer: { run: unsealerCommand, summary: "Auto-unseal daemon; seal-share stores a share sealed by an HSM key" },
   audit: { run: auditCommand, summary: "enable, disable, list audit devices; verify a log's chain" },
   secrets: { run: secretsCommand, summary: "enable, disable, list, tune secrets engines" },

@@ -11,7 +11,7 @@ import { gcmOpen, gcmSeal, AuthenticationError } from "../crypto/aead.js";
 import { ArcaError, sealedError } from "./errors.js";
 import { Keyring, type RotationConfig } from "./keyring.js";
 import { EntryCache } from "./entry-cache.js";
-import type { KeyValueReader, KeyValueStore, KeyValueTxn, ListOptions, Storage } from "../storage/storage.js";
+import type { KeyValueReader, KeyValueStore, KeyValueTxn, ListOptions } from "../storage/storage.js";
 
 export const KEYRING_PATH = "core/keyring";
 const FORMAT_PATH_AAD = 0x02;
@@ -38,7 +38,7 @@ export class Barrier implements KeyValueStore {
   /** Decrypted entries of hot paths; cleared (and zeroed) when sealed. */
   private readonly cache = new EntryCache();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: KeyValueStore) {}
 
   get sealed(): boolean {
     return this.keyring === undefined;

@@ -11,14 +11,15 @@ import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
 import type { PathMatch } from "./framework/path.js";
-import type { Operation, Request, Response } from "./framework/request.js";
-import { dataPrefix, loadTable, newMount, routePath, saveTable, type MountEntry, type MountTable } from "./mounts.js";
-import { Router, type RouteMatch } from "./router.js";
-import { TokenStore, type TokenEntry } from "./tokens/token-store.js";
-import { StorageView } from "./view.js";
+import { ROOT_NAMESPACE, type Caller, type Operation, type Request, type Response } from "./framework/request.js";
+import type { MountEntry } from "./mounts.js";
+import type { RouteMatch } from "./router.js";
+import type { TokenEntry } from "./tokens/token-store.js";
 import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js";
-import { MAX_WRAP_TTL, ResponseWrapper } from "./wrapping.js";
-import type { PolicyStore } from "./policy/policy-store.js";
+import { MAX_WRAP_TTL } from "./wrapping.js";
+import { Namespace } from "./namespaces/namespace.js";
+import { NamespaceRegistry } from "./namespaces/namespace-registry.js";
+import { accessorNamespaceId, tokenNamespaceId } from "./namespaces/namespace-entry.js";
 import { SealManager } from "../seal/seal-manager.js";
 import { RootGeneration } from "../seal/generate-root.js";
 import { operatorShares } from "../seal/seal.js";
@@ -27,14 +28,14 @@ import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
 import type { KeyManager } from "../hsm/key-manager.js";
 import { addressInCidrs } from "./cidr.js";
+import type { ACL } from "./policy/acl.js";
 
-/** Builds the backend for a mount. `core` gives system-level backends what they need. */
-export type BackendFactory = (mount: MountEntry, core: Core) => LogicalBackend;
+/** Builds the backend for a mount in namespace `ns` (server-wide things are at `ns.core`). */
+export type BackendFactory = (mount: MountEntry, ns: Namespace) => LogicalBackend;
 
 export interface CoreOptions {
   storage: Storage;
   engines: Map<string, BackendFactory>;
-  policies: (barrierView: StorageView) => PolicyStore;
   autoSeals?: AutoSeal[];
   /** The configured seals (auto, Shamir, disabled ones during a migration); overrides autoSeals. */
   seals?: ConfiguredSeal[];
@@ -77,31 +78,43 @@ const WRITE_OPS = new Set<Operation>(["create", "update", "patch"]);
 
 /** A request the pipeline let through to its engine. */
 interface Admitted {
+  ns: Namespace;
   route: RouteMatch;
   match: PathMatch;
-  entry: TokenEntry | undefined;
+  token: ResolvedToken | undefined;
 }
+
+/** A live token and the namespace it belongs to. */
+export interface ResolvedToken {
+  entry: TokenEntry;
+  ns: Namespace;
+}
+
+/**
+ * Endpoints of the root namespace only (OpenBao's list): in a namespace they answer 400. The raw ones
+ * (init, unseal, seal, ...) are refused by the HTTP layer before they get here.
+ */
+const ROOT_ONLY_SYS = /^sys\/(?:raw|generate-recovery-token|init|seal|step-down|unseal|health|rekey-recovery-key|rekey|storage|generate-root|generate-root-token|metrics|pprof|in-flight-req|audit|audit-hash|config|decode-token|host-info|loggers|monitor|quotas|replication|rotate|key-status|leader|internal\/counters|internal\/inspect)(?:\/|$)/;
+
+export const namespaceUnavailableError = (): ArcaError => new ArcaError("invalid_request", "operation unavailable in namespaces");
 export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
 
 export class Core {
   readonly storage: Storage;
   readonly barrier: Barrier;
   readonly seal: SealManager;
-  readonly tokens: TokenStore;
-  readonly policies: PolicyStore;
-  readonly router = new Router();
+  /** The namespace tree; `root` is the server's own mounts, tokens and policies. */
+  readonly namespaces: NamespaceRegistry;
   readonly clusterName: string;
   clusterId = "";
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   readonly audit = new DeviceAuditBroker();
-  readonly wrapper: ResponseWrapper;
   readonly keyManager: KeyManager | undefined;
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
   readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
   private rootKey: Buffer | undefined;
-  private mountEntries: MountEntry[] = [];
   private activeSince: Date | undefined;
   private readonly sealTiming: SealTiming;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -114,20 +127,18 @@ export class Core {
     this.barrier = new Barrier(opts.storage);
     this.seal = new SealManager(opts.storage, opts.seals ?? opts.autoSeals ?? []);
     this.sealTiming = { ...DEFAULT_SEAL_TIMING, ...opts.sealTiming };
-    this.tokens = new TokenStore(new StorageView(this.barrier, "sys/token/"));
-    this.policies = opts.policies(new StorageView(this.barrier, "sys/policy/"));
-    this.wrapper = new ResponseWrapper(this.barrier, this.tokens);
-    // A revoked token's cubbyhole goes with it (OpenBao's cubbyhole destroyer).
-    this.tokens.onRevoke(async (ids) => {
-      const cubbyhole = this.router.get("cubbyhole/");
-      if (!cubbyhole) return;
-      for (const id of ids) await cubbyhole.storage.sub(`${id}/`).clear();
-    });
     this.engines = opts.engines;
+    this.namespaces = new NamespaceRegistry(this, this.barrier);
+
     this.keyManager = opts.keyManager;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
     this.maxLeaseTtl = opts.maxLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
+  }
+
+  /** The root namespace: the server's own mounts, tokens and policies. */
+  get root(): Namespace {
+    return this.namespaces.root;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -155,8 +166,8 @@ export class Core {
     const { rootKey, keys, recoveryKeys, auto } = await this.seal.initialize(req);
     await this.barrier.initialize(rootKey);
     this.rootKey = rootKey;
-    await this.postUnseal(true);
-    const { token } = await this.tokens.create({
+    await this.postUnseal();
+    const { token } = await this.root.tokens.create({
       policies: ["root"],
       path: "auth/token/root",
       displayName: "root",
@@ -188,7 +199,7 @@ export class Core {
     }
     this.rootKey = rootKey;
     this.clearRetry();
-    await this.postUnseal(false);
+    await this.postUnseal();
     // Re-write copies missing from seals that work (a seal added, or back after a loss).
     await this.checkSeals();
   }
@@ -267,46 +278,30 @@ export class Core {
     await this.sealNow();
   }
 
-  private async postUnseal(firstTime: boolean): Promise<void> {
+  private async postUnseal(): Promise<void> {
     const meta = await this.barrier.get("core/cluster");
     if (meta) this.clusterId = (JSON.parse(meta.toString()) as { id: string }).id;
     else {
       this.clusterId = randomUUID();
       await this.barrier.put("core/cluster", Buffer.from(JSON.stringify({ id: this.clusterId, name: this.clusterName })));
     }
-    await this.tokens.setup();
-    await this.policies.setup();
-    this.mountEntries = [...(await loadTable(this.barrier, "secret")), ...(await loadTable(this.barrier, "auth"))];
-    // Built-in mounts every server has; added on first unseal, and to older servers that predate one.
-    const builtins = [
-      newMount("secret", "sys/", "system", { description: "system endpoints used for control, policy and debugging", builtin: true }),
-      newMount("secret", "cubbyhole/", "cubbyhole", { description: "per-token private secret storage", builtin: true }),
-      newMount("auth", "token/", "token", { description: "token based credentials", builtin: true }),
-    ].filter((m) => this.engines.has(m.type) && !this.mountEntries.some((e) => e.table === m.table && e.path === m.path));
-    if (firstTime || builtins.length > 0) {
-      this.mountEntries = [...builtins, ...this.mountEntries];
-      await saveTable(this.barrier, "secret", this.mountEntries);
-      await saveTable(this.barrier, "auth", this.mountEntries);
-    }
-    this.router.clear();
-    for (const entry of this.mountEntries) this.router.add(this.instantiate(entry));
+    await this.namespaces.setup();
     await this.audit.setup(this.barrier, (accessor) => this.auditKeysOf(accessor));
     this.activeSince = new Date();
   }
 
   /** A mount's keys that audit devices record in plain text (tune audit_non_hmac_*_keys). */
   private auditKeysOf(accessor: string): MountAuditKeys {
-    const m = this.mountEntries.find((e) => e.accessor === accessor);
+    let m: MountEntry | undefined;
+    for (const ns of this.namespaces.open()) if ((m = ns.mountByAccessor(accessor))) break;
     return { request: new Set(m?.config.auditNonHmacRequestKeys ?? []), response: new Set(m?.config.auditNonHmacResponseKeys ?? []) };
   }
 
   /** Seals (sys/seal). After a manual seal the server does not unseal itself: operators unseal it. */
   async sealNow(): Promise<void> {
     this.clearRetry();
-    this.router.clear();
     await this.audit.teardown();
-    this.tokens.teardown();
-    this.policies.teardown();
+    this.namespaces.teardown();
     this.barrier.seal();
     this.seal.resetProgress();
     this.rootGeneration.cancel();
@@ -340,7 +335,7 @@ export class Core {
   /** A new root token, as at init (root generation). */
   async createRootToken(): Promise<string> {
     if (this.sealed) throw sealedError();
-    const { token } = await this.tokens.create({ policies: ["root"], path: "auth/token/root", displayName: "root" });
+    const { token } = await this.root.tokens.create({ policies: ["root"], path: "auth/token/root", displayName: "root" });
     return token;
   }
 
@@ -355,50 +350,17 @@ export class Core {
     await this.barrier.setRotationConfig(this.rootKey, config);
   }
 
-  // ---- mounts ------------------------------------------------------------------------------------
+  // ---- engines ------------------------------------------------------------------------------------
 
-  private instantiate(entry: MountEntry): { entry: MountEntry; backend: LogicalBackend; storage: StorageView } {
+  /** A backend for a mount in `ns` (namespaces call this when they build their routers). */
+  createBackend(entry: MountEntry, ns: Namespace): LogicalBackend {
     const factory = this.engines.get(entry.type);
     if (!factory) throw new ArcaError("invalid_request", `plugin not found in the catalog: ${entry.type}`);
-    return { entry, backend: factory(entry, this), storage: new StorageView(this.barrier, dataPrefix(entry)) };
-  }
-
-  mounts(table: MountTable): MountEntry[] {
-    return this.mountEntries.filter((m) => m.table === table);
+    return factory(entry, ns);
   }
 
   hasEngine(type: string): boolean {
     return this.engines.has(type);
-  }
-
-  async mount(entry: MountEntry): Promise<void> {
-    const route = routePath(entry);
-    const clash = this.router.conflicts(route);
-    if (clash) throw new ArcaError("invalid_request", `path is already in use at ${clash}`);
-    const mounted = this.instantiate(entry);
-    const next = [...this.mountEntries, entry];
-    await saveTable(this.barrier, entry.table, next);
-    this.mountEntries = next;
-    this.router.add(mounted);
-  }
-
-  async unmount(table: MountTable, path: string): Promise<void> {
-    const entry = this.mountEntries.find((m) => m.table === table && m.path === path);
-    if (!entry) return;
-    if (entry.builtin) throw new ArcaError("invalid_request", `cannot unmount "${routePath(entry)}"`);
-    const next = this.mountEntries.filter((m) => m !== entry);
-    await saveTable(this.barrier, table, next);
-    this.mountEntries = next;
-    const removed = this.router.remove(routePath(entry));
-    await removed?.storage.clear();
-  }
-
-  async updateMount(entry: MountEntry): Promise<void> {
-    this.mountEntries = this.mountEntries.map((m) => (m.uuid === entry.uuid ? entry : m));
-    await saveTable(this.barrier, entry.table, this.mountEntries);
-    const route = routePath(entry);
-    const mounted = this.router.get(route);
-    if (mounted) mounted.entry = entry;
   }
 
   // ---- the request pipeline ----------------------------------------------------------------------
@@ -415,36 +377,67 @@ export class Core {
       mountPath: "",
       mountAccessor: "",
       mountType: "",
+      namespace: ROOT_NAMESPACE,
       ...init,
     };
   }
 
   /**
-   * Resolves a client token to a live entry, or undefined. A token bound to CIDR blocks is only valid
-   * from an address inside them (and never where the caller's address is not known).
+   * Resolves a client token to a live entry and its namespace (from the token's id suffix), or undefined.
+   * A token bound to CIDR blocks is only valid from an address inside them (and never where the caller's
+   * address is not known).
    */
-  async resolveToken(token: string | undefined, remoteAddress?: string): Promise<TokenEntry | undefined> {
+  async resolveToken(token: string | undefined, remoteAddress?: string): Promise<ResolvedToken | undefined> {
     if (this.sealed) throw sealedError();
     if (!token) return undefined;
-    const entry = await this.tokens.lookup(token);
+    const ns = this.namespaces.byTokenSuffix(tokenNamespaceId(token));
+    if (!ns || ns.sealed) return undefined;
+    const entry = await ns.tokens.lookup(token);
     if (!entry || entry.numUses < 0) return undefined;
     if (entry.boundCidrs && entry.boundCidrs.length > 0 && (remoteAddress === undefined || !addressInCidrs(remoteAddress, entry.boundCidrs))) return undefined;
-    return entry;
+    return { entry, ns };
   }
 
-  /** The request pipeline. Every wire format calls this and nothing else to reach an engine. */
-  async handleRequest(req: Request): Promise<Response | undefined> {
+  /** The token store that holds the token behind `accessor` (by its namespace suffix). */
+  tokenStoreOfAccessor(accessor: string): Namespace | undefined {
+    const ns = this.namespaces.byTokenSuffix(accessorNamespaceId(accessor));
+    return ns && !ns.sealed ? ns : undefined;
+  }
+
+  /** The caller's live token and its namespace (for handlers that look the caller's token up again). */
+  async resolveCaller(caller: Caller | undefined): Promise<ResolvedToken | undefined> {
+    if (!caller) return undefined;
+    const ns = this.namespaces.byTokenSuffix(caller.namespace.id);
+    if (!ns || ns.sealed) return undefined;
+    const entry = await ns.tokens.lookupById(caller.tokenEntryId);
+    return entry ? { entry, ns } : undefined;
+  }
+
+  /**
+   * What a token may do in namespace `ns`: its policies (from its own namespace) and the prefix that turns
+   * a path of `ns` into a path of the token's namespace. Undefined when the token cannot act in `ns`.
+   */
+  async aclIn(token: ResolvedToken, ns: Namespace): Promise<{ acl: ACL; prefix: string } | undefined> {
+    if (!token.ns.contains(ns)) return undefined;
+    return { acl: await token.ns.policies.aclFor(token.entry.policies), prefix: ns.path.slice(token.ns.path.length) };
+  }
+
+  /**
+   * The request pipeline. Every wire format calls this and nothing else to reach an engine.
+   * `namespaceHeader` is X-Vault-Namespace; with the path it decides the namespace the request runs in.
+   */
+  async handleRequest(req: Request, namespaceHeader?: string): Promise<Response | undefined> {
     if (this.sealed) throw sealedError();
     let admitted: Admitted;
     try {
-      admitted = await this.admit(req);
+      admitted = await this.admit(req, namespaceHeader);
     } catch (err) {
       // Refused requests are audited too, as OpenBao does: a denied attempt is what an auditor looks for.
       await this.audit.logRequest(req);
       await this.audit.logResponse(req, undefined, err);
       throw err;
     }
-    const { route, match, entry } = admitted;
+    const { ns, route, match, token } = admitted;
 
     await this.audit.logRequest(req);
     let resp: Response | undefined;
@@ -452,20 +445,20 @@ export class Core {
       resp = await route.backend.handle(req, match, route.storage);
       // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
       if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
-        resp = await this.wrapper.wrap(resp, req.wrapTtl, req.path);
+        resp = await ns.wrapper.wrap(resp, req.wrapTtl, req.path);
       }
     } catch (err) {
       await this.audit.logResponse(req, undefined, err);
       throw err;
     } finally {
-      if (entry) await this.tokens.revokeIfUsedUp(entry);
+      if (token) await token.ns.tokens.revokeIfUsedUp(token.entry);
     }
     await this.audit.logResponse(req, resp, undefined);
     return resp;
   }
 
-  /** Everything before the engine: route, token, create-or-update, policy, use count. Throws to refuse. */
-  private async admit(req: Request): Promise<Admitted> {
+  /** Everything before the engine: namespace, route, token, create-or-update, policy, use count. Throws to refuse. */
+  private async admit(req: Request, namespaceHeader: string | undefined): Promise<Admitted> {
     // Checked before anything runs: a wrap that cannot happen must not follow an executed write.
     if (req.wrapTtl !== undefined && (!Number.isSafeInteger(req.wrapTtl) || req.wrapTtl < 0 || req.wrapTtl > MAX_WRAP_TTL)) {
       throw new ArcaError("invalid_request", "wrapping TTL is out of range");
@@ -473,7 +466,15 @@ export class Core {
     if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
       throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
     }
-    const route = this.router.match(req.path);
+    const resolved = this.namespaces.resolve(namespaceHeader, req.path);
+    const ns = resolved.ns;
+    req.path = resolved.path;
+    req.namespace = ns.ref;
+    if (!ns.isRoot) {
+      if (ROOT_ONLY_SYS.test(req.path)) throw namespaceUnavailableError();
+      await this.namespaces.checkKeys(ns);
+    }
+    const route = ns.router.match(req.path);
     if (!route) throw new ArcaError("not_found", `no handler for route "${req.path.slice(0, 256)}". route entry not found.`);
     req.mountPoint = route.mountPoint;
     req.mountPath = route.relPath;
@@ -489,30 +490,37 @@ export class Core {
       throw new ArcaError("unsupported_operation", "unsupported operation");
     }
 
-    let entry: TokenEntry | undefined;
+    let token: ResolvedToken | undefined;
     if (!backend.isUnauthenticated(route.relPath)) {
-      entry = await this.resolveToken(req.clientToken, req.remoteAddress);
-      if (!entry) throw permissionDenied();
-      req.caller = this.tokens.toCaller(entry);
+      token = await this.resolveToken(req.clientToken, req.remoteAddress);
+      // A token works in its own namespace and below it, never above or beside.
+      if (!token || !token.ns.contains(ns)) throw permissionDenied();
+      req.caller = token.ns.tokens.toCaller(token.entry);
       if (req.operation === "update" || req.operation === "create") {
         const exists = await backend.exists(req, match, storage);
         req.operation = exists === false ? "create" : "update";
         if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
       }
-      await this.authorize(req, route, entry);
-      if (!(await this.tokens.use(entry))) throw permissionDenied();
+      await this.authorize(req, route, ns, token);
+      if (!(await token.ns.tokens.use(token.entry))) throw permissionDenied();
     } else if (req.clientToken) {
       // Unauthenticated paths still learn who is calling when a valid token is sent (e.g. login audit).
-      entry = await this.resolveToken(req.clientToken, req.remoteAddress);
-      if (entry) req.caller = this.tokens.toCaller(entry);
+      token = await this.resolveToken(req.clientToken, req.remoteAddress);
+      if (token && token.ns.contains(ns)) req.caller = token.ns.tokens.toCaller(token.entry);
+      else token = undefined;
     }
     if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
-    return { route, match, entry };
+    return { ns, route, match, token };
   }
 
-  private async authorize(req: Request, route: RouteMatch, entry: TokenEntry): Promise<void> {
-    const acl = await this.policies.aclFor(entry.policies);
-    const result = acl.check({ path: req.path, operation: req.operation, data: req.data, wrapTtl: req.wrapTtl });
+  /**
+   * Policies are the token's namespace's, over paths relative to it: a parent's policy grants a child's
+   * paths as `child/secret/...` (OpenBao's rule).
+   */
+  private async authorize(req: Request, route: RouteMatch, ns: Namespace, token: ResolvedToken): Promise<void> {
+    const scoped = await this.aclIn(token, ns);
+    if (!scoped) throw permissionDenied();
+    const result = scoped.acl.check({ path: scoped.prefix + req.path, operation: req.operation, data: req.data, wrapTtl: req.wrapTtl });
     if (!result.allowed) throw permissionDenied();
     if (route.backend.isRootPath(route.relPath) && !result.sudo) throw permissionDenied();
   }

@@ -110,12 +110,8 @@ describe("the scheduler", () => {
         return [];
       },
     };
-    const core = {
-      sealed: false,
-      keyManager: undefined,
-      mounts: () => [{ table: "secret", path: "transit/", type: "transit" }],
-      router: { get: () => ({ storage }) },
-    };
+    const ns = { path: "", mounts: () => [{ table: "secret", path: "transit/", type: "transit" }], router: { get: () => ({ storage }) } };
+    const core = { sealed: false, keyManager: undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 5 });
     await Promise.all([jobs.runOnce(), jobs.runOnce(), jobs.runOnce()]);
     await new Promise((r) => setTimeout(r, 200));
@@ -130,14 +126,14 @@ describe("the scheduler", () => {
   it("logs a failing job without stopping", async () => {
     const lines: string[] = [];
     const logger = createLogger("debug", (l) => lines.push(l));
-    const core = {
-      sealed: false,
-      keyManager: undefined,
+    const ns = {
+      path: "",
       mounts: () => {
         throw new Error("mount table unreadable");
       },
       router: { get: () => undefined },
     };
+    const core = { sealed: false, keyManager: undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 10 });
     await jobs.runOnce();
     await jobs.runOnce();

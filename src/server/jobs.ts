@@ -38,14 +38,17 @@ export interface JobScheduler {
 
 /** Rotates the due keys of every mounted transit engine. */
 async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise<void> {
-  for (const mount of core.mounts("secret")) {
-    if (mount.type !== "transit") continue;
-    const storage = core.router.get(routePath(mount))?.storage;
-    if (!storage) continue; // unmounted between listing and lookup
-    const rotated = await rotateDueKeys(storage, now, { keyManager: core.keyManager }, (name, err) => {
-      logger.warn({ mount: mount.path, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
-    });
-    if (rotated.length > 0) logger.info({ mount: mount.path, keys: rotated }, "transit keys auto-rotated");
+  for (const ns of core.namespaces.open()) {
+    for (const mount of ns.mounts("secret")) {
+      if (mount.type !== "transit") continue;
+      const storage = ns.router.get(routePath(mount))?.storage;
+      if (!storage) continue; // unmounted between listing and lookup
+      const where = { namespace: ns.path, mount: mount.path };
+      const rotated = await rotateDueKeys(storage, now, { keyManager: core.keyManager }, (name, err) => {
+        logger.warn({ ...where, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
+      });
+      if (rotated.length > 0) logger.info({ ...where, keys: rotated }, "transit keys auto-rotated");
+    }
   }
 }
 

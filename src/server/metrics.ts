@@ -45,7 +45,7 @@ export class ServerMetrics {
       registers,
       async collect() {
         if (core.sealed) return;
-        if (Date.now() - tokensCounted.at > 60_000) tokensCounted = { at: Date.now(), value: await core.tokens.countTokens() };
+        if (Date.now() - tokensCounted.at > 60_000) tokensCounted = { at: Date.now(), value: await core.root.tokens.countTokens() };
         this.set(tokensCounted.value);
       },
     });

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Core, type SealTiming } from "../core/core.js";
-import { PolicyStore } from "../core/policy/policy-store.js";
 import { newMount } from "../core/mounts.js";
 import { HsmConfigError } from "../hsm/errors.js";
 import { parseHsmFlag, type HsmDeclaration, type HsmRegistry } from "../hsm/hsm-registry.js";
@@ -79,7 +78,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const core = new Core({
     storage,
     engines: builtinEngines(),
-    policies: (view) => new PolicyStore(view),
     seals: built.seals,
     ...(built.keyManager ? { keyManager: built.keyManager } : {}),
     ...(opts.sealTiming ? { sealTiming: opts.sealTiming } : {}),
@@ -180,7 +178,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
       rootToken = init.rootToken;
       unsealKey = init.keys[0]?.toString("base64") ?? "";
       recoveryKey = init.recoveryKeys[0]?.toString("base64") ?? "";
-      await core.mount(newMount("secret", "secret/", "kv", { description: "key/value secret storage", options: { version: "2" } }));
+      await core.root.mount(newMount("secret", "secret/", "kv", { description: "key/value secret storage", options: { version: "2" } }));
     },
   });
   return {

@@ -107,6 +107,24 @@ describe.skipIf(!available)("hvac against a dev server", () => {
     });
   });
 
+  it("drives namespaces: sys/namespaces, and a client with namespace= using KV, policies and tokens inside", async () => {
+    const name = `hvns${Math.random().toString(36).slice(2, 8)}`;
+    const r = await hvac("hvac_namespaces.py", { ...env, ARCA_NS: name });
+    expect(r).toEqual({
+      created_path: `${name}/`,
+      listed: true,
+      read_inside: { password: "in-namespace" },
+      missing_outside: { exception: "InvalidPath", errors: [] },
+      policies_inside: ["app-reader", "default", "root"],
+      token_suffix_is_ns_id: true,
+      reader_reads: { password: "in-namespace" },
+      reader_cannot_write: { exception: "Forbidden", errors: ["permission denied"] },
+      token_useless_outside: { exception: "Forbidden", errors: ["permission denied"] },
+      lookup_self_inside: ["app-reader", "default"],
+      gone: { exception: "InvalidPath", errors: ["namespace not found"] },
+    });
+  });
+
   it("writes, reads, lists and deletes policies, and a narrow token meets Forbidden", async () => {
     const r = await hvac("hvac_policies.py", env);
     expect(r).toEqual({

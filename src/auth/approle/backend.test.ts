@@ -13,7 +13,7 @@ let root: string;
 beforeEach(async () => {
   ({ core, storage, root } = await initializedCore({ approle: createAppRoleBackend }));
   await call("update", "sys/auth/approle", { type: "approle" });
-  await core.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
+  await core.root.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
 });
 
 afterEach(async () => {
@@ -140,7 +140,7 @@ describe("secret IDs", () => {
   it("stores no secret ID in a form that can be presented at login", async () => {
     const { secret_id, secret_id_accessor } = await secretId("r");
     const rid = await roleId("r");
-    const mount = core.mounts("auth").find((m) => m.path === "approle/")!;
+    const mount = core.root.mounts("auth").find((m) => m.path === "approle/")!;
     const seen: string[] = [];
     const walk = async (prefix: string): Promise<void> => {
       for (const k of await core.barrier.list(prefix)) {
@@ -199,7 +199,7 @@ describe("login", () => {
     const resp = await login(await roleId("r"), sid.secret_id);
     const auth = resp!.auth!;
     expect(auth).toMatchObject({ policies: ["app", "default"], tokenPolicies: ["app", "default"], metadata: { host: "db1", role_name: "r" }, leaseDuration: 1200, renewable: true, orphan: true, numUses: 3, tokenType: "service" });
-    const entry = await core.tokens.lookup(auth.clientToken);
+    const entry = await core.root.tokens.lookup(auth.clientToken);
     expect(entry).toMatchObject({ parent: "", path: "auth/approle/login", displayName: "approle", numUses: 3 });
     expect(entry?.policies).toEqual(["app", "default"]);
     // The token is refused outside its policies.

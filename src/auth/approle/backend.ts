@@ -16,7 +16,7 @@
  * No secret ID, and no role_id, is stored in a form that can be presented at login.
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Core } from "../../core/core.js";
+import type { Namespace } from "../../core/namespaces/namespace.js";
 import type { MountEntry } from "../../core/mounts.js";
 import { AppRoleSalt } from "./approle-store.js";
 import { loginPaths } from "./path-login.js";
@@ -25,7 +25,7 @@ import { secretIdPaths } from "./path-secret-id.js";
 
 /** What every AppRole handler shares: the core (tokens, lease bounds), its mount and the salt cache. */
 export interface AppRoleEnv {
-  core: Core;
+  ns: Namespace;
   mount: MountEntry;
   salt: AppRoleSalt;
 }
@@ -36,8 +36,8 @@ depend on the constraints set on the role: 'role_id' always, and 'secret_id' whe
 is set (the default). Secret IDs are issued by 'role/<role_name>/secret-id'.
 `;
 
-export function createAppRoleBackend(mount: MountEntry, core: Core): LogicalBackend {
-  const env: AppRoleEnv = { core, mount, salt: new AppRoleSalt() };
+export function createAppRoleBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
+  const env: AppRoleEnv = { ns, mount, salt: new AppRoleSalt() };
   return new LogicalBackend({
     type: "approle",
     paths: [...rolePaths(env), ...secretIdPaths(env), ...loginPaths(env)],

@@ -98,7 +98,7 @@ export function loginPaths(env: AppRoleEnv): PathSpec<Fields>[] {
           // Always include the role name, for later filtering (as OpenBao does).
           metadata.role_name = role.name;
           return issueLoginToken({
-            core: env.core,
+            ns: env.ns,
             mount: env.mount,
             req: ctx.req,
             params: role,

@@ -91,7 +91,7 @@ async function writeRole(env: AppRoleEnv, ctx: RoleCtx): Promise<Response | unde
   if (role.secretIdNumUses < 0) throw badRequest("secret_id_num_uses cannot be negative");
   if (ctx.has("secret_id_ttl") || creating) role.secretIdTtl = f.secret_id_ttl;
 
-  const maxLease = mountLeaseBounds(env.core, env.mount).max;
+  const maxLease = mountLeaseBounds(env.ns, env.mount).max;
   if (role.period > maxLease) throw badRequest(`period of "${role.period}s" is greater than the backend's maximum lease TTL of "${maxLease}s"`);
   if (role.tokenMaxTtl > maxLease) {
     warnings.push("token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated");

@@ -106,7 +106,7 @@ async function issueSecretId(env: AppRoleEnv, ctx: GenerateCtx, secretId: string
     if (role.secretIdTtl > 0 && (ttl === 0 || ttl > role.secretIdTtl)) throw badRequest("ttl cannot be longer than the role's secret_id_ttl");
   }
   // deriveSecretIDTTL: never beyond the mount's max lease TTL.
-  const maxLease = mountLeaseBounds(env.core, env.mount).max;
+  const maxLease = mountLeaseBounds(env.ns, env.mount).max;
   if (ttl > maxLease) ttl = maxLease;
 
   const now = Date.now();

@@ -68,7 +68,7 @@ describe("users", () => {
     ];
     expect(JSON.stringify(responses)).not.toContain(pw);
     expect(JSON.stringify(responses)).not.toContain("scrypt");
-    const mount = core.mounts("auth").find((m) => m.path === "userpass/")!;
+    const mount = core.root.mounts("auth").find((m) => m.path === "userpass/")!;
     const raw = (await core.barrier.get(`auth/${mount.uuid}/user/bob`))!.toString("utf8");
     expect(raw).not.toContain(pw);
     expect(raw).toMatch(/"passwordHash":"\$scrypt\$ln=15,r=8,p=1\$/);
@@ -91,7 +91,7 @@ describe("login", () => {
   it("returns an orphan token with the user's policies and metadata", async () => {
     const auth = (await login("Carol", "right"))!.auth!;
     expect(auth).toMatchObject({ policies: ["default", "ops"], metadata: { username: "carol" }, leaseDuration: 1800, orphan: true, numUses: 5, renewable: true });
-    const entry = await core.tokens.lookup(auth.clientToken);
+    const entry = await core.root.tokens.lookup(auth.clientToken);
     expect(entry).toMatchObject({ parent: "", path: "auth/userpass/login/Carol", displayName: "userpass-carol" });
   });
 

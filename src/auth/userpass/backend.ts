@@ -12,14 +12,14 @@
  * throttled in memory per (username, source address) (login-limiter.ts).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Core } from "../../core/core.js";
+import type { Namespace } from "../../core/namespaces/namespace.js";
 import type { MountEntry } from "../../core/mounts.js";
 import { LoginLimiter } from "./login-limiter.js";
 import { loginPaths } from "./path-login.js";
 import { userPaths } from "./path-users.js";
 
 export interface UserpassEnv {
-  core: Core;
+  ns: Namespace;
   mount: MountEntry;
   limiter: LoginLimiter;
 }
@@ -31,8 +31,8 @@ the "users/" endpoints by a user with root access. Authentication is then done b
 fields for "login".
 `;
 
-export function createUserpassBackend(mount: MountEntry, core: Core): LogicalBackend {
-  const env: UserpassEnv = { core, mount, limiter: new LoginLimiter() };
+export function createUserpassBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
+  const env: UserpassEnv = { ns, mount, limiter: new LoginLimiter() };
   return new LogicalBackend({
     type: "userpass",
     paths: [...userPaths(), ...loginPaths(env)],

@@ -38,7 +38,7 @@ export function loginPaths(env: UserpassEnv): PathSpec<Fields>[] {
           if (!(await verifyPassword(password, user.passwordHash))) throw invalidCredentials();
           succeeded();
           return issueLoginToken({
-            core: env.core,
+            ns: env.ns,
             mount: env.mount,
             req: ctx.req,
             params: user,

@@ -167,7 +167,7 @@ export class DeviceAuditBroker implements AuditBroker {
       mount_accessor: req.mountAccessor,
       client_token: req.clientToken ? hmacString(salt, req.clientToken) : "",
       client_token_accessor: req.caller ? (hmacAccessor ? hmacString(salt, req.caller.accessor) : req.caller.accessor) : "",
-      namespace: { id: "root" },
+      namespace: { id: req.namespace.id, path: req.namespace.path },
       path: req.path,
       data: Object.keys(req.data).length > 0 ? hashStructure(salt, req.data, keys) : null,
       remote_address: req.remoteAddress,

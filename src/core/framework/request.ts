@@ -4,8 +4,18 @@
  */
 export type Operation = "create" | "read" | "update" | "patch" | "delete" | "list" | "scan";
 
+/** A namespace as requests and audit entries name it: id ("root" for the root) and full path ("" for root). */
+export interface NamespaceRef {
+  id: string;
+  path: string;
+}
+
+export const ROOT_NAMESPACE: NamespaceRef = Object.freeze({ id: "root", path: "" });
+
 /** What the core knows about the caller once the token is resolved. */
 export interface Caller {
+  /** The namespace the token belongs to. */
+  namespace: NamespaceRef;
   /** The token's accessor (safe to log and audit after HMAC). */
   accessor: string;
   /** Storage id of the token entry (a salted hash of the token, never the token itself). */
@@ -23,8 +33,10 @@ export interface Request {
   /** Unique per request; echoed as `request_id`. */
   id: string;
   operation: Operation;
-  /** Path below /v1/, without a leading slash; LIST/SCAN paths end in "/". */
+  /** Path below /v1/, without a leading slash; LIST/SCAN paths end in "/". Inside `namespace` once resolved. */
   path: string;
+  /** The namespace the request runs in (set by the core from X-Vault-Namespace and the path). */
+  namespace: NamespaceRef;
   data: Record<string, unknown>;
   /** The raw client token, if any. Never logged; audit sees only its HMAC. */
   clientToken: string | undefined;
@@ -32,6 +44,11 @@ export interface Request {
   remoteAddress: string;
   /** Seconds; set from X-Vault-Wrap-TTL. */
   wrapTtl: number | undefined;
+  /**
+   * Request headers an engine may read, lower-case names. Only those the HTTP layer chooses to pass
+   * (If-Modified-Since, for the PKI fetches' 304 answers); never the token or other credentials.
+   */
+  headers?: Record<string, string>;
   /** Set by the router: the mount point that serves this request, e.g. "secret/". */
   mountPoint: string;
   /** Set by the router: the path inside the mount. */

@@ -1,7 +1,8 @@
 /** The system backend, mounted at sys/: one file per endpoint group, assembled here. */
 import { LogicalBackend } from "../framework/backend.js";
 import type { MountEntry } from "../mounts.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
+import { namespacePaths } from "./path-namespaces.js";
 import { mountPaths } from "./path-mounts.js";
 import { policyPaths } from "./path-policies.js";
 import { capabilityPaths } from "./path-capabilities.js";
@@ -11,19 +12,21 @@ import { auditPaths } from "./path-audit.js";
 import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
 
-export function createSystemBackend(_mount: MountEntry, core: Core): LogicalBackend {
+export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
+  // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
+  // refuses them in a namespace with "operation unavailable in namespaces".
+  const core = ns.core;
   return new LogicalBackend({
     type: "system",
     paths: [
-      ...mountPaths(core, "secret"),
-      ...mountPaths(core, "auth"),
-      ...policyPaths(core),
-      ...capabilityPaths(core),
-      ...rotatePaths(core),
-      ...internalPaths(core),
-      ...auditPaths(core),
-      ...wrappingPaths(core),
-      ...generateRootPaths(core),
+      ...mountPaths(ns, "secret"),
+      ...mountPaths(ns, "auth"),
+      ...policyPaths(ns),
+      ...capabilityPaths(ns),
+      ...internalPaths(ns),
+      ...namespacePaths(ns),
+      ...wrappingPaths(ns),
+      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
     rootPaths: ["rotate", "rotate/*", "audit", "audit/*", "generate-root-token/*"],

@@ -1,9 +1,8 @@
 /** sys/capabilities, capabilities-self, capabilities-accessor. */
 import { ArcaError } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
-import type { Core } from "../core.js";
-import type { ACL } from "../policy/acl.js";
-import type { TokenEntry } from "../tokens/token-store.js";
+import type { ResolvedToken } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 
 const FIELDS = {
   token: { type: "string" },
@@ -12,15 +11,16 @@ const FIELDS = {
   paths: { type: "strings", description: "Paths to report the capabilities on." },
 } as const;
 
-async function report(core: Core, entry: TokenEntry | undefined, paths: string[]): Promise<Record<string, unknown>> {
+/** Capabilities of `token` on paths of namespace `ns` ("deny" for a token that cannot act there). */
+async function report(ns: Namespace, token: ResolvedToken | undefined, paths: string[]): Promise<Record<string, unknown>> {
   if (paths.length === 0) throw new ArcaError("invalid_request", "missing paths");
   const data: Record<string, unknown> = {};
-  const acl: ACL | undefined = entry ? await core.policies.aclFor(entry.policies) : undefined;
+  const scoped = token ? await ns.core.aclIn(token, ns) : undefined;
   const all: string[] = [];
   for (const raw of paths) {
     const path = raw.replace(/^\/+/, "");
     // Sorted, as OpenBao's core does before answering.
-    const caps = acl ? acl.capabilitiesOn(path).sort() : ["deny"];
+    const caps = scoped ? scoped.acl.capabilitiesOn(scoped.prefix + path).sort() : ["deny"];
     data[raw] = caps;
     all.push(...caps);
   }
@@ -29,17 +29,18 @@ async function report(core: Core, entry: TokenEntry | undefined, paths: string[]
   return data;
 }
 
-export function capabilityPaths(core: Core): PathSpec[] {
+export function capabilityPaths(ns: Namespace): PathSpec[] {
+  const core = ns.core;
   return [
     definePath({
       pattern: "capabilities",
       fields: FIELDS,
       synopsis: "Capabilities of a token on the given paths.",
       operations: {
-        update: async ({ fields }) => {
+        update: async ({ fields, req }) => {
           if (!fields.token) throw new ArcaError("invalid_request", "missing token");
-          const entry = await core.tokens.lookup(fields.token);
-          return { data: await report(core, entry, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          const token = await core.resolveToken(fields.token, req.remoteAddress);
+          return { data: await report(ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),
@@ -49,8 +50,8 @@ export function capabilityPaths(core: Core): PathSpec[] {
       synopsis: "Capabilities of the calling token on the given paths.",
       operations: {
         update: async ({ fields, req }) => {
-          const entry = req.caller ? await core.tokens.lookupById(req.caller.tokenEntryId) : undefined;
-          return { data: await report(core, entry, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          const token = await core.resolveCaller(req.caller);
+          return { data: await report(ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),
@@ -61,9 +62,10 @@ export function capabilityPaths(core: Core): PathSpec[] {
       operations: {
         update: async ({ fields }) => {
           if (!fields.accessor) throw new ArcaError("invalid_request", "missing accessor");
-          const entry = await core.tokens.lookupByAccessor(fields.accessor);
-          if (!entry) throw new ArcaError("invalid_request", "invalid accessor");
-          return { data: await report(core, entry, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          const owner = core.tokenStoreOfAccessor(fields.accessor);
+          const entry = await owner?.tokens.lookupByAccessor(fields.accessor);
+          if (!owner || !entry) throw new ArcaError("invalid_request", "invalid accessor");
+          return { data: await report(ns, { entry, ns: owner }, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),

@@ -6,11 +6,11 @@ import { permissionDenied } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import { openApiPathItem, openApiPathTemplate } from "../framework/openapi.js";
 import { routePath } from "../mounts.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 import { renderMount } from "./render.js";
 import { VERSION } from "../../server/version.js";
 
-export function internalPaths(core: Core): PathSpec[] {
+export function internalPaths(ns: Namespace): PathSpec[] {
   return [
     definePath({
       pattern: "internal/ui/mounts",
@@ -18,7 +18,7 @@ export function internalPaths(core: Core): PathSpec[] {
       operations: {
         read: async () => {
           const visible = (table: "secret" | "auth") =>
-            Object.fromEntries(core.mounts(table).filter((m) => m.config.listingVisibility === "unauth").map((m) => [m.path, renderMount(m)]));
+            Object.fromEntries(ns.mounts(table).filter((m) => m.config.listingVisibility === "unauth").map((m) => [m.path, renderMount(m)]));
           return { data: { secret: visible("secret"), auth: visible("auth") } };
         },
       },
@@ -30,11 +30,12 @@ export function internalPaths(core: Core): PathSpec[] {
       operations: {
         read: async ({ fields, req }) => {
           // Authorised by the caller's access to the mount, not to this sys path (as OpenBao does).
-          if (!req.caller) throw permissionDenied();
-          const route = core.router.match(fields.path.replace(/^\/+/, ""));
+          const token = await ns.core.resolveCaller(req.caller);
+          const scoped = token ? await ns.core.aclIn(token, ns) : undefined;
+          if (!token || !scoped) throw permissionDenied();
+          const route = ns.router.match(fields.path.replace(/^\/+/, ""));
           if (!route) throw permissionDenied();
-          const acl = await core.policies.aclFor(req.caller.policies);
-          if (!acl.isRoot && !(await core.policies.hasMountAccess(req.caller.policies, route.mountPoint))) throw permissionDenied();
+          if (!scoped.acl.isRoot && !(await token.ns.policies.hasMountAccess(token.entry.policies, scoped.prefix + route.mountPoint))) throw permissionDenied();
           return { data: { ...renderMount(route.entry), path: route.mountPoint } };
         },
       },
@@ -45,7 +46,7 @@ export function internalPaths(core: Core): PathSpec[] {
       operations: {
         read: async () => {
           const paths: Record<string, unknown> = {};
-          for (const m of core.router.all()) {
+          for (const m of ns.router.all()) {
             for (const p of m.backend.paths) paths[openApiPathTemplate(routePath(m.entry), p)] = openApiPathItem(p);
           }
           // OpenBao answers the bare document (HTTPRawBody), not an envelope: generators read `paths` at the top.

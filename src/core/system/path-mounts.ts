@@ -3,7 +3,7 @@ import { ArcaError } from "../errors.js";
 import { definePath } from "../framework/path.js";
 import { parseFields, type Fields } from "../framework/fields.js";
 import { isReservedSecretPath, newMount, normaliseMountPath, type MountConfig, type MountTable } from "../mounts.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 import type { PathSpec } from "../framework/path.js";
 import { renderMount, renderMountConfig } from "./render.js";
 
@@ -74,19 +74,19 @@ const TUNE_FIELDS = {
   ...CONFIG_FIELDS,
 } satisfies Fields;
 
-export function mountPaths(core: Core, table: MountTable): PathSpec[] {
+export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
   const root = table === "auth" ? "auth" : "mounts";
   const what = table === "auth" ? "auth method" : "secrets engine";
   const find = (raw: string) => {
     const path = normaliseMountPath(raw);
-    return core.mounts(table).find((m) => m.path === path);
+    return ns.mounts(table).find((m) => m.path === path);
   };
   return [
     definePath({
       pattern: root,
       synopsis: `List the currently enabled ${what}s.`,
       operations: {
-        read: async () => ({ data: Object.fromEntries(core.mounts(table).map((m) => [m.path, renderMount(m)])) }),
+        read: async () => ({ data: Object.fromEntries(ns.mounts(table).map((m) => [m.path, renderMount(m)])) }),
       },
     }),
     definePath({
@@ -105,7 +105,7 @@ export function mountPaths(core: Core, table: MountTable): PathSpec[] {
           if (table === "secret" && isReservedSecretPath(path)) throw new ArcaError("invalid_request", `cannot mount at reserved path "${path}"`);
           if (table === "auth" && path === "token/") throw new ArcaError("invalid_request", "token credential backend cannot be instantiated");
           const { type, options } = resolveType(fields.type, fields.options ?? {});
-          if (!core.hasEngine(type) || type === "system" || type === "token" || type === "cubbyhole") {
+          if (!ns.core.hasEngine(type) || type === "system" || type === "token" || type === "cubbyhole") {
             throw new ArcaError("invalid_request", `plugin not found in the catalog: ${fields.type}`);
           }
           const entry = newMount(table, path, type, {
@@ -116,11 +116,11 @@ export function mountPaths(core: Core, table: MountTable): PathSpec[] {
             externalEntropyAccess: fields.external_entropy_access,
           });
           entry.config = applyConfig(entry.config, fields.config ?? {});
-          await core.mount(entry);
+          await ns.mount(entry);
           return undefined;
         },
         delete: async ({ fields }) => {
-          await core.unmount(table, normaliseMountPath(fields.path));
+          await ns.unmount(table, normaliseMountPath(fields.path));
           return undefined;
         },
       },
@@ -147,7 +147,7 @@ export function mountPaths(core: Core, table: MountTable): PathSpec[] {
             }
             next.options = merged;
           }
-          await core.updateMount(next);
+          await ns.updateMount(next);
           return undefined;
         },
       },

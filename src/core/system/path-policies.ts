@@ -1,7 +1,7 @@
 /** sys/policies/acl/* and the legacy sys/policy/*. */
 import { ArcaError, notFound } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 
 /** Policies may arrive base64-encoded (the CLI does not, some tools do). */
 function policyText(raw: string): string {
@@ -13,8 +13,8 @@ function policyText(raw: string): string {
   return raw;
 }
 
-export function policyPaths(core: Core): PathSpec[] {
-  const store = core.policies;
+export function policyPaths(ns: Namespace): PathSpec[] {
+  const store = ns.policies;
   return [
     definePath({
       pattern: "policies/acl/:prefix*",

@@ -1,11 +1,11 @@
 /** sys/wrapping/wrap, unwrap, lookup and rewrap. */
 import { ArcaError } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 
 const TOKEN = { token: { type: "string", description: "The wrapping token (defaults to the calling token for unwrap)." } } as const;
 
-export function wrappingPaths(core: Core): PathSpec[] {
+export function wrappingPaths(ns: Namespace): PathSpec[] {
   return [
     definePath({
       pattern: "wrapping/wrap",
@@ -26,7 +26,7 @@ export function wrappingPaths(core: Core): PathSpec[] {
         update: async ({ fields, req }) => {
           const token = fields.token || req.clientToken;
           if (!token) throw new ArcaError("invalid_request", "wrapping token is not valid or does not exist");
-          const original = await core.wrapper.unwrap(token);
+          const original = await ns.wrapper.unwrap(token);
           return original.data == null && !original.auth ? { ...original, data: {} } : original;
         },
       },
@@ -38,7 +38,7 @@ export function wrappingPaths(core: Core): PathSpec[] {
       operations: {
         update: async ({ fields }) => {
           if (!fields.token) throw new ArcaError("invalid_request", "missing token");
-          return { data: await core.wrapper.lookup(fields.token) };
+          return { data: await ns.wrapper.lookup(fields.token) };
         },
       },
     }),
@@ -50,7 +50,7 @@ export function wrappingPaths(core: Core): PathSpec[] {
         update: async ({ fields, req }) => {
           const token = fields.token || req.clientToken;
           if (!token) throw new ArcaError("invalid_request", "missing token");
-          return core.wrapper.rewrap(token);
+          return ns.wrapper.rewrap(token);
         },
       },
     }),

@@ -8,7 +8,7 @@ import { ArcaError, notFound } from "../errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { AuthResponse, Request, Response } from "../framework/request.js";
-import type { Core } from "../core.js";
+import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
 import { NON_ASSIGNABLE_POLICIES } from "../policy/builtin.js";
 import { TokenStore, type TokenEntry, type TokenRole } from "./token-store.js";
@@ -27,13 +27,14 @@ const TIDY_WARNING = "Tidy operation successfully started. Any information from 
 
 /** Root or sudo on the requested path, as OpenBao's SudoPrivilege(mountPoint + path). */
 async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
-  if (!req.caller) return false;
-  const acl = await env.core.policies.aclFor(req.caller.policies);
-  return acl.check({ path: req.path, operation: "update" }).sudo;
+  const token = await env.ns.core.resolveCaller(req.caller);
+  const scoped = token ? await env.ns.core.aclIn(token, env.ns) : undefined;
+  return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
 }
 
+/** The caller's token entry (a parent namespace's token acting here is looked up in its own store). */
 async function callerEntry(env: Env, req: Request): Promise<TokenEntry | undefined> {
-  return req.caller ? env.core.tokens.lookupById(req.caller.tokenEntryId) : undefined;
+  return (await env.ns.core.resolveCaller(req.caller))?.entry;
 }
 
 function authFor(entry: TokenEntry, clientToken: string, leaseDuration: number): AuthResponse {
@@ -88,7 +89,7 @@ function lookupData(entry: TokenEntry, id: string): Record<string, unknown> {
 
 async function policyWarnings(env: Env, policies: readonly string[]): Promise<string[]> {
   const out: string[] = [];
-  for (const p of policies) if (!(await env.core.policies.read(p))) out.push(`Policy "${p}" does not exist`);
+  for (const p of policies) if (!(await env.ns.policies.read(p))) out.push(`Policy "${p}" does not exist`);
   return out;
 }
 
@@ -119,7 +120,7 @@ const CREATE_FIELDS = {
 type CreateCtx = HandlerContext<typeof CREATE_FIELDS>;
 
 async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName: string): Promise<Response> {
-  const { core } = env;
+  const { ns } = env;
   const { req, fields: f } = ctx;
   const parent = await callerEntry(env, req);
   if (!parent) throw badRequest("parent token lookup failed: no parent found");
@@ -129,7 +130,7 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
 
   let role: TokenRole | undefined;
   if (roleName !== "") {
-    role = await core.tokens.readRole(roleName);
+    role = await ns.tokens.readRole(roleName);
     if (!role) throw badRequest(`unknown role ${roleName}`);
   }
   const isSudo = await callerHasSudo(env, req);
@@ -278,7 +279,7 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
     renewable = false;
   }
 
-  const { token, entry } = await core.tokens.create({
+  const { token, entry } = await ns.tokens.create({
     policies,
     parent,
     orphan: isOrphan,
@@ -311,7 +312,7 @@ function goQuoteList(items: readonly string[]): string {
 // ---- lookup / renew / revoke --------------------------------------------------------------------------
 
 async function lookupToken(env: Env, token: string, id: string): Promise<Response> {
-  const entry = await env.core.tokens.lookup(token);
+  const entry = await env.ns.tokens.lookup(token);
   if (!entry) throw new ArcaError("permission_denied", "bad token");
   return { data: lookupData(entry, id) };
 }
@@ -324,7 +325,7 @@ async function renewEntry(env: Env, entry: TokenEntry | undefined, clientToken: 
   let period = entry.period;
   let explicitMaxTtl = entry.explicitMaxTtl;
   if (entry.role) {
-    const role = await env.core.tokens.readRole(entry.role);
+    const role = await env.ns.tokens.readRole(entry.role);
     if (!role) throw new ArcaError("internal", `original token role "${entry.role}" could not be found, not renewing`);
     period = role.tokenPeriod;
     explicitMaxTtl = role.tokenExplicitMaxTtl;
@@ -340,7 +341,7 @@ async function renewEntry(env: Env, entry: TokenEntry | undefined, clientToken: 
     sysMaxTtl: bounds.max,
     sysDefaultTtl: bounds.def,
   });
-  await env.core.tokens.extendLease(entry, ttl);
+  await env.ns.tokens.extendLease(entry, ttl);
   return { auth: authFor(entry, clientToken, ttl), warnings };
 }
 
@@ -356,9 +357,9 @@ function requireAccessor(accessor: string | undefined): string {
 
 // ---- the path list -------------------------------------------------------------------------------------
 
-export function tokenPaths(core: Core, mount: MountEntry): PathSpec<Fields>[] {
-  const env: Env = { core, mount };
-  const tokens = core.tokens;
+export function tokenPaths(ns: Namespace, mount: MountEntry): PathSpec<Fields>[] {
+  const env: Env = { ns, mount };
+  const tokens = ns.tokens;
 
   return [
     definePath({

@@ -11,9 +11,9 @@ let root: string;
 
 beforeEach(async () => {
   ({ core, storage, root } = await initializedCore());
-  await core.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
+  await core.root.policies.write("app", `path "secret/*" { capabilities = ["read"] }`, {});
   // Enough to create children and look itself up, nothing more.
-  await core.policies.write(
+  await core.root.policies.write(
     "creator",
     `path "auth/token/create" { capabilities = ["update"] }
      path "auth/token/create-orphan" { capabilities = ["update"] }
@@ -21,7 +21,7 @@ beforeEach(async () => {
      path "auth/token/revoke-orphan" { capabilities = ["update"] }`,
     {},
   );
-  await core.policies.write(
+  await core.root.policies.write(
     "admin",
     `path "auth/token/*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }`,
     {},
@@ -302,7 +302,7 @@ describe("accessors", () => {
   });
 
   it("requires sudo to list accessors", async () => {
-    const noSudo = await core.policies.write("lister", `path "auth/token/accessors" { capabilities = ["list"] }`, {});
+    const noSudo = await core.root.policies.write("lister", `path "auth/token/accessors" { capabilities = ["list"] }`, {});
     expect(noSudo.name).toBe("lister");
     const t = await create({ policies: ["lister"] });
     await expectError(call("list", "accessors/", {}, t.clientToken), 403, "permission denied");
@@ -344,7 +344,7 @@ describe("roles", () => {
   it("creates tokens against a role", async () => {
     await call("update", "roles/web", { allowed_policies: ["app", "admin"], orphan: true, path_suffix: "ver1", token_explicit_max_ttl: "1h", token_num_uses: 4 });
     // A creator that could not grant "admin" by the subset rule can through the role.
-    await core.policies.write("role-user", `path "auth/token/create/web" { capabilities = ["update"] }`, {});
+    await core.root.policies.write("role-user", `path "auth/token/create/web" { capabilities = ["update"] }`, {});
     const u = await create({ policies: ["role-user"] });
     const t = await create({ policies: ["admin"] }, u.clientToken, "create/web");
     expect(t.policies).toEqual(["admin", "default"]);
@@ -383,10 +383,10 @@ describe("tidy", () => {
   it("removes dangling index entries and orphans children of missing parents", async () => {
     const parent = await create({ policies: ["creator", "app"] });
     const child = await create({ policies: ["app"] }, parent.clientToken);
-    const parentEntry = await core.tokens.lookup(parent.clientToken);
+    const parentEntry = await core.root.tokens.lookup(parent.clientToken);
     if (!parentEntry) throw new Error("parent missing");
     // Simulate an interrupted revocation: the parent's entry is gone, its index rows are not.
-    const view = (core.tokens as unknown as { store: { delete(k: string): Promise<void> } }).store;
+    const view = (core.root.tokens as unknown as { store: { delete(k: string): Promise<void> } }).store;
     await view.delete(`id/${parentEntry.id}`);
     // Like OpenBao, the accessor is still listed until tidy removes its index row.
     expect((await call("list", "accessors/"))?.data?.keys).toContain(parent.accessor);
@@ -415,7 +415,7 @@ describe("lookup", () => {
   });
 
   it("answers ?help from the declared paths", () => {
-    const backend = core.router.get("auth/token/")?.backend;
+    const backend = core.root.router.get("auth/token/")?.backend;
     expect(backend?.route("create/myrole")?.params).toEqual({ role_name: "myrole" });
     expect(backend?.route("roles/r1")?.path.spec.fields).toHaveProperty("allowed_policies");
     expect(backend?.isRootPath("accessors/")).toBe(true);

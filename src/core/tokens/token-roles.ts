@@ -45,7 +45,7 @@ export async function writeRole(env: Env, ctx: RoleCtx): Promise<Response | unde
   const has = (name: keyof typeof ROLE_FIELDS): boolean => ctx.has(name);
   const name = f.role_name;
   checkRoleName(name);
-  const existing = await env.core.tokens.readRole(name);
+  const existing = await env.ns.tokens.readRole(name);
   const role: TokenRole = existing ?? {
     name,
     allowedPolicies: [],
@@ -130,7 +130,7 @@ export async function writeRole(env: Env, ctx: RoleCtx): Promise<Response | unde
     }
   }
   if (has("allowed_entity_aliases")) role.allowedEntityAliases = removeDuplicates(f.allowed_entity_aliases ?? []);
-  await env.core.tokens.writeRole(role);
+  await env.ns.tokens.writeRole(role);
   return warnings.length > 0 ? { warnings } : undefined;
 }
 

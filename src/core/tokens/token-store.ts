@@ -16,7 +16,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ArcaError } from "../errors.js";
 import { randomBase62 } from "../ids.js";
 import { getJson, putJson } from "../view.js";
-import type { Caller } from "../framework/request.js";
+import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";
 import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 
 export interface TokenEntry {
@@ -117,7 +117,15 @@ export class TokenStore {
   private readonly cache = new Map<string, TokenEntry>();
   private readonly revokeHooks: Array<(ids: string[]) => Promise<void>> = [];
 
-  constructor(private readonly store: KeyValueStore) {}
+  /** ".<namespace id>" in a namespace: tokens and accessors say where they belong, as OpenBao's do. */
+  private readonly suffix: string;
+
+  constructor(
+    private readonly store: KeyValueStore,
+    readonly namespace: NamespaceRef = ROOT_NAMESPACE,
+  ) {
+    this.suffix = namespace.id === ROOT_NAMESPACE.id ? "" : `.${namespace.id}`;
+  }
 
   /** Loads (or creates) the salt. Called after unseal. */
   async setup(): Promise<void> {
@@ -145,7 +153,7 @@ export class TokenStore {
     if (p.id !== undefined) {
       if (p.id.includes(".") || p.id === "" || p.id.length > 256) throw new ArcaError("invalid_request", "custom token ID cannot contain \".\"");
     }
-    const token = p.id ?? TOKEN_PREFIX + randomBase62(24);
+    const token = (p.id ?? TOKEN_PREFIX + randomBase62(24)) + this.suffix;
     const now = Date.now();
     let ttl = p.period && p.period > 0 ? p.period : (p.ttl ?? 0);
     if (p.explicitMaxTtl && p.explicitMaxTtl > 0 && (ttl === 0 || ttl > p.explicitMaxTtl)) ttl = p.explicitMaxTtl;
@@ -157,7 +165,7 @@ export class TokenStore {
     }
     const entry: TokenEntry = {
       id: this.hash(token),
-      accessor: randomBase62(24),
+      accessor: randomBase62(24) + this.suffix,
       parent: p.parent && !p.orphan ? p.parent.id : "",
       policies: [...new Set(p.policies)].sort(),
       path: p.path,
@@ -441,6 +449,7 @@ export class TokenStore {
 
   toCaller(entry: TokenEntry): Caller {
     return {
+      namespace: this.namespace,
       accessor: entry.accessor,
       tokenEntryId: entry.id,
       policies: entry.policies,

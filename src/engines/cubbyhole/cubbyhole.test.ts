@@ -30,8 +30,8 @@ describe("cubbyhole", () => {
   it("is destroyed with its token", async () => {
     const t = await newToken();
     await api(s.url, "POST", "cubbyhole/x", { token: t, body: { v: "1" } });
-    const id = (await s.core.tokens.lookup(t))!.id;
-    const cubby = s.core.router.get("cubbyhole/")!;
+    const id = (await s.core.root.tokens.lookup(t))!.id;
+    const cubby = s.core.root.router.get("cubbyhole/")!;
     expect(await cubby.storage.list(`${id}/`)).toEqual(["x"]);
     await api(s.url, "POST", "auth/token/revoke-self", { token: t });
     expect(await cubby.storage.list(`${id}/`)).toEqual([]);

@@ -28,7 +28,7 @@
  * Keys and issuers are separate records (as in OpenBao ≥1.11) so one key can back several issuers (rotation,
  * cross-signing) and an imported chain parent can exist without a key.
  */
-import type { Core } from "../../core/core.js";
+import type { Namespace } from "../../core/namespaces/namespace.js";
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
@@ -89,6 +89,6 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
   });
 }
 
-export function createPkiBackend(_mount: MountEntry, core: Core): LogicalBackend {
-  return createPkiBackendWith({ keyManager: (core as { keyManager?: KeyManager }).keyManager });
+export function createPkiBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
+  return createPkiBackendWith({ keyManager: ns.core.keyManager });
 }

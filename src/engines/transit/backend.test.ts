@@ -29,6 +29,7 @@ function harness() {
       path: `transit/${path}`,
       data,
       clientToken: undefined,
+      namespace: { id: "root", path: "" },
       caller: undefined,
       remoteAddress: "127.0.0.1",
       wrapTtl: undefined,

@@ -40,7 +40,7 @@
  * Signatures and HMACs: "vault:v<N>:" + base64 (asn1) or base64url without padding (jws).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Core } from "../../core/core.js";
+import type { Namespace } from "../../core/namespaces/namespace.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { PolicyCache } from "./key-store.js";
@@ -101,6 +101,6 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
 }
 
 /** The engine catalog's factory: HSM-backed keys use the core's KeyManager when HSMs are declared. */
-export function createTransitBackend(_mount: MountEntry, core: Core): LogicalBackend {
-  return createTransitBackendWith({ keyManager: (core as { keyManager?: KeyManager }).keyManager });
+export function createTransitBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
+  return createTransitBackendWith({ keyManager: ns.core.keyManager });
 }

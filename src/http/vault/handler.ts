@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ArcaError, isArcaError } from "../../core/errors.js";
-import type { Core } from "../../core/core.js";
+import { namespaceUnavailableError, type Core } from "../../core/core.js";
+import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";
 import type { Operation, Request, Response } from "../../core/framework/request.js";
 import { DurationError, parseDuration } from "../../core/framework/duration.js";
@@ -96,6 +97,12 @@ function clientToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/** X-Vault-Namespace (the name Vault, OpenBao and their clients use), when set. */
+function namespaceHeader(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-vault-namespace"];
+  return typeof header === "string" && header.trim() !== "" ? header.trim() : undefined;
+}
+
 function wrapTtl(req: IncomingMessage): number | undefined {
   const raw = req.headers["x-vault-wrap-ttl"];
   if (typeof raw !== "string" || raw === "") return undefined;
@@ -181,8 +188,12 @@ function handleOne(
       const contentType = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
       const body = rawBody === undefined ? {} : contentType === "application/ocsp-request" ? { http_raw_body: rawBody } : parseBody(rawBody);
       const token = clientToken(httpReq);
+      const namespace = namespaceHeader(httpReq);
+      // Echoed back, as OpenBao does, so clients can tell which namespace answered.
+      if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
 
       if (RAW_SYS_PATHS.has(path)) {
+        if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
         const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token, metrics);
         if (r.raw) {
           res.writeHead(r.status, { "Content-Type": r.raw.contentType, "Cache-Control": "no-store" });
@@ -192,7 +203,7 @@ function handleOne(
       }
       const help = query.get("help");
       if (help !== null && parseBool(help) === true && method === "GET") {
-        send(res, 200, await helpFor(core, path, token));
+        send(res, 200, await helpFor(core, path, token, namespace));
         return { mount: "", operation: "help" };
       }
       const operation = operationFor(method, query);
@@ -206,8 +217,10 @@ function handleOne(
         clientToken: token,
         remoteAddress: httpReq.socket.remoteAddress ?? "",
         wrapTtl: wrap,
+        // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
+        ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
       });
-      const resp = await core.handleRequest(request);
+      const resp = await core.handleRequest(request, namespace);
       writeResponse(res, request, resp);
       return { mount: request.mountPoint, operation: request.operation };
     } catch (err) {

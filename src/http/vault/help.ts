@@ -3,10 +3,12 @@ import { ArcaError, permissionDenied } from "../../core/errors.js";
 import type { Core } from "../../core/core.js";
 import { helpMarkdown, openApiPathItem, openApiPathTemplate } from "../../core/framework/openapi.js";
 
-export async function helpFor(core: Core, path: string, token: string | undefined): Promise<Record<string, unknown>> {
+export async function helpFor(core: Core, rawPath: string, token: string | undefined, namespaceHeader?: string): Promise<Record<string, unknown>> {
   // Help needs a valid token (as OpenBao), but no capability on the path itself.
-  if (!(await core.resolveToken(token))) throw permissionDenied();
-  const route = core.router.match(path);
+  const { ns, path } = core.namespaces.resolve(namespaceHeader, rawPath);
+  const resolved = await core.resolveToken(token);
+  if (!resolved || !resolved.ns.contains(ns)) throw permissionDenied();
+  const route = ns.router.match(path);
   if (!route) throw new ArcaError("not_found", `no handler for route "${path.slice(0, 256)}"`);
   const match = route.backend.route(route.relPath);
   if (!match) {

@@ -165,10 +165,10 @@ async function leader(core: Core): Promise<RawResult> {
 async function privileged(core: Core, path: string, token: string | undefined, method: string): Promise<RawResult> {
   if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
   if (core.sealed) return { status: 204 };
-  const entry = await core.resolveToken(token);
-  if (!entry) throw permissionDenied();
-  const acl = await core.policies.aclFor(entry.policies);
-  const result = acl.check({ path, operation: "update" });
+  const resolved = await core.resolveToken(token);
+  const scoped = resolved ? await core.aclIn(resolved, core.root) : undefined;
+  if (!scoped) throw permissionDenied();
+  const result = scoped.acl.check({ path, operation: "update" });
   if (!result.allowed || !result.sudo) throw permissionDenied();
   if (path === "sys/seal") await core.sealNow();
   return { status: 204 };
@@ -231,10 +231,9 @@ async function metricsEndpoint(core: Core, token: string | undefined, method: st
   if (method !== "GET") throw new ArcaError("unsupported_operation", "unsupported operation");
   if (!metrics) throw new ArcaError("not_found", "metrics are not enabled");
   if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
-  const entry = await core.resolveToken(token);
-  if (!entry) throw permissionDenied();
-  const acl = await core.policies.aclFor(entry.policies);
-  if (!acl.check({ path: "sys/metrics", operation: "read" }).allowed) throw permissionDenied();
+  const resolved = await core.resolveToken(token);
+  const scoped = resolved ? await core.aclIn(resolved, core.root) : undefined;
+  if (!scoped?.acl.check({ path: "sys/metrics", operation: "read" }).allowed) throw permissionDenied();
   if (query.get("format") === "prometheus") {
     return { status: 200, raw: { contentType: "text/plain; version=0.0.4; charset=utf-8", body: await metrics.prometheusText() } };
   }

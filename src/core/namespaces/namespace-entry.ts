@@ -1,0 +1,88 @@
+/**
+ * The stored form of a namespace: one entry per namespace at `core/namespaces/<uuid>` in the server's
+ * barrier (no single table, so thousands of namespaces cost one small entry each), and the names rules.
+ */
+import { ArcaError } from "../errors.js";
+
+/** A sealable namespace's keyring protection: its root key, encrypted inside the tenant's HSM key. */
+export interface NamespaceSealEntry {
+  type: "pkcs11";
+  /** PKCS#11 URI of the tenant's AES key (customer root key). */
+  keyUri: string;
+  /** AES-GCM of the namespace root key under that key; base64. */
+  iv: string;
+  ciphertext: string;
+  tag: string;
+  /** Sealed by an operator: stays sealed across restarts until someone unseals it. */
+  sealedByOperator?: boolean;
+}
+
+export interface NamespaceEntry {
+  uuid: string;
+  /** Six base62 characters; suffix of this namespace's tokens and accessors. */
+  id: string;
+  /** Full path ending in "/" ("" for root). */
+  path: string;
+  parentUuid: string | undefined;
+  customMetadata: Record<string, string>;
+  /** SHA-256 (hex) of the unlock key while the API is locked. */
+  lockHash?: string;
+  seal?: NamespaceSealEntry;
+}
+
+export const ROOT_NAMESPACE_ID = "root";
+export const NAMESPACE_TABLE_PREFIX = "core/namespaces/";
+
+/** Where a child namespace's entries live in the key space (below the barrier or raw, when sealable). */
+export function namespaceStoragePrefix(uuid: string): string {
+  return `namespaces/${uuid}/`;
+}
+
+const RESERVED_NAMES = new Set([".", "..", "root", "sys", "audit", "auth", "cubbyhole", "identity"]);
+
+/** Checks one path segment as a namespace name (OpenBao's rules). */
+export function checkNamespaceName(name: string): void {
+  if (name === "" || name.length > 128 || /[\s/]/.test(name) || RESERVED_NAMES.has(name) || /[^\w.-]/.test(name)) {
+    throw new ArcaError("invalid_request", `invalid namespace name "${name.slice(0, 128)}": names use letters, digits, "-", "_" and ".", and may not be a reserved word`);
+  }
+}
+
+/** "a/b", "/a/b/", "a//b" → ["a", "b"]; "" → []. */
+export function namespaceSegments(raw: string): string[] {
+  return raw.split("/").filter((s) => s.trim() !== "");
+}
+
+/** X-Vault-Namespace's segments: as a path, except that "root" (or "root/") names the root namespace. */
+export function headerSegments(raw: string): string[] {
+  const segs = namespaceSegments(raw);
+  return segs.length === 1 && segs[0] === "root" ? [] : segs;
+}
+
+/** What the API shows of a namespace (sys/namespaces read, list key_info). */
+export function renderNamespace(entry: NamespaceEntry, relativeTo: string, sealed: boolean): Record<string, unknown> {
+  return {
+    uuid: entry.uuid,
+    id: entry.id,
+    path: entry.path.slice(relativeTo.length),
+    tainted: false,
+    locked: entry.lockHash !== undefined,
+    custom_metadata: entry.customMetadata,
+    ...(entry.seal ? { sealable: true, sealed, seal_type: entry.seal.type, key_uri: entry.seal.keyUri } : {}),
+  };
+}
+
+/** Prefixes of OpenBao's token types ("hvs.", legacy "s.", batch "hvb."/"b.", recovery "hvr."). */
+const TOKEN_TYPE_PREFIXES = new Set(["hvs", "s", "hvb", "b", "hvr"]);
+
+/** The namespace id a token ends in (`hvs.<24>.<id>`, a custom `<name>.<id>`), or root's. */
+export function tokenNamespaceId(token: string): string {
+  const dot = token.lastIndexOf(".");
+  if (dot < 0 || TOKEN_TYPE_PREFIXES.has(token.slice(0, dot))) return ROOT_NAMESPACE_ID;
+  return token.slice(dot + 1);
+}
+
+/** The namespace id an accessor ends in (`<24>.<id>`), or root's. */
+export function accessorNamespaceId(accessor: string): string {
+  const dot = accessor.lastIndexOf(".");
+  return dot < 0 ? ROOT_NAMESPACE_ID : accessor.slice(dot + 1);
+}

@@ -1,0 +1,301 @@
+/**
+ * Every namespace the server knows, as a tree under the root namespace, and what changes that tree:
+ * create, metadata patch, delete, API lock, and the seal of sealable namespaces.
+ *
+ * Storage: a namespace's entry sits in its parent's store at `core/namespaces/<uuid>`, its data below
+ * `namespaces/<uuid>/` of the parent's store. So a namespace, its children and everything they hold live
+ * under one prefix (delete is one prefix clear), and the children of a sealable namespace are behind its
+ * barrier too: sealing a tenant seals its whole subtree, and nothing of it (not even names) is readable.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { ArcaError, notFound } from "../errors.js";
+import { getJson, putJson, StorageView } from "../view.js";
+import { randomBase62 } from "../ids.js";
+import type { KeyValueStore } from "../../storage/storage.js";
+import type { Core } from "../core.js";
+import { Namespace } from "./namespace.js";
+import { NamespaceSeal, namespaceSealedError } from "./namespace-seal.js";
+import {
+  checkNamespaceName,
+  headerSegments,
+  NAMESPACE_TABLE_PREFIX,
+  namespaceSegments,
+  namespaceStoragePrefix,
+  ROOT_NAMESPACE_ID,
+  type NamespaceEntry,
+} from "./namespace-entry.js";
+
+export const namespaceLockedError = (): ArcaError => new ArcaError("unavailable", "API access to this namespace has been locked by an administrator");
+
+export interface ResolvedPath {
+  ns: Namespace;
+  /** The request path inside that namespace. */
+  path: string;
+}
+
+export interface CreateNamespaceOptions {
+  customMetadata?: Record<string, string>;
+  /** PKCS#11 URI of the tenant's AES key: the namespace gets its own barrier, sealed by that key. */
+  sealKeyUri?: string;
+}
+
+const hashOf = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+export class NamespaceRegistry {
+  readonly root: Namespace;
+  private readonly byId = new Map<string, Namespace>();
+
+  constructor(private readonly core: Core, rootStore: KeyValueStore) {
+    const entry: NamespaceEntry = { uuid: ROOT_NAMESPACE_ID, id: ROOT_NAMESPACE_ID, path: "", parentUuid: undefined, customMetadata: {} };
+    this.root = new Namespace(core, entry, undefined, rootStore);
+    this.byId.set(ROOT_NAMESPACE_ID, this.root);
+  }
+
+  /** The namespace whose tokens and accessors carry this id suffix (root for none). */
+  byTokenSuffix(id: string): Namespace | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The root and every namespace below it that is open (not sealed), parents first. */
+  open(): Namespace[] {
+    return [this.root, ...this.root.descendants()].filter((ns) => !ns.sealed);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------
+
+  /** After the server unseals: sets up the root namespace, then every namespace below it. */
+  async setup(): Promise<void> {
+    await this.root.setup();
+    await this.loadChildren(this.root);
+  }
+
+  /** Forgets every namespace below the root and the root's state (server seal). */
+  teardown(): void {
+    for (const ns of this.root.descendants()) this.forget(ns);
+    this.root.children.clear();
+    this.root.teardown();
+  }
+
+  private async loadChildren(parent: Namespace): Promise<void> {
+    for (const name of await parent.store.list(NAMESPACE_TABLE_PREFIX)) {
+      const entry = await getJson<NamespaceEntry>(parent.store, NAMESPACE_TABLE_PREFIX + name);
+      if (!entry) continue;
+      const ns = this.instantiate(parent, entry);
+      if (ns.sealHandle && !entry.seal?.sealedByOperator) {
+        // A tenant whose key is away stays sealed with the reason in seal-status; the rest goes on.
+        await ns.sealHandle.unseal().catch(() => undefined);
+      }
+      if (!ns.sealed) await this.openNamespace(ns);
+    }
+  }
+
+  private instantiate(parent: Namespace, entry: NamespaceEntry): Namespace {
+    const raw = new StorageView(parent.store, namespaceStoragePrefix(entry.uuid));
+    const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.core.keyManager, entry.seal) : undefined;
+    const ns = new Namespace(this.core, entry, parent, sealHandle ? sealHandle.barrier : raw, sealHandle);
+    parent.children.set(entry.path.slice(parent.path.length, -1), ns);
+    this.byId.set(entry.id, ns);
+    return ns;
+  }
+
+  /** Sets up an unsealed namespace and loads its children. */
+  private async openNamespace(ns: Namespace): Promise<void> {
+    await ns.setup();
+    await this.loadChildren(ns);
+  }
+
+  private forget(ns: Namespace): void {
+    ns.teardown();
+    ns.sealHandle?.seal(ns.sealHandle.reason);
+    this.byId.delete(ns.id);
+  }
+
+  // ---- resolution --------------------------------------------------------------------------------
+
+  /**
+   * OpenBao's resolution: the header (absolute, "root" = none) must name an existing namespace; then the
+   * longest run of namespace names at the start of the path goes deeper. Requests into a sealed or
+   * API-locked namespace (or below one) are refused here.
+   */
+  resolve(header: string | undefined, path: string): ResolvedPath {
+    let ns = this.root;
+    if (header) {
+      for (const seg of headerSegments(header)) {
+        this.checkEnterable(ns);
+        const child = ns.children.get(seg);
+        if (!child) throw notFound("namespace not found");
+        ns = child;
+      }
+    }
+    let rest = path;
+    for (;;) {
+      if (ns.children.size === 0) break;
+      const slash = rest.indexOf("/");
+      const seg = slash === -1 ? rest : rest.slice(0, slash);
+      const child = ns.children.get(seg);
+      if (!child) break;
+      this.checkEnterable(ns);
+      ns = child;
+      rest = slash === -1 ? "" : rest.slice(slash + 1);
+    }
+    this.checkEnterable(ns);
+    return { ns, path: rest };
+  }
+
+  /** A namespace by path relative to `from` (sys/namespaces/:path), undefined when missing. */
+  find(from: Namespace, relPath: string): Namespace | undefined {
+    let ns: Namespace | undefined = from;
+    for (const seg of namespaceSegments(relPath)) {
+      if (ns.sealed) throw namespaceSealedError(ns.sealHandle?.reason);
+      ns = ns.children.get(seg);
+      if (!ns) return undefined;
+    }
+    return ns;
+  }
+
+  private checkEnterable(ns: Namespace): void {
+    if (ns.entry.lockHash !== undefined) throw namespaceLockedError();
+    if (ns.sealed) throw namespaceSealedError(ns.sealHandle?.reason);
+  }
+
+  /**
+   * Before a request runs in `ns`: every sealable namespace on the way must still have its tenant key.
+   * A refusal seals that namespace (and so everything below it) and is the request's answer.
+   */
+  async checkKeys(ns: Namespace): Promise<void> {
+    for (const n of ns.lineage()) {
+      const handle = n.sealHandle;
+      if (handle) await handle.check((reason) => this.sealSubtree(n, reason));
+    }
+  }
+
+  // ---- changes -----------------------------------------------------------------------------------
+
+  async create(from: Namespace, relPath: string, opts: CreateNamespaceOptions): Promise<Namespace> {
+    const segs = namespaceSegments(relPath);
+    if (segs.length === 0) throw new ArcaError("invalid_request", "a namespace path is required");
+    for (const s of segs) checkNamespaceName(s);
+    const name = segs[segs.length - 1];
+    const parent = this.find(from, segs.slice(0, -1).join("/"));
+    if (!parent) throw new ArcaError("invalid_request", `parent namespace "${segs.slice(0, -1).join("/")}/" does not exist`);
+    if (parent.sealed) throw namespaceSealedError(parent.sealHandle?.reason);
+    if (parent.children.has(name)) throw new ArcaError("invalid_request", `namespace "${parent.path}${name}/" already exists`);
+
+    const uuid = randomUUID();
+    let id = randomBase62(6);
+    while (this.byId.has(id)) id = randomBase62(6);
+    const entry: NamespaceEntry = { uuid, id, path: `${parent.path}${name}/`, parentUuid: parent.entry.uuid, customMetadata: { ...opts.customMetadata } };
+    const raw = new StorageView(parent.store, namespaceStoragePrefix(uuid));
+    let sealHandle: NamespaceSeal | undefined;
+    try {
+      if (opts.sealKeyUri !== undefined) {
+        sealHandle = await NamespaceSeal.create(uuid, raw, this.core.keyManager, opts.sealKeyUri);
+        entry.seal = sealHandle.entry;
+      }
+      const ns = new Namespace(this.core, entry, parent, sealHandle ? sealHandle.barrier : raw, sealHandle);
+      await ns.setup();
+      // The entry is written last: until it exists, nothing points at the data, and a failure cleans up.
+      await putJson(parent.store, NAMESPACE_TABLE_PREFIX + uuid, entry);
+      parent.children.set(name, ns);
+      this.byId.set(id, ns);
+      return ns;
+    } catch (err) {
+      sealHandle?.seal();
+      await raw.clear();
+      throw err;
+    }
+  }
+
+  async patchMetadata(ns: Namespace, changes: Record<string, string | null>): Promise<void> {
+    const next = { ...ns.entry.customMetadata };
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    await this.save(ns, { ...ns.entry, customMetadata: next });
+  }
+
+  async setMetadata(ns: Namespace, metadata: Record<string, string>): Promise<void> {
+    await this.save(ns, { ...ns.entry, customMetadata: { ...metadata } });
+  }
+
+  private async save(ns: Namespace, entry: NamespaceEntry): Promise<void> {
+    if (!ns.parent) throw new ArcaError("invalid_request", "the root namespace cannot be changed");
+    await putJson(ns.parent.store, NAMESPACE_TABLE_PREFIX + entry.uuid, entry);
+    ns.entry = entry;
+  }
+
+  /**
+   * Deletes a namespace: its tokens, mounts, policies and data go with its storage prefix, in one
+   * transaction, and then its entry. Namespaces with children must have them deleted first.
+   */
+  async delete(ns: Namespace): Promise<void> {
+    const parent = ns.parent;
+    if (!parent) throw new ArcaError("invalid_request", "the root namespace cannot be deleted");
+    if (ns.children.size > 0) throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
+    this.forget(ns);
+    parent.children.delete(ns.path.slice(parent.path.length, -1));
+    await new StorageView(parent.store, namespaceStoragePrefix(ns.entry.uuid)).clear();
+    await parent.store.delete(NAMESPACE_TABLE_PREFIX + ns.entry.uuid);
+  }
+
+  /** Locks the API of `ns` (and everything below it); returns the unlock key. */
+  async lock(ns: Namespace): Promise<string> {
+    if (ns.entry.lockHash !== undefined) throw new ArcaError("invalid_request", "namespace is already locked");
+    const key = randomBase62(24);
+    await this.save(ns, { ...ns.entry, lockHash: hashOf(key).toString("hex") });
+    return key;
+  }
+
+  /** Unlocks with the key `lock` returned; `force` (a root token) needs none. */
+  async unlock(ns: Namespace, key: string | undefined, force: boolean): Promise<void> {
+    const stored = ns.entry.lockHash;
+    if (stored === undefined) throw new ArcaError("invalid_request", "namespace is not locked");
+    if (!force) {
+      const given = hashOf(key ?? "");
+      if (!key || !timingSafeEqual(given, Buffer.from(stored, "hex"))) throw new ArcaError("invalid_request", "incorrect unlock key");
+    }
+    const next: NamespaceEntry = { ...ns.entry };
+    delete next.lockHash;
+    await this.save(ns, next);
+  }
+
+  // ---- sealable namespaces -----------------------------------------------------------------------
+
+  /** Seals a sealable namespace and everything below it; it stays sealed across restarts. */
+  async seal(ns: Namespace): Promise<void> {
+    const handle = ns.sealHandle;
+    if (!handle || !ns.entry.seal) throw new ArcaError("invalid_request", `namespace "${ns.path}" is not sealable`);
+    if (!ns.sealed) {
+      await this.save(ns, { ...ns.entry, seal: { ...ns.entry.seal, sealedByOperator: true } });
+      this.sealSubtree(ns, "sealed by an operator");
+    }
+  }
+
+  /** Unseals with the tenant key; on success the namespace and its children are back as they were. */
+  async unseal(ns: Namespace): Promise<void> {
+    const handle = ns.sealHandle;
+    if (!handle || !ns.entry.seal) throw new ArcaError("invalid_request", `namespace "${ns.path}" is not sealable`);
+    if (!ns.sealed) return;
+    await handle.unseal();
+    try {
+      await this.openNamespace(ns);
+    } catch (err) {
+      this.sealSubtree(ns, `unseal failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+    if (ns.entry.seal.sealedByOperator) {
+      const seal = { ...ns.entry.seal };
+      delete seal.sealedByOperator;
+      await this.save(ns, { ...ns.entry, seal });
+    }
+  }
+
+  private sealSubtree(ns: Namespace, reason: string): void {
+    for (const d of ns.descendants()) this.forget(d);
+    ns.children.clear();
+    ns.teardown();
+    ns.sealHandle?.seal(reason);
+  }
+}
+
