@@ -7,20 +7,26 @@
  * STORAGE LAYOUT — an on-disk format, forever. Keys are relative to the mount's storage view. Values are
  * JSON (records in pki-store.ts); certificates are PEM strings exactly as served.
  *
- *   config/issuers            IssuersConfig {default (issuer id | ""), defaultFollowsLatestIssuer}
+ *   config/issuers            IssuersConfig {default (issuer id | ""), defaultFollowsLatestIssuer, lastModified (unix ms)}
  *   config/keys               KeysConfig {default (key id | "")}
- *   config/urls               UrlsConfig {issuingCertificates[], crlDistributionPoints[], ocspServers[], enableTemplating}
- *   config/crl                CrlConfig {expiry (s), disable, ocspDisable, ocspExpiry (s), autoRebuild}
+ *   config/urls               UrlsConfig {issuingCertificates[], crlDistributionPoints[], ocspServers[], enableTemplating,
+ *                             deltaCrlDistributionPoints[]}
+ *   config/crl                CrlConfig {expiry (s), disable, ocspDisable, ocspExpiry (s), autoRebuild, enableDelta,
+ *                             deltaRebuildInterval (s)}
  *   keys/<key id>             KeyEntry {id (uuid), name, type "internal"|"kms", algorithm, spki (base64 DER),
  *                             privateKeyPem (internal only), keyRef (kms: PKCS#11 URI), externalKeyRef?}
  *   issuers/<issuer id>       IssuerEntry {id (uuid), name, keyId ("" = no key here), certificate (PEM),
  *                             caChain (parents, PEM, nearest first), serialNumber, notAfter (unix s), usage[],
- *                             leafNotAfterBehavior, revocationSignatureAlgorithm, per-issuer AIA/CDP URLs, revoked}
+ *                             leafNotAfterBehavior, revocationSignatureAlgorithm, per-issuer AIA/CDP URLs, revoked,
+ *                             lastModified (unix ms; Last-Modified of CA fetches)}
  *   roles/<name>              Role (camelCase record of the wire fields; absent fields take defaults on read)
  *   certs/<serial>            CertEntry {serial, certificate (PEM), issuerId, notAfter (unix s)}; <serial> is
  *                             lowercase hex octets joined by "-" (OpenBao's storage form of "39:dd:…")
  *   revoked/<serial>          RevokedEntry {serial, issuerId, revocationTime (unix s), notAfter, certificate}
- *   crls/<issuer id>          CrlRecord {number (CRL Number, +1 per rebuild), der (base64), thisUpdate (unix s)}
+ *   config/cluster            ClusterConfig {path, aiaPath} ({{cluster_path}} / {{cluster_aia_path}} in config/urls)
+ *   crls/<issuer id>          CrlRecord {number (CRL Number, +1 per rebuild), der (base64), thisUpdate (unix s),
+ *                             included (serials listed; base CRLs)}
+ *   delta-crls/<issuer id>    CrlRecord of the delta CRL {…, baseNumber}; base and delta share one number sequence
  *   tidy/status               last tidy run
  *
  * Why this shape: issuance (the hot path) reads config/issuers, issuers/<id> and roles/<name> — three point
@@ -37,6 +43,7 @@ import { fetchPaths } from "./path-fetch.js";
 import { intermediatePaths } from "./path-intermediate.js";
 import { issuePaths } from "./path-issue.js";
 import { issuerPaths } from "./path-issuers.js";
+import { keyPaths } from "./path-keys.js";
 import { ocspPaths } from "./path-ocsp.js";
 import { revokePaths } from "./path-revoke.js";
 import { rolePaths } from "./path-roles.js";
@@ -61,6 +68,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       ...rootPaths(runtime),
       ...intermediatePaths(runtime),
       ...issuerPaths(runtime),
+      ...keyPaths(runtime),
       ...rolePaths(),
       ...issuePaths(runtime),
       ...revokePaths(runtime),
@@ -75,6 +83,11 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       "ca",
       "crl/pem",
       "crl",
+      "crl/delta",
+      "crl/delta/pem",
+      "issuer/+/crl/delta",
+      "issuer/+/crl/delta/der",
+      "issuer/+/crl/delta/pem",
       "issuer/+/crl/der",
       "issuer/+/crl/pem",
       "issuer/+/crl",

@@ -195,7 +195,7 @@ export async function storeIssuer(
   cert: ParsedCertificate,
   key: KeyEntry | undefined,
   keyIsNew: boolean,
-  opts: { issuerName: string; caChain: string[] },
+  opts: { issuerName: string; caChain: string[]; id?: string },
 ): Promise<IssuerEntry> {
   await assertNameFree(txn, "issuer", opts.issuerName);
   if (key && keyIsNew) {
@@ -204,8 +204,9 @@ export async function storeIssuer(
     const kc = await loadKeysConfig(txn);
     if (!kc.default) await putRecord(txn, K.keysConfig, { default: key.id });
   }
+  const now = Date.now();
   const entry: IssuerEntry = {
-    id: newId(),
+    id: opts.id ?? newId(),
     name: opts.issuerName,
     keyId: key?.id ?? "",
     certificate: certPem(cert.der),
@@ -219,10 +220,11 @@ export async function storeIssuer(
     crlDistributionPoints: [],
     ocspServers: [],
     revoked: false,
+    lastModified: now,
   };
   await putRecord(txn, K.issuer(entry.id), entry);
   const ic = await loadIssuersConfig(txn);
-  if (!ic.default || ic.defaultFollowsLatestIssuer) await putRecord(txn, K.issuersConfig, { ...ic, default: entry.id });
+  if (!ic.default || ic.defaultFollowsLatestIssuer) await putRecord(txn, K.issuersConfig, { ...ic, default: entry.id, lastModified: now });
   return entry;
 }
 

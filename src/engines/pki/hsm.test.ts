@@ -103,4 +103,25 @@ describe.skipIf(!available)(available ? "pki with CA keys in SoftHSM" : SOFTHSM_
     const leaf = await h.data("write", "issue/web", { common_name: "x.example.com", ttl: "1h" });
     expect(tmp.openssl(["verify", "-CAfile", f("ca.pem", r.certificate as string), f("l.pem", leaf.certificate as string)]).out).toMatch(/OK/);
   });
+
+  it("keys/generate/kms and keys/import by key_ref: HSM keys a root then uses with type existing", async () => {
+    const h = pki();
+    const k = await h.data("write", "keys/generate/kms", { key_name: `gen-${++n}`, key_type: "ec", key_bits: 384 });
+    expect(k.private_key).toBeUndefined();
+    const uri = (await h.data("read", `key/${k.key_id as string}`)).managed_key_id as string;
+    expect(uri).toMatch(/^pkcs11:/);
+    const root = await h.data("write", "root/generate/existing", { key_ref: k.key_id, common_name: "HSM Key Root", ttl: "24h" });
+    expect(root.key_id).toBe(k.key_id);
+    await h.call("write", "roles/web", { allowed_domains: "example.com", allow_subdomains: true, key_type: "ec" });
+    const leaf = await h.data("write", "issue/web", { common_name: "k.example.com", ttl: "1h" });
+    expect(tmp.openssl(["verify", "-CAfile", f("ca.pem", root.certificate as string), f("l.pem", leaf.certificate as string)]).out).toMatch(/: OK/);
+    for (const [key, v] of await h.dump()) expect(v.includes(Buffer.from("PRIVATE KEY")), key).toBe(false);
+
+    // The same HSM key imported into another mount by URI; importing it twice answers with the first.
+    const other = pki();
+    const imp = await other.call("write", "keys/import", { key_ref: uri, key_name: "bound" });
+    expect(imp!.data).toMatchObject({ key_name: "bound", key_type: "ec" });
+    expect((await other.call("write", "keys/import", { key_ref: uri }))!.warnings![0]).toMatch(/already imported/);
+    expect((await other.fails("write", "keys/import", { key_ref: "not-a-uri" })).message).toMatch(/not a PKCS#11 URI/);
+  });
 });

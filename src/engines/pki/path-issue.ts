@@ -5,18 +5,29 @@
  * nothing. The issuer is cached by CaRuntime so a request costs two or three storage reads, one key
  * generation (issue only), one signature and one write.
  */
-import { generateKeyPair, type KeyObject } from "node:crypto";
+import { generateKeyPair, randomUUID, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { invalidRequest } from "../../core/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
-import type { Response } from "../../core/framework/request.js";
+import type { Request, Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { algorithmOfKey, keyAlgorithmFor, keyBitsOf, keyTypeOf, signatureAlgorithm } from "./ca-keys.js";
 import { certPem, newSerial, signCertificate, type CaRuntime, type LoadedIssuer } from "./ca.js";
 import { SUBJECT_FIELDS, type SubjectInput } from "./ca-generate.js";
-import { getRecord, K, loadUrls, putRecord, resolveIssuer, type CertEntry } from "./pki-store.js";
-import { defaultRole, enforceNames, validity, type Role } from "./role.js";
+import { aiaUrls, getRecord, K, putRecord, resolveIssuer, type CertEntry } from "./pki-store.js";
+import {
+  cnValidationDisabled,
+  defaultRole,
+  enforceNames,
+  isEmail,
+  isHostname,
+  policyIdentifierEntries,
+  serialNumberRefusal,
+  validity,
+  type Role,
+  type TemplateContext,
+} from "./role.js";
 import * as x from "./x509.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -126,6 +137,7 @@ export async function buildLeaf(
   spki: Buffer,
   csr: x.ParsedCsr | undefined,
   verbatim: boolean,
+  tctx?: TemplateContext,
 ): Promise<IssueOutcome> {
   if (!issuer.key) throw invalidRequest(`issuer ${issuer.entry.id} has no key in this mount: it cannot issue`);
   if (!issuer.entry.usage.includes("issuing-certificates")) throw invalidRequest(`issuer ${issuer.entry.id} is not allowed to issue certificates (usage)`);
@@ -149,15 +161,30 @@ export async function buildLeaf(
     names.uri.push(...(f.uri_sans ?? []));
   }
   if (f.other_sans && f.other_sans.length > 0) throw invalidRequest("other_sans are not supported by this server");
-  enforceNames(role, { commonName: cn, dns: names.dns, email: names.email, ip: names.ip, uri: names.uri });
-  if (cn && !f.exclude_cn_from_sans) {
+  const cnToSans = (): void => {
     const list = cn.includes("@") ? names.email : names.dns;
     if (!list.includes(cn)) list.unshift(cn);
+  };
+  if (cn && !f.exclude_cn_from_sans && cnValidationDisabled(role)) {
+    // The CN is free text; it becomes a SAN only when it is a hostname or an email, and then the SAN
+    // rules judge it (OpenBao's order: CN added to the SANs before they are validated).
+    if (isEmail(cn) || isHostname(cn)) cnToSans();
+    enforceNames(role, { commonName: cn, dns: names.dns, email: names.email, ip: names.ip, uri: names.uri }, tctx);
+  } else {
+    enforceNames(role, { commonName: cn, dns: names.dns, email: names.email, ip: names.ip, uri: names.uri }, tctx);
+    if (cn && !f.exclude_cn_from_sans) cnToSans();
+  }
+  // Subject serialNumber: from the request, else (use_csr_common_name) from the CSR; judged by allowed_serial_numbers.
+  let subjectSerial = f.serial_number ?? "";
+  if (!subjectSerial && csr && role.useCsrCommonName && !verbatim) subjectSerial = x.serialNumberOf(csr.subjectAttrs);
+  if (subjectSerial && !verbatim) {
+    const why = serialNumberRefusal(role, subjectSerial);
+    if (why) throw invalidRequest(why);
   }
   const { validity: v, warnings } = validity(role, { ttl: f.ttl ?? 0, notAfter: f.not_after }, issuer.cert.notAfter, issuer.entry.leafNotAfterBehavior);
   const usageBits = keyUsageBits(verbatim && f.key_usage ? f.key_usage : role.keyUsage);
   const ekus = extKeyUsageOids(role, f, verbatim);
-  const urls = await loadUrls(storage);
+  const urls = await aiaUrls(storage, issuer.entry.id);
   const exts: Buffer[] = [];
   if (role.basicConstraintsValidForNonCa) exts.push(x.basicConstraints(false));
   if (usageBits.length > 0) exts.push(x.keyUsage(usageBits));
@@ -165,6 +192,8 @@ export async function buildLeaf(
   exts.push(x.subjectKeyIdentifier(x.keyIdFromSpki(spki)), x.authorityKeyIdentifier(issuer.cert.ski));
   const san = x.subjectAltName(names, cn === "");
   if (san) exts.push(san);
+  const policies = x.certificatePolicies(policyIdentifierEntries(role.policyIdentifiers));
+  if (policies && !verbatim) exts.push(policies);
   const aia = x.authorityInfoAccess(
     issuer.entry.ocspServers.length ? issuer.entry.ocspServers : urls.ocspServers,
     issuer.entry.issuingCertificates.length ? issuer.entry.issuingCertificates : urls.issuingCertificates,
@@ -184,7 +213,7 @@ export async function buildLeaf(
           postalCode: role.postalCode,
           organization: role.organization,
           ou: role.ou,
-          serialNumber: f.serial_number,
+          serialNumber: subjectSerial || undefined,
         });
   const alg = signatureAlgorithm(issuer.key.signer.algorithm, f.signature_bits ?? role.signatureBits, f.use_pss ?? role.usePss);
   const serial = newSerial();
@@ -193,7 +222,7 @@ export async function buildLeaf(
 }
 
 export function issuePaths(runtime: CaRuntime): PathSpec[] {
-  type Ctx = { fields: Record<string, unknown>; params: Record<string, string>; storage: KeyValueStore };
+  type Ctx = { fields: Record<string, unknown>; params: Record<string, string>; storage: KeyValueStore; req: Request };
 
   const run = async (ctx: Ctx, mode: "issue" | "sign" | "verbatim"): Promise<Response> => {
     const f = ctx.fields as unknown as IssueFields;
@@ -216,7 +245,7 @@ export function issuePaths(runtime: CaRuntime): PathSpec[] {
       checkKeyAgainstRole(role, csr.publicKey);
       spki = csr.spki;
     }
-    const out = await buildLeaf(ctx.storage, issuer, role, f, spki, csr, mode === "verbatim");
+    const out = await buildLeaf(ctx.storage, issuer, role, f, spki, csr, mode === "verbatim", { entityId: ctx.req.caller?.entityId ?? "" });
     const certificate = certPem(out.certDer);
     if (!role.noStore) {
       const record: CertEntry = { serial: out.serial, certificate, issuerId: issuerEntry.id, notAfter: out.notAfter };
@@ -235,7 +264,10 @@ export function issuePaths(runtime: CaRuntime): PathSpec[] {
       data.private_key_type = keyType;
       if (f.format === "pem_bundle") data.certificate = `${String(data.private_key).trim()}\n${certificate}`;
     }
-    return { data, ...(out.warnings.length ? { warnings: out.warnings } : {}) };
+    // generate_lease: OpenBao hands out a lease for the certificate (revoking the lease revokes the
+    // certificate). Arca returns the lease fields; the lease ID names this request's path.
+    const lease = role.generateLease ? { leaseId: `${ctx.req.path.replace(/\/+$/, "")}/${randomUUID()}`, leaseDuration: Math.max(0, out.notAfter - Math.floor(Date.now() / 1000)), renewable: false } : {};
+    return { data, ...lease, ...(out.warnings.length ? { warnings: out.warnings } : {}) };
   };
 
   const ops = (mode: "issue" | "sign" | "verbatim") => ({ update: (ctx: Ctx) => run(ctx, mode) });

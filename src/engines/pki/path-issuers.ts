@@ -14,6 +14,7 @@ import {
   K,
   listIssuers,
   listKeys,
+  loadCluster,
   loadCrlConfig,
   loadIssuersConfig,
   loadKeysConfig,
@@ -21,13 +22,41 @@ import {
   putRecord,
   resolveIssuer,
   resolveKey,
+  templateUrl,
   type IssuerEntry,
   type KeyEntry,
   type LeafNotAfterBehavior,
+  type CrlConfig,
+  type UrlsConfig,
 } from "./pki-store.js";
+import { rebuildCrl } from "./crl.js";
 import { formatDuration } from "../../core/framework/duration.js";
 
 const USAGES = ["read-only", "issuing-certificates", "crl-signing", "ocsp-signing"];
+
+const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
+
+function crlConfigView(c: CrlConfig): Record<string, unknown> {
+  return {
+    expiry: formatDuration(c.expiry),
+    disable: c.disable,
+    ocsp_disable: c.ocspDisable,
+    ocsp_expiry: formatDuration(c.ocspExpiry),
+    auto_rebuild: c.autoRebuild,
+    enable_delta: c.enableDelta,
+    delta_rebuild_interval: formatDuration(c.deltaRebuildInterval),
+  };
+}
+
+function urlsView(u: UrlsConfig): Record<string, unknown> {
+  return {
+    issuing_certificates: u.issuingCertificates,
+    crl_distribution_points: u.crlDistributionPoints,
+    ocsp_servers: u.ocspServers,
+    delta_crl_distribution_points: u.deltaCrlDistributionPoints ?? [],
+    enable_templating: u.enableTemplating,
+  };
+}
 
 function issuerView(e: IssuerEntry): Record<string, unknown> {
   return {
@@ -118,8 +147,9 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
             const e = await resolveIssuer(txn, params.issuer_ref);
             await txn.delete(K.issuer(e.id));
             await txn.delete(K.crlOf(e.id));
+            await txn.delete(K.deltaCrlOf(e.id));
             const ic = await loadIssuersConfig(txn);
-            if (ic.default === e.id) await putRecord(txn, K.issuersConfig, { ...ic, default: "" });
+            if (ic.default === e.id) await putRecord(txn, K.issuersConfig, { ...ic, default: "", lastModified: Date.now() });
             runtime.forget(e.id);
           });
           return undefined;
@@ -152,7 +182,11 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
         update: async ({ storage, fields }) =>
           storage.transaction(async (txn) => {
             const c = await loadIssuersConfig(txn);
-            if (fields.default !== undefined) c.default = (await resolveIssuer(txn, fields.default)).id;
+            if (fields.default !== undefined) {
+              const id = (await resolveIssuer(txn, fields.default)).id;
+              if (id !== c.default) c.lastModified = Date.now();
+              c.default = id;
+            }
             if (fields.default_follows_latest_issuer !== undefined) c.defaultFollowsLatestIssuer = fields.default_follows_latest_issuer;
             await putRecord(txn, K.issuersConfig, c);
             return { data: { default: c.default, default_follows_latest_issuer: c.defaultFollowsLatestIssuer } };
@@ -212,21 +246,29 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
     }),
     definePath({
       pattern: "config/urls",
-      fields: { issuing_certificates: { type: "strings" }, crl_distribution_points: { type: "strings" }, ocsp_servers: { type: "strings" }, enable_templating: { type: "bool" } },
+      fields: {
+        issuing_certificates: { type: "strings" },
+        crl_distribution_points: { type: "strings" },
+        ocsp_servers: { type: "strings" },
+        delta_crl_distribution_points: { type: "strings" },
+        enable_templating: { type: "bool" },
+      },
       operations: {
-        read: async ({ storage }) => {
-          const u = await loadUrls(storage);
-          return { data: { issuing_certificates: u.issuingCertificates, crl_distribution_points: u.crlDistributionPoints, ocsp_servers: u.ocspServers, enable_templating: u.enableTemplating } };
-        },
+        read: async ({ storage }) => ({ data: urlsView(await loadUrls(storage)) }),
         update: async ({ storage, fields }) => {
           await storage.transaction(async (txn) => {
             const u = await loadUrls(txn);
             if (fields.issuing_certificates) u.issuingCertificates = fields.issuing_certificates;
             if (fields.crl_distribution_points) u.crlDistributionPoints = fields.crl_distribution_points;
             if (fields.ocsp_servers) u.ocspServers = fields.ocsp_servers;
+            if (fields.delta_crl_distribution_points) u.deltaCrlDistributionPoints = fields.delta_crl_distribution_points;
             if (fields.enable_templating !== undefined) u.enableTemplating = fields.enable_templating;
-            for (const url of [...u.issuingCertificates, ...u.crlDistributionPoints, ...u.ocspServers]) {
-              if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(url)) throw invalidRequest(`invalid URL "${url}"`);
+            // With templating on, a URL must be valid once its templates are filled (checked with sample
+            // values: config/cluster may be written after config/urls).
+            const sample = { path: "https://cluster.invalid/v1/pki", aiaPath: "http://cluster.invalid/v1/pki" };
+            for (const url of [...u.issuingCertificates, ...u.crlDistributionPoints, ...u.ocspServers, ...(u.deltaCrlDistributionPoints ?? [])]) {
+              const filled = u.enableTemplating ? templateUrl(url, sample, "00000000-0000-0000-0000-000000000000") : url;
+              if (!URL_RE.test(filled)) throw invalidRequest(`invalid URL "${url}"${u.enableTemplating ? "" : " (templates need enable_templating=true)"}`);
             }
             await putRecord(txn, K.urls, u);
           });
@@ -235,23 +277,65 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
       },
     }),
     definePath({
-      pattern: "config/crl",
-      fields: { expiry: { type: "duration" }, disable: { type: "bool" }, ocsp_disable: { type: "bool" }, ocsp_expiry: { type: "duration" }, auto_rebuild: { type: "bool" } },
+      pattern: "config/cluster",
+      fields: {
+        path: { type: "string", description: "This cluster's externally reachable URL of the mount, e.g. https://bao.example.com/v1/pki ({{cluster_path}})." },
+        aia_path: { type: "string", description: "Where AIA documents are served, possibly plain HTTP ({{cluster_aia_path}})." },
+      },
       operations: {
         read: async ({ storage }) => {
-          const c = await loadCrlConfig(storage);
-          return { data: { expiry: formatDuration(c.expiry), disable: c.disable, ocsp_disable: c.ocspDisable, ocsp_expiry: formatDuration(c.ocspExpiry), auto_rebuild: c.autoRebuild } };
+          const c = await loadCluster(storage);
+          return { data: { path: c.path, aia_path: c.aiaPath } };
         },
+        update: async ({ storage, fields }) =>
+          storage.transaction(async (txn) => {
+            const c = await loadCluster(txn);
+            if (fields.path !== undefined) c.path = fields.path.replace(/\/+$/, "");
+            if (fields.aia_path !== undefined) c.aiaPath = fields.aia_path.replace(/\/+$/, "");
+            for (const [name, v] of [["path", c.path], ["aia_path", c.aiaPath]] as const) {
+              if (v !== "" && !URL_RE.test(v)) throw invalidRequest(`config/cluster ${name} must be a URL (got "${v.slice(0, 80)}")`);
+            }
+            await putRecord(txn, K.cluster, c);
+            return { data: { path: c.path, aia_path: c.aiaPath } };
+          }),
+      },
+      synopsis: "Set the cluster's mount URL, used to template AIA URLs ({{cluster_path}}, {{cluster_aia_path}}).",
+    }),
+    definePath({
+      pattern: "config/crl",
+      fields: {
+        expiry: { type: "duration" },
+        disable: { type: "bool" },
+        ocsp_disable: { type: "bool" },
+        ocsp_expiry: { type: "duration" },
+        auto_rebuild: { type: "bool" },
+        enable_delta: { type: "bool" },
+        delta_rebuild_interval: { type: "duration" },
+      },
+      operations: {
+        read: async ({ storage }) => ({ data: crlConfigView(await loadCrlConfig(storage)) }),
         update: async ({ storage, fields }) => {
-          await storage.transaction(async (txn) => {
-            const c = await loadCrlConfig(txn);
+          const { before, after } = await storage.transaction(async (txn) => {
+            const prev = await loadCrlConfig(txn);
+            const c = { ...prev };
             if (fields.expiry !== undefined) c.expiry = fields.expiry;
             if (fields.disable !== undefined) c.disable = fields.disable;
             if (fields.ocsp_disable !== undefined) c.ocspDisable = fields.ocsp_disable;
             if (fields.ocsp_expiry !== undefined) c.ocspExpiry = fields.ocsp_expiry;
             if (fields.auto_rebuild !== undefined) c.autoRebuild = fields.auto_rebuild;
+            if (fields.enable_delta !== undefined) c.enableDelta = fields.enable_delta;
+            if (fields.delta_rebuild_interval !== undefined) {
+              if (fields.delta_rebuild_interval <= 0) throw invalidRequest("delta_rebuild_interval must be positive");
+              c.deltaRebuildInterval = fields.delta_rebuild_interval;
+            }
+            if (c.expiry <= 0) throw invalidRequest("expiry must be positive");
             await putRecord(txn, K.crl, c);
+            return { before: prev, after: c };
           });
+          // Turning deltas on or off changes what the base CRL says (Freshest CRL) and whether deltas exist.
+          if (before.enableDelta !== after.enableDelta || before.disable !== after.disable) {
+            for (const i of await listIssuers(storage)) if (i.keyId) await rebuildCrl(storage, runtime, i);
+          }
           return undefined;
         },
       },

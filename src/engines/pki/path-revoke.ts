@@ -9,7 +9,7 @@ import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { spkiOf, type CaRuntime } from "./ca.js";
-import { rebuildCrl } from "./crl.js";
+import { rebuildCrl, rebuildDeltaCrl } from "./crl.js";
 import { getRecord, K, listIssuers, loadCrlConfig, putRecord, type CertEntry, type IssuerEntry, type RevokedEntry } from "./pki-store.js";
 import * as x from "./x509.js";
 
@@ -57,7 +57,10 @@ async function revoke(storage: KeyValueStore, runtime: CaRuntime, t: Target): Pr
   const cfg = await loadCrlConfig(storage);
   if (rev.fresh && !cfg.disable) {
     const issuer = (await listIssuers(storage)).find((i) => i.id === t.issuerId);
-    if (issuer?.keyId) await rebuildCrl(storage, runtime, issuer);
+    if (issuer?.keyId) {
+      if (cfg.enableDelta && cfg.autoRebuild) await rebuildDeltaCrl(storage, runtime, issuer);
+      else await rebuildCrl(storage, runtime, issuer);
+    }
   }
   return {
     data: {

@@ -2,17 +2,20 @@
  * `roles/:name` (GET, POST = replace, PATCH = merge, DELETE) and `roles/` LIST. Unknown key types or key
  * sizes are refused when the role is written, not when it is first used.
  */
+import { validateCidrList } from "../../core/cidr.js";
 import { invalidRequest, notFound } from "../../core/errors.js";
 import type { FieldSpec, Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import { keyAlgorithmFor } from "./ca-keys.js";
 import { getRecord, K, putRecord } from "./pki-store.js";
-import { defaultRole, ROLE_FIELDS, type Role } from "./role.js";
+import { defaultRole, parsePolicyIdentifiers, ROLE_FIELDS, type Role } from "./role.js";
 
 const DURATIONS = new Set<keyof Role>(["ttl", "maxTtl", "notBeforeDuration"]);
 
 function fieldSpecFor(field: keyof Role): FieldSpec {
   if (DURATIONS.has(field)) return { type: "duration" };
+  // A list of OIDs or JSON policy objects: parsed by parsePolicyIdentifiers (a comma split would break JSON).
+  if (field === "policyIdentifiers") return { type: "any" };
   const v = defaultRole()[field];
   if (typeof v === "boolean") return { type: "bool" };
   if (typeof v === "number") return { type: "int" };
@@ -26,6 +29,11 @@ function validateRole(r: Role): void {
   if (r.keyType !== "any") keyAlgorithmFor(r.keyType, r.keyBits);
   if (r.maxTtl > 0 && r.ttl > r.maxTtl) throw invalidRequest(`ttl (${r.ttl}s) cannot be larger than max_ttl (${r.maxTtl}s)`);
   if (r.signatureBits !== 0 && ![256, 384, 512].includes(r.signatureBits)) throw invalidRequest(`unsupported signature_bits ${r.signatureBits}`);
+  if (!validateCidrList(r.allowedIpSansCidr)) throw invalidRequest(`allowed_ip_sans_cidr: every entry must be a CIDR block (got [${r.allowedIpSansCidr.join(",")}])`);
+  for (const v of r.cnValidations) {
+    if (!["email", "hostname", "disabled"].includes(v)) throw invalidRequest(`cn_validations: unknown value "${v.slice(0, 32)}" (email, hostname, disabled)`);
+  }
+  if (r.cnValidations.includes("disabled") && r.cnValidations.length > 1) throw invalidRequest('cn_validations: "disabled" cannot be combined with other validations');
 }
 
 export function roleView(r: Role): Record<string, unknown> {
@@ -79,7 +87,9 @@ async function writeRole(
     if (patch && !existing) throw notFound(`role ${name} does not exist`);
     const r: Role = { ...defaultRole(), ...(patch ? existing : {}) };
     const rec = r as unknown as Record<string, unknown>;
-    for (const [wire, field] of ROLE_FIELDS) if (ctx.has(wire)) rec[field] = ctx.fields[wire];
+    for (const [wire, field] of ROLE_FIELDS) if (ctx.has(wire)) rec[field] = field === "policyIdentifiers" ? parsePolicyIdentifiers(ctx.fields[wire]) : ctx.fields[wire];
+    // OpenBao: an empty cn_validations means the default set.
+    if (r.cnValidations.length === 0) r.cnValidations = ["email", "hostname"];
     if (r.issuerRef === "") r.issuerRef = "default";
     validateRole(r);
     await putRecord(txn, K.role(name), r);

@@ -10,7 +10,7 @@ import type { Response } from "../../core/framework/request.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { caSignatureAlgorithm, certPem, newSerial, signCertificate, spkiOf, type CaRuntime } from "./ca.js";
 import { altNamesOf, CA_FIELDS, caExtensions, formatCert, keySource, storeIssuer, subjectName, SUBJECT_FIELDS } from "./ca-generate.js";
-import { K, listIssuers, listKeys, loadUrls, putRecord, resolveIssuer, type CertEntry } from "./pki-store.js";
+import { aiaUrls, K, listIssuers, listKeys, loadIssuersConfig, newId, putRecord, resolveIssuer, type CertEntry } from "./pki-store.js";
 import { SYSTEM_MAX_TTL } from "./role.js";
 import * as x from "./x509.js";
 import type { KeyValueStore } from "../../storage/storage.js";
@@ -24,6 +24,20 @@ function notAfterFrom(ttl: number | undefined, notAfter: string | undefined, now
   return new Date(Math.floor((now + (ttl && ttl > 0 ? ttl : SYSTEM_MAX_TTL) * 1000) / 1000) * 1000);
 }
 
+/** use_csr_values: the CSR's own subject alternative names (DNS, email, IP, URI). */
+function csrAltNames(csr: x.ParsedCsr): x.AltNames {
+  const ext = csr.extensions.get(x.EXT.subjectAltName);
+  if (!ext) return x.emptyAltNames();
+  let g: ReturnType<typeof x.parseGeneralNames>;
+  try {
+    g = x.parseGeneralNames(ext.value);
+  } catch {
+    throw invalidRequest("malformed csr: its subjectAltName extension cannot be parsed");
+  }
+  if (g.other > 0) throw invalidRequest("the CSR requests subject alternative names of a type this server does not issue (other names)");
+  return { dns: g.dns, email: g.email, ip: g.ip, uri: g.uri };
+}
+
 export function rootPaths(runtime: CaRuntime): PathSpec[] {
   const generate = async (ctx: { fields: Record<string, unknown>; has(n: string): boolean; storage: KeyValueStore }): Promise<Response> => {
     const f = ctx.fields as unknown as GenerateFields;
@@ -32,10 +46,13 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
     const now = Date.now();
     const notBefore = new Date(Math.floor((now - f.not_before_duration * 1000) / 1000) * 1000);
     const notAfter = notAfterFrom(f.ttl, f.not_after, now);
+    // The issuer id is chosen now so that {{issuer_id}} in templated AIA URLs names this root; URLs are
+    // resolved before a key is made, so a template error leaves no orphan key in the HSM.
+    const issuerId = newId();
+    const urls = await aiaUrls(ctx.storage, issuerId);
     const source = await keySource(ctx.storage, runtime, f, (n) => ctx.has(n), f.key_name || `arca-pki-root-${cn}`.slice(0, 60));
     const spki = spkiOf(source.signer.publicKey);
     const subject = subjectName(f, cn);
-    const urls = await loadUrls(ctx.storage);
     const alg = caSignatureAlgorithm(source.signer, f.signature_bits, f.use_pss);
     const certDer = await signCertificate(
       {
@@ -58,7 +75,7 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
       alg,
     );
     const cert = x.parseCertificate(certDer);
-    const issuer = await ctx.storage.transaction((txn) => storeIssuer(txn, cert, source.entry, source.isNew, { issuerName: f.issuer_name, caChain: [] }));
+    const issuer = await ctx.storage.transaction((txn) => storeIssuer(txn, cert, source.entry, source.isNew, { issuerName: f.issuer_name, caChain: [], id: issuerId }));
     const data: Record<string, unknown> = {
       certificate: formatCert(certDer, f.format),
       issuing_ca: formatCert(certDer, f.format),
@@ -90,7 +107,7 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
     if (notAfter > issuer.cert.notAfter) {
       throw invalidRequest(`cannot satisfy request, as TTL would result in notAfter of ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${issuer.cert.notAfter.toISOString()}`);
     }
-    const urls = await loadUrls(ctx.storage);
+    const urls = await aiaUrls(ctx.storage, issuerEntry.id);
     const alg = caSignatureAlgorithm(issuer.key.signer, f.signature_bits, f.use_pss);
     const serial = newSerial();
     const certDer = await signCertificate(
@@ -106,7 +123,7 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
           issuerSki: issuer.cert.ski,
           maxPathLength: f.max_path_length,
           permittedDnsDomains: f.permitted_dns_domains ?? [],
-          altNames: f.use_csr_values ? x.emptyAltNames() : altNamesOf(f, cn),
+          altNames: f.use_csr_values ? csrAltNames(csr) : altNamesOf(f, cn),
           urls,
         }),
       },
@@ -142,6 +159,28 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
   return [
     definePath({ pattern: "root/generate/:type", fields: CA_FIELDS, operations: { update: generate }, synopsis: "Generate a new CA certificate and private key used for signing." }),
     definePath({ pattern: "issuers/generate/root/:type", fields: CA_FIELDS, operations: { update: generate }, synopsis: "Generate a new root issuer." }),
+    // A new root beside the current one; the default issuer stays as it is (unless
+    // default_follows_latest_issuer). issuer_name defaults to "next", the name root/replace defaults to.
+    definePath({
+      pattern: "root/rotate/:type",
+      fields: { ...CA_FIELDS, issuer_name: { type: "string", default: "next" } },
+      operations: { update: generate },
+      synopsis: "Generate a new root issuer beside the current one, without making it the default.",
+    }),
+    definePath({
+      pattern: "root/replace",
+      fields: { default: { type: "string", default: "next" } },
+      operations: {
+        update: async ({ storage, fields }) =>
+          storage.transaction(async (txn) => {
+            const target = await resolveIssuer(txn, fields.default);
+            const c = await loadIssuersConfig(txn);
+            if (c.default !== target.id) await putRecord(txn, K.issuersConfig, { ...c, default: target.id, lastModified: Date.now() });
+            return { data: { default: target.id, default_follows_latest_issuer: c.defaultFollowsLatestIssuer } };
+          }),
+      },
+      synopsis: "Make another issuer (by default the one named \"next\") the default issuer.",
+    }),
     definePath({ pattern: "root/sign-intermediate", fields: signFields, operations: { update: signIntermediate }, synopsis: "Issue an intermediate CA certificate based on the provided CSR." }),
     definePath({ pattern: "issuer/:issuer_ref/sign-intermediate", fields: signFields, operations: { update: signIntermediate }, synopsis: "Issue an intermediate CA certificate with this issuer." }),
     definePath({

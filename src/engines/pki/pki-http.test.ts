@@ -73,3 +73,65 @@ describe("OCSP GET with slashes in the base64 request", () => {
     expect(res.headers.get("content-type")).toBe("application/ocsp-response");
   });
 });
+
+describe("PKI HTTP caching: Last-Modified and If-Modified-Since → 304", () => {
+  it("answers conditional GETs of the CA and CRLs, and serves in full once they change", async () => {
+    const mount = "pki-cache";
+    expect((await api(s.url, "POST", `sys/mounts/${mount}`, { token: root, body: { type: "pki" } })).status).toBe(204);
+    const first = await api(s.url, "POST", `${mount}/root/generate/internal`, { token: root, body: { common_name: "Cache Root", key_type: "ec", ttl: "100h", issuer_name: "one" } });
+    const issuerId = (first.body?.data as { issuer_id: string }).issuer_id;
+    await api(s.url, "POST", `${mount}/roles/web`, { token: root, body: { allowed_domains: "example.test", allow_subdomains: true, key_type: "ec" } });
+    const leaf = await api(s.url, "POST", `${mount}/issue/web`, { token: root, body: { common_name: "c.example.test", ttl: "1h" } });
+    const serial = (leaf.body?.data as { serial_number: string }).serial_number;
+
+    const caPaths = ["ca", "ca/pem", "cert/ca_chain"];
+    const crlPaths = ["crl", "crl/pem", `issuer/${issuerId}/crl`, `issuer/${issuerId}/crl/der`, `issuer/${issuerId}/crl/pem`];
+    const get = (path: string, since?: string) => fetch(`${s.url}/v1/${mount}/${path}`, { headers: since ? { "If-Modified-Since": since } : {} });
+    const stamps = new Map<string, string>();
+    for (const p of [...caPaths, ...crlPaths]) {
+      const full = await get(p);
+      expect(full.status, p).toBe(200);
+      const lm = full.headers.get("last-modified");
+      expect(lm, p).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+      stamps.set(p, lm!);
+      const again = await get(p, lm!);
+      expect(again.status, p).toBe(304);
+      expect(await again.text(), p).toBe("");
+      // A copy older than the resource gets it in full.
+      const older = new Date(Date.parse(lm!) - 3600_000).toUTCString();
+      expect((await get(p, older)).status, p).toBe(200);
+      // A date that does not parse is ignored.
+      expect((await get(p, "yesterday-ish")).status, p).toBe(200);
+    }
+
+    // HTTP dates have whole seconds: change things in a later second than the stamps.
+    await new Promise((r) => setTimeout(r, 1100));
+    await api(s.url, "POST", `${mount}/root/rotate/internal`, { token: root, body: { common_name: "Cache Root 2", key_type: "ec", ttl: "100h" } });
+    // A root beside the default changes nothing that ca serves.
+    expect((await get("ca/pem", stamps.get("ca/pem"))).status).toBe(304);
+    expect((await api(s.url, "POST", `${mount}/root/replace`, { token: root, body: {} })).status).toBe(200);
+    await api(s.url, "POST", `${mount}/revoke`, { token: root, body: { serial_number: serial } });
+    for (const p of caPaths) {
+      const r = await get(p, stamps.get(p));
+      expect(r.status, p).toBe(200);
+      expect(Date.parse(r.headers.get("last-modified")!), p).toBeGreaterThan(Date.parse(stamps.get(p)!));
+    }
+    expect(await (await get("ca/pem", stamps.get("ca/pem"))).text()).toContain("-----BEGIN CERTIFICATE-----");
+    // The issuer-scoped CRL of the first root was rebuilt by the revocation.
+    for (const p of crlPaths.filter((x) => x.startsWith("issuer/"))) {
+      const r = await get(p, stamps.get(p));
+      expect(r.status, p).toBe(200);
+    }
+  });
+});
+
+describe("PKI generate_lease over HTTP", () => {
+  it("puts the certificate's lease in the response envelope", async () => {
+    await api(s.url, "POST", "pki/roles/leased", { token: root, body: { allowed_domains: "example.test", allow_subdomains: "true", key_type: "ec", generate_lease: "true" } });
+    const r = await api(s.url, "POST", "pki/issue/leased", { token: root, body: { common_name: "l.example.test", ttl: "1h" } });
+    expect(r.status).toBe(200);
+    expect(r.body?.lease_id).toMatch(/^pki\/issue\/leased\/[0-9a-f-]{36}$/);
+    expect(r.body?.lease_duration).toBeGreaterThan(3590);
+    expect(r.body?.renewable).toBe(false);
+  });
+});

@@ -46,11 +46,15 @@ export interface IssuerEntry {
   crlDistributionPoints: string[];
   ocspServers: string[];
   revoked: boolean;
+  /** Unix ms of the last change to the certificate or chain (Last-Modified of the CA fetches); absent on old records. */
+  lastModified?: number;
 }
 
 export interface IssuersConfig {
   default: string;
   defaultFollowsLatestIssuer: boolean;
+  /** Unix ms of the last change of the default issuer (Last-Modified of `ca`, `ca/pem`, …). */
+  lastModified?: number;
 }
 
 export interface KeysConfig {
@@ -62,6 +66,22 @@ export interface UrlsConfig {
   crlDistributionPoints: string[];
   ocspServers: string[];
   enableTemplating: boolean;
+  /** Where delta CRLs are published (Freshest CRL of base CRLs); absent on old records. */
+  deltaCrlDistributionPoints?: string[];
+}
+
+/** `config/cluster`: this cluster's externally reachable mount path, for templated AIA URLs (and ACME). */
+export interface ClusterConfig {
+  path: string;
+  aiaPath: string;
+}
+
+/** The AIA / CDP URLs that go into certificates and CRLs, templates resolved. */
+export interface AiaUrls {
+  issuingCertificates: string[];
+  crlDistributionPoints: string[];
+  ocspServers: string[];
+  deltaCrlDistributionPoints: string[];
 }
 
 export interface CrlConfig {
@@ -72,6 +92,10 @@ export interface CrlConfig {
   /** Seconds an OCSP answer is valid (0 = no nextUpdate). */
   ocspExpiry: number;
   autoRebuild: boolean;
+  /** Publish delta CRLs beside the base CRL (base carries Freshest CRL; delta the Delta CRL Indicator). */
+  enableDelta: boolean;
+  /** Seconds: how stale a delta CRL may get before a fetch rebuilds it. */
+  deltaRebuildInterval: number;
 }
 
 export interface CertEntry {
@@ -95,6 +119,10 @@ export interface CrlRecord {
   number: number;
   der: string;
   thisUpdate: number;
+  /** Base CRLs: the serials listed, so a delta CRL can list exactly the revocations made since. */
+  included?: string[];
+  /** Delta CRLs: the number of the base CRL this delta extends. */
+  baseNumber?: number;
 }
 
 export const K = {
@@ -102,16 +130,26 @@ export const K = {
   keysConfig: "config/keys",
   urls: "config/urls",
   crl: "config/crl",
+  cluster: "config/cluster",
   key: (id: string) => `keys/${id}`,
   issuer: (id: string) => `issuers/${id}`,
   role: (name: string) => `roles/${name}`,
   cert: (serial: string) => `certs/${serial.replace(/:/g, "-")}`,
   revoked: (serial: string) => `revoked/${serial.replace(/:/g, "-")}`,
   crlOf: (issuerId: string) => `crls/${issuerId}`,
+  deltaCrlOf: (issuerId: string) => `delta-crls/${issuerId}`,
   tidyStatus: "tidy/status",
 } as const;
 
-export const DEFAULT_CRL_CONFIG: CrlConfig = { expiry: 72 * 3600, disable: false, ocspDisable: false, ocspExpiry: 12 * 3600, autoRebuild: false };
+export const DEFAULT_CRL_CONFIG: CrlConfig = {
+  expiry: 72 * 3600,
+  disable: false,
+  ocspDisable: false,
+  ocspExpiry: 12 * 3600,
+  autoRebuild: false,
+  enableDelta: false,
+  deltaRebuildInterval: 15 * 60,
+};
 
 export const newId = (): string => randomUUID();
 
@@ -125,6 +163,54 @@ export async function loadKeysConfig(s: Reader): Promise<KeysConfig> {
 
 export async function loadUrls(s: Reader): Promise<UrlsConfig> {
   return (await getJson<UrlsConfig>(s, K.urls)) ?? { issuingCertificates: [], crlDistributionPoints: [], ocspServers: [], enableTemplating: false };
+}
+
+export async function loadCluster(s: Reader): Promise<ClusterConfig> {
+  return { path: "", aiaPath: "", ...(await getJson<Partial<ClusterConfig>>(s, K.cluster)) };
+}
+
+const URL_TEMPLATE = /\{\{\s*([a-z_]+)\s*\}\}/g;
+
+/**
+ * Resolves `{{cluster_path}}`, `{{cluster_aia_path}}` and `{{issuer_id}}` (config/urls with
+ * enable_templating=true). A template that needs an unset config/cluster value, or an unknown template,
+ * is a 400 naming what is missing.
+ */
+export function templateUrl(url: string, cluster: ClusterConfig, issuerId: string): string {
+  return url.replace(URL_TEMPLATE, (_m, name: string) => {
+    switch (name) {
+      case "issuer_id":
+        return issuerId;
+      case "cluster_path":
+        if (!cluster.path) throw invalidRequest("unable to template AIA URLs: {{cluster_path}} is used but config/cluster has no path");
+        return cluster.path;
+      case "cluster_aia_path":
+        if (!cluster.aiaPath) throw invalidRequest("unable to template AIA URLs: {{cluster_aia_path}} is used but config/cluster has no aia_path");
+        return cluster.aiaPath;
+      default:
+        throw invalidRequest(`unknown AIA URL template {{${name}}} (cluster_path, cluster_aia_path, issuer_id)`);
+    }
+  });
+}
+
+/** The mount's AIA / CDP URLs for certificates and CRLs of `issuerId`, templates resolved when enabled. */
+export async function aiaUrls(s: Reader, issuerId: string): Promise<AiaUrls> {
+  const u = await loadUrls(s);
+  const out: AiaUrls = {
+    issuingCertificates: u.issuingCertificates,
+    crlDistributionPoints: u.crlDistributionPoints,
+    ocspServers: u.ocspServers,
+    deltaCrlDistributionPoints: u.deltaCrlDistributionPoints ?? [],
+  };
+  if (!u.enableTemplating) return out;
+  const cluster = await loadCluster(s);
+  const t = (list: string[]): string[] => list.map((url) => templateUrl(url, cluster, issuerId));
+  return {
+    issuingCertificates: t(out.issuingCertificates),
+    crlDistributionPoints: t(out.crlDistributionPoints),
+    ocspServers: t(out.ocspServers),
+    deltaCrlDistributionPoints: t(out.deltaCrlDistributionPoints),
+  };
 }
 
 export async function loadCrlConfig(s: Reader): Promise<CrlConfig> {

@@ -3,6 +3,7 @@
  * setting that refused it, so an operator can tell which knob to turn.
  */
 import { isIP } from "node:net";
+import { addressInCidrs } from "../../core/cidr.js";
 import { invalidRequest } from "../../core/errors.js";
 
 export interface Role {
@@ -12,6 +13,12 @@ export interface Role {
   notBeforeDuration: number;
   allowLocalhost: boolean;
   allowedDomains: string[];
+  /**
+   * When true, allowed_domains entries may hold identity templates. Only `{{identity.entity.id}}` is
+   * resolved (from the caller's entity); an entry with any other template never matches. When false,
+   * entries are literal.
+   */
+  allowedDomainsTemplate: boolean;
   allowBareDomains: boolean;
   allowSubdomains: boolean;
   allowGlobDomains: boolean;
@@ -19,7 +26,15 @@ export interface Role {
   allowAnyName: boolean;
   enforceHostnames: boolean;
   allowIpSans: boolean;
+  /** When non-empty, every IP SAN must lie in one of these CIDR blocks. */
+  allowedIpSansCidr: string[];
   allowedUriSans: string[];
+  /** Globs the subject serialNumber must match; empty = no subject serial number may be requested. */
+  allowedSerialNumbers: string[];
+  /** Certificate policies: plain OIDs, or canonical JSON {"oid","cps"?,"notice"?} (OpenBao's storage form). */
+  policyIdentifiers: string[];
+  /** How the CN is validated: ["email","hostname"] (default), a subset, or ["disabled"]. */
+  cnValidations: string[];
   serverFlag: boolean;
   clientFlag: boolean;
   codeSigningFlag: boolean;
@@ -57,6 +72,7 @@ export function defaultRole(): Role {
     notBeforeDuration: 30,
     allowLocalhost: true,
     allowedDomains: [],
+    allowedDomainsTemplate: false,
     allowBareDomains: false,
     allowSubdomains: false,
     allowGlobDomains: false,
@@ -64,7 +80,11 @@ export function defaultRole(): Role {
     allowAnyName: false,
     enforceHostnames: true,
     allowIpSans: true,
+    allowedIpSansCidr: [],
     allowedUriSans: [],
+    allowedSerialNumbers: [],
+    policyIdentifiers: [],
+    cnValidations: ["email", "hostname"],
     serverFlag: true,
     clientFlag: true,
     codeSigningFlag: false,
@@ -100,6 +120,7 @@ export const ROLE_FIELDS: Array<[wire: string, field: keyof Role]> = [
   ["not_before_duration", "notBeforeDuration"],
   ["allow_localhost", "allowLocalhost"],
   ["allowed_domains", "allowedDomains"],
+  ["allowed_domains_template", "allowedDomainsTemplate"],
   ["allow_bare_domains", "allowBareDomains"],
   ["allow_subdomains", "allowSubdomains"],
   ["allow_glob_domains", "allowGlobDomains"],
@@ -107,7 +128,11 @@ export const ROLE_FIELDS: Array<[wire: string, field: keyof Role]> = [
   ["allow_any_name", "allowAnyName"],
   ["enforce_hostnames", "enforceHostnames"],
   ["allow_ip_sans", "allowIpSans"],
+  ["allowed_ip_sans_cidr", "allowedIpSansCidr"],
   ["allowed_uri_sans", "allowedUriSans"],
+  ["allowed_serial_numbers", "allowedSerialNumbers"],
+  ["policy_identifiers", "policyIdentifiers"],
+  ["cn_validations", "cnValidations"],
   ["server_flag", "serverFlag"],
   ["client_flag", "clientFlag"],
   ["code_signing_flag", "codeSigningFlag"],
@@ -142,6 +167,41 @@ export function isEmail(s: string): boolean {
   return EMAIL.test(s);
 }
 
+export function isHostname(s: string): boolean {
+  return HOSTNAME.test(s.startsWith("*.") ? s.slice(2) : s);
+}
+
+/** The caller facts allowed_domains templates may use. */
+export interface TemplateContext {
+  entityId: string;
+}
+
+const TEMPLATE = /\{\{\s*([^}]*?)\s*\}\}/g;
+
+/**
+ * The role's allowed_domains as they apply to this caller: literal unless allowed_domains_template is on,
+ * in which case `{{identity.entity.id}}` is substituted and an entry with an unresolvable template is
+ * dropped (as OpenBao skips an entry whose template fails to evaluate).
+ */
+export function effectiveAllowedDomains(r: Role, ctx: TemplateContext | undefined): string[] {
+  if (!r.allowedDomainsTemplate) return r.allowedDomains;
+  const out: string[] = [];
+  for (const d of r.allowedDomains) {
+    let unresolved = false;
+    const v = d.replace(TEMPLATE, (_m, expr: string) => {
+      if (expr === "identity.entity.id" && ctx?.entityId) return ctx.entityId;
+      unresolved = true;
+      return "";
+    });
+    if (!unresolved) out.push(v);
+  }
+  return out;
+}
+
+export function cnValidationDisabled(r: Role): boolean {
+  return r.cnValidations.length === 1 && r.cnValidations[0] === "disabled";
+}
+
 /** Glob with "*" only (Go's ryanuber/go-glob semantics as OpenBao uses them). */
 export function globMatch(pattern: string, s: string): boolean {
   if (!pattern.includes("*")) return pattern === s;
@@ -158,11 +218,12 @@ export function globMatch(pattern: string, s: string): boolean {
 }
 
 function describeDomainRules(r: Role): string {
-  return `allowed_domains=[${r.allowedDomains.join(",")}], allow_bare_domains=${r.allowBareDomains}, allow_subdomains=${r.allowSubdomains}, allow_glob_domains=${r.allowGlobDomains}, allow_localhost=${r.allowLocalhost}, allow_any_name=${r.allowAnyName}`;
+  const tmpl = r.allowedDomainsTemplate ? ", allowed_domains_template=true" : "";
+  return `allowed_domains=[${r.allowedDomains.join(",")}]${tmpl}, allow_bare_domains=${r.allowBareDomains}, allow_subdomains=${r.allowSubdomains}, allow_glob_domains=${r.allowGlobDomains}, allow_localhost=${r.allowLocalhost}, allow_any_name=${r.allowAnyName}`;
 }
 
 /** Returns undefined when `name` is allowed, else the reason naming the role rule that refuses it. */
-export function nameRefusal(r: Role, name: string): string | undefined {
+export function nameRefusal(r: Role, name: string, tctx?: TemplateContext): string | undefined {
   // For an email address the domain part is what the domain rules judge.
   const host = isEmail(name) ? name.slice(name.lastIndexOf("@") + 1) : name;
   const wildcard = host.startsWith("*.");
@@ -172,7 +233,7 @@ export function nameRefusal(r: Role, name: string): string | undefined {
   if (r.allowAnyName) return undefined;
   const lower = base.toLowerCase();
   if (r.allowLocalhost && !wildcard && (lower === "localhost" || lower === "localdomain" || lower.endsWith(".localhost"))) return undefined;
-  for (const d of r.allowedDomains) {
+  for (const d of effectiveAllowedDomains(r, tctx)) {
     const dom = d.toLowerCase();
     if (r.allowBareDomains && !wildcard && lower === dom) return undefined;
     if (r.allowSubdomains && (lower.endsWith(`.${dom}`) || (wildcard && lower === dom))) return undefined;
@@ -190,26 +251,102 @@ export interface RequestedNames {
 }
 
 /** Enforces the role on every requested name; throws a 400 naming the rule on the first refusal. */
-export function enforceNames(r: Role, n: RequestedNames): void {
+export function enforceNames(r: Role, n: RequestedNames, tctx?: TemplateContext): void {
   if (n.commonName === "" && r.requireCn) {
     throw invalidRequest('the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false');
   }
-  if (n.commonName !== "") {
-    const why = nameRefusal(r, n.commonName);
+  // cn_validations=["disabled"]: the CN itself is not judged (it may be any text); when it is also put in
+  // the SANs the caller has already added it to n.dns / n.email, where the domain rules still apply.
+  if (n.commonName !== "" && !cnValidationDisabled(r)) {
+    const why = nameRefusal(r, n.commonName, tctx);
     if (why) throw invalidRequest(`common name ${n.commonName} not allowed by this role: ${why}`);
+    const email = n.commonName.includes("@");
+    if (r.cnValidations.length > 0 && !r.cnValidations.includes(email ? "email" : "hostname")) {
+      throw invalidRequest(`common name ${n.commonName} not allowed by this role: cn_validations=[${r.cnValidations.join(",")}] does not permit ${email ? "email addresses" : "hostnames"}`);
+    }
   }
   for (const name of [...n.dns, ...n.email]) {
-    const why = nameRefusal(r, name);
+    const why = nameRefusal(r, name, tctx);
     if (why) throw invalidRequest(`subject alternative name ${name} not allowed by this role: ${why}`);
   }
   if (n.ip.length > 0 && !r.allowIpSans) {
     throw invalidRequest(`IP Subject Alternative Names are not allowed in this role (allow_ip_sans=false), but was provided ${n.ip.join(",")}`);
   }
   for (const ip of n.ip) if (isIP(ip) === 0) throw invalidRequest(`the value "${ip}" is not a valid IP address`);
+  if (r.allowedIpSansCidr.length > 0) {
+    for (const ip of n.ip) {
+      if (!addressInCidrs(ip, r.allowedIpSansCidr)) throw invalidRequest(`IP Subject Alternative Name ${ip} not allowed by this role (allowed_ip_sans_cidr=[${r.allowedIpSansCidr.join(",")}])`);
+    }
+  }
   for (const uri of n.uri) {
     if (r.allowedUriSans.length === 0) throw invalidRequest(`URI Subject Alternative Names are not allowed in this role (allowed_uri_sans is empty), but were provided ${uri}`);
     if (!r.allowedUriSans.some((p) => globMatch(p, uri))) throw invalidRequest(`URI Subject Alternative Name ${uri} not allowed by this role (allowed_uri_sans=[${r.allowedUriSans.join(",")}])`);
   }
+}
+
+/** Returns undefined when the subject serialNumber is allowed (OpenBao: exact, or glob when it has "*"). */
+export function serialNumberRefusal(r: Role, serialNumber: string): string | undefined {
+  if (r.allowedSerialNumbers.some((p) => p !== "" && globMatch(p, serialNumber))) return undefined;
+  return r.allowedSerialNumbers.length === 0
+    ? `serial_number ${serialNumber} not allowed by this role: allowed_serial_numbers is empty, so no subject serial number may be requested`
+    : `serial_number ${serialNumber} not allowed by this role (allowed_serial_numbers=[${r.allowedSerialNumbers.join(",")}])`;
+}
+
+export interface PolicyIdentifier {
+  oid: string;
+  cps?: string;
+  notice?: string;
+}
+
+const OID_RE = /^[0-2](\.(0|[1-9]\d*))+$/;
+
+function policyEntry(v: unknown): string {
+  if (typeof v === "string") {
+    const t = v.trim();
+    if (t.startsWith("{")) return policyEntry(parseJson(t));
+    if (!OID_RE.test(t)) throw invalidRequest(`invalid policy_identifiers entry "${t.slice(0, 64)}": not an OID`);
+    return t;
+  }
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!["oid", "cps", "notice"].includes(k)) throw invalidRequest(`invalid policy_identifiers entry: unknown key "${k.slice(0, 32)}" (oid, cps, notice)`);
+    if (typeof o.oid !== "string" || !OID_RE.test(o.oid)) throw invalidRequest('invalid policy_identifiers entry: "oid" must be a dotted OID');
+    if (o.cps !== undefined && (typeof o.cps !== "string" || !/^[\x20-\x7e]+$/.test(o.cps))) throw invalidRequest('invalid policy_identifiers entry: "cps" must be an ASCII URI');
+    if (o.notice !== undefined && (typeof o.notice !== "string" || o.notice.length > 200)) throw invalidRequest('invalid policy_identifiers entry: "notice" must be a string of at most 200 characters');
+    const e: PolicyIdentifier = { oid: o.oid, ...(o.cps ? { cps: o.cps } : {}), ...(o.notice ? { notice: o.notice } : {}) };
+    return e.cps === undefined && e.notice === undefined ? e.oid : JSON.stringify(e);
+  }
+  throw invalidRequest("invalid policy_identifiers entry: expected an OID or an object {oid, cps?, notice?}");
+}
+
+function parseJson(t: string): unknown {
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    throw invalidRequest("policy_identifiers: malformed JSON");
+  }
+}
+
+/**
+ * policy_identifiers as OpenBao takes it: a list (or comma-separated string) of OIDs, or JSON — an array
+ * of {"oid", "cps"?, "notice"?} objects (a string holding that JSON, or the array itself).
+ */
+export function parsePolicyIdentifiers(raw: unknown): string[] {
+  if (raw === undefined || raw === null || raw === "") return [];
+  if (typeof raw === "string") {
+    const t = raw.trim();
+    if (t.startsWith("[")) return parsePolicyIdentifiers(parseJson(t));
+    if (t.startsWith("{")) return [policyEntry(t)];
+    return t.split(",").map((p) => p.trim()).filter((p) => p !== "").map(policyEntry);
+  }
+  if (Array.isArray(raw)) return raw.map(policyEntry);
+  if (typeof raw === "object") return [policyEntry(raw)];
+  throw invalidRequest("policy_identifiers: expected a list of OIDs or JSON policy objects");
+}
+
+/** Decodes the stored form back into entries (stored values were validated when the role was written). */
+export function policyIdentifierEntries(stored: string[]): PolicyIdentifier[] {
+  return stored.map((s) => (s.startsWith("{") ? (JSON.parse(s) as PolicyIdentifier) : { oid: s }));
 }
 
 export interface Validity {

@@ -20,6 +20,9 @@ export const EXT = {
   crlNumber: "2.5.29.20",
   nameConstraints: "2.5.29.30",
   crlDistributionPoints: "2.5.29.31",
+  certificatePolicies: "2.5.29.32",
+  deltaCrlIndicator: "2.5.29.27",
+  freshestCrl: "2.5.29.46",
   authorityKeyId: "2.5.29.35",
   extKeyUsage: "2.5.29.37",
   authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
@@ -163,6 +166,11 @@ export function commonNameOf(attrs: NameAttribute[]): string {
   return attrs.find((a) => a.oid === ATTR.CN)?.value ?? "";
 }
 
+/** The subject's serialNumber attribute (2.5.4.5), not the certificate serial. */
+export function serialNumberOf(attrs: NameAttribute[]): string {
+  return attrs.find((a) => a.oid === ATTR.SERIALNUMBER)?.value ?? "";
+}
+
 /** OpenSSL-like one-line rendering, e.g. "CN=example.com,O=Acme". */
 export function nameToString(attrs: NameAttribute[]): string {
   return [...attrs].reverse().map((a) => `${ATTR_NAME[a.oid] ?? a.oid}=${a.value}`).join(",");
@@ -293,11 +301,39 @@ export function authorityInfoAccess(ocsp: string[], issuing: string[]): Buffer |
   );
 }
 
+function distributionPoints(uris: string[]): Buffer {
+  // DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } } — both tags constructed.
+  return der.seq(...uris.map((u) => der.seq(der.tlv(0xa0, der.tlv(0xa0, der.implicit(6, Buffer.from(u, "latin1")))))));
+}
+
 export function crlDistributionPoints(uris: string[]): Buffer | undefined {
   if (uris.length === 0) return undefined;
-  // DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } } — both tags constructed.
-  const points = uris.map((u) => der.seq(der.tlv(0xa0, der.tlv(0xa0, der.implicit(6, Buffer.from(u, "latin1"))))));
-  return extension(EXT.crlDistributionPoints, false, der.seq(...points));
+  return extension(EXT.crlDistributionPoints, false, distributionPoints(uris));
+}
+
+/** Freshest CRL (RFC 5280 §5.2.6): where the delta CRLs for this (base) CRL are published. */
+export function freshestCrl(uris: string[]): Buffer | undefined {
+  if (uris.length === 0) return undefined;
+  return extension(EXT.freshestCrl, false, distributionPoints(uris));
+}
+
+/** Delta CRL Indicator (RFC 5280 §5.2.4): critical, carries the CRL number of the base CRL. */
+export function deltaCrlIndicator(baseCrlNumber: number): Buffer {
+  return extension(EXT.deltaCrlIndicator, true, der.int(baseCrlNumber));
+}
+
+const QUALIFIER = { cps: "1.3.6.1.5.5.7.2.1", unotice: "1.3.6.1.5.5.7.2.2" } as const;
+
+/** Certificate Policies (RFC 5280 §4.2.1.4), non-critical; optional CPS URI and user-notice qualifiers. */
+export function certificatePolicies(entries: Array<{ oid: string; cps?: string; notice?: string }>): Buffer | undefined {
+  if (entries.length === 0) return undefined;
+  const infos = entries.map((e) => {
+    const qualifiers: Buffer[] = [];
+    if (e.cps) qualifiers.push(der.seq(der.oid(QUALIFIER.cps), der.ia5(e.cps)));
+    if (e.notice) qualifiers.push(der.seq(der.oid(QUALIFIER.unotice), der.seq(der.utf8(e.notice))));
+    return der.seq(der.oid(e.oid), ...(qualifiers.length ? [der.seq(...qualifiers)] : []));
+  });
+  return extension(EXT.certificatePolicies, false, der.seq(...infos));
 }
 
 export function nameConstraints(permittedDns: string[]): Buffer | undefined {
