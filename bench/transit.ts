@@ -1,12 +1,13 @@
 /**
  * Transit throughput: encrypt 1 KiB over HTTP at concurrency 32 beside a bare node:http hello-world server in
- * the same run (both in this process; wrk on loopback), a 1,000-item batch per request (items/s), and an
- * HSM-backed AES-256-GCM encrypt through the transit backend beside raw SoftHSM (pkcs11js, own sessions).
+ * the same run (both in this process; wrk on loopback), a 1,000-item batch per request (items/s), the engine
+ * alone in process (the transit handler without HTTP and core, beside bare AES-256-GCM: what the engine adds),
+ * and an HSM-backed AES-256-GCM encrypt through the transit backend beside raw SoftHSM (pkcs11js, own sessions).
  *
  *   npx tsx bench/transit.ts [--seconds 5] [--concurrency 4]     (concurrency: HSM case, in flight)
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createCipheriv, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -71,6 +72,50 @@ async function httpCases(): Promise<void> {
     await arca.stop();
     bare.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The engine's own cost: encrypt 1 KiB through the LogicalBackend (routing, field parsing, existence check,
+ * policy read from an in-memory SQLite view, AES-GCM, envelope) beside node:crypto AES-256-GCM alone.
+ */
+async function inProcessCase(): Promise<void> {
+  const storage = new SqliteStorage({ path: ":memory:" });
+  const view = new StorageView(storage, "logical/transit/");
+  const backend = createTransitBackendWith({});
+  const call = async (operation: Operation, path: string, data: Record<string, unknown>) => {
+    const m = backend.resolve(path, operation);
+    const req = { id: "b", operation, path: `transit/${path}`, data, mountPoint: "transit/", mountPath: path } as unknown as Request;
+    if (operation === "update") await backend.exists(req, m, view);
+    return backend.handle(req, m, view);
+  };
+  try {
+    await call("update", "keys/inproc", {});
+    const body = { plaintext: KIB_B64 };
+    const key = randomBytes(32);
+    const kib = Buffer.from(KIB_B64, "base64");
+    const bare = () => {
+      const c = createCipheriv("aes-256-gcm", key, randomBytes(12), { authTagLength: 16 });
+      return Buffer.concat([c.update(kib), c.final(), c.getAuthTag()]).toString("base64");
+    };
+    const perOp = async (op: () => unknown): Promise<number> => {
+      const end = performance.now() + (SECONDS * 1000) / 2;
+      let n = 0;
+      const start = performance.now();
+      while (performance.now() < end) {
+        for (let i = 0; i < 100; i++) await op();
+        n += 100;
+      }
+      return ((performance.now() - start) * 1000) / n;
+    };
+    await perOp(() => call("update", "encrypt/inproc", body)); // warm-up (JIT)
+    const engine = await perOp(() => call("update", "encrypt/inproc", body));
+    const aes = await perOp(bare);
+    console.log(`\nIn process, one at a time, ${SECONDS / 2} s each (no HTTP, no core):\n`);
+    console.log(`${"AES-256-GCM 1 KiB + base64 (node:crypto)".padEnd(46)} ${aes.toFixed(1).padStart(8)} µs/op`);
+    console.log(`${"transit encrypt/:name (LogicalBackend)".padEnd(46)} ${engine.toFixed(1).padStart(8)} µs/op   engine adds ${(engine - aes).toFixed(1)} µs`);
+  } finally {
+    await storage.close();
   }
 }
 
@@ -171,4 +216,5 @@ async function hsmCase(): Promise<void> {
 }
 
 await httpCases();
+await inProcessCase();
 await hsmCase();

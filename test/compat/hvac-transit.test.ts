@@ -76,6 +76,8 @@ describe.skipIf(!available)("hvac transit against a dev server", () => {
       verify: { ed: ["vault:v1:", true, false], ec: ["vault:v1:", true, false], rsa: ["vault:v1:", true, false] },
       verify_rsa_pkcs1v15_sha512: true,
       verify_ec_jws: true,
+      // [verify the digest, verify the message, verify a tampered digest]
+      prehashed: { "ec-default": [true, true, false], "rsa-default": [true, true, false], "rsa-pkcs1v15": [true, true, false] },
       hmac_prefix: "vault:v2:",
       hmac_valid: true,
       hmac512_len: 64,

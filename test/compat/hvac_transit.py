@@ -1,5 +1,6 @@
 """Transit through hvac: every client.secrets.transit call an application uses, against a dev server."""
 import base64
+import hashlib
 
 from hvac_common import client, env, expect_raises, fail, hvac, run
 
@@ -90,6 +91,19 @@ def scenario(r):
     r["verify_rsa_pkcs1v15_sha512"] = t.verify_signed_data(
         "rsa", hash_input=data, signature=sig, hash_algorithm="sha2-512", signature_algorithm="pkcs1v15", mount_point=MOUNT
     )["data"]["valid"]
+    # prehashed: the application hashes, transit signs the digest (ECDSA, RSA-PSS and RSA PKCS#1 v1.5)
+    digest = hashlib.sha256(b"sign me").digest()
+    tampered = bytes([digest[0] ^ 1]) + digest[1:]
+    r["prehashed"] = {}
+    for name, alg in (("ec", None), ("rsa", None), ("rsa", "pkcs1v15")):
+        kw = {"hash_algorithm": "sha2-256", "signature_algorithm": alg, "mount_point": MOUNT}
+        d64 = base64.b64encode(digest).decode()
+        sig = t.sign_data(name, hash_input=d64, prehashed=True, **kw)["data"]["signature"]
+        r["prehashed"][f"{name}-{alg or 'default'}"] = [
+            t.verify_signed_data(name, hash_input=d64, signature=sig, prehashed=True, **kw)["data"]["valid"],
+            t.verify_signed_data(name, hash_input=data, signature=sig, **kw)["data"]["valid"],
+            t.verify_signed_data(name, hash_input=base64.b64encode(tampered).decode(), signature=sig, prehashed=True, **kw)["data"]["valid"],
+        ]
     jws = t.sign_data("ec", hash_input=data, marshaling_algorithm="jws", mount_point=MOUNT)["data"]["signature"]
     r["verify_ec_jws"] = t.verify_signed_data("ec", hash_input=data, signature=jws, marshaling_algorithm="jws", mount_point=MOUNT)["data"]["valid"]
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { constants, createCipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify as cryptoVerify } from "node:crypto";
+import { constants, createCipheriv, createHash, createPublicKey, generateKeyPairSync, publicDecrypt, publicEncrypt, randomBytes, verify as cryptoVerify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -194,6 +194,17 @@ describe("transit: keys", () => {
 });
 
 describe("transit: encrypt and decrypt", () => {
+  it("never repeats a nonce, across refills of the nonce pool, and every ciphertext decrypts", async () => {
+    const { call } = transit();
+    await call("write", "keys/n", { type: "aes256-gcm96" });
+    const pt = b64("same plaintext every time");
+    const out = data(await call("write", "encrypt/n", { batch_input: Array.from({ length: 1500 }, () => ({ plaintext: pt })) })).batch_results as Array<{ ciphertext: string }>;
+    const nonces = new Set(out.map((r) => Buffer.from(r.ciphertext.split(":")[2], "base64").subarray(0, 12).toString("hex")));
+    expect(nonces.size).toBe(1500);
+    const dec = data(await call("write", "decrypt/n", { batch_input: out.map((r) => ({ ciphertext: r.ciphertext })) })).batch_results as Array<{ plaintext: string }>;
+    expect(dec.every((d) => d.plaintext === pt)).toBe(true);
+  });
+
   it("round-trips every cipher, with associated data, in vault:vN: format", async () => {
     const { call, fails } = transit();
     for (const type of ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "rsa-2048"]) {
@@ -486,6 +497,173 @@ describe("transit: sign and verify", () => {
     expect(key).toHaveLength(64);
     const expected = (await import("node:crypto")).createHmac("sha256", key).update(msg).digest("base64");
     expect(data(await call("write", "hmac/h", { input: b64(msg) })).hmac).toBe(`vault:v1:${expected}`);
+  });
+});
+
+/** openssl pkeyutl -verify: `sig` over the digest itself (no hashing by openssl). */
+function pkeyutlVerify(pubPem: string, sig: Buffer, digest: Buffer, pkeyopts: string[]): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "arca-transit-"));
+  try {
+    writeFileSync(join(dir, "pub.pem"), pubPem);
+    writeFileSync(join(dir, "sig"), sig);
+    writeFileSync(join(dir, "dgst"), digest);
+    const opts = pkeyopts.flatMap((o) => ["-pkeyopt", o]);
+    const out = execFileSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-in", join(dir, "dgst"), "-sigfile", join(dir, "sig"), ...opts], { encoding: "utf8" });
+    return /Signature Verified Successfully/.test(out);
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("transit: prehashed signatures", () => {
+  const WIRE = { sha256: "sha2-256", sha384: "sha2-384", sha512: "sha2-512" } as const;
+  const publicPem = async (call: Harness["call"], name: string): Promise<string> =>
+    (data(await call("read", `keys/${name}`)).keys as Record<string, Record<string, string>>)["1"].public_key;
+
+  it("ECDSA P-256/384/521 and RSA-PSS sign a SHA-256/384/512 digest; openssl pkeyutl (digest) and dgst (message) verify", async () => {
+    const { call } = transit();
+    const msg = Buffer.from("a message signed by its digest");
+    const keys: Array<{ name: string; type: string; body: Record<string, unknown>; pss?: (hLen: number) => number }> = [
+      { name: "p256", type: "ecdsa-p256", body: {} },
+      { name: "p384", type: "ecdsa-p384", body: {} },
+      { name: "p521", type: "ecdsa-p521", body: {} },
+      { name: "pss-auto", type: "rsa-2048", body: {}, pss: (h) => 256 - 2 - h },
+      { name: "pss-hash", type: "rsa-2048", body: { salt_length: "hash" }, pss: (h) => h },
+      { name: "pss-20", type: "rsa-2048", body: { salt_length: "20" }, pss: () => 20 },
+      { name: "pss-3072", type: "rsa-3072", body: { signature_algorithm: "pss", salt_length: "hash" }, pss: (h) => h },
+    ];
+    for (const k of keys) {
+      await call("write", `keys/${k.name}`, { type: k.type });
+      const pem = await publicPem(call, k.name);
+      for (const hash of ["sha256", "sha384", "sha512"] as const) {
+        const what = `${k.name} ${hash}`;
+        const digest = createHash(hash).update(msg).digest();
+        const body = { ...k.body, hash_algorithm: WIRE[hash], prehashed: true };
+        const s = data(await call("write", `sign/${k.name}`, { input: b64(digest), ...body })).signature as string;
+        expect(s, what).toMatch(/^vault:v1:/);
+        const sig = sigBytes(s);
+        const pss = k.pss ? ["rsa_padding_mode:pss", `rsa_pss_saltlen:${k.pss(digest.length)}`, `digest:${hash}`] : [];
+        expect(pkeyutlVerify(pem, sig, digest, pss), `pkeyutl ${what}`).toBe(true);
+        const dgstArgs = k.pss ? [`-${hash}`, "-sigopt", "rsa_padding_mode:pss", "-sigopt", `rsa_pss_saltlen:${k.pss(digest.length)}`] : [`-${hash}`];
+        expect(opensslVerify(pem, sig, msg, dgstArgs), `dgst ${what}`).toBe(true);
+        // verify: over the digest, over the message, and false for a tampered digest
+        expect(data(await call("write", `verify/${k.name}`, { input: b64(digest), signature: s, ...body })).valid, what).toBe(true);
+        expect(data(await call("write", `verify/${k.name}`, { input: b64(msg), signature: s, ...k.body, hash_algorithm: WIRE[hash] })).valid, what).toBe(true);
+        const tampered = Buffer.from(digest);
+        tampered[5] ^= 0x01;
+        expect(data(await call("write", `verify/${k.name}`, { input: b64(tampered), signature: s, ...body })).valid, what).toBe(false);
+      }
+      // a signature made over the message verifies over its digest
+      const s = data(await call("write", `sign/${k.name}`, { input: b64(msg), ...k.body })).signature as string;
+      const digest = createHash("sha256").update(msg).digest();
+      expect(data(await call("write", `verify/${k.name}`, { input: b64(digest), signature: s, prehashed: true, ...k.body })).valid, k.name).toBe(true);
+    }
+  });
+
+  it("marshals prehashed ECDSA as JWS (r‖s) too, and signs a digest whatever hash_algorithm names (as OpenBao)", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/e", { type: "ecdsa-p384" });
+    const pem = await publicPem(call, "e");
+    const msg = Buffer.from("jws");
+    const digest = createHash("sha384").update(msg).digest();
+    // hash_algorithm left at its default (sha2-256): an ECDSA signature does not depend on it.
+    const s = data(await call("write", "sign/e", { input: b64(digest), prehashed: true, marshaling_algorithm: "jws" })).signature as string;
+    const raw = sigBytes(s, true);
+    expect(raw).toHaveLength(96);
+    expect(cryptoVerify("sha384", msg, { key: pem, dsaEncoding: "ieee-p1363" }, raw)).toBe(true);
+    expect(data(await call("write", "verify/e", { input: b64(digest), signature: s, prehashed: true, marshaling_algorithm: "jws" })).valid).toBe(true);
+    // the same r‖s bytes re-encoded as standard base64 are still not a DER signature
+    const asAsn1 = `vault:v1:${raw.toString("base64")}`;
+    expect(data(await call("write", "verify/e", { input: b64(digest), signature: asAsn1, prehashed: true })).valid).toBe(false);
+    expect((await fails("write", "verify/e", { input: b64(digest), signature: s, prehashed: true })).status).toBe(400);
+  });
+
+  it("refuses bad prehashed input and bad salt lengths with 400, as OpenBao", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/e", { type: "ecdsa-p256" });
+    await call("write", "keys/r", { type: "rsa-2048" });
+    const d256 = createHash("sha256").update("x").digest();
+    const sig = data(await call("write", "sign/r", { input: b64(d256), prehashed: true })).signature as string;
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ["sign/e", { input: b64("not a digest"), prehashed: true }, /must be a digest/],
+      ["verify/e", { input: b64("not a digest"), prehashed: true, signature: sig }, /must be a digest/],
+      ["sign/r", { input: b64(d256), prehashed: true, hash_algorithm: "sha2-512" }, /sha512 digest/],
+      ["sign/r", { input: b64(d256), prehashed: true, salt_length: "223" }, /salt length 223 is invalid/],
+      ["verify/r", { input: b64(d256), prehashed: true, salt_length: "223", signature: sig }, /salt length 223 is invalid/],
+      ["sign/r", { input: b64("m"), salt_length: "223" }, /salt length 223 is invalid/],
+      ["sign/r", { input: b64(d256), prehashed: true, salt_length: "-2" }, /salt length is invalid/],
+      ["sign/r", { input: b64(d256), prehashed: true, salt_length: "lots" }, /neither 'auto', 'hash', nor an int/],
+      ["sign/r", { input: b64(d256), prehashed: true, hash_algorithm: "none" }, /hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15/],
+      ["sign/e", { input: b64("m"), hash_algorithm: "none" }, /hash_algorithm=none requires/],
+    ];
+    for (const [path, body, message] of cases) {
+      const err = await fails("write", path, body);
+      expect(err.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(err.message).toMatch(message);
+    }
+    // salt_length 0 is Go's "auto" (longest salt when signing, detected when verifying)
+    const auto = data(await call("write", "sign/r", { input: b64(d256), prehashed: true, salt_length: "0" })).signature as string;
+    expect(pkeyutlVerify(await publicPem(call, "r"), sigBytes(auto), d256, ["rsa_padding_mode:pss", "rsa_pss_saltlen:222", "digest:sha256"])).toBe(true);
+    // RSA PKCS#1 v1.5 with hash none signs the raw input (no DigestInfo), as OpenBao's PKCS1v15_NoOID
+    const none = data(await call("write", "sign/r", { input: b64(d256), prehashed: true, signature_algorithm: "pkcs1v15", hash_algorithm: "none" })).signature as string;
+    expect(publicDecrypt({ key: await publicPem(call, "r"), padding: constants.RSA_PKCS1_PADDING }, sigBytes(none))).toEqual(d256);
+  });
+
+  it("Ed25519 signs the input itself when prehashed is set, as OpenBao (no Ed25519ph)", async () => {
+    const { call } = transit();
+    await call("write", "keys/ed", { type: "ed25519" });
+    const pub = (data(await call("read", "keys/ed")).keys as Record<string, Record<string, string>>)["1"].public_key;
+    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(pub, "base64").toString("base64url") }, format: "jwk" });
+    const digest = createHash("sha512").update("m").digest();
+    const s = data(await call("write", "sign/ed", { input: b64(digest), prehashed: true })).signature as string;
+    expect(cryptoVerify(null, digest, key, sigBytes(s))).toBe(true);
+    expect(data(await call("write", "verify/ed", { input: b64(digest), prehashed: true, signature: s })).valid).toBe(true);
+    expect(data(await call("write", "verify/ed", { input: b64(digest), signature: s })).valid).toBe(true);
+  });
+
+  it("a derived Ed25519 key returns the context's public key (public_key; publickey in batches), as OpenBao", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/dv", { type: "ed25519", derived: true });
+    const ctxA = b64("tenant-a");
+    const one = data(await call("write", "sign/dv", { input: b64("m"), context: ctxA }));
+    const pub = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(one.public_key as string, "base64").toString("base64url") }, format: "jwk" });
+    expect(cryptoVerify(null, Buffer.from("m"), pub, sigBytes(one.signature as string))).toBe(true);
+    const batch = data(await call("write", "sign/dv", { batch_input: [{ input: b64("m"), context: ctxA }, { input: b64("m"), context: b64("tenant-b") }] })).batch_results as Array<Record<string, string>>;
+    expect(batch[0].publickey).toBe(one.public_key);
+    expect(batch[1].publickey).not.toBe(one.public_key);
+    expect(data(await call("write", "verify/dv", { input: b64("m"), context: ctxA, signature: batch[0].signature })).valid).toBe(true);
+    expect(data(await call("write", "verify/dv", { input: b64("m"), context: ctxA, signature: batch[1].signature })).valid).toBe(false);
+    expect((await fails("write", "sign/dv", { input: b64("m") })).message).toMatch(/missing 'context'/);
+    // a key that is not derived answers without a public key
+    await call("write", "keys/plain", { type: "ed25519" });
+    expect(data(await call("write", "sign/plain", { input: b64("m") }))).not.toHaveProperty("public_key");
+  });
+
+  it("property: sign(prehash(m)) verifies via node:crypto verify over m", async () => {
+    const { call } = transit();
+    const kinds = [
+      { name: "p256", type: "ecdsa-p256", body: {} },
+      { name: "p521", type: "ecdsa-p521", body: {} },
+      { name: "pss", type: "rsa-2048", body: { salt_length: "hash" } },
+      { name: "pkcs", type: "rsa-2048", body: { signature_algorithm: "pkcs1v15" } },
+    ];
+    const pems: Record<string, string> = {};
+    for (const k of kinds) {
+      await call("write", `keys/${k.name}`, { type: k.type });
+      pems[k.name] = await publicPem(call, k.name);
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...kinds), fc.constantFrom("sha256", "sha384", "sha512"), fc.uint8Array({ maxLength: 300 }), async (k, hash, m) => {
+        const msg = Buffer.from(m);
+        const digest = createHash(hash).update(msg).digest();
+        const s = data(await call("write", `sign/${k.name}`, { input: b64(digest), prehashed: true, hash_algorithm: WIRE[hash], ...k.body })).signature as string;
+        const opts = k.name === "pss" ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: digest.length } : k.name === "pkcs" ? { padding: constants.RSA_PKCS1_PADDING } : {};
+        expect(cryptoVerify(hash, msg, { key: pems[k.name], ...opts }, sigBytes(s))).toBe(true);
+      }),
+      { numRuns: 80 },
+    );
   });
 });
 

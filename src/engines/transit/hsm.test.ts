@@ -1,6 +1,6 @@
 // HSM-backed transit keys against real SoftHSM, through the KeyManager seam (Pkcs11KeyManager).
 import { execFileSync } from "node:child_process";
-import { createHash, verify as cryptoVerify } from "node:crypto";
+import { constants, createHash, verify as cryptoVerify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -125,6 +125,47 @@ describe.skipIf(!available)(available ? "transit with SoftHSM" : SOFTHSM_SKIP_RE
     const jws = data(await call("write", "sign/ec", { input: b64(digest), prehashed: true, marshaling_algorithm: "jws" })).signature as string;
     const pem = (data(await call("read", "export/public-key/ec")).keys as Record<string, string>)["1"];
     expect(cryptoVerify("sha256", msg, { key: pem, dsaEncoding: "ieee-p1363" }, Buffer.from(jws.split(":")[2], "base64url"))).toBe(true);
+  });
+
+  it("signs and verifies prehashed digests with HSM keys (ECDSA any digest, RSA-PSS); openssl pkeyutl verifies", async () => {
+    const { call, fails } = harness();
+    await call("write", "keys/pec", { type: "ecdsa-p256", hsm: true });
+    await call("write", "keys/prsa", { type: "rsa-2048", hsm: true });
+    const msg = Buffer.from("prehashed in the hsm");
+    for (const [name, hash, extra, pkeyopts] of [
+      ["pec", "sha384", {}, []],
+      ["pec", "sha512", { marshaling_algorithm: "jws" }, []],
+      ["prsa", "sha256", { salt_length: "hash" }, ["rsa_padding_mode:pss", "rsa_pss_saltlen:32", "digest:sha256"]],
+      ["prsa", "sha512", { hash_algorithm: "sha2-512" }, ["rsa_padding_mode:pss", "rsa_pss_saltlen:64", "digest:sha512"]],
+    ] as const) {
+      const digest = createHash(hash).update(msg).digest();
+      const body = { prehashed: true, ...extra };
+      const s = data(await call("write", `sign/${name}`, { input: b64(digest), ...body })).signature as string;
+      const jws = "marshaling_algorithm" in extra;
+      const sig = Buffer.from(s.split(":")[2], jws ? "base64url" : "base64");
+      const pem = (data(await call("read", `keys/${name}`)).keys as Record<string, { public_key: string }>)["1"].public_key;
+      if (!jws) {
+        const dir = mkdtempSync(join(tmpdir(), "arca-transit-hsm-"));
+        try {
+          writeFileSync(join(dir, "pub.pem"), pem);
+          writeFileSync(join(dir, "sig"), sig);
+          writeFileSync(join(dir, "dgst"), digest);
+          const opts = pkeyopts.flatMap((o) => ["-pkeyopt", o]);
+          const out = execFileSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-in", join(dir, "dgst"), "-sigfile", join(dir, "sig"), ...opts], { encoding: "utf8" });
+          expect(out).toContain("Signature Verified Successfully");
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      const v = name === "prsa" ? { key: pem, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: digest.length } : { key: pem, dsaEncoding: jws ? ("ieee-p1363" as const) : ("der" as const) };
+      expect(cryptoVerify(hash, msg, v, sig), `${name} ${hash}`).toBe(true);
+      expect(data(await call("write", `verify/${name}`, { input: b64(digest), signature: s, ...body })).valid).toBe(true);
+      const tampered = Buffer.from(digest);
+      tampered[0] ^= 1;
+      expect(data(await call("write", `verify/${name}`, { input: b64(tampered), signature: s, ...body })).valid).toBe(false);
+    }
+    expect((await fails("write", "sign/pec", { input: b64(createHash("sha1").update(msg).digest()), prehashed: true })).status).toBe(400);
+    expect((await fails("write", "sign/prsa", { input: b64(createHash("sha256").update(msg).digest()), prehashed: true, salt_length: "20" })).status).toBe(400);
   });
 
   it("refers to an existing HSM key by PKCS#11 URI (key_ref)", async () => {

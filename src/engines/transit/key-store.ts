@@ -5,8 +5,9 @@
  * is seen at once without invalidation.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../core/errors.js";
 import { getJson, putJson } from "../../core/view.js";
+import { ecPrivateScalar, ecPublicPoint } from "./digest-sign.js";
 import type { KeyValueReader, KeyValueStore, KeyValueWriter } from "../../storage/storage.js";
 import type { KeyPolicy, KeyVersion } from "./transit-key.js";
 
@@ -28,13 +29,28 @@ export function policyKey(name: string): string {
 
 /** A parsed policy plus lazily imported key objects for its versions. */
 export class CachedPolicy {
+  private readonly secretKeys = new Map<number, Buffer>();
   private readonly privateKeys = new Map<number, KeyObject>();
   private readonly publicKeys = new Map<number, KeyObject>();
+  /** Raw EC private scalars and public points for signing and verifying digests (digest-sign.ts). */
+  private readonly ecScalars = new Map<number, Uint8Array>();
+  private readonly ecPoints = new Map<number, Uint8Array>();
 
   constructor(
     readonly raw: Buffer,
     readonly policy: KeyPolicy,
   ) {}
+
+  /** The decoded symmetric key of version `ver` (AES, ChaCha20, HMAC key type). Never modify it. */
+  secretKey(ver: number, v: KeyVersion): Buffer {
+    let k = this.secretKeys.get(ver);
+    if (!k) {
+      if (!v.key) throw new ArcaError("internal", "key version has no symmetric material");
+      k = Buffer.from(v.key, "base64");
+      this.secretKeys.set(ver, k);
+    }
+    return k;
+  }
 
   privateKey(ver: number, v: KeyVersion): KeyObject {
     let k = this.privateKeys.get(ver);
@@ -54,6 +70,25 @@ export class CachedPolicy {
       this.publicKeys.set(ver, k);
     }
     return k;
+  }
+
+  ecScalar(ver: number, v: KeyVersion): Uint8Array {
+    let d = this.ecScalars.get(ver);
+    if (!d) {
+      d = ecPrivateScalar(this.privateKey(ver, v));
+      this.ecScalars.set(ver, d);
+    }
+    return d;
+  }
+
+  /** The EC point of version `ver`, from `key` (its public key, software or HSM) the first time. */
+  ecPoint(ver: number, key: KeyObject): Uint8Array {
+    let q = this.ecPoints.get(ver);
+    if (!q) {
+      q = ecPublicPoint(key);
+      this.ecPoints.set(ver, q);
+    }
+    return q;
   }
 
   /** HSM public keys are fetched through the KeyManager once and kept here. */

@@ -73,13 +73,16 @@ function signPathAt(env: TransitEnv, pattern: string) {
           const cp = await loadOrFail(env, storage, fields.name, "signing key");
           requireCapability(cp.policy, "signing", "signing");
           const base = signParams(fields, (n) => ctx.has(n as keyof typeof SIGN_FIELDS));
-          const one = async (item: BatchItem) => {
+          // A derived Ed25519 key answers with the public key the context selected: `public_key` for a single
+          // request, `publickey` in batch results (OpenBao's two spellings).
+          const one = async (item: BatchItem, publicKeyField: "public_key" | "publickey") => {
             const ver = encryptionVersion(cp.policy, itemInt(item, "key_version") ?? fields.key_version);
             const sp = { ...base, context: optionalBase64("context", item.context) };
-            return { signature: await signVersion(cp, ver, inputOf(item), sp, env.deps), key_version: ver };
+            const r = await signVersion(cp, ver, inputOf(item), sp, env.deps);
+            return { signature: r.signature, key_version: ver, ...(r.publicKey ? { [publicKeyField]: r.publicKey.toString("base64") } : {}) };
           };
-          if (!batch) return { data: await one(singleItem(req.data, ["input", "context", "key_version"])) };
-          return batchResponse(await runBatch(batch, one, () => ({})), fields.partial_failure_response_code);
+          if (!batch) return { data: await one(singleItem(req.data, ["input", "context", "key_version"]), "public_key") };
+          return batchResponse(await runBatch(batch, (item) => one(item, "publickey"), () => ({})), fields.partial_failure_response_code);
         },
       },
     },

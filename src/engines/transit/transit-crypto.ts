@@ -16,7 +16,7 @@ import {
   privateEncrypt,
   publicDecrypt,
   publicEncrypt,
-  randomBytes,
+  randomFillSync,
   sign as cryptoSign,
   timingSafeEqual,
   verify as cryptoVerify,
@@ -29,6 +29,7 @@ import {
 import { ArcaError, invalidRequest } from "../../core/errors.js";
 import { HsmDecryptError, HsmError, HsmKeyNotFoundError } from "../../hsm/errors.js";
 import { isKeyEncrypter, type HashAlgorithm, type KeyManager, type SignOptions } from "../../hsm/key-manager.js";
+import { ecdsaSignDigest, ecdsaVerifyDigest, maxPssSalt, modulusBits, parsePssSalt, pssSignSalt, rsaPssSignDigest, rsaPssVerifyDigest, type DsaEncoding } from "./digest-sign.js";
 import type { CachedPolicy } from "./key-store.js";
 import { decodeBase64, decodeBase64Url, formatEnvelope, parseEnvelope } from "./transit-input.js";
 import { capabilities, decryptionVersion, isEcdsa, isRsa, isSymmetricCipher, type KeyPolicy, type KeyVersion } from "./transit-key.js";
@@ -114,10 +115,27 @@ export function deriveKey(key: Buffer, context: Buffer, bytes: number): Buffer {
   return Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), context, bytes));
 }
 
-function symmetricKey(p: KeyPolicy, v: KeyVersion, context: Buffer | undefined): Buffer {
-  if (!v.key) throw new ArcaError("internal", "key version has no symmetric material");
-  const key = Buffer.from(v.key, "base64");
-  return p.derived ? deriveKey(key, requireContext(p, context), key.length) : key;
+function symmetricKey(cp: CachedPolicy, ver: number, v: KeyVersion, context: Buffer | undefined): Buffer {
+  const key = cp.secretKey(ver, v);
+  return cp.policy.derived ? deriveKey(key, requireContext(cp.policy, context), key.length) : key;
+}
+
+/**
+ * Random nonces, cut from a pooled CSPRNG buffer: one randomFillSync per 512 nonces instead of one per
+ * encryption (a call into OpenSSL costs more than the AES-GCM of a small plaintext). Every byte is handed out
+ * once, and each nonce is a copy, so a refill never changes a nonce already given out.
+ */
+const NONCE_POOL = Buffer.alloc(NONCE_BYTES * 512);
+let noncePos = NONCE_POOL.length;
+
+function randomNonce(): Buffer {
+  if (noncePos === NONCE_POOL.length) {
+    randomFillSync(NONCE_POOL);
+    noncePos = 0;
+  }
+  const nonce = Buffer.from(NONCE_POOL.subarray(noncePos, noncePos + NONCE_BYTES));
+  noncePos += NONCE_BYTES;
+  return nonce;
 }
 
 /** AEAD cipher/decipher objects (the branches only exist so the types pick the AEAD overloads). */
@@ -186,8 +204,8 @@ export async function encryptVersion(cp: CachedPolicy, ver: number, plaintext: B
     }
   }
   if (!isSymmetricCipher(p.type)) throw invalidRequest(`encryption not supported for key type ${p.type}`);
-  const key = symmetricKey(p, v, params.context);
-  const nonce = p.convergentEncryption ? convergentNonce(v, requireContext(p, params.context), plaintext) : randomBytes(NONCE_BYTES);
+  const key = symmetricKey(cp, ver, v, params.context);
+  const nonce = p.convergentEncryption ? convergentNonce(v, requireContext(p, params.context), plaintext) : randomNonce();
   const c = aeadCipher(p, key, nonce);
   if (params.aad && params.aad.length > 0) c.setAAD(params.aad, { plaintextLength: plaintext.length });
   const body = Buffer.concat([nonce, c.update(plaintext), c.final(), c.getAuthTag()]);
@@ -226,7 +244,7 @@ export async function decryptCiphertext(cp: CachedPolicy, ciphertext: unknown, p
   }
   if (!isSymmetricCipher(p.type)) throw invalidRequest(`decryption not supported for key type ${p.type}`);
   if (blob.length < NONCE_BYTES + TAG_BYTES) throw invalidRequest("invalid ciphertext length");
-  const key = symmetricKey(p, v, params.context);
+  const key = symmetricKey(cp, env.version, v, params.context);
   const d = aeadDecipher(p, key, blob.subarray(0, NONCE_BYTES));
   const body = blob.subarray(NONCE_BYTES, blob.length - TAG_BYTES);
   d.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
@@ -252,11 +270,10 @@ export interface SignParams {
   context?: Buffer;
 }
 
-function pssSalt(saltLength: string, hash: string | undefined, signing: boolean): number {
-  if (saltLength === "auto") return signing ? constants.RSA_PSS_SALTLEN_MAX_SIGN : constants.RSA_PSS_SALTLEN_AUTO;
-  if (saltLength === "hash") return hash ? DIGEST_BYTES[hash] : constants.RSA_PSS_SALTLEN_DIGEST;
-  if (!/^\d{1,5}$/.test(saltLength)) throw invalidRequest(`invalid salt_length "${saltLength.slice(0, 32)}"`);
-  return Number(saltLength);
+export interface SignResult {
+  signature: string;
+  /** Raw public key of a derived Ed25519 key (the one the context selected), as OpenBao returns it. */
+  publicKey?: Buffer;
 }
 
 /** Ed25519 seed of a stored PKCS#8 key: the OCTET STRING after the fixed 16-byte prefix (RFC 8410). */
@@ -274,64 +291,111 @@ function hsmHash(hash: string | undefined): HashAlgorithm {
   throw invalidRequest(`hash algorithm ${hash ?? "none"} is not supported for HSM-backed keys (use sha2-256, sha2-384 or sha2-512)`);
 }
 
-/** The input to sign for (prehashed ⇒ must be a digest of the named hash). */
-function checkPrehashed(input: Buffer, hash: string | undefined): void {
-  if (hash && input.length !== DIGEST_BYTES[hash]) throw invalidRequest(`prehashed input must be a ${hash} digest (${DIGEST_BYTES[hash]} bytes)`);
+/** The hash, with OpenBao's rule for "none" (PKCS#1 v1.5 without DigestInfo over a caller's digest only). */
+function signatureHash(sp: SignParams): string | undefined {
+  const hash = hashName(sp.hashAlgorithm);
+  if (hash === undefined && !(sp.prehashed && sp.signatureAlgorithm === "pkcs1v15")) {
+    throw invalidRequest("hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15");
+  }
+  return hash;
+}
+
+/** Digest sizes of the supported hashes: what prehashed ECDSA input may be. */
+const DIGEST_SIZES = new Set(Object.values(DIGEST_BYTES));
+
+/**
+ * Prehashed input must be a digest. RSA signatures name their hash (DigestInfo, PSS), so the length must be
+ * the named hash's. An ECDSA signature does not depend on which hash made the digest, so, as OpenBao, any
+ * digest is signed whatever hash_algorithm says.
+ */
+function checkDigest(p: KeyPolicy, input: Buffer, hash: string | undefined): void {
+  if (isEcdsa(p.type)) {
+    if (!DIGEST_SIZES.has(input.length)) throw invalidRequest(`prehashed input must be a digest (${[...DIGEST_SIZES].sort((a, b) => a - b).join(", ")} bytes), not ${input.length} bytes`);
+  } else if (hash && input.length !== DIGEST_BYTES[hash]) {
+    throw invalidRequest(`prehashed input must be a ${hash} digest (${DIGEST_BYTES[hash]} bytes)`);
+  }
+}
+
+/** The seam's hash for an ECDSA digest: any of its hashes of that length (the choice does not change the signature). */
+function hsmDigestHash(digest: Buffer): HashAlgorithm {
+  const h = ({ 32: "sha256", 48: "sha384", 64: "sha512" } as const)[digest.length as 32 | 48 | 64] as HashAlgorithm | undefined;
+  if (!h) throw invalidRequest("prehashed input for HSM-backed ECDSA keys must be a 32, 48 or 64-byte digest");
+  return h;
+}
+
+function requireHash(hash: string | undefined): string {
+  if (!hash) throw invalidRequest("hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15");
+  return hash;
 }
 
 function encodeSignature(ver: number, sig: Buffer, marshaling: "asn1" | "jws"): string {
   return formatEnvelope(ver, marshaling === "jws" ? sig.toString("base64url") : sig.toString("base64"));
 }
 
-export async function signVersion(cp: CachedPolicy, ver: number, input: Buffer, sp: SignParams, deps: TransitDeps): Promise<string> {
+function dsaEncodingOf(sp: SignParams): DsaEncoding {
+  return sp.marshaling === "jws" ? "ieee-p1363" : "der";
+}
+
+/** Raw 32-byte Ed25519 public key. */
+function rawEd25519(pub: KeyObject): Buffer {
+  return Buffer.from(pub.export({ format: "jwk" }).x ?? "", "base64url");
+}
+
+/**
+ * Signs `input` (a message, or with prehashed a digest) with version `ver`. Ed25519 signs the input itself
+ * whatever prehashed says, as OpenBao does (pure Ed25519; no Ed25519ph).
+ */
+export async function signVersion(cp: CachedPolicy, ver: number, input: Buffer, sp: SignParams, deps: TransitDeps): Promise<SignResult> {
   const p = cp.policy;
   requireCapability(p, "signing", "signing");
   const v = p.keys[String(ver)];
   if (!v) throw invalidRequest("invalid key version");
-  const hash = p.type === "ed25519" ? undefined : hashName(sp.hashAlgorithm);
-  if (sp.prehashed) checkPrehashed(input, hash);
-  if (hash === undefined && p.type !== "ed25519" && !(isRsa(p.type) && sp.prehashed && sp.signatureAlgorithm === "pkcs1v15")) {
-    throw invalidRequest('hash_algorithm "none" is only allowed for prehashed RSA PKCS#1 v1.5 signatures');
-  }
+  const hash = signatureHash(sp);
+  const prehashed = sp.prehashed && p.type !== "ed25519";
+  if (prehashed) checkDigest(p, input, hash);
   if (v.hsm) {
     const km = keyManagerFor(deps);
     const opts: SignOptions = {
-      hash: hsmHash(hash),
-      prehashed: sp.prehashed,
+      hash: isEcdsa(p.type) && prehashed ? hsmDigestHash(input) : hsmHash(hash),
+      prehashed,
       padding: sp.signatureAlgorithm === "pss" ? "pss" : "pkcs1",
-      dsaEncoding: sp.marshaling === "jws" ? "ieee-p1363" : "der",
+      dsaEncoding: dsaEncodingOf(sp),
     };
     // The seam signs PSS with salt = digest length; refuse other requests rather than silently change them.
-    if (isRsa(p.type) && sp.signatureAlgorithm === "pss" && sp.saltLength !== "auto" && sp.saltLength !== "hash" && Number(sp.saltLength) !== DIGEST_BYTES[opts.hash!]) {
-      throw invalidRequest("HSM-backed RSA-PSS keys sign with a salt as long as the digest");
+    if (isRsa(p.type) && sp.signatureAlgorithm === "pss") {
+      const salt = parsePssSalt(sp.saltLength, DIGEST_BYTES[opts.hash!]);
+      if (salt !== "auto" && salt !== DIGEST_BYTES[opts.hash!]) throw invalidRequest("HSM-backed RSA-PSS keys sign with a salt as long as the digest");
     }
     try {
       const signer = await km.createSigner(v.hsm.uri);
-      return encodeSignature(ver, await signer.sign(input, opts), sp.marshaling);
+      return { signature: encodeSignature(ver, await signer.sign(input, opts), sp.marshaling) };
     } catch (err) {
       hsmError(err);
     }
   }
   if (p.type === "ed25519") {
-    if (sp.prehashed) throw invalidRequest("prehashed input is not supported for ed25519 keys");
-    const key = p.derived ? derivedEd25519(cp, ver, v, sp.context).priv : cp.privateKey(ver, v);
-    return encodeSignature(ver, cryptoSign(null, input, key), sp.marshaling);
+    if (!p.derived) return { signature: encodeSignature(ver, cryptoSign(null, input, cp.privateKey(ver, v)), sp.marshaling) };
+    const { priv, pub } = derivedEd25519(cp, ver, v, sp.context);
+    return { signature: encodeSignature(ver, cryptoSign(null, input, priv), sp.marshaling), publicKey: rawEd25519(pub) };
   }
   const key = cp.privateKey(ver, v);
   if (isEcdsa(p.type)) {
-    // node:crypto has no "sign this digest" for ECDSA; only the HSM path signs prehashed ECDSA input.
-    if (sp.prehashed) throw invalidRequest("prehashed input is not supported for software ECDSA keys");
-    return encodeSignature(ver, cryptoSign(hash, input, { key, dsaEncoding: sp.marshaling === "jws" ? "ieee-p1363" : "der" }), sp.marshaling);
+    const sig = prehashed ? ecdsaSignDigest(p.type, cp.ecScalar(ver, v), input, dsaEncodingOf(sp)) : cryptoSign(hash, input, { key, dsaEncoding: dsaEncodingOf(sp) });
+    return { signature: encodeSignature(ver, sig, sp.marshaling) };
   }
   if (sp.signatureAlgorithm === "pkcs1v15") {
-    if (sp.prehashed) {
+    if (prehashed) {
       const encoded = hash ? Buffer.concat([Buffer.from(DIGEST_INFO[hash], "hex"), input]) : input;
-      return encodeSignature(ver, privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, encoded), sp.marshaling);
+      return { signature: encodeSignature(ver, privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, encoded), sp.marshaling) };
     }
-    return encodeSignature(ver, cryptoSign(hash, input, { key, padding: constants.RSA_PKCS1_PADDING }), sp.marshaling);
+    return { signature: encodeSignature(ver, cryptoSign(hash, input, { key, padding: constants.RSA_PKCS1_PADDING }), sp.marshaling) };
   }
-  if (sp.prehashed) throw invalidRequest("prehashed input is not supported for software RSA-PSS signatures");
-  return encodeSignature(ver, cryptoSign(hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pssSalt(sp.saltLength, hash, true) }), sp.marshaling);
+  const h = requireHash(hash);
+  const salt = parsePssSalt(sp.saltLength, DIGEST_BYTES[h]);
+  const sig = prehashed
+    ? rsaPssSignDigest(key, h, input, salt)
+    : cryptoSign(h, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pssSignSalt(salt, modulusBits(key), DIGEST_BYTES[h]) });
+  return { signature: encodeSignature(ver, sig, sp.marshaling) };
 }
 
 async function publicKeyOf(cp: CachedPolicy, ver: number, v: KeyVersion, deps: TransitDeps): Promise<KeyObject> {
@@ -350,26 +414,23 @@ async function publicKeyOf(cp: CachedPolicy, ver: number, v: KeyVersion, deps: T
 export async function verifySignature(cp: CachedPolicy, signature: unknown, input: Buffer, sp: SignParams, deps: TransitDeps): Promise<boolean> {
   const p = cp.policy;
   requireCapability(p, "signing", "signature verification");
+  const hash = signatureHash(sp);
   const env = parseEnvelope("signature", signature);
   const v = decryptionVersion(p, env.version);
   const sig = sp.marshaling === "jws" ? decodeBase64Url("signature", env.body) : decodeBase64("signature", env.body);
-  const hash = p.type === "ed25519" ? undefined : hashName(sp.hashAlgorithm);
-  if (sp.prehashed) checkPrehashed(input, hash);
+  const prehashed = sp.prehashed && p.type !== "ed25519";
+  if (prehashed) checkDigest(p, input, hash);
   if (p.type === "ed25519") {
-    if (sp.prehashed) throw invalidRequest("prehashed input is not supported for ed25519 keys");
     const key = p.derived ? derivedEd25519(cp, env.version, v, sp.context).pub : cp.publicKey(env.version, v);
     return cryptoVerify(null, input, key, sig);
   }
   const key = await publicKeyOf(cp, env.version, v, deps);
-  if (hash === undefined && !(isRsa(p.type) && sp.prehashed && sp.signatureAlgorithm === "pkcs1v15")) {
-    throw invalidRequest('hash_algorithm "none" is only allowed for prehashed RSA PKCS#1 v1.5 signatures');
-  }
   if (isEcdsa(p.type)) {
-    if (sp.prehashed) throw invalidRequest("prehashed input is not supported for verifying ECDSA signatures");
-    return cryptoVerify(hash, input, { key, dsaEncoding: sp.marshaling === "jws" ? "ieee-p1363" : "der" }, sig);
+    if (prehashed) return ecdsaVerifyDigest(p.type, cp.ecPoint(env.version, key), input, sig, dsaEncodingOf(sp));
+    return cryptoVerify(hash, input, { key, dsaEncoding: dsaEncodingOf(sp) }, sig);
   }
   if (sp.signatureAlgorithm === "pkcs1v15") {
-    if (sp.prehashed) {
+    if (prehashed) {
       const expected = hash ? Buffer.concat([Buffer.from(DIGEST_INFO[hash], "hex"), input]) : input;
       let recovered: Buffer;
       try {
@@ -381,8 +442,11 @@ export async function verifySignature(cp: CachedPolicy, signature: unknown, inpu
     }
     return cryptoVerify(hash, input, { key, padding: constants.RSA_PKCS1_PADDING }, sig);
   }
-  if (sp.prehashed) throw invalidRequest("prehashed input is not supported for verifying RSA-PSS signatures");
-  return cryptoVerify(hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pssSalt(sp.saltLength, hash, false) }, sig);
+  const h = requireHash(hash);
+  const salt = parsePssSalt(sp.saltLength, DIGEST_BYTES[h]);
+  if (salt !== "auto" && salt > maxPssSalt(modulusBits(key), DIGEST_BYTES[h])) throw invalidRequest(`requested salt length ${salt} is invalid`);
+  if (prehashed) return rsaPssVerifyDigest(key, h, input, sig, salt);
+  return cryptoVerify(h, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: salt === "auto" ? constants.RSA_PSS_SALTLEN_AUTO : salt }, sig);
 }
 
 // ---------------------------------------------------------------------------------------------------------
