@@ -78,12 +78,6 @@ export class Namespace {
     return false;
   }
 
-  /** This namespace and its ancestors, innermost first. */
-  *lineage(): Generator<Namespace> {
-    yield this;
-    if (this.parent) yield* this.parent.lineage();
-  }
-
   /** Every namespace below this one, parents before children. */
   descendants(): Namespace[] {
     const out: Namespace[] = [];

@@ -1,22 +1,9 @@
 // PKI engine with CA keys in software: lifecycle, issuance per key type, role rules, CRL and OCSP, each
 // certificate and answer checked by openssl.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { pkiHarness, scratch, type PkiHarness } from "./pki-harness.test-util.js";
+import { describe, expect, it } from "vitest";
+import { pkiSuite, type PkiHarness } from "./pki-harness.test-util.js";
 
-const open: PkiHarness[] = [];
-function pki(): PkiHarness {
-  const h = pkiHarness();
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
-const tmp = scratch();
-afterAll(() => tmp.cleanup());
-
-let n = 0;
-const uniq = (base: string): string => `${base}-${++n}`;
+const { pki, tmp, uniq } = pkiSuite();
 
 /** openssl-made CSR (key type per `keyArgs`), PEM. */
 function opensslCsr(cn: string, sans: string[], keyArgs: string[] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]): string {

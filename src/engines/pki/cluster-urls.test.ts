@@ -1,21 +1,10 @@
 // config/cluster and templated AIA URLs (config/urls enable_templating): {{cluster_path}},
 // {{cluster_aia_path}} and {{issuer_id}} filled into the certificates, read back with openssl.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { pkiHarness, scratch, type PkiHarness } from "./pki-harness.test-util.js";
+import { describe, expect, it } from "vitest";
+import { pkiSuite } from "./pki-harness.test-util.js";
 
-const open: PkiHarness[] = [];
-function pki(): PkiHarness {
-  const h = pkiHarness();
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
-const tmp = scratch();
-afterAll(() => tmp.cleanup());
-let n = 0;
-const text = (pemText: string): string => tmp.openssl(["x509", "-noout", "-text", "-in", tmp.file(`c-${++n}.pem`, pemText)]).out;
+const { pki, tmp, uniq } = pkiSuite();
+const text = (pemText: string): string => tmp.openssl(["x509", "-noout", "-text", "-in", tmp.file(`${uniq("c")}.pem`, pemText)]).out;
 
 describe("pki config/cluster and URL templating", () => {
   it("stores the cluster paths and refuses non-URLs", async () => {

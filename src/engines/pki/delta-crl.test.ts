@@ -1,22 +1,11 @@
 // Delta CRLs: config/crl enable_delta / delta_rebuild_interval, crl/delta[/pem] and
 // issuer/:ref/crl/delta[/der|/pem]; the delta carries a critical Delta CRL Indicator naming its base, the
 // base carries Freshest CRL, and openssl -use_deltas sees a revocation only the delta lists.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { pkiHarness, scratch, type PkiHarness } from "./pki-harness.test-util.js";
+import { describe, expect, it } from "vitest";
+import { pkiSuite, type PkiHarness } from "./pki-harness.test-util.js";
 
-const open: PkiHarness[] = [];
-function pki(): PkiHarness {
-  const h = pkiHarness();
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
-const tmp = scratch();
-afterAll(() => tmp.cleanup());
-let n = 0;
-const f = (name: string, content: string | Buffer): string => tmp.file(`${name}-${++n}`, content);
+const { pki, tmp, uniq } = pkiSuite();
+const f = (name: string, content: string | Buffer): string => tmp.file(uniq(name), content);
 
 const crlText = (pemOrDer: string | Buffer): string => {
   const der = Buffer.isBuffer(pemOrDer);

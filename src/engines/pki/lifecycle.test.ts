@@ -1,23 +1,10 @@
 // Multi-issuer lifecycle: keys/generate and keys/import, root/rotate beside the current root,
 // root/replace, and cross-signing the OpenBao way (intermediate/generate/existing with key_ref, then
 // issuer/:ref/sign-intermediate with use_csr_values=true) checked with openssl against both roots.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { pkiHarness, scratch, type PkiHarness } from "./pki-harness.test-util.js";
+import { describe, expect, it } from "vitest";
+import { pkiSuite } from "./pki-harness.test-util.js";
 
-const open: PkiHarness[] = [];
-function pki(): PkiHarness {
-  const h = pkiHarness();
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
-const tmp = scratch();
-afterAll(() => tmp.cleanup());
-
-let n = 0;
-const uniq = (base: string): string => `${base}-${++n}`;
+const { pki, tmp, uniq } = pkiSuite();
 const f = (name: string, content: string): string => tmp.file(`${uniq(name)}.pem`, content);
 
 const role = { allowed_domains: "example.com", allow_subdomains: true, key_type: "ec", max_ttl: "720h" };

@@ -1,5 +1,6 @@
 // Test support for the PKI engine: drives a backend the way the core does, and runs openssl on files.
 import { spawnSync } from "node:child_process";
+import { afterAll, afterEach } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,4 +52,24 @@ export function scratch() {
     return { out: `${r.stdout}${r.stderr}`, status: r.status ?? 1 };
   };
   return { dir, file, openssl, path: (n: string) => join(dir, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The per-file setup of the PKI suites: harnesses made by `pki()` are closed after each test, the scratch
+ * directory is removed after the file, and `uniq` makes names no other test uses.
+ */
+export function pkiSuite() {
+  const open: PkiHarness[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((h) => h.close()));
+  });
+  const tmp = scratch();
+  afterAll(() => tmp.cleanup());
+  let n = 0;
+  const pki = (keyManager?: KeyManager): PkiHarness => {
+    const h = pkiHarness(keyManager);
+    open.push(h);
+    return h;
+  };
+  return { pki, tmp, uniq: (base: string): string => `${base}-${++n}` };
 }

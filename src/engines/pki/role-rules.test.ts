@@ -1,24 +1,11 @@
 // Role rules beyond names and TTLs: allowed_ip_sans_cidr, allowed_serial_numbers, policy_identifiers,
 // cn_validations, allowed_domains_template and generate_lease. Each refusal names its rule; each issued
 // certificate is read back with openssl.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ROOT_NAMESPACE, type Request } from "../../core/framework/request.js";
-import { pkiHarness, scratch, type PkiHarness } from "./pki-harness.test-util.js";
+import { pkiSuite, type PkiHarness } from "./pki-harness.test-util.js";
 
-const open: PkiHarness[] = [];
-function pki(): PkiHarness {
-  const h = pkiHarness();
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
-const tmp = scratch();
-afterAll(() => tmp.cleanup());
-
-let n = 0;
-const uniq = (base: string): string => `${base}-${++n}`;
+const { pki, tmp, uniq } = pkiSuite();
 
 async function withRoot(h: PkiHarness): Promise<string> {
   const r = await h.data("write", "root/generate/internal", { common_name: "Rules Root", ttl: "8760h", key_type: "ec", key_bits: 256 });

@@ -10,6 +10,7 @@ import type { Operation, Request, Response } from "../../core/framework/request.
 import { StorageView } from "../../core/view.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createTransitBackendWith, rotateDueKeys } from "./backend.js";
+import { pkeyutlVerify } from "./openssl.test-util.js";
 
 type Call = Operation | "write";
 
@@ -500,22 +501,6 @@ describe("transit: sign and verify", () => {
   });
 });
 
-/** openssl pkeyutl -verify: `sig` over the digest itself (no hashing by openssl). */
-function pkeyutlVerify(pubPem: string, sig: Buffer, digest: Buffer, pkeyopts: string[]): boolean {
-  const dir = mkdtempSync(join(tmpdir(), "arca-transit-"));
-  try {
-    writeFileSync(join(dir, "pub.pem"), pubPem);
-    writeFileSync(join(dir, "sig"), sig);
-    writeFileSync(join(dir, "dgst"), digest);
-    const opts = pkeyopts.flatMap((o) => ["-pkeyopt", o]);
-    const out = execFileSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-in", join(dir, "dgst"), "-sigfile", join(dir, "sig"), ...opts], { encoding: "utf8" });
-    return /Signature Verified Successfully/.test(out);
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("transit: prehashed signatures", () => {
   const WIRE = { sha256: "sha2-256", sha384: "sha2-384", sha512: "sha2-512" } as const;

@@ -1,8 +1,4 @@
-import { execFileSync } from "node:child_process";
 import { constants, createHash, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ArcaError } from "../../core/errors.js";
@@ -19,6 +15,9 @@ import {
   rsaPssVerifyDigest,
   type EcdsaType,
 } from "./digest-sign.js";
+import { pkeyutlVerify } from "./openssl.test-util.js";
+const pem = (key: KeyObject): string => key.export({ type: "spki", format: "pem" }) as string;
+
 
 const HASHES = ["sha1", "sha256", "sha384", "sha512"] as const;
 const CURVES: Array<[EcdsaType, string]> = [
@@ -27,22 +26,6 @@ const CURVES: Array<[EcdsaType, string]> = [
   ["ecdsa-p521", "P-521"],
 ];
 
-/** openssl pkeyutl -verify of `sig` over the digest `digest` with the public key; true when it says so. */
-function pkeyutlVerify(pub: KeyObject, digest: Buffer, sig: Buffer, pkeyopts: string[]): boolean {
-  const dir = mkdtempSync(join(tmpdir(), "arca-digest-sign-"));
-  try {
-    writeFileSync(join(dir, "pub.pem"), pub.export({ type: "spki", format: "pem" }));
-    writeFileSync(join(dir, "dgst"), digest);
-    writeFileSync(join(dir, "sig"), sig);
-    const opts = pkeyopts.flatMap((o) => ["-pkeyopt", o]);
-    const out = execFileSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-in", join(dir, "dgst"), "-sigfile", join(dir, "sig"), ...opts], { encoding: "utf8" });
-    return /Signature Verified Successfully/.test(out);
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("ECDSA over a digest", () => {
   const keys = CURVES.map(([type, namedCurve]) => ({ type, ...generateKeyPairSync("ec", { namedCurve }) }));
@@ -55,7 +38,7 @@ describe("ECDSA over a digest", () => {
         const msg = randomBytes(100);
         const digest = createHash(hash).update(msg).digest();
         const der = ecdsaSignDigest(type, d, digest, "der");
-        expect(pkeyutlVerify(publicKey, digest, der, []), `${type} ${hash}`).toBe(true);
+        expect(pkeyutlVerify(pem(publicKey), der, digest, []), `${type} ${hash}`).toBe(true);
         expect(cryptoVerify(hash, msg, publicKey, der)).toBe(true);
         const raw = ecdsaSignDigest(type, d, digest, "ieee-p1363");
         expect(raw.length).toBe(type === "ecdsa-p256" ? 64 : type === "ecdsa-p384" ? 96 : 132);
@@ -131,7 +114,7 @@ describe("RSA-PSS over a digest", () => {
           const saltLen = salt === "auto" ? max : salt;
           const what = `${bits} ${hash} salt ${salt}`;
           expect(sig.length, what).toBe(Math.ceil(bits / 8));
-          expect(pkeyutlVerify(publicKey, digest, sig, ["rsa_padding_mode:pss", `rsa_pss_saltlen:${saltLen}`, `digest:${hash}`]), what).toBe(true);
+          expect(pkeyutlVerify(pem(publicKey), sig, digest, ["rsa_padding_mode:pss", `rsa_pss_saltlen:${saltLen}`, `digest:${hash}`]), what).toBe(true);
           expect(cryptoVerify(hash, msg, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: saltLen }, sig), what).toBe(true);
           expect(rsaPssVerifyDigest(publicKey, hash, digest, sig, saltLen), what).toBe(true);
           expect(rsaPssVerifyDigest(publicKey, hash, digest, sig, "auto"), what).toBe(true);

@@ -13,6 +13,7 @@ import { HsmRegistry } from "../../hsm/hsm-registry.js";
 import { Pkcs11KeyManager } from "../../hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createTransitBackendWith } from "./backend.js";
+import { pkeyutlVerify } from "./openssl.test-util.js";
 
 const available = softHsmAvailable();
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString("base64");
@@ -145,17 +146,7 @@ describe.skipIf(!available)(available ? "transit with SoftHSM" : SOFTHSM_SKIP_RE
       const sig = Buffer.from(s.split(":")[2], jws ? "base64url" : "base64");
       const pem = (data(await call("read", `keys/${name}`)).keys as Record<string, { public_key: string }>)["1"].public_key;
       if (!jws) {
-        const dir = mkdtempSync(join(tmpdir(), "arca-transit-hsm-"));
-        try {
-          writeFileSync(join(dir, "pub.pem"), pem);
-          writeFileSync(join(dir, "sig"), sig);
-          writeFileSync(join(dir, "dgst"), digest);
-          const opts = pkeyopts.flatMap((o) => ["-pkeyopt", o]);
-          const out = execFileSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "pub.pem"), "-in", join(dir, "dgst"), "-sigfile", join(dir, "sig"), ...opts], { encoding: "utf8" });
-          expect(out).toContain("Signature Verified Successfully");
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        expect(pkeyutlVerify(pem, sig, digest, pkeyopts), `pkeyutl ${name} ${hash}`).toBe(true);
       }
       const v = name === "prsa" ? { key: pem, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: digest.length } : { key: pem, dsaEncoding: jws ? ("ieee-p1363" as const) : ("der" as const) };
       expect(cryptoVerify(hash, msg, v, sig), `${name} ${hash}`).toBe(true);
