@@ -44,6 +44,10 @@ const hashOf = (s: string): Buffer => createHash("sha256").update(s).digest();
 export class NamespaceRegistry {
   readonly root: Namespace;
   private readonly byId = new Map<string, Namespace>();
+  /** Paths being created right now: a second create of the same path must not race the first. */
+  private readonly creating = new Set<string>();
+  /** Unseals under way, so concurrent unseal calls share one (and set the namespace up once). */
+  private readonly unsealing = new Map<Namespace, Promise<void>>();
 
   constructor(private readonly core: Core, rootStore: KeyValueStore) {
     const entry: NamespaceEntry = { uuid: ROOT_NAMESPACE_ID, id: ROOT_NAMESPACE_ID, path: "", parentUuid: undefined, customMetadata: {} };
@@ -180,12 +184,21 @@ export class NamespaceRegistry {
     const parent = this.find(from, segs.slice(0, -1).join("/"));
     if (!parent) throw new ArcaError("invalid_request", `parent namespace "${segs.slice(0, -1).join("/")}/" does not exist`);
     if (parent.sealed) throw namespaceSealedError(parent.sealHandle?.reason);
-    if (parent.children.has(name)) throw new ArcaError("invalid_request", `namespace "${parent.path}${name}/" already exists`);
+    const path = `${parent.path}${name}/`;
+    if (parent.children.has(name) || this.creating.has(path)) throw new ArcaError("invalid_request", `namespace "${path}" already exists`);
+    this.creating.add(path);
+    try {
+      return await this.createIn(parent, name, path, opts);
+    } finally {
+      this.creating.delete(path);
+    }
+  }
 
+  private async createIn(parent: Namespace, name: string, path: string, opts: CreateNamespaceOptions): Promise<Namespace> {
     const uuid = randomUUID();
     let id = randomBase62(6);
     while (this.byId.has(id)) id = randomBase62(6);
-    const entry: NamespaceEntry = { uuid, id, path: `${parent.path}${name}/`, parentUuid: parent.entry.uuid, customMetadata: { ...opts.customMetadata } };
+    const entry: NamespaceEntry = { uuid, id, path, parentUuid: parent.entry.uuid, customMetadata: { ...opts.customMetadata } };
     const raw = new StorageView(parent.store, namespaceStoragePrefix(uuid));
     let sealHandle: NamespaceSeal | undefined;
     try {
@@ -274,7 +287,16 @@ export class NamespaceRegistry {
   }
 
   /** Unseals with the tenant key; on success the namespace and its children are back as they were. */
-  async unseal(ns: Namespace): Promise<void> {
+  unseal(ns: Namespace): Promise<void> {
+    let running = this.unsealing.get(ns);
+    if (!running) {
+      running = this.unsealOnce(ns).finally(() => this.unsealing.delete(ns));
+      this.unsealing.set(ns, running);
+    }
+    return running;
+  }
+
+  private async unsealOnce(ns: Namespace): Promise<void> {
     const handle = ns.sealHandle;
     if (!handle || !ns.entry.seal) throw new ArcaError("invalid_request", `namespace "${ns.path}" is not sealable`);
     if (!ns.sealed) return;

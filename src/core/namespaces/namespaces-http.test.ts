@@ -149,6 +149,20 @@ describe("sys/namespaces", () => {
     expect(again.body?.warnings).toEqual(["requested namespace does not exist"]);
   });
 
+  it("concurrent creates of one path make exactly one namespace", async () => {
+    const p = uniq("race");
+    const results = await Promise.all(Array.from({ length: 8 }, () => call("POST", `sys/namespaces/${p}`, { body: {} })));
+    // One create wins; the others either lost the race (400) or came after it and updated it (200).
+    expect(results.every((r) => r.status === 200 || r.status === 400)).toBe(true);
+    const uuids = new Set(results.filter((r) => r.status === 200).map((r) => (r.body?.data as { uuid: string }).uuid));
+    expect(uuids.size).toBe(1);
+    const scan = await call("SCAN", "sys/namespaces");
+    expect((scan.body?.data as { keys: string[] }).keys.filter((k) => k === `${p}/`)).toHaveLength(1);
+    const stored = (await allKeys(server.core.storage, "core/namespaces/")).length;
+    expect((await call("DELETE", `sys/namespaces/${p}`)).status).toBe(204);
+    expect((await allKeys(server.core.storage, "core/namespaces/")).length).toBe(stored - 1);
+  });
+
   it("refuses bad names, duplicates, missing parents and bad metadata with 400", async () => {
     const p = uniq("bad");
     await createNs(p);
