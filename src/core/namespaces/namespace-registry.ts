@@ -186,6 +186,9 @@ export class NamespaceRegistry {
     if (parent.sealed) throw namespaceSealedError(parent.sealHandle?.reason);
     const path = `${parent.path}${name}/`;
     if (parent.children.has(name) || this.creating.has(path)) throw new ArcaError("invalid_request", `namespace "${path}" already exists`);
+    // The namespace would shadow the mount: resolution takes the namespace first.
+    const mount = parent.router.conflicts(`${name}/`);
+    if (mount) throw new ArcaError("invalid_request", `namespace "${path}" would hide the mount at ${parent.path}${mount}`);
     this.creating.add(path);
     try {
       return await this.createIn(parent, name, path, opts);

@@ -142,6 +142,9 @@ export class Namespace {
     const route = routePath(entry);
     const clash = this.router.conflicts(route);
     if (clash) throw new ArcaError("invalid_request", `path is already in use at ${clash}`);
+    // A child namespace's name wins when requests are resolved, so a mount under it could never be reached.
+    const first = route.slice(0, route.indexOf("/"));
+    if (this.children.has(first)) throw new ArcaError("invalid_request", `path is already in use by the namespace ${this.path}${first}/`);
     const mounted = this.instantiate(entry);
     const next = [...this.mountEntries, entry];
     await saveTable(this.store, entry.table, next);

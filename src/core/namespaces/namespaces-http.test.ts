@@ -149,6 +149,20 @@ describe("sys/namespaces", () => {
     expect(again.body?.warnings).toEqual(["requested namespace does not exist"]);
   });
 
+  it("a namespace and a mount cannot take the same name (the namespace would hide the mount)", async () => {
+    const p = uniq("shadow");
+    await createNs(p);
+    expect((await call("POST", "sys/mounts/data", { ns: p, body: { type: "kv" } })).status).toBe(204);
+    const hidden = await call("POST", "sys/namespaces/data", { ns: p, body: {} });
+    expect(hidden.status).toBe(400);
+    expect((hidden.body?.errors as string[])[0]).toContain("would hide the mount");
+    await createNs("team", { ns: p });
+    const mount = await call("POST", "sys/mounts/team", { ns: p, body: { type: "kv" } });
+    expect(mount.status).toBe(400);
+    expect((mount.body?.errors as string[])[0]).toContain("in use by the namespace");
+    expect((await call("POST", "sys/mounts/team/deeper", { ns: p, body: { type: "kv" } })).status).toBe(400);
+  });
+
   it("concurrent creates of one path make exactly one namespace", async () => {
     const p = uniq("race");
     const results = await Promise.all(Array.from({ length: 8 }, () => call("POST", `sys/namespaces/${p}`, { body: {} })));
