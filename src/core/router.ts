@@ -61,14 +61,19 @@ export class Router {
     // The whole path may itself be a mount point ("secret/" or "secret" for LIST at the root).
     const whole = path.endsWith("/") ? path : path + "/";
     const direct = this.mounts.get(whole);
-    if (direct) return { ...direct, relPath: "", mountPoint: whole };
+    if (direct) return routeMatch(direct, "", whole);
     for (;;) {
       const slash = path.lastIndexOf("/", end - 1);
       if (slash <= 0) return undefined;
       const prefix = path.slice(0, slash + 1);
       const m = this.mounts.get(prefix);
-      if (m) return { ...m, relPath: path.slice(slash + 1), mountPoint: prefix };
+      if (m) return routeMatch(m, path.slice(slash + 1), prefix);
       end = slash;
     }
   }
+}
+
+/** Built field by field: an object spread of the mount here cost several times the whole lookup. */
+function routeMatch(m: MountedBackend, relPath: string, mountPoint: string): RouteMatch {
+  return { entry: m.entry, backend: m.backend, storage: m.storage, relPath, mountPoint };
 }

@@ -34,7 +34,8 @@ export interface BackendSpec {
  * (`issuer/+/crl`). A trailing "/" on the request path (LIST) is ignored.
  */
 function globMatch(patterns: string[], path: string): boolean {
-  const trimmed = path.replace(/\/$/, "");
+  if (patterns.length === 0) return false;
+  const trimmed = path.endsWith("/") ? path.slice(0, -1) : path;
   return patterns.some((p) => {
     if (!p.includes("+")) return p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : p === path || p === trimmed;
     const pp = p.split("/");

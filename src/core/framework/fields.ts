@@ -137,10 +137,22 @@ export function coerceField(name: string, spec: FieldSpec, raw: unknown): unknow
   }
 }
 
+/** Field declarations are static: their entries are listed once per declaration, not once per request. */
+const ENTRIES = new WeakMap<Fields, Array<[string, FieldSpec]>>();
+
+function entriesOf(fields: Fields): Array<[string, FieldSpec]> {
+  let entries = ENTRIES.get(fields);
+  if (entries === undefined) {
+    entries = Object.entries(fields);
+    ENTRIES.set(fields, entries);
+  }
+  return entries;
+}
+
 /** Coerces all declared fields from request data (URL parameters take precedence over the body). */
 export function parseFields<F extends Fields>(fields: F, data: Record<string, unknown>, params: Record<string, string>): FieldValues<F> {
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(fields)) {
+  for (const [name, spec] of entriesOf(fields)) {
     const raw = name in params ? params[name] : data[name];
     if (raw === undefined || raw === null) {
       if (spec.required) throw new ArcaError("invalid_request", `missing required field "${name}"`);

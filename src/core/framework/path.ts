@@ -149,12 +149,14 @@ export function matchPath(p: CompiledPath, path: string | SplitPath): Record<str
   return parts.length === p.segments.length ? params : undefined;
 }
 
+const NO_FIELDS: Fields = {};
+
 export function buildContext(
   req: Request,
   match: PathMatch,
   storage: KeyValueStore,
 ): HandlerContext<Fields> {
-  const fieldSpecs = match.path.spec.fields ?? {};
+  const fieldSpecs = match.path.spec.fields ?? NO_FIELDS;
   const fields = parseFields(fieldSpecs, req.data, match.params);
   return {
     req,

@@ -32,6 +32,8 @@ const SYS_INJECT_EXACT = new Set([
 const SYS_INJECT_SUBTREES = ["sys/audit/", "sys/audit-hash/", "sys/auth/", "sys/config/auditing/request-headers/", "sys/mounts/", "sys/policy/"];
 
 function shouldInject(path: string): boolean {
+  // Every pattern is below sys/ (checked first: this runs for every response with data).
+  if (!path.startsWith("sys/")) return false;
   // List requests carry a trailing slash the client did not send; the exact patterns still apply.
   if (SYS_INJECT_EXACT.has(path) || SYS_INJECT_EXACT.has(path.replace(/\/$/, ""))) return true;
   return SYS_INJECT_SUBTREES.some((prefix) => path.startsWith(prefix));
