@@ -75,6 +75,12 @@ describe("namespace resolution (OpenBao's cases)", () => {
     const r = await read(a, "secret/where");
     expect(r.headers.get("x-vault-namespace")).toBe(a);
     expect((await read(undefined, "sys/mounts")).headers.get("x-vault-namespace")).toBeNull();
+    // On every kind of answer: an error, a 404 without data, a 204, a refused root-only endpoint.
+    expect((await read(`${a}/nope`, "secret/where")).headers.get("x-vault-namespace")).toBe(`${a}/nope`);
+    expect((await read(a, "secret/missing")).headers.get("x-vault-namespace")).toBe(a);
+    expect((await call("PUT", "secret/echo", { ns: a, body: { x: "y" } })).headers.get("x-vault-namespace")).toBe(a);
+    expect((await call("GET", "sys/seal-status", { ns: a })).headers.get("x-vault-namespace")).toBe(a);
+    expect((await call("GET", "secret/where", { ns: a, token: "hvs.nope" })).headers.get("x-vault-namespace")).toBe(a);
   });
 
   it("path-prefixed sys paths act in the namespace they name", async () => {

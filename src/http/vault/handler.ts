@@ -25,21 +25,25 @@ export interface VaultHandlerOptions {
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
 
-function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
+/**
+ * `namespace` is X-Vault-Namespace echoed back. It is passed to writeHead rather than set beforehand: a
+ * header set with setHeader sends writeHead down Node's slower merging path, and the common cases are
+ * object literals because spreads here showed in profiles (both measured on namespaced KV reads).
+ */
+function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>, namespace?: string): void {
+  const echo = namespace === undefined ? undefined : { "X-Vault-Namespace": namespace };
   if (body === undefined) {
-    res.writeHead(status, extra === undefined ? { "Cache-Control": "no-store" } : { "Cache-Control": "no-store", ...extra });
+    res.writeHead(status, { "Cache-Control": "no-store", ...extra, ...echo });
     res.end();
     return;
   }
   const payload = JSON.stringify(body);
   const length = Buffer.byteLength(payload);
-  // The common case (no engine headers) as a literal: object spreads here showed in profiles.
-  res.writeHead(
-    status,
-    extra === undefined
-      ? { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length }
-      : { ...JSON_HEADERS, "Content-Length": length, ...extra },
-  );
+  let headers: Record<string, string | number>;
+  if (extra !== undefined) headers = { ...JSON_HEADERS, "Content-Length": length, ...extra, ...echo };
+  else if (namespace === undefined) headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length };
+  else headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length, "X-Vault-Namespace": namespace };
+  res.writeHead(status, headers);
   res.end(payload);
 }
 
@@ -136,9 +140,10 @@ function wrapTtl(req: IncomingMessage): number | undefined {
   }
 }
 
-function writeResponse(res: ServerResponse, req: Request, resp: Response | undefined): void {
+function writeResponse(res: ServerResponse, req: Request, resp: Response | undefined, namespace: string | undefined): void {
   if (resp?.raw) {
     const headers: Record<string, string> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...resp.raw.headers };
+    if (namespace !== undefined) headers["X-Vault-Namespace"] = namespace;
     res.writeHead(resp.raw.status, headers);
     res.end(resp.raw.body);
     return;
@@ -146,20 +151,20 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
   if (req.operation === "list" || req.operation === "scan") {
     const keys = resp?.data?.keys;
     if (!Array.isArray(keys) || keys.length === 0) {
-      send(res, 404, { errors: [] });
+      send(res, 404, { errors: [] }, undefined, namespace);
       return;
     }
   }
   // A read that finds nothing is a 404, as OpenBao answers a nil response to a read.
   if (req.operation === "read" && isEmpty(resp)) {
-    send(res, 404, { errors: [] });
+    send(res, 404, { errors: [] }, undefined, namespace);
     return;
   }
   if (isEmpty(resp)) {
-    send(res, resp?.status ?? 204, undefined, resp?.headers);
+    send(res, resp?.status ?? 204, undefined, resp?.headers, namespace);
     return;
   }
-  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers);
+  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers, namespace);
 }
 
 export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -189,6 +194,8 @@ function handleOne(
     const rawPath = q === -1 ? url : url.slice(0, q);
     const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
     let request: Request | undefined;
+    // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
+    let namespace: string | undefined;
     try {
       if (!rawPath.startsWith("/v1/")) {
         send(res, 404, { errors: [] });
@@ -207,11 +214,10 @@ function handleOne(
       // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
       const body = rawBody === undefined ? {} : isOcspRequest(httpReq) ? { http_raw_body: rawBody } : parseBody(rawBody);
       const token = clientToken(httpReq);
-      const namespace = namespaceHeader(httpReq);
-      // Echoed back, as OpenBao does, so clients can tell which namespace answered.
-      if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
+      namespace = namespaceHeader(httpReq);
 
       if (RAW_SYS_PATHS.has(path)) {
+        if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
         if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
         const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token, metrics);
         if (r.raw) {
@@ -222,7 +228,7 @@ function handleOne(
       }
       const help = query.get("help");
       if (help !== null && parseBool(help) === true && method === "GET") {
-        send(res, 200, await helpFor(core, path, token, namespace));
+        send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
         return { mount: "", operation: "help" };
       }
       const operation = operationFor(method, query);
@@ -240,10 +246,11 @@ function handleOne(
         ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
       });
       const resp = await core.handleRequest(request, namespace);
-      writeResponse(res, request, resp);
+      writeResponse(res, request, resp, namespace);
       return { mount: request.mountPoint, operation: request.operation };
     } catch (err) {
       const seen = { mount: request?.mountPoint ?? "", operation: request?.operation ?? "" };
+      if (namespace !== undefined && !res.headersSent) res.setHeader("X-Vault-Namespace", namespace);
       if (isArcaError(err) && err.kind !== "internal") {
         sendError(res, err);
         return seen;
