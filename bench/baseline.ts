@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import pkcs11js from "pkcs11js";
-import { loadPkcs11Module, pk, type Handle } from "../src/hsm/module.js";
+import { loadPkcs11Module, pk, type Handle } from "../dist/hsm/module.js";
 
 export async function startBareServer(): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {

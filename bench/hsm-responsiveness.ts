@@ -8,10 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import { createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON, cleanupSoftHsm } from "../test/softhsm.js";
-import { HsmRegistry } from "../src/hsm/hsm-registry.js";
-import { Pkcs11KeyManager } from "../src/hsm/pkcs11-key-manager.js";
-import { startDevServer } from "../src/server/server.js";
-import { createLogger } from "../src/server/log.js";
+import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
+import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
+import { startDevServer } from "../dist/server/server.js";
+import { createLogger } from "../dist/server/log.js";
 import { printTable, requireWrk, runWrk } from "./wrk.js";
 
 const { values: args } = parseArgs({ options: { seconds: { type: "string", default: "5" }, signers: { type: "string", default: "4" } } });

@@ -10,11 +10,11 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { parseArgs } from "node:util";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import { HsmRegistry } from "../src/hsm/hsm-registry.js";
-import { digestInfo } from "../src/hsm/key-encoding.js";
+import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
+import { digestInfo } from "../dist/hsm/key-encoding.js";
 import pkcs11js from "pkcs11js";
-import { loadPkcs11Module, pk, type Handle } from "../src/hsm/module.js";
-import { Pkcs11KeyManager } from "../src/hsm/pkcs11-key-manager.js";
+import { loadPkcs11Module, pk, type Handle } from "../dist/hsm/module.js";
+import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { openRawSessions } from "./baseline.js";
 
 const { values: args } = parseArgs({

@@ -10,8 +10,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDevServer } from "../src/server/server.js";
-import { createLogger } from "../src/server/log.js";
+import { startDevServer } from "../dist/server/server.js";
+import { createLogger } from "../dist/server/log.js";
 import { printTable, requireWrk, runWrk, type LoadResult } from "./wrk.js";
 import { startBareServer } from "./baseline.js";
 

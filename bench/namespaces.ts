@@ -4,11 +4,11 @@
  *
  *   npx tsx bench/namespaces.ts [--seconds 5] [--entries 1000] [--rounds 3]
  */
-import { startDevServer } from "../src/server/server.js";
-import { createLogger } from "../src/server/log.js";
+import { startDevServer } from "../dist/server/server.js";
+import { createLogger } from "../dist/server/log.js";
 import { printTable, requireWrk, runWrk, type LoadResult } from "./wrk.js";
 import { startBareServer } from "./baseline.js";
-import type { Core } from "../src/core/core.js";
+import type { Core } from "../dist/core/core.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {

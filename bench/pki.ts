@@ -11,13 +11,13 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import type { Operation, Request } from "../src/core/framework/request.js";
-import { StorageView } from "../src/core/view.js";
-import { HsmRegistry } from "../src/hsm/hsm-registry.js";
-import type { KeyManager } from "../src/hsm/key-manager.js";
-import { Pkcs11KeyManager } from "../src/hsm/pkcs11-key-manager.js";
-import { SqliteStorage } from "../src/storage/sqlite.js";
-import { createPkiBackendWith } from "../src/engines/pki/backend.js";
+import type { Operation, Request } from "../dist/core/framework/request.js";
+import { StorageView } from "../dist/core/view.js";
+import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
+import type { KeyManager } from "../dist/hsm/key-manager.js";
+import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
+import { SqliteStorage } from "../dist/storage/sqlite.js";
+import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
 
 const { values: args } = parseArgs({
   options: {
