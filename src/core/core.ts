@@ -129,7 +129,6 @@ export class Core {
     this.sealTiming = { ...DEFAULT_SEAL_TIMING, ...opts.sealTiming };
     this.engines = opts.engines;
     this.namespaces = new NamespaceRegistry(this, this.barrier);
-
     this.keyManager = opts.keyManager;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
@@ -286,14 +285,13 @@ export class Core {
       await this.barrier.put("core/cluster", Buffer.from(JSON.stringify({ id: this.clusterId, name: this.clusterName })));
     }
     await this.namespaces.setup();
-    await this.audit.setup(this.barrier, (accessor) => this.auditKeysOf(accessor));
+    await this.audit.setup(this.barrier, (req) => this.auditKeysOf(req));
     this.activeSince = new Date();
   }
 
   /** A mount's keys that audit devices record in plain text (tune audit_non_hmac_*_keys). */
-  private auditKeysOf(accessor: string): MountAuditKeys {
-    let m: MountEntry | undefined;
-    for (const ns of this.namespaces.open()) if ((m = ns.mountByAccessor(accessor))) break;
+  private auditKeysOf(req: Pick<Request, "namespace" | "mountAccessor">): MountAuditKeys {
+    const m = this.namespaces.get(req.namespace.id)?.mountByAccessor(req.mountAccessor);
     return { request: new Set(m?.config.auditNonHmacRequestKeys ?? []), response: new Set(m?.config.auditNonHmacResponseKeys ?? []) };
   }
 
@@ -390,7 +388,7 @@ export class Core {
   async resolveToken(token: string | undefined, remoteAddress?: string): Promise<ResolvedToken | undefined> {
     if (this.sealed) throw sealedError();
     if (!token) return undefined;
-    const ns = this.namespaces.byTokenSuffix(tokenNamespaceId(token));
+    const ns = this.namespaces.get(tokenNamespaceId(token));
     if (!ns || ns.sealed) return undefined;
     const entry = await ns.tokens.lookup(token);
     if (!entry || entry.numUses < 0) return undefined;
@@ -398,16 +396,16 @@ export class Core {
     return { entry, ns };
   }
 
-  /** The token store that holds the token behind `accessor` (by its namespace suffix). */
-  tokenStoreOfAccessor(accessor: string): Namespace | undefined {
-    const ns = this.namespaces.byTokenSuffix(accessorNamespaceId(accessor));
+  /** The namespace whose token store holds the token behind `accessor` (by its suffix). */
+  namespaceOfAccessor(accessor: string): Namespace | undefined {
+    const ns = this.namespaces.get(accessorNamespaceId(accessor));
     return ns && !ns.sealed ? ns : undefined;
   }
 
   /** The caller's live token and its namespace (for handlers that look the caller's token up again). */
   async resolveCaller(caller: Caller | undefined): Promise<ResolvedToken | undefined> {
     if (!caller) return undefined;
-    const ns = this.namespaces.byTokenSuffix(caller.namespace.id);
+    const ns = this.namespaces.get(caller.namespace.id);
     if (!ns || ns.sealed) return undefined;
     const entry = await ns.tokens.lookupById(caller.tokenEntryId);
     return entry ? { entry, ns } : undefined;

@@ -47,9 +47,9 @@ async function openDevice(entry: AuditTableEntry): Promise<AuditDevice> {
 export class DeviceAuditBroker implements AuditBroker {
   private readonly enabled = new Map<string, Enabled>();
   private store: KeyValueStore | undefined;
-  private mountKeys: (accessor: string) => MountAuditKeys = () => NO_KEYS;
+  private mountKeys: (req: Pick<Request, "namespace" | "mountAccessor">) => MountAuditKeys = () => NO_KEYS;
 
-  async setup(store: KeyValueStore, mountKeys?: (accessor: string) => MountAuditKeys): Promise<void> {
+  async setup(store: KeyValueStore, mountKeys?: (req: Pick<Request, "namespace" | "mountAccessor">) => MountAuditKeys): Promise<void> {
     this.store = store;
     if (mountKeys) this.mountKeys = mountKeys;
     for (const entry of (await getJson<AuditTableEntry[]>(store, TABLE)) ?? []) {
@@ -103,7 +103,7 @@ export class DeviceAuditBroker implements AuditBroker {
 
   async logRequest(req: Request): Promise<void> {
     if (this.enabled.size === 0) return;
-    const keys = this.mountKeys(req.mountAccessor).request;
+    const keys = this.mountKeys(req).request;
     await this.broadcast((salt, hmacAccessor) => ({
       time: new Date().toISOString(),
       type: "request",
@@ -114,8 +114,8 @@ export class DeviceAuditBroker implements AuditBroker {
 
   async logResponse(req: Request, resp: Response | undefined, err: unknown): Promise<void> {
     if (this.enabled.size === 0) return;
-    const reqKeys = this.mountKeys(req.mountAccessor).request;
-    const respKeys = this.mountKeys(req.mountAccessor).response;
+    const reqKeys = this.mountKeys(req).request;
+    const respKeys = this.mountKeys(req).response;
     const error = err === undefined ? "" : err instanceof ArcaError ? err.message : "internal error";
     await this.broadcast((salt, hmacAccessor) => ({
       time: new Date().toISOString(),

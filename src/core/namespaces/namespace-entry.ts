@@ -3,6 +3,7 @@
  * barrier (no single table, so thousands of namespaces cost one small entry each), and the names rules.
  */
 import { ArcaError } from "../errors.js";
+import { ROOT_NAMESPACE } from "../framework/request.js";
 
 /** A sealable namespace's keyring protection: its root key, encrypted inside the tenant's HSM key. */
 export interface NamespaceSealEntry {
@@ -30,7 +31,8 @@ export interface NamespaceEntry {
   seal?: NamespaceSealEntry;
 }
 
-export const ROOT_NAMESPACE_ID = "root";
+/** The root namespace's id and uuid (one source: the request layer's ROOT_NAMESPACE). */
+export const ROOT_NAMESPACE_ID = ROOT_NAMESPACE.id;
 export const NAMESPACE_TABLE_PREFIX = "core/namespaces/";
 
 /** Where a child namespace's entries live in the key space (below the barrier or raw, when sealable). */

@@ -55,8 +55,8 @@ export class NamespaceRegistry {
     this.byId.set(ROOT_NAMESPACE_ID, this.root);
   }
 
-  /** The namespace whose tokens and accessors carry this id suffix (root for none). */
-  byTokenSuffix(id: string): Namespace | undefined {
+  /** A loaded namespace by id ("root" for the root): the suffix of its tokens and accessors, `Request.namespace.id`. */
+  get(id: string): Namespace | undefined {
     return this.byId.get(id);
   }
 
@@ -94,11 +94,15 @@ export class NamespaceRegistry {
   }
 
   private instantiate(parent: Namespace, entry: NamespaceEntry): Namespace {
-    const raw = new StorageView(parent.store, namespaceStoragePrefix(entry.uuid));
+    const raw = childStorage(parent, entry.uuid);
     const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.core.keyManager, entry.seal) : undefined;
-    const ns = new Namespace(this.core, entry, parent, sealHandle ? sealHandle.barrier : raw, sealHandle);
-    parent.children.set(entry.path.slice(parent.path.length, -1), ns);
-    this.byId.set(entry.id, ns);
+    return this.register(new Namespace(this.core, entry, parent, sealHandle?.barrier ?? raw, sealHandle));
+  }
+
+  /** Makes a namespace findable: by name in its parent, by id for tokens and requests. */
+  private register(ns: Namespace): Namespace {
+    ns.parent?.children.set(ns.name, ns);
+    this.byId.set(ns.id, ns);
     return ns;
   }
 
@@ -191,31 +195,29 @@ export class NamespaceRegistry {
     if (mount) throw new ArcaError("invalid_request", `namespace "${path}" would hide the mount at ${parent.path}${mount}`);
     this.creating.add(path);
     try {
-      return await this.createIn(parent, name, path, opts);
+      return await this.createIn(parent, path, opts);
     } finally {
       this.creating.delete(path);
     }
   }
 
-  private async createIn(parent: Namespace, name: string, path: string, opts: CreateNamespaceOptions): Promise<Namespace> {
+  private async createIn(parent: Namespace, path: string, opts: CreateNamespaceOptions): Promise<Namespace> {
     const uuid = randomUUID();
     let id = randomBase62(6);
     while (this.byId.has(id)) id = randomBase62(6);
     const entry: NamespaceEntry = { uuid, id, path, parentUuid: parent.entry.uuid, customMetadata: { ...opts.customMetadata } };
-    const raw = new StorageView(parent.store, namespaceStoragePrefix(uuid));
+    const raw = childStorage(parent, uuid);
     let sealHandle: NamespaceSeal | undefined;
     try {
       if (opts.sealKeyUri !== undefined) {
         sealHandle = await NamespaceSeal.create(uuid, raw, this.core.keyManager, opts.sealKeyUri);
         entry.seal = sealHandle.entry;
       }
-      const ns = new Namespace(this.core, entry, parent, sealHandle ? sealHandle.barrier : raw, sealHandle);
+      const ns = new Namespace(this.core, entry, parent, sealHandle?.barrier ?? raw, sealHandle);
       await ns.setup();
       // The entry is written last: until it exists, nothing points at the data, and a failure cleans up.
       await putJson(parent.store, NAMESPACE_TABLE_PREFIX + uuid, entry);
-      parent.children.set(name, ns);
-      this.byId.set(id, ns);
-      return ns;
+      return this.register(ns);
     } catch (err) {
       sealHandle?.seal();
       await raw.clear();
@@ -251,8 +253,8 @@ export class NamespaceRegistry {
     if (!parent) throw new ArcaError("invalid_request", "the root namespace cannot be deleted");
     if (ns.children.size > 0) throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
     this.forget(ns);
-    parent.children.delete(ns.path.slice(parent.path.length, -1));
-    await new StorageView(parent.store, namespaceStoragePrefix(ns.entry.uuid)).clear();
+    parent.children.delete(ns.name);
+    await childStorage(parent, ns.entry.uuid).clear();
     await parent.store.delete(NAMESPACE_TABLE_PREFIX + ns.entry.uuid);
   }
 
@@ -325,3 +327,8 @@ export class NamespaceRegistry {
   }
 }
 
+
+/** The part of the parent's store that holds a child namespace and everything below it. */
+function childStorage(parent: Namespace, uuid: string): StorageView {
+  return new StorageView(parent.store, namespaceStoragePrefix(uuid));
+}

@@ -63,6 +63,11 @@ export class Namespace {
     return this.entry.path;
   }
 
+  /** The last segment of the path: the key in the parent's `children` ("dev"). */
+  get name(): string {
+    return this.parent ? this.entry.path.slice(this.parent.path.length, -1) : "";
+  }
+
   /** Only sealable namespaces seal on their own; the others follow the server. */
   get sealed(): boolean {
     return this.sealHandle?.sealed ?? false;

@@ -62,7 +62,7 @@ export function capabilityPaths(ns: Namespace): PathSpec[] {
       operations: {
         update: async ({ fields }) => {
           if (!fields.accessor) throw new ArcaError("invalid_request", "missing accessor");
-          const owner = core.tokenStoreOfAccessor(fields.accessor);
+          const owner = core.namespaceOfAccessor(fields.accessor);
           const entry = await owner?.tokens.lookupByAccessor(fields.accessor);
           if (!owner || !entry) throw new ArcaError("invalid_request", "invalid accessor");
           return { data: await report(ns, { entry, ns: owner }, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
