@@ -1,44 +1,15 @@
 /**
  * Transit compatibility with hvac (Debian's python3-hvac 0.11.2): hvac_transit.py drives a dev server through
- * client.secrets.transit and prints what it saw; the assertions live here. Same runner and skip rules as
- * hvac.test.ts (kept local: that file is a test module, importing it would run its suites here too).
+ * client.secrets.transit and prints what it saw; the assertions live here. Runner and skip rules:
+ * hvac-runner.ts.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devServer } from "../servers.js";
+import { hvac, hvacAvailable } from "./hvac-runner.js";
 import type { RunningServer } from "../../src/server/server.js";
 
-// Debian's interpreter on purpose: the python3 first on PATH may be another installation without hvac.
-const PYTHON = "/usr/bin/python3";
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** Runs one script asynchronously (a sync spawn would block the in-process server it talks to). */
-function runScript(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      PYTHON,
-      [join(HERE, script)],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1", NO_PROXY: "*", ...env }, timeout: 50_000, maxBuffer: 4 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-const probe = existsSync(PYTHON) ? await runScript("hvac_probe.py", {}) : { code: 127, stdout: "", stderr: `${PYTHON} does not exist` };
-const available = probe.code === 0;
-if (!available) {
-  const why = `hvac is not importable with ${PYTHON}: ${probe.stderr.trim() || `exit ${probe.code}`}`;
-  // In CI a missing client must not pass silently as "skipped".
-  if (process.env.CI === "true") throw new Error(`${why} (CI=true: the compatibility suite must run)`);
-  console.warn(`skipping the hvac transit compatibility suite: ${why}`);
-}
+const available = hvacAvailable("the hvac transit compatibility suite");
 
 describe.skipIf(!available)("hvac transit against a dev server", () => {
   let s: RunningServer;
@@ -48,10 +19,9 @@ describe.skipIf(!available)("hvac transit against a dev server", () => {
   afterAll(async () => s.stop());
 
   it("runs every client.secrets.transit call unchanged", async () => {
-    const r = await runScript("hvac_transit.py", { ARCA_URL: s.url, ARCA_TOKEN: s.rootToken! });
-    if (r.code !== 0) throw new Error(`hvac_transit.py exited ${r.code}:\n${r.stderr.trim()}\nstdout: ${r.stdout.trim()}`);
+    const r = await hvac("hvac_transit.py", { ARCA_URL: s.url, ARCA_TOKEN: s.rootToken! });
     const sha512 = createHash("sha512").update("abc").digest("base64");
-    expect(JSON.parse(r.stdout)).toEqual({
+    expect(r).toEqual({
       // Keys, rotate, config and trim answer with the key's data (OpenBao ≥ 1.12 behaviour); hvac passes JSON through.
       create_aes: "json",
       read_key: { name: "aes", type: "aes256-gcm96", versions: ["1"], latest_version: 1, min_decryption_version: 1, supports_encryption: true, deletion_allowed: false },

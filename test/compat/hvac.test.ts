@@ -3,48 +3,12 @@
  * an in-process server through hvac and print what they observed as JSON; the assertions live here.
  * hvac was written against Vault, not against us, so every mismatch it trips over is a wire bug.
  */
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devServer, freshServer } from "../servers.js";
+import { hvac, hvacAvailable } from "./hvac-runner.js";
 import type { RunningServer } from "../../src/server/server.js";
 
-// Debian's interpreter on purpose: the python3 first on PATH may be another installation without hvac.
-const PYTHON = "/usr/bin/python3";
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** Runs one script asynchronously (a sync spawn would block the in-process server it talks to). */
-function runScript(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      PYTHON,
-      [join(HERE, script)],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1", NO_PROXY: "*", ...env }, timeout: 50_000, maxBuffer: 4 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Runs a script and returns its JSON results; a non-zero exit fails the test with the script's own message. */
-async function hvac(script: string, env: Record<string, string>): Promise<Record<string, unknown>> {
-  const r = await runScript(script, env);
-  if (r.code !== 0) throw new Error(`${script} exited ${r.code}:\n${r.stderr.trim()}\nstdout: ${r.stdout.trim()}`);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-const probe = existsSync(PYTHON) ? await runScript("hvac_probe.py", {}) : { code: 127, stdout: "", stderr: `${PYTHON} does not exist` };
-const available = probe.code === 0;
-if (!available) {
-  const why = `hvac is not importable with ${PYTHON}: ${probe.stderr.trim() || `exit ${probe.code}`}`;
-  // In CI a missing client must not pass silently as "skipped".
-  if (process.env.CI === "true") throw new Error(`${why} (CI=true: the compatibility suite must run)`);
-  console.warn(`skipping the hvac compatibility suite: ${why}`);
-}
+const available = hvacAvailable("the hvac compatibility suite");
 
 describe.skipIf(!available)("hvac against a fresh server", () => {
   let s: RunningServer & { dir: string };
