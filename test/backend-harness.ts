@@ -11,9 +11,15 @@ import { SqliteStorage } from "../src/storage/sqlite.js";
 /** "write" is POST/PUT: update, or create when the path's existence check says the entry is new. */
 export type Call = Operation | "write";
 
-export function backendHarness(backend: LogicalBackend, mount: { point: string; type: string }) {
-  const storage = new SqliteStorage({ path: ":memory:" });
-  const view = new StorageView(storage, `logical/${mount.type}/`);
+/**
+ * `shared` lets several harnesses use one storage (each gets its own view); by default each has its own
+ * in-memory SQLite, closed by `close()`.
+ */
+export function backendHarness(backend: LogicalBackend, mount: { point: string; type: string }, shared?: SqliteStorage) {
+  const storage = shared ?? new SqliteStorage({ path: ":memory:" });
+  const view = new StorageView(storage, `logical/${mount.type}-${Math.random().toString(36).slice(2)}/`);
+  /** The operation each call ran as (after the existence check turned a write into create or update). */
+  const ops: Operation[] = [];
 
   async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
     const operation: Operation = op === "write" ? "update" : op;
@@ -34,6 +40,7 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
       mountType: mount.type,
     };
     if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
+    ops.push(req.operation);
     return backend.handle(req, m, view);
   }
 
@@ -48,5 +55,18 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
     throw new Error(`expected ${op} ${path} to fail`);
   }
 
-  return { storage, view, backend, call, fails, close: () => storage.close() };
+  /** Every stored value below the view, for custody scans and "nothing was stored" checks. */
+  async function dump(prefix = ""): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const walk = async (p: string): Promise<void> => {
+      for (const name of await view.list(p)) {
+        if (name.endsWith("/")) await walk(p + name);
+        else out.set(p + name, (await view.get(p + name))!);
+      }
+    };
+    await walk(prefix);
+    return out;
+  }
+
+  return { storage, view, backend, call, fails, dump, ops, close: () => (shared ? Promise.resolve() : storage.close()) };
 }

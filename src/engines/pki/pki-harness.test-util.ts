@@ -12,7 +12,7 @@ export type { Call };
 
 /** A PKI backend driven as the core drives it (test/backend-harness.ts), plus PKI conveniences. */
 export function pkiHarness(keyManager?: KeyManager) {
-  const { storage, view, backend, call, fails } = backendHarness(createPkiBackendWith({ keyManager }), { point: "pki/", type: "pki" });
+  const { storage, view, backend, call, fails, dump, close } = backendHarness(createPkiBackendWith({ keyManager }), { point: "pki/", type: "pki" });
 
   async function data(op: Call, path: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const r = await call(op, path, body);
@@ -20,20 +20,7 @@ export function pkiHarness(keyManager?: KeyManager) {
     return r.data;
   }
 
-  /** Every stored value, for custody scans and "nothing was stored" checks. */
-  async function dump(prefix = ""): Promise<Map<string, Buffer>> {
-    const out = new Map<string, Buffer>();
-    const walk = async (p: string): Promise<void> => {
-      for (const name of await view.list(p)) {
-        if (name.endsWith("/")) await walk(p + name);
-        else out.set(p + name, (await view.get(p + name))!);
-      }
-    };
-    await walk(prefix);
-    return out;
-  }
-
-  return { storage, view, backend, call, data, fails, dump, close: () => storage.close() };
+  return { storage, view, backend, call, data, fails, dump, close };
 }
 
 export type PkiHarness = ReturnType<typeof pkiHarness>;

@@ -5,69 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
-import { StorageView } from "../../core/view.js";
-import { SqliteStorage } from "../../storage/sqlite.js";
+import type { Response } from "../../core/framework/request.js";
 import { createTransitBackendWith, rotateDueKeys } from "./backend.js";
+import { backendHarness } from "../../../test/backend-harness.js";
 import { pkeyutlVerify } from "./openssl.test-util.js";
 
-type Call = Operation | "write";
-
-/** Drives the backend the way the core does: route, existence check for writes, then handle. */
+/** The shared backend harness, plus a snapshot of everything stored (to prove a failed request changed nothing). */
 function harness() {
-  const storage = new SqliteStorage({ path: ":memory:" });
-  const view = new StorageView(storage, "logical/t/");
-  const backend = createTransitBackendWith({});
-  const ops: Operation[] = [];
-
-  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
-    const operation: Operation = op === "write" ? "update" : op;
-    const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "req-1",
-      operation,
-      path: `transit/${path}`,
-      data,
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "transit/",
-      mountPath: path,
-      mountAccessor: "transit_1234",
-      mountType: "transit",
-    };
-    if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
-    ops.push(req.operation);
-    return backend.handle(req, m, view);
-  }
-
-  async function fails(op: Call, path: string, data: Record<string, unknown> = {}): Promise<ArcaError> {
-    try {
-      await call(op, path, data);
-    } catch (err) {
-      if (err instanceof ArcaError) return err;
-      throw err;
-    }
-    throw new Error(`expected ${op} ${path} to fail`);
-  }
-
-  /** Every stored key and value, to prove a failed request changed nothing. */
-  async function snapshot(): Promise<string> {
-    const out: string[] = [];
-    const walk = async (p: string): Promise<void> => {
-      for (const n of await view.list(p)) {
-        if (n.endsWith("/")) await walk(p + n);
-        else out.push(`${p}${n}=${(await view.get(p + n))!.toString("base64")}`);
-      }
-    };
-    await walk("");
-    return out.join("\n");
-  }
-
-  return { storage, view, backend, call, fails, snapshot, ops, close: () => storage.close() };
+  const h = backendHarness(createTransitBackendWith({}), { point: "transit/", type: "transit" });
+  const snapshot = async (): Promise<string> => [...(await h.dump())].map(([k, v]) => `${k}=${v.toString("base64")}`).join("\n");
+  return { ...h, snapshot };
 }
 
 type Harness = ReturnType<typeof harness>;

@@ -6,13 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../../../test/softhsm.js";
-import { ArcaError } from "../../core/errors.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
-import { StorageView } from "../../core/view.js";
+import type { Response } from "../../core/framework/request.js";
 import { HsmRegistry } from "../../hsm/hsm-registry.js";
 import { Pkcs11KeyManager } from "../../hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createTransitBackendWith } from "./backend.js";
+import { backendHarness } from "../../../test/backend-harness.js";
 import { pkeyutlVerify } from "./openssl.test-util.js";
 
 const available = softHsmAvailable();
@@ -42,25 +41,7 @@ describe.skipIf(!available)(available ? "transit with SoftHSM" : SOFTHSM_SKIP_RE
   });
 
   function harness(withKm = true) {
-    const view = new StorageView(storage, `logical/${Math.random().toString(36).slice(2)}/`);
-    const backend = createTransitBackendWith({ keyManager: withKm ? km : undefined });
-    async function call(op: Operation | "write", path: string, body: Record<string, unknown> = {}): Promise<Response | undefined> {
-      const operation: Operation = op === "write" ? "update" : op;
-      const m = backend.resolve(path, operation);
-      const req = { id: "r", operation, path: `transit/${path}`, data: body, mountPoint: "transit/", mountPath: path } as unknown as Request;
-      if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
-      return backend.handle(req, m, view);
-    }
-    async function fails(op: Operation | "write", path: string, body: Record<string, unknown> = {}): Promise<ArcaError> {
-      try {
-        await call(op, path, body);
-      } catch (err) {
-        if (err instanceof ArcaError) return err;
-        throw err;
-      }
-      throw new Error(`expected ${path} to fail`);
-    }
-    return { view, call, fails };
+    return backendHarness(createTransitBackendWith({ keyManager: withKm ? km : undefined }), { point: "transit/", type: "transit" }, storage);
   }
 
   it("encrypts and decrypts inside the HSM with AES-256-GCM, same wire format", async () => {
