@@ -16,6 +16,7 @@ import pkcs11js from "pkcs11js";
 import { loadPkcs11Module, pk, type Handle } from "../dist/hsm/module.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { openRawSessions } from "./baseline.js";
+import { percentile } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -35,9 +36,6 @@ interface Result {
   lagP99: number;
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
-}
 
 /** Closed loop: `concurrency` callers each awaiting `op` back to back for SECONDS (after a short warm-up). */
 async function run(name: string, op: () => Promise<unknown>, concurrency = CONCURRENCY): Promise<Result> {
@@ -60,7 +58,7 @@ async function run(name: string, op: () => Promise<unknown>, concurrency = CONCU
   const elapsed = (performance.now() - start) / 1000;
   lag.disable();
   lat.sort((a, b) => a - b);
-  return { name, ops: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), lagP99: lag.percentile(99) / 1e6 };
+  return { name, ops: lat.length / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), lagP99: lag.percentile(99) / 1e6 };
 }
 
 /** A synchronous loop (blocks the event loop for the whole run): the single-thread ceiling. */
@@ -75,7 +73,7 @@ function runSync(name: string, op: () => void): Result {
   }
   const elapsed = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
-  return { name, ops: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), lagP99: elapsed * 1000 };
+  return { name, ops: lat.length / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), lagP99: elapsed * 1000 };
 }
 
 /**
@@ -113,7 +111,7 @@ async function runPair(name: string, rawOp: () => Promise<unknown>, kmOp: () => 
   const result = (side: "raw" | "km", label: string): Result => {
     const a = acc[side];
     a.lat.sort((x, y) => x - y);
-    return { name: `${name} ${label}`, ops: a.lat.length / (a.t / 1000), p50: pct(a.lat, 50), p99: pct(a.lat, 99), lagP99: a.lag };
+    return { name: `${name} ${label}`, ops: a.lat.length / (a.t / 1000), p50: percentile(a.lat, 50), p99: percentile(a.lat, 99), lagP99: a.lag };
   };
   return [result("raw", "raw async"), result("km", "KeyManager")];
 }

@@ -18,6 +18,7 @@ import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
+import { percentile } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -36,7 +37,6 @@ interface Result {
   p99: number;
 }
 
-const pct = (s: number[], p: number): number => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 
 async function measure(name: string, op: () => Promise<unknown>): Promise<Result> {
   for (let i = 0; i < 50; i++) await op(); // warm-up (JIT, caches)
@@ -55,7 +55,7 @@ async function measure(name: string, op: () => Promise<unknown>): Promise<Result
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  return { name, ops: done / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  return { name, ops: done / secs, p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 function mount(km: KeyManager | undefined, dir: string) {

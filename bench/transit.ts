@@ -25,6 +25,7 @@ import { createTransitBackendWith } from "../dist/engines/transit/backend.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
 import { printTable, requireWrk, runWrk } from "./wrk.js";
 import { openRawSessions, startBareServer } from "./baseline.js";
+import { percentile } from "./stats.js";
 
 const { values: args } = parseArgs({ options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "4" } } });
 const SECONDS = Number(args.seconds);
@@ -155,7 +156,7 @@ async function runPair(rawOp: () => Promise<unknown>, transitOp: () => Promise<u
 function summary(name: string, a: Acc, base?: Acc): string {
   a.lat.sort((x, y) => x - y);
   const ops = a.lat.length / (a.ms / 1000);
-  const p99 = a.lat[Math.min(a.lat.length - 1, Math.floor(0.99 * a.lat.length))];
+  const p99 = percentile(a.lat, 99);
   const ratio = base ? `  ${(ops / (base.lat.length / (base.ms / 1000))).toFixed(2)}× raw` : "";
   return `${name.padEnd(46)} ${ops.toFixed(0).padStart(8)} ops/s   p99 ${p99.toFixed(3).padStart(7)} ms${ratio}`;
 }
