@@ -166,6 +166,9 @@ describe.skipIf(!hsm)("sealable namespaces (tenant key in SoftHSM)", () => {
     await call("POST", `sys/namespaces/${plain}`, { body: {} });
     expect((await call("PUT", `sys/namespaces/${plain}/seal`)).status).toBe(400);
     expect((await call("POST", "sys/namespaces/y", { body: { seal: { type: "pkcs11", key_uri: "not-a-uri" } } })).status).toBe(400);
+    const withPin = await call("POST", "sys/namespaces/y", { body: { seal: { type: "pkcs11", key_uri: `${keyUri()}?pin-value=${token.pin}` } } });
+    expect(withPin.status).toBe(400);
+    expect(JSON.stringify(withPin.body)).not.toContain(`pin-value=${token.pin}`);
   });
 
   it("deleting a sealable namespace leaves nothing behind", async () => {

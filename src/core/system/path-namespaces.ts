@@ -42,6 +42,9 @@ function sealKeyUriOf(raw: unknown): string | undefined {
   const { type, key_uri: keyUri } = doc as { type?: unknown; key_uri?: unknown };
   if (type !== "pkcs11") throw new ArcaError("invalid_request", `unsupported namespace seal type ${JSON.stringify(type)}: Arca seals namespaces with an HSM key ("pkcs11")`);
   if (typeof keyUri !== "string" || !keyUri.startsWith("pkcs11:")) throw new ArcaError("invalid_request", "seal.key_uri must be a PKCS#11 URI (pkcs11:...)");
+  // The URI is stored, shown by sys/namespaces and named in errors: it must not carry the token's PIN
+  // (the PIN belongs to the server's hsm block).
+  if (/[?&;]pin-(?:value|source)=/i.test(keyUri)) throw new ArcaError("invalid_request", "seal.key_uri must not carry a PIN (pin-value, pin-source): the server's hsm block holds it");
   return keyUri;
 }
 
