@@ -27,6 +27,7 @@ import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
 import { zero } from "../crypto/aead.js";
 import type { KeyManager } from "../hsm/key-manager.js";
+import { KeyCustody } from "./key-custody/key-custody.js";
 import { addressInCidrs } from "./cidr.js";
 import type { ACL } from "./policy/acl.js";
 
@@ -111,6 +112,8 @@ export class Core {
   readonly maxLeaseTtl: number;
   readonly audit = new DeviceAuditBroker();
   readonly keyManager: KeyManager | undefined;
+  /** Who may use which HSM key; engines get keys only through it (keysFor). */
+  readonly custody: KeyCustody | undefined;
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
   readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
@@ -130,6 +133,7 @@ export class Core {
     this.engines = opts.engines;
     this.namespaces = new NamespaceRegistry(this, this.barrier);
     this.keyManager = opts.keyManager;
+    this.custody = opts.keyManager ? new KeyCustody(opts.keyManager, () => this.barrier) : undefined;
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
     this.maxLeaseTtl = opts.maxLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
@@ -284,6 +288,8 @@ export class Core {
       this.clusterId = randomUUID();
       await this.barrier.put("core/cluster", Buffer.from(JSON.stringify({ id: this.clusterId, name: this.clusterName })));
     }
+    // Before any namespace or engine can ask for a key: the seal keys are reserved first.
+    await this.custody?.reserveSealKeys(this.seal.sealKeyUris());
     await this.namespaces.setup();
     await this.audit.setup(this.barrier, (req) => this.auditKeysOf(req));
     this.activeSince = new Date();
@@ -355,6 +361,11 @@ export class Core {
     const factory = this.engines.get(entry.type);
     if (!factory) throw new ArcaError("invalid_request", `plugin not found in the catalog: ${entry.type}`);
     return factory(entry, ns);
+  }
+
+  /** The key manager a mount's engine may use: HSM keys it created or was granted, nothing else. */
+  keysFor(mount: MountEntry, ns: Namespace): KeyManager | undefined {
+    return this.custody?.forMount(ns, mount);
   }
 
   hasEngine(type: string): boolean {

@@ -21,6 +21,8 @@ export interface MountConfig {
   auditNonHmacRequestKeys: string[];
   auditNonHmacResponseKeys: string[];
   tokenType?: string;
+  /** Managed keys (sys/managed-keys) this mount's engine may use, by name (OpenBao's allowed_managed_keys). */
+  allowedManagedKeys?: string[];
 }
 
 export interface MountEntry {

@@ -9,6 +9,7 @@ import {
   defaultHash,
   isKeyDeleter,
   isKeyEncrypter,
+  identityKey,
   isKeyImporter,
   isKeyWrapper,
   type KeyAlgorithm,
@@ -131,6 +132,21 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
       const msgs = Array.from({ length: 64 }, (_, i) => Buffer.from(`message ${i}`));
       const sigs = await Promise.all(msgs.map((m) => signer.sign(m)));
       sigs.forEach((s, i) => expect(verifies("ec-p256", res.publicKey!, msgs[i], s)).toBe(true));
+    });
+
+    it("identity follows the object, not the URI's wording: same key by label or by id, labels shared by two keys stay apart", async () => {
+      const a = await km.createKey({ algorithm: "aes-256", label: "case-identity" });
+      const b = await km.createKey({ algorithm: "aes-256", label: "case-identity-b" });
+      const pair = await km.createKey({ algorithm: "ec-p256", label: "case-identity-pair" });
+      const ia = await km.identify(a.uri);
+      expect(ia).toEqual({ store: ia.store, kind: "secret", id: a.id.toString("hex") });
+      expect(await km.identify(a.uri.replace(/;id=[^;?]*/, ""))).toEqual(ia);
+      expect(identityKey(await km.identify(b.uri))).not.toBe(identityKey(ia));
+      const ip = await km.identify(pair.uri);
+      expect(ip.kind).toBe("private");
+      expect(ip.id).toBe(pair.id.toString("hex"));
+      if (pair.publicUri) expect(await km.identify(pair.publicUri)).toEqual(ip);
+      await expect(km.identify(missingUri(a.uri))).rejects.toBeInstanceOf(HsmKeyNotFoundError);
     });
 
     it("missing keys are HsmKeyNotFoundError", async () => {

@@ -74,6 +74,8 @@ export interface KeyManager {
   createKey(req: CreateKeyRequest): Promise<CreateKeyResponse>;
   getPublicKey(uri: string): Promise<KeyObject>;
   createSigner(uri: string): Promise<Signer>;
+  /** The identity of the key `uri` resolves to. Missing → HsmKeyNotFoundError; no CKA_ID → HsmKeyUsageError. */
+  identify(uri: string): Promise<KeyIdentity>;
   close(): Promise<void>;
 }
 
@@ -120,6 +122,35 @@ export interface ImportKeyRequest {
 
 export interface KeyImporter {
   importKey(req: ImportKeyRequest): Promise<CreateKeyResponse>;
+}
+
+/**
+ * What an object *is*, as opposed to what a URI calls it: the token it lives on (by serial, which the device
+ * reports) and its CKA_ID with its class. Labels are not unique and a caller chooses them, so custody (who may
+ * use a key) is decided on this, never on URI text.
+ */
+export interface KeyIdentity {
+  /** The token (PKCS#11: "pkcs11:<serial>") or key store ("software") that holds the object. */
+  store: string;
+  /** Secret (AES) keys and private keys may share a CKA_ID: the class is part of the identity. */
+  kind: "secret" | "private";
+  /** CKA_ID, lower-case hex (never empty: objects without a CKA_ID cannot be identified, so not bound). */
+  id: string;
+}
+
+/** One string per identity, for maps and storage keys. */
+export function identityKey(i: KeyIdentity): string {
+  return `${i.store}/${i.kind}/${i.id}`;
+}
+
+/** Names an operator's grant (a managed key) instead of a URI: what mount-scoped key managers add. */
+export interface ManagedKeyResolver {
+  /** The URI of the managed key `name`, if the asking mount may use it; a 400 otherwise. */
+  managedKeyUri(name: string): Promise<string>;
+}
+
+export function isManagedKeyResolver(km: KeyManager): km is KeyManager & ManagedKeyResolver {
+  return typeof (km as Partial<ManagedKeyResolver>).managedKeyUri === "function";
 }
 
 export function isKeyEncrypter(km: KeyManager): km is KeyManager & KeyEncrypter {

@@ -36,6 +36,7 @@ import {
   type KeyAlgorithm,
   type KeyDeleter,
   type KeyEncrypter,
+  type KeyIdentity,
   type KeyImporter,
   type KeyManager,
   type KeyWrapper,
@@ -83,6 +84,8 @@ interface ResolvedKey {
   modulusBytes?: number;
   extractable: boolean;
   name: string;
+  /** CKA_ID of the object, hex ("" when it has none). */
+  idHex: string;
 }
 
 type Template = Array<{ type: number; value?: number | boolean | string | Buffer }>;
@@ -109,6 +112,14 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     const token = this.tokens.tokenForCreate(req.hsm);
     if (req.algorithm === "aes-256") return this.createSecret(token, req);
     return this.createPair(token, req);
+  }
+
+  async identify(uri: string): Promise<KeyIdentity> {
+    const k = await this.resolve(uri);
+    if (k.idHex === "") throw new HsmKeyUsageError(`key ${k.name} has no CKA_ID: give it one to use it here`);
+    // The serial is what the device reports, so two declarations of one token give one identity.
+    const serial = k.token.info?.serial ?? k.token.selector.serial ?? "";
+    return { store: `pkcs11:${serial.trim()}`, kind: k.algorithm === "aes-256" ? "secret" : "private", id: k.idHex };
   }
 
   async getPublicKey(uri: string): Promise<KeyObject> {
@@ -373,9 +384,10 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
       // Always look the key up by CKA_ID once known: it is unique per key where labels are not (G5).
       const [idAttr] = ctx.call("C_GetAttributeValue", () => ctx.p11.C_GetAttributeValue(ctx.session, handle, [{ type: pk.CKA_ID }]));
       const stableQuery: ObjectQuery = idAttr.value.length > 0 ? { cls: query.cls, id: idAttr.value } : query;
+      const idHex = idAttr.value.toString("hex");
       if (query.cls === pk.CKO_SECRET_KEY) {
         if (keyType !== pk.CKK_AES) throw new HsmUnsupportedError(`key ${name} is not an AES key`);
-        return { query: stableQuery, algorithm: "aes-256" as KeyAlgorithm, extractable };
+        return { query: stableQuery, algorithm: "aes-256" as KeyAlgorithm, extractable, idHex };
       }
       if (keyType === pk.CKK_RSA) {
         const [m, e] = ctx.call("C_GetAttributeValue", () =>
@@ -385,7 +397,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
         const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
         const algorithm = (`rsa-${bits}` as KeyAlgorithm);
         if (![2048, 3072, 4096].includes(bits)) throw new HsmUnsupportedError(`RSA-${bits} keys are not supported`);
-        return { query: stableQuery, algorithm, publicKey, modulusBytes: Math.ceil(bits / 8), extractable };
+        return { query: stableQuery, algorithm, publicKey, modulusBytes: Math.ceil(bits / 8), extractable, idHex };
       }
       if (keyType === pk.CKK_EC || keyType === CKK_EC_EDWARDS) {
         const [params] = ctx.call("C_GetAttributeValue", () => ctx.p11.C_GetAttributeValue(ctx.session, handle, [{ type: pk.CKA_EC_PARAMS }]));
@@ -394,7 +406,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
         // The private object has no CKA_EC_POINT: read the public half (same CKA_ID).
         const pubHandle = token.findOne(ctx, { cls: pk.CKO_PUBLIC_KEY, id: idAttr.value.length > 0 ? idAttr.value : parsed.id, label: idAttr.value.length > 0 ? undefined : parsed.object }, `${name} (public half)`);
         const publicKey = this.readPublicKey(ctx, algorithm, pubHandle);
-        return { query: stableQuery, algorithm, publicKey, extractable };
+        return { query: stableQuery, algorithm, publicKey, extractable, idHex };
       }
       throw new HsmUnsupportedError(`key ${name} has an unsupported key type 0x${keyType.toString(16)}`);
     });

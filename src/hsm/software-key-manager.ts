@@ -29,6 +29,7 @@ import {
   type KeyAlgorithm,
   type KeyDeleter,
   type KeyEncrypter,
+  type KeyIdentity,
   type KeyImporter,
   type KeyManager,
   type KeyWrapper,
@@ -190,6 +191,12 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
     const hex = id.toString("hex");
     this.keys.set(hex, e);
     await this.persist?.(hex, toRecord(hex, e));
+  }
+
+  async identify(uri: string): Promise<KeyIdentity> {
+    const id = this.idOf(uri);
+    const e = this.lookup(uri);
+    return { store: SCHEME, kind: e.algorithm === "aes-256" ? "secret" : "private", id };
   }
 
   private idOf(uri: string): string {

@@ -278,3 +278,11 @@ export function redactPkcs11Uri(uri: string | Pkcs11Uri): string {
     return "pkcs11:(malformed)";
   }
 }
+
+/**
+ * True when a URI text carries a PIN (pin-value or pin-source). URIs that the API stores and shows (managed
+ * keys, namespace seal keys) must not: the PIN belongs to the server's hsm block.
+ */
+export function uriCarriesPin(uri: string): boolean {
+  return /[?&;]pin-(?:value|source)=/i.test(uri);
+}

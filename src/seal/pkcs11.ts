@@ -220,6 +220,10 @@ export class Pkcs11Seal implements AutoSeal {
     return this.spec.keyUri;
   }
 
+  get keyUris(): readonly string[] {
+    return [this.spec.keyUri];
+  }
+
   async wrap(plaintext: Buffer, aad: Buffer): Promise<Buffer> {
     await this.ensureKey();
     const blob: SealBlob = { v: 1, mechanism: this.spec.mechanism, key: this.spec.keyUri, ct: "" };

@@ -100,6 +100,11 @@ export class SealManager {
     return this.enabledSeals().filter((s): s is AutoEntry => s.auto !== undefined);
   }
 
+  /** The HSM keys of every configured auto seal, disabled ones included: never usable through the API. */
+  sealKeyUris(): string[] {
+    return this.allAutos().flatMap((s) => [...(s.auto.keyUris ?? [])]);
+  }
+
   /** Every configured auto seal, disabled ones included (they still unwrap during a migration). */
   private allAutos(): AutoEntry[] {
     return this.seals.filter((s): s is AutoEntry => s.auto !== undefined);

@@ -24,6 +24,8 @@ export interface AutoSeal {
    * stops instead of backing off and trying again.
    */
   isFinalError?(err: unknown): boolean;
+  /** URIs of the HSM keys this seal uses: key custody keeps them out of every API. */
+  readonly keyUris?: readonly string[];
   /** Releases sessions (server shutdown). */
   close?(): Promise<void>;
 }

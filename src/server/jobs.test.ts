@@ -111,7 +111,7 @@ describe("the scheduler", () => {
       },
     };
     const ns = { path: "", mounts: () => [{ table: "secret", path: "transit/", type: "transit" }], router: { get: () => ({ storage }) } };
-    const core = { sealed: false, keyManager: undefined, namespaces: { open: () => [ns] } };
+    const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 5 });
     await Promise.all([jobs.runOnce(), jobs.runOnce(), jobs.runOnce()]);
     await new Promise((r) => setTimeout(r, 200));
@@ -133,7 +133,7 @@ describe("the scheduler", () => {
       },
       router: { get: () => undefined },
     };
-    const core = { sealed: false, keyManager: undefined, namespaces: { open: () => [ns] } };
+    const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 10 });
     await jobs.runOnce();
     await jobs.runOnce();

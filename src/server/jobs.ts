@@ -44,7 +44,7 @@ async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise
       const storage = ns.router.get(routePath(mount))?.storage;
       if (!storage) continue; // unmounted between listing and lookup
       const where = { namespace: ns.path, mount: mount.path };
-      const rotated = await rotateDueKeys(storage, now, { keyManager: core.keyManager }, (name, err) => {
+      const rotated = await rotateDueKeys(storage, now, { keyManager: core.keysFor(mount, ns) }, (name, err) => {
         logger.warn({ ...where, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
       });
       if (rotated.length > 0) logger.info({ ...where, keys: rotated }, "transit keys auto-rotated");

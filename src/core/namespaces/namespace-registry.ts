@@ -12,9 +12,10 @@ import { ArcaError, notFound } from "../errors.js";
 import { getJson, putJson, StorageView } from "../view.js";
 import { randomBase62 } from "../ids.js";
 import type { KeyValueStore } from "../../storage/storage.js";
+import type { KeyIdentity } from "../../hsm/key-manager.js";
 import type { Core } from "../core.js";
 import { Namespace } from "./namespace.js";
-import { NamespaceSeal, namespaceSealedError } from "./namespace-seal.js";
+import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces } from "./namespace-seal.js";
 import {
   checkNamespaceName,
   headerSegments,
@@ -208,8 +209,13 @@ export class NamespaceRegistry {
     const entry: NamespaceEntry = { uuid, id, path, parentUuid: parent.entry.uuid, customMetadata: { ...opts.customMetadata } };
     const raw = childStorage(parent, uuid);
     let sealHandle: NamespaceSeal | undefined;
+    let claimedKey: KeyIdentity | undefined;
     try {
       if (opts.sealKeyUri !== undefined) {
+        // The key becomes this namespace's for good (even after a delete: a backup still holds what it wrapped).
+        if (!this.core.custody) throw noHsmForSealableNamespaces();
+        const claim = await this.core.custody.claimNamespaceSealKey(parent, opts.sealKeyUri, uuid);
+        if (claim.fresh) claimedKey = claim.identity;
         sealHandle = await NamespaceSeal.create(uuid, raw, this.core.keyManager, opts.sealKeyUri);
         entry.seal = sealHandle.entry;
       }
@@ -221,6 +227,8 @@ export class NamespaceRegistry {
     } catch (err) {
       sealHandle?.seal();
       await raw.clear();
+      // Nothing was made with the key (if this create claimed it): it goes back to being a plain grant.
+      if (claimedKey) await this.core.custody?.forgetOwner(claimedKey);
       throw err;
     }
   }

@@ -20,10 +20,11 @@ import type { NamespaceSealEntry } from "./namespace-entry.js";
 export const namespaceSealedError = (reason?: string): ArcaError =>
   new ArcaError("sealed", "namespace is sealed", reason ? { details: [reason] } : {});
 
+export const noHsmForSealableNamespaces = (): ArcaError =>
+  new ArcaError("invalid_request", "sealable namespaces need an HSM: declare one in the server configuration (hsm block or -dev-hsm)");
+
 function encrypterOf(km: KeyManager | undefined): KeyEncrypter {
-  if (!km || !isKeyEncrypter(km)) {
-    throw new ArcaError("invalid_request", "sealable namespaces need an HSM: declare one in the server configuration (hsm block or -dev-hsm)");
-  }
+  if (!km || !isKeyEncrypter(km)) throw noHsmForSealableNamespaces();
   return km;
 }
 

@@ -143,6 +143,11 @@ export class Namespace {
     return this.mountEntries.find((e) => e.accessor === accessor);
   }
 
+  /** A mount by its uuid, which (unlike its path) never changes: key custody names mounts by it. */
+  mountByUuid(uuid: string): MountEntry | undefined {
+    return this.mountEntries.find((e) => e.uuid === uuid);
+  }
+
   async mount(entry: MountEntry): Promise<void> {
     const route = routePath(entry);
     const clash = this.router.conflicts(route);

@@ -61,6 +61,9 @@ describe.skipIf(!hsm)("sealable namespaces (tenant key in SoftHSM)", () => {
     config = sealedConfig(dir, [], [{ name: "tenants", lib: token.libPath, tokenLabel: token.label, pin: token.pin }]);
     importTenantKey();
     await start();
+    // The tenant's own key is an operator's grant: namespaces may be sealed only by granted keys.
+    const granted = await call("POST", "sys/managed-keys/pkcs11/tenant-crk", { body: { uri: keyUri() } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
   });
   afterAll(async () => {
     await server?.stop();

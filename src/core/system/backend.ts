@@ -11,6 +11,7 @@ import { internalPaths } from "./path-internal.js";
 import { auditPaths } from "./path-audit.js";
 import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
+import { managedKeyPaths } from "./path-managed-keys.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
@@ -26,6 +27,7 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalB
       ...internalPaths(ns),
       ...namespacePaths(ns),
       ...wrappingPaths(ns),
+      ...managedKeyPaths(ns),
       ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.

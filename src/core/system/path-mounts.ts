@@ -17,6 +17,7 @@ const CONFIG_FIELDS = {
   audit_non_hmac_request_keys: { type: "strings" },
   audit_non_hmac_response_keys: { type: "strings" },
   token_type: { type: "string", allowed: ["default-service", "default-batch", "service", "batch"] },
+  allowed_managed_keys: { type: "strings", description: "Managed keys (sys/managed-keys) this mount may use." },
 } satisfies Fields;
 
 /** Applies the config fields a caller sent onto a mount config. */
@@ -33,6 +34,7 @@ function applyConfig(target: MountConfig, raw: Record<string, unknown>): MountCo
   if (f.audit_non_hmac_request_keys !== undefined) next.auditNonHmacRequestKeys = f.audit_non_hmac_request_keys;
   if (f.audit_non_hmac_response_keys !== undefined) next.auditNonHmacResponseKeys = f.audit_non_hmac_response_keys;
   if (f.token_type !== undefined) next.tokenType = f.token_type;
+  if (f.allowed_managed_keys !== undefined) next.allowedManagedKeys = f.allowed_managed_keys;
   if (next.maxLeaseTtl > 0 && next.defaultLeaseTtl > next.maxLeaseTtl) {
     throw new ArcaError("invalid_request", "default lease TTL cannot be larger than max lease TTL");
   }
@@ -148,6 +150,8 @@ export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
             next.options = merged;
           }
           await ns.updateMount(next);
+          // A grant this mount had may be gone: key checks cached under the old config are dropped.
+          ns.core.custody?.invalidate();
           return undefined;
         },
       },

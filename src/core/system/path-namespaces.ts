@@ -8,6 +8,7 @@ import { definePath, type PathSpec } from "../framework/path.js";
 import type { Request, Response } from "../framework/request.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { renderNamespace } from "../namespaces/namespace-entry.js";
+import { uriCarriesPin } from "../../hsm/uri.js";
 
 const PATH_FIELD = { path: { type: "string", required: true, description: "Path of the namespace, relative to the calling one." } } as const;
 
@@ -44,7 +45,7 @@ function sealKeyUriOf(raw: unknown): string | undefined {
   if (typeof keyUri !== "string" || !keyUri.startsWith("pkcs11:")) throw new ArcaError("invalid_request", "seal.key_uri must be a PKCS#11 URI (pkcs11:...)");
   // The URI is stored, shown by sys/namespaces and named in errors: it must not carry the token's PIN
   // (the PIN belongs to the server's hsm block).
-  if (/[?&;]pin-(?:value|source)=/i.test(keyUri)) throw new ArcaError("invalid_request", "seal.key_uri must not carry a PIN (pin-value, pin-source): the server's hsm block holds it");
+  if (uriCarriesPin(keyUri)) throw new ArcaError("invalid_request", "seal.key_uri must not carry a PIN (pin-value, pin-source): the server's hsm block holds it");
   return keyUri;
 }
 

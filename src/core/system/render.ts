@@ -14,6 +14,7 @@ export function renderMountConfig(m: MountEntry): Record<string, unknown> {
   if (c.allowedResponseHeaders.length) out.allowed_response_headers = c.allowedResponseHeaders;
   if (c.auditNonHmacRequestKeys.length) out.audit_non_hmac_request_keys = c.auditNonHmacRequestKeys;
   if (c.auditNonHmacResponseKeys.length) out.audit_non_hmac_response_keys = c.auditNonHmacResponseKeys;
+  if (c.allowedManagedKeys?.length) out.allowed_managed_keys = c.allowedManagedKeys;
   if (m.table === "auth") out.token_type = c.tokenType ?? "default-service";
   return out;
 }

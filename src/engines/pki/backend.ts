@@ -102,6 +102,6 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
   });
 }
 
-export function createPkiBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
-  return createPkiBackendWith({ keyManager: ns.core.keyManager });
+export function createPkiBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
+  return createPkiBackendWith({ keyManager: ns.core.keysFor(mount, ns) });
 }

@@ -56,6 +56,7 @@ export const CA_FIELDS = {
   key_name: { type: "string", default: "" },
   key_ref: { type: "string", default: "default", description: "existing: the PKI key (name or id); kms: a PKCS#11 URI of an existing HSM key (optional)." },
   external_key_ref: { type: "string", description: "kms: a PKCS#11 URI of an existing HSM key." },
+  managed_key_name: { type: "string", description: "kms: a managed key (sys/managed-keys) allowed on this mount." },
   key_type: { type: "string", default: "rsa", allowed: ["rsa", "ec", "ed25519"] },
   key_bits: { type: "int", default: 0 },
   signature_bits: { type: "int", default: 0 },
@@ -128,6 +129,7 @@ export interface KeyFields {
   key_name: string;
   key_ref: string;
   external_key_ref?: string;
+  managed_key_name?: string;
   key_type: string;
   key_bits: number;
 }
@@ -144,7 +146,9 @@ export async function keySource(storage: KeyValueReader, runtime: CaRuntime, f: 
     return { entry, signer: (await runtime.signerFor(entry)).signer, isNew: false };
   }
   if (type === "kms") {
-    const ref = f.external_key_ref || (has("key_ref") && f.key_ref !== "default" ? f.key_ref : "");
+    const given = f.external_key_ref || (has("key_ref") && f.key_ref !== "default" ? f.key_ref : "");
+    if (given && f.managed_key_name) throw invalidRequest("give managed_key_name or a key reference, not both");
+    const ref = f.managed_key_name ? await runtime.managedKeyUri(f.managed_key_name) : given;
     if (ref) {
       const b = await runtime.bindKmsKey(ref);
       return { entry: { id: newId(), name: f.key_name, ...b.entryPart, ...(f.external_key_ref ? { externalKeyRef: f.external_key_ref } : {}) }, signer: b.signer, isNew: true };

@@ -5,7 +5,7 @@
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
 import { ArcaError, invalidRequest } from "../../core/errors.js";
-import type { KeyAlgorithm, KeyManager, Signer } from "../../hsm/key-manager.js";
+import { isManagedKeyResolver, type KeyAlgorithm, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import { algorithmOfKey, generateSoftwareKey, loadSoftwareKey, signatureAlgorithm, softwareSigner, type SignatureAlgorithm } from "./ca-keys.js";
 import { getRecord, K, type IssuerEntry, type KeyEntry } from "./pki-store.js";
 import { parseCertificate, pem, pemBlocks, serialToString, signTbs, tbsCertificate, type CertificateTemplate, type ParsedCertificate } from "./x509.js";
@@ -45,6 +45,13 @@ export class CaRuntime {
   requireKeyManager(): KeyManager {
     if (!this.keyManager) throw invalidRequest("no HSM key manager is configured on this server: kms keys are unavailable");
     return this.keyManager;
+  }
+
+  /** The URI of a managed key this mount may use (an operator's grant), by name. */
+  async managedKeyUri(name: string): Promise<string> {
+    const km = this.requireKeyManager();
+    if (!isManagedKeyResolver(km)) throw invalidRequest("managed keys are not available to this mount");
+    return km.managedKeyUri(name);
   }
 
   async signerFor(entry: KeyEntry): Promise<LoadedKey> {

@@ -22,12 +22,14 @@ const GENERATE_FIELDS = {
   key_bits: { type: "int", default: 0 },
   key_ref: { type: "string", default: "default", description: "kms: a PKCS#11 URI of an existing HSM key (optional)." },
   external_key_ref: { type: "string", description: "kms: a PKCS#11 URI of an existing HSM key." },
+  managed_key_name: { type: "string", description: "kms: a managed key (sys/managed-keys) allowed on this mount." },
 } as const satisfies Fields;
 
 const IMPORT_FIELDS = {
   pem_bundle: { type: "string", description: "One PEM private key (PKCS#8, PKCS#1 or SEC 1)." },
   key_name: { type: "string", default: "" },
   key_ref: { type: "string", description: "PKCS#11 URI of an HSM key to import instead (its private half stays in the HSM)." },
+  managed_key_name: { type: "string", description: "A managed key (sys/managed-keys) allowed on this mount, to import instead." },
 } as const satisfies Fields;
 
 /** Stores a new key (name checked, first key becomes the default) unless one with the same public key exists. */
@@ -77,10 +79,13 @@ export function keyPaths(runtime: CaRuntime): PathSpec[] {
       fields: IMPORT_FIELDS,
       operations: {
         update: async ({ fields, storage }): Promise<Response> => {
-          if (!!fields.pem_bundle === !!fields.key_ref) throw invalidRequest("provide exactly one of pem_bundle (a PEM private key) or key_ref (a PKCS#11 URI)");
+          if ([fields.pem_bundle, fields.key_ref, fields.managed_key_name].filter(Boolean).length !== 1) {
+            throw invalidRequest("provide exactly one of pem_bundle (a PEM private key), key_ref (a PKCS#11 URI) or managed_key_name");
+          }
           let entry: KeyEntry;
-          if (fields.key_ref) {
-            const bound = await runtime.bindKmsKey(fields.key_ref);
+          const ref = fields.managed_key_name ? await runtime.managedKeyUri(fields.managed_key_name) : fields.key_ref;
+          if (ref) {
+            const bound = await runtime.bindKmsKey(ref);
             entry = { id: newId(), name: fields.key_name, ...bound.entryPart };
           } else {
             const key = parseOnePrivateKey(fields.pem_bundle ?? "");

@@ -101,6 +101,6 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
 }
 
 /** The engine catalog's factory: HSM-backed keys use the core's KeyManager when HSMs are declared. */
-export function createTransitBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
-  return createTransitBackendWith({ keyManager: ns.core.keyManager });
+export function createTransitBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
+  return createTransitBackendWith({ keyManager: ns.core.keysFor(mount, ns) });
 }

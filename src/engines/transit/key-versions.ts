@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { ArcaError, invalidRequest } from "../../core/errors.js";
 import { HsmError } from "../../hsm/errors.js";
-import { isKeyDeleter, isKeyEncrypter, type KeyAlgorithm, type KeyManager } from "../../hsm/key-manager.js";
+import { isKeyDeleter, isKeyEncrypter, isManagedKeyResolver, type KeyAlgorithm, type KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { listPolicies, loadPolicy, savePolicy } from "./key-store.js";
 import type { TransitDeps } from "./transit-crypto.js";
@@ -63,6 +63,20 @@ export async function referHsmVersion(p: KeyPolicy, uri: string, deps: TransitDe
     throw err;
   }
   return { creationTime: nowTimestamp(), hsm: { uri, owned: false } };
+}
+
+/**
+ * The HSM key a create or rotate binds: `key_ref` (a URI) or `managed_key_name` (an operator's grant), at most
+ * one. Either way the mount's key manager decides whether this mount may use it.
+ */
+export async function boundKeyRef(deps: TransitDeps, f: { key_ref?: string; managed_key_name?: string }): Promise<string | undefined> {
+  const ref = f.key_ref || undefined;
+  const managed = f.managed_key_name || undefined;
+  if (ref && managed) throw invalidRequest("give key_ref or managed_key_name, not both");
+  if (!managed) return ref;
+  const km = requireKeyManager(deps);
+  if (!isManagedKeyResolver(km)) throw invalidRequest("managed keys are not available to this mount");
+  return km.managedKeyUri(managed);
 }
 
 export interface NewVersionOptions {

@@ -6,7 +6,7 @@ import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { checkKeyName, listPolicies, loadPolicy, policyKey, savePolicy } from "./key-store.js";
-import { checkHsmType, creationSeconds, deleteOwnedHsmObjects, makeVersion, rotatePolicy } from "./key-versions.js";
+import { boundKeyRef, checkHsmType, creationSeconds, deleteOwnedHsmObjects, makeVersion, rotatePolicy } from "./key-versions.js";
 import type { TransitDeps } from "./transit-crypto.js";
 import type { TransitEnv } from "./transit-env.js";
 import {
@@ -182,7 +182,8 @@ export function keysPath(env: TransitEnv) {
       context: { type: "string", description: "Base64 context for key derivation (accepted and ignored, as OpenBao)." },
       hsm: { type: "bool", default: false, description: "Create the key inside the HSM (aes256-gcm96, ecdsa-p256, rsa-2048)." },
       managed_key: { type: "bool", default: false, description: "Alias of hsm." },
-      key_ref: { type: "string", description: "PKCS#11 URI of an existing HSM key to use as version 1." },
+      key_ref: { type: "string", description: "PKCS#11 URI of an HSM key this mount created, or of a managed key it may use, as version 1." },
+      managed_key_name: { type: "string", description: "A managed key (sys/managed-keys) allowed on this mount, as version 1." },
     },
     existenceCheck: async ({ storage, params }) => (await storage.get(policyKey(checkKeyName(params.name)))) !== undefined,
     operations: {
@@ -190,7 +191,7 @@ export function keysPath(env: TransitEnv) {
         summary: "Create a key (no change if it exists).",
         handler: async ({ fields, storage }) => {
           const name = checkKeyName(fields.name);
-          const keyRef = fields.key_ref === undefined || fields.key_ref === "" ? undefined : fields.key_ref;
+          const keyRef = await boundKeyRef(env.deps, fields);
           const planned = planPolicy(name, {
             type: fields.type,
             derived: fields.derived,
@@ -312,14 +313,15 @@ export function keyRotatePath(env: TransitEnv) {
     pattern: "keys/:name/rotate",
     fields: {
       name: { type: "string", required: true },
-      key_ref: { type: "string", description: "PKCS#11 URI of an existing HSM key to use as the new version (HSM-backed keys)." },
+      key_ref: { type: "string", description: "PKCS#11 URI of an HSM key this mount created, or of a managed key it may use, as the new version (HSM-backed keys)." },
+      managed_key_name: { type: "string", description: "A managed key (sys/managed-keys) allowed on this mount, as the new version." },
     },
     operations: {
       update: {
         summary: "Rotate the named key.",
         handler: async ({ fields, storage, params }) => {
           const name = checkKeyName(params.name);
-          const keyRef = fields.key_ref === undefined || fields.key_ref === "" ? undefined : fields.key_ref;
+          const keyRef = await boundKeyRef(env.deps, fields);
           const current = await loadPolicy(storage, name);
           if (!current) throw invalidRequest("key not found");
           if (current.importedKey && !current.allowImportedKeyRotation) throw invalidRequest("imported keys do not allow rotation");

@@ -1,0 +1,225 @@
+/**
+ * Who may use a key in the HSM (DESIGN §7). A URI, label or name a caller sends is an address, never an
+ * authority: every use is decided on the object's identity (token serial, class, CKA_ID), and allowed only
+ *
+ *  - to the mount that created the object (its owner, recorded here when the mount creates it), or
+ *  - through an operator's grant: a managed key registered in the namespace (`sys/managed-keys/pkcs11/:name`)
+ *    and allowed on the mount (`allowed_managed_keys` on tune, or the key's `any_mount`).
+ *
+ * Seal keys (the server's, and every sealable namespace's root-wrapping key) are never usable through the
+ * API: they carry an owner record that no mount matches, and the configured seals' keys are also held in
+ * memory as reserved, so a grant naming one is refused when it is made and when it is used.
+ *
+ * Storage (root barrier): `core/key-owners/<sha256(identity)>` → OwnerRecord. A guess, a missing key, a key
+ * of another owner and a seal key all get the same answer (KeyNotUsableError).
+ */
+import { createHash } from "node:crypto";
+import { ArcaError } from "../errors.js";
+import { getJson, putJson } from "../view.js";
+import { HsmError, HsmKeyNotFoundError, HsmUnavailableError } from "../../hsm/errors.js";
+import { Pkcs11UriError } from "../../hsm/uri.js";
+import { identityKey, type KeyIdentity, type KeyManager } from "../../hsm/key-manager.js";
+import type { KeyValueStore } from "../../storage/storage.js";
+import type { MountEntry } from "../mounts.js";
+import type { Namespace } from "../namespaces/namespace.js";
+import { findGrantByIdentity, loadManagedKey, type ManagedKeyEntry } from "./managed-keys.js";
+import { MountKeyManager } from "./mount-key-manager.js";
+
+export type OwnerRecord =
+  | { kind: "mount"; identity: KeyIdentity; namespace: string; mount: string; createdAt: string }
+  | { kind: "namespace-seal"; identity: KeyIdentity; namespace: string; createdAt: string };
+
+const OWNERS_PREFIX = "core/key-owners/";
+
+/**
+ * Same class as a missing key, so engines that already answer "not found" for a missing HSM key answer the
+ * same for a key they may not use; the message is one for every case.
+ */
+export class KeyNotUsableError extends HsmKeyNotFoundError {
+  constructor() {
+    super("no key that this mount may use is at that reference");
+  }
+}
+
+/** What a use is checked against: the mount asking, and the namespace it lives in. */
+export interface KeyScope {
+  ns: Namespace;
+  mountUuid: string;
+  /** The mount's current entry (tune replaces it), or undefined once unmounted. */
+  mount(): MountEntry | undefined;
+}
+
+export class KeyCustody {
+  /** Identity keys of the configured seals' keys: refused whatever a record or grant says. */
+  private readonly reserved = new Set<string>();
+  /** Seal key URIs not identified yet (their HSM was away): grants are refused until they are. */
+  private pendingSealUris: string[] = [];
+  /** Bumped by every change that can withdraw a permission; scoped managers drop what they cached. */
+  private gen = 0;
+
+  constructor(
+    readonly keyManager: KeyManager,
+    /** The root barrier (owner records live there), available while unsealed. */
+    private readonly rootStore: () => KeyValueStore,
+  ) {}
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Withdraws every cached permission (a grant, a tune or an owner record changed). */
+  invalidate(): void {
+    this.gen++;
+  }
+
+  /** The key manager a mount's engine gets: every call checked against this mount's rights. */
+  forMount(ns: Namespace, mount: MountEntry): MountKeyManager {
+    const uuid = mount.uuid;
+    return new MountKeyManager(this, { ns, mountUuid: uuid, mount: () => ns.mountByUuid(uuid) });
+  }
+
+  /** Records the configured seals' key URIs; identified now and whenever a grant is about to be made. */
+  async reserveSealKeys(uris: readonly string[]): Promise<void> {
+    this.pendingSealUris = [...new Set([...this.pendingSealUris, ...uris])];
+    await this.identifyPendingSealKeys();
+  }
+
+  private async identifyPendingSealKeys(): Promise<boolean> {
+    const still: string[] = [];
+    for (const uri of this.pendingSealUris) {
+      try {
+        this.reserved.add(identityKey(await this.keyManager.identify(uri)));
+      } catch {
+        still.push(uri); // HSM away or key not generated yet: try again before the next grant
+      }
+    }
+    this.pendingSealUris = still;
+    if (still.length === 0) this.invalidate();
+    return still.length === 0;
+  }
+
+  /** The identity of the key at `uri`; every failure but an unavailable HSM is KeyNotUsableError. */
+  async identify(uri: string): Promise<KeyIdentity> {
+    try {
+      return await this.keyManager.identify(uri);
+    } catch (err) {
+      throw asNotUsable(err);
+    }
+  }
+
+  /** Throws KeyNotUsableError unless `scope` may use the key with this identity. */
+  async authorize(scope: KeyScope, identity: KeyIdentity): Promise<void> {
+    if (this.reserved.has(identityKey(identity))) throw new KeyNotUsableError();
+    const owner = await this.ownerOf(identity);
+    if (owner) {
+      if (owner.kind === "mount" && owner.namespace === scope.ns.entry.uuid && owner.mount === scope.mountUuid) return;
+      throw new KeyNotUsableError();
+    }
+    const mount = scope.mount();
+    const grant = await findGrantByIdentity(scope.ns.store, identity);
+    if (!mount || !grant || !grantAllows(grant, mount)) throw new KeyNotUsableError();
+  }
+
+  /** True when `scope`'s mount created the key (grants do not count: a granted key is the operator's). */
+  async isOwner(scope: KeyScope, identity: KeyIdentity): Promise<boolean> {
+    const owner = await this.ownerOf(identity);
+    return owner?.kind === "mount" && owner.namespace === scope.ns.entry.uuid && owner.mount === scope.mountUuid;
+  }
+
+  /** The canonical URI of the managed key `name` of the scope's namespace, if this mount may use it. */
+  async managedKeyUri(scope: KeyScope, name: string): Promise<string> {
+    const grant = await loadManagedKey(scope.ns.store, name);
+    const mount = scope.mount();
+    if (!grant || !mount || !grantAllows(grant, mount)) throw new ArcaError("invalid_request", `no managed key named "${name.slice(0, 128)}" may be used by this mount`);
+    return grant.uri;
+  }
+
+  /** Makes `scope`'s mount the owner of a key it just created. */
+  async recordMountOwner(scope: KeyScope, identity: KeyIdentity): Promise<void> {
+    const record: OwnerRecord = { kind: "mount", identity, namespace: scope.ns.entry.uuid, mount: scope.mountUuid, createdAt: new Date().toISOString() };
+    // A fresh object has a fresh CKA_ID, so a record already there means the token re-used an id: never take it over.
+    if (!(await this.claim(record))) throw new ArcaError("internal", "a new HSM key has the identity of a key that is already owned");
+  }
+
+  /** Forgets the owner of a key that was deleted from the HSM. */
+  async forgetOwner(identity: KeyIdentity): Promise<void> {
+    await this.rootStore().delete(ownerKey(identity));
+    this.invalidate();
+  }
+
+  /**
+   * Checks that an operator may grant the key at `uri` (no owner, not a seal key) and returns its identity.
+   * Refused while a configured seal key cannot be identified: it might be this very key.
+   */
+  async checkGrantable(uri: string): Promise<KeyIdentity> {
+    if (!(await this.identifyPendingSealKeys())) {
+      throw new ArcaError("unavailable", "a seal key's HSM cannot be reached, so no key can be granted now; retry when it is back");
+    }
+    const identity = await this.identify(uri).catch((err: unknown) => {
+      throw apiErrorOf(err);
+    });
+    if (this.reserved.has(identityKey(identity)) || (await this.ownerOf(identity))) {
+      throw new ArcaError("invalid_request", "this key is owned by a mount or a seal and cannot be granted");
+    }
+    return identity;
+  }
+
+  /**
+   * A sealable namespace's root-wrapping key: it must be granted to the parent namespace (a managed key there)
+   * and owned by no mount; from then on it belongs to namespace seals (one tenant key may seal several of the
+   * tenant's namespaces: the wrapped root keys are bound to each namespace's uuid) and no mount may use it.
+   * Returns the identity when this call made the record (so a failed create can take it back).
+   */
+  async claimNamespaceSealKey(parent: Namespace, uri: string, namespaceUuid: string): Promise<{ identity: KeyIdentity; fresh: boolean }> {
+    const refused = (): ArcaError =>
+      new ArcaError("invalid_request", "the namespace key must be a managed key granted to the parent namespace and used by no mount (sys/managed-keys/pkcs11/:name)");
+    const identity = await this.identify(uri).catch((err: unknown) => {
+      throw err instanceof KeyNotUsableError ? refused() : apiErrorOf(err);
+    });
+    if (this.reserved.has(identityKey(identity)) || !(await findGrantByIdentity(parent.store, identity))) throw refused();
+    if (await this.claim({ kind: "namespace-seal", identity, namespace: namespaceUuid, createdAt: new Date().toISOString() })) return { identity, fresh: true };
+    if ((await this.ownerOf(identity))?.kind !== "namespace-seal") throw refused();
+    return { identity, fresh: false };
+  }
+
+  private async ownerOf(identity: KeyIdentity): Promise<OwnerRecord | undefined> {
+    return getJson<OwnerRecord>(this.rootStore(), ownerKey(identity));
+  }
+
+  /** Writes the owner record unless the key already has one (atomically: two claims, one winner). */
+  private async claim(record: OwnerRecord): Promise<boolean> {
+    const key = ownerKey(record.identity);
+    const won = await this.rootStore().transaction(async (txn) => {
+      if ((await txn.get(key)) !== undefined) return false;
+      await putJson(txn, key, record);
+      return true;
+    });
+    this.invalidate();
+    return won;
+  }
+}
+
+function grantAllows(grant: ManagedKeyEntry, mount: MountEntry): boolean {
+  return grant.anyMount || (mount.config.allowedManagedKeys ?? []).includes(grant.name);
+}
+
+function ownerKey(identity: KeyIdentity): string {
+  return OWNERS_PREFIX + createHash("sha256").update(identityKey(identity)).digest("hex");
+}
+
+/**
+ * An unavailable HSM stays what it is (502, retried) and a malformed URI keeps its syntax message (it says
+ * nothing about what exists); anything else about the reference reads as "not usable".
+ */
+export function asNotUsable(err: unknown): Error {
+  if (err instanceof HsmUnavailableError || err instanceof Pkcs11UriError) return err;
+  if (err instanceof HsmError) return new KeyNotUsableError();
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** For the API paths custody answers itself (grants, namespace keys): HSM errors as 400 or 502, never 500. */
+function apiErrorOf(err: unknown): unknown {
+  if (err instanceof HsmUnavailableError) return new ArcaError("upstream", `the HSM cannot be reached: ${err.message}`, { cause: err });
+  if (err instanceof HsmError) return new ArcaError("invalid_request", err.message, { cause: err });
+  return err;
+}
