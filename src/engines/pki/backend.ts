@@ -22,11 +22,19 @@
  *   roles/<name>              Role (camelCase record of the wire fields; absent fields take defaults on read)
  *   certs/<serial>            CertEntry {serial, certificate (PEM), issuerId, notAfter (unix s)}; <serial> is
  *                             lowercase hex octets joined by "-" (OpenBao's storage form of "39:dd:…")
- *   revoked/<serial>          RevokedEntry {serial, issuerId, revocationTime (unix s), notAfter, certificate}
+ *   revoked/<serial>          RevokedEntry {serial, issuerId, revocationTime (unix s), notAfter, certificate}; it counts
+ *                             for the CRL issuer of issuerId, or, when that record is gone, for the CRL issuer whose
+ *                             name and key verify the certificate's signature.
  *   config/cluster            ClusterConfig {path, aiaPath} ({{cluster_path}} / {{cluster_aia_path}} in config/urls)
- *   crls/<issuer id>          CrlRecord {number (CRL Number, +1 per rebuild), der (base64), thisUpdate (unix s),
- *                             included (serials listed; base CRLs)}
- *   delta-crls/<issuer id>    CrlRecord of the delta CRL {…, baseNumber}; base and delta share one number sequence
+ *   crls/<crl issuer id>      CrlRecord {number (CRL Number), der (base64), thisUpdate (unix s), included (serials
+ *                             listed; base CRLs)}. A CRL issuer (crl-issuer.ts) is every issuer record whose
+ *                             certificate has one subject and one public key; its id is the hex SHA-256 of subject
+ *                             DER ‖ SPKI DER. All its records serve this one CRL, listing the revocations of all.
+ *   delta-crls/<crl issuer id> CrlRecord of the delta CRL {…, baseNumber}
+ *   crl-numbers/<crl issuer id> CrlNumber {last}: the last CRL number published (base and delta share the sequence);
+ *                             kept when the CRL issuer's records are deleted, so a CA imported again continues it.
+ *   crls/<issuer id>, delta-crls/<issuer id>  (issuer UUIDs: records from before CRL issuers) read once for their
+ *                             numbers at the first rebuild of their CRL issuer, then deleted.
  *   tidy/status               last tidy run
  *
  * Why this shape: issuance (the hot path) reads config/issuers, issuers/<id> and roles/<name> — three point

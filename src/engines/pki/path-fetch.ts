@@ -14,7 +14,7 @@ import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Request, Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { CaRuntime } from "./ca.js";
-import { crlPem, currentCrlRecord, currentDeltaRecord, rebuildCrl, rebuildDeltaCrl } from "./crl.js";
+import { crlPem, currentCrlRecord, currentDeltaRecord, rebuildAllCrls } from "./crl.js";
 import { getRecord, K, listIssuers, loadCrlConfig, loadIssuersConfig, resolveIssuer, type CertEntry, type CrlRecord, type RevokedEntry } from "./pki-store.js";
 import * as x from "./x509.js";
 
@@ -156,7 +156,7 @@ export function fetchPaths(runtime: CaRuntime): PathSpec[] {
       operations: {
         read: async ({ storage }) => {
           if (!(await loadCrlConfig(storage)).enableDelta) return { data: { success: true }, warnings: ["delta CRLs are not enabled (config/crl enable_delta=false): nothing rebuilt"] };
-          for (const i of await listIssuers(storage)) if (i.keyId) await rebuildDeltaCrl(storage, runtime, i);
+          await rebuildAllCrls(storage, runtime, "delta");
           return { data: { success: true } };
         },
       },
@@ -166,7 +166,7 @@ export function fetchPaths(runtime: CaRuntime): PathSpec[] {
       pattern: "crl/rotate",
       operations: {
         read: async ({ storage }) => {
-          for (const i of await listIssuers(storage)) if (i.keyId) await rebuildCrl(storage, runtime, i);
+          await rebuildAllCrls(storage, runtime);
           return { data: { success: true } };
         },
       },

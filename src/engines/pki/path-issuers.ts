@@ -29,7 +29,7 @@ import {
   type CrlConfig,
   type UrlsConfig,
 } from "./pki-store.js";
-import { rebuildCrl } from "./crl.js";
+import { forgetIssuerCrls, rebuildAllCrls } from "./crl.js";
 import { formatDuration } from "../../core/framework/duration.js";
 
 const USAGES = ["read-only", "issuing-certificates", "crl-signing", "ocsp-signing"];
@@ -146,8 +146,7 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
           await storage.transaction(async (txn) => {
             const e = await resolveIssuer(txn, params.issuer_ref);
             await txn.delete(K.issuer(e.id));
-            await txn.delete(K.crlOf(e.id));
-            await txn.delete(K.deltaCrlOf(e.id));
+            await forgetIssuerCrls(txn, e);
             const ic = await loadIssuersConfig(txn);
             if (ic.default === e.id) await putRecord(txn, K.issuersConfig, { ...ic, default: "", lastModified: Date.now() });
             runtime.forget(e.id);
@@ -334,7 +333,7 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
           });
           // Turning deltas on or off changes what the base CRL says (Freshest CRL) and whether deltas exist.
           if (before.enableDelta !== after.enableDelta || before.disable !== after.disable) {
-            for (const i of await listIssuers(storage)) if (i.keyId) await rebuildCrl(storage, runtime, i);
+            await rebuildAllCrls(storage, runtime);
           }
           return undefined;
         },

@@ -8,6 +8,7 @@ import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { CaRuntime } from "./ca.js";
+import { crlIssuerOf, issuedBy } from "./crl-issuer.js";
 import { certIdMatches, OCSP_STATUS, ocspError, ocspResponse, parseOcspRequest, type CertStatus, type OcspRequest } from "./ocsp.js";
 import { getRecord, K, listIssuers, loadCrlConfig, type CertEntry, type RevokedEntry } from "./pki-store.js";
 import * as x from "./x509.js";
@@ -35,12 +36,14 @@ export async function respondOcsp(storage: KeyValueStore, runtime: CaRuntime, bo
   }
   if (!issuer) return answer(ocspError(OCSP_STATUS.unauthorized));
   const serial = x.serialToString(req.certId.serial);
+  // The CertID names a subject and a key, not one of our records: any record of that CRL issuer answers.
+  const ci = crlIssuerOf(issuer.cert);
   const rev = await getRecord<RevokedEntry>(storage, K.revoked(serial));
   let status: CertStatus;
-  if (rev && rev.issuerId === issuer.entry.id) status = { kind: "revoked", time: new Date(rev.revocationTime * 1000) };
+  if (rev && (await issuedBy(storage, rev, ci))) status = { kind: "revoked", time: new Date(rev.revocationTime * 1000) };
   else {
     const cert = await getRecord<CertEntry>(storage, K.cert(serial));
-    status = cert && cert.issuerId === issuer.entry.id ? { kind: "good" } : { kind: "unknown" };
+    status = cert && (await issuedBy(storage, cert, ci)) ? { kind: "good" } : { kind: "unknown" };
   }
   const cfg = await loadCrlConfig(storage);
   return answer(await ocspResponse(issuer, req, status, new Date(Math.floor(Date.now() / 1000) * 1000), cfg.ocspExpiry));

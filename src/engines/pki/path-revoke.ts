@@ -1,7 +1,8 @@
 /**
  * `revoke {serial_number | certificate}` and `revoke-with-key {…, private_key}`. A revocation is written
- * once (revoking again answers with the first time) and the issuer's CRL is rebuilt at once, so `crl` and
- * OCSP agree with the revocation as soon as the call returns.
+ * once (revoking again answers with the first time) and the CRL of the certificate's CRL issuer (its issuer's
+ * subject and key, whichever record of it is current) is rebuilt at once, so `crl` and OCSP agree with the
+ * revocation as soon as the call returns.
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { invalidRequest } from "../../core/errors.js";
@@ -10,6 +11,7 @@ import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { spkiOf, type CaRuntime } from "./ca.js";
 import { rebuildCrl, rebuildDeltaCrl } from "./crl.js";
+import { crlIssuerOfEntry, issuerRecordFor, membersOf } from "./crl-issuer.js";
 import { getRecord, K, listIssuers, loadCrlConfig, putRecord, type CertEntry, type IssuerEntry, type RevokedEntry } from "./pki-store.js";
 import * as x from "./x509.js";
 
@@ -56,8 +58,9 @@ async function revoke(storage: KeyValueStore, runtime: CaRuntime, t: Target): Pr
   });
   const cfg = await loadCrlConfig(storage);
   if (rev.fresh && !cfg.disable) {
-    const issuer = (await listIssuers(storage)).find((i) => i.id === t.issuerId);
-    if (issuer?.keyId) {
+    // The CRL of the certificate's CRL issuer, whichever of its records signs it now (crl-issuer.ts).
+    const issuer = await issuerRecordFor(storage, t);
+    if (issuer && (await membersOf(storage, crlIssuerOfEntry(issuer))).some((m) => m.keyId)) {
       if (cfg.enableDelta && cfg.autoRebuild) await rebuildDeltaCrl(storage, runtime, issuer);
       else await rebuildCrl(storage, runtime, issuer);
     }

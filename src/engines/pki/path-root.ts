@@ -187,9 +187,12 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
       pattern: "root",
       operations: {
         delete: async ({ storage }) => {
-          // Removes every issuer and key record (HSM objects are left alone: the HSM owns their lifecycle).
+          // Removes every issuer and key record (HSM objects are left alone: the HSM owns their lifecycle), and
+          // the CRLs no issuer can serve now; CRL number counters stay, so a CA imported again continues its
+          // sequence (crl.ts).
           await storage.transaction(async (txn) => {
             for (const i of await listIssuers(txn)) await txn.delete(K.issuer(i.id));
+            for (const prefix of ["crls/", "delta-crls/"]) for (const k of await txn.list(prefix)) await txn.delete(`${prefix}${k}`);
             for (const k of await listKeys(txn)) await txn.delete(K.key(k.id));
             await txn.delete(K.issuersConfig);
             await txn.delete(K.keysConfig);

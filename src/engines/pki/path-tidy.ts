@@ -6,8 +6,8 @@
  */
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { CaRuntime } from "./ca.js";
-import { rebuildCrl } from "./crl.js";
-import { getRecord, K, listIssuers, putRecord, type CertEntry, type RevokedEntry } from "./pki-store.js";
+import { rebuildAllCrls } from "./crl.js";
+import { getRecord, K, putRecord, type CertEntry, type RevokedEntry } from "./pki-store.js";
 
 interface TidyStatus {
   state: string;
@@ -49,7 +49,7 @@ export function tidyPaths(runtime: CaRuntime): PathSpec[] {
                 revoked++;
               }
             }
-            for (const i of await listIssuers(storage)) if (i.keyId) await rebuildCrl(storage, runtime, i);
+            await rebuildAllCrls(storage, runtime);
           }
           const status: TidyStatus = {
             state: "Finished",

@@ -125,6 +125,11 @@ export interface CrlRecord {
   baseNumber?: number;
 }
 
+/** `crl-numbers/<crl issuer id>`: the last CRL number a CRL issuer published (base or delta). */
+export interface CrlNumber {
+  last: number;
+}
+
 export const K = {
   issuersConfig: "config/issuers",
   keysConfig: "config/keys",
@@ -136,8 +141,10 @@ export const K = {
   role: (name: string) => `roles/${name}`,
   cert: (serial: string) => `certs/${serial.replace(/:/g, "-")}`,
   revoked: (serial: string) => `revoked/${serial.replace(/:/g, "-")}`,
-  crlOf: (issuerId: string) => `crls/${issuerId}`,
-  deltaCrlOf: (issuerId: string) => `delta-crls/${issuerId}`,
+  /** By CRL issuer id (crl-issuer.ts); by issuer id for the records from before CRL issuers. */
+  crlOf: (id: string) => `crls/${id}`,
+  deltaCrlOf: (id: string) => `delta-crls/${id}`,
+  crlNumber: (crlIssuerId: string) => `crl-numbers/${crlIssuerId}`,
   tidyStatus: "tidy/status",
 } as const;
 

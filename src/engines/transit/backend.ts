@@ -21,7 +21,9 @@
  *                            hsm          {uri: KeyManager URI ("pkcs11:…"), owned: created by transit (and
  *                                         so deleted with the key) vs referred to with key_ref}
  *                          plus hmacKey (base64, 32 random bytes; absent for hmac and HSM keys): the
- *                          version's key for hmac/:name and for convergent nonces.
+ *                          version's key for hmac/:name and (through HKDF) for convergent nonces; and
+ *                          convergentNonce (2 on AES/ChaCha versions made since the scheme exists, absent
+ *                          on older ones): which convergent nonce scheme the version uses.
  *   config/keys            JSON {disableUpsert}; absent = upsert allowed.
  *   config/wrapping-key    JSON {privateKey: base64 PKCS#8 DER}: the RSA-4096 BYOK wrapping key, made on first
  *                          use of wrapping_key / import.
@@ -33,8 +35,14 @@
  *
  * CIPHERTEXT FORMAT (on the wire and in clients' databases, forever): "vault:v<N>:" + base64 of
  *   AES-GCM / ChaCha20-Poly1305   nonce (12) ‖ ciphertext ‖ tag (16); derived keys use HKDF-SHA256(version
- *                                 key, salt none, info = context); convergent keys take the nonce from
- *                                 HMAC-SHA256(hmacKey, u32be(len(context)) ‖ context ‖ plaintext)[:12].
+ *                                 key, salt none, info = context); convergent keys derive the nonce
+ *                                 from every AEAD input (convergent-nonce.ts): scheme 2 =
+ *                                 HMAC-SHA256(HKDF-SHA256(hmacKey, salt none, info "arca transit
+ *                                 convergent nonce v2"), u64be(len ctx) ‖ ctx ‖ u64be(len aad) ‖ aad ‖
+ *                                 u64be(len pt) ‖ pt)[:12]; versions without convergentNonce keep
+ *                                 scheme 1 = HMAC-SHA256(hmacKey, u32be(len ctx) ‖ ctx ‖ pt)[:12] when
+ *                                 the AAD is empty (so stored ciphertexts stay comparable) and use
+ *                                 scheme 2 otherwise.
  *                                 HSM keys: the same layout, the nonce chosen by the KeyManager.
  *   RSA                           RSA-OAEP-SHA256 ciphertext.
  * Signatures and HMACs: "vault:v<N>:" + base64 (asn1) or base64url without padding (jws).

@@ -7,6 +7,7 @@
  */
 import { invalidRequest } from "../../core/errors.js";
 import { definePath } from "../../core/framework/path.js";
+import { CONVERGENT_NONCE_SCHEME } from "./convergent-nonce.js";
 import { checkKeyName, loadPolicy, savePolicy } from "./key-store.js";
 import type { TransitEnv } from "./transit-env.js";
 import { decodeBase64 } from "./transit-input.js";
@@ -57,6 +58,7 @@ function parseBackup(raw: string): KeyPolicy {
   if (p.hsm) throw invalidRequest("invalid backup: HSM-backed keys cannot be restored from a backup");
   for (const v of Object.values(p.keys)) {
     if (typeof v !== "object" || v === null || (!v.key && !v.privateKey) || v.hsm) throw invalidRequest("invalid backup: a key version has no material");
+    if (v.convergentNonce !== undefined && v.convergentNonce !== CONVERGENT_NONCE_SCHEME) throw invalidRequest("invalid backup: unknown convergent nonce scheme");
   }
   return p;
 }

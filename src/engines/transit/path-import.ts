@@ -87,6 +87,7 @@ export function importedVersion(p: KeyPolicy, material: Buffer): KeyVersion {
   if (isSymmetricCipher(p.type)) {
     if (material.length !== symmetricKeyBytes(p.type)) throw invalidRequest(`imported key must be ${symmetricKeyBytes(p.type)} bytes for ${p.type}`);
     v.key = material.toString("base64");
+    v.convergentNonce = 2;
     return v;
   }
   if (p.type === "hmac") {

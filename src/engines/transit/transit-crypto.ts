@@ -1,6 +1,6 @@
 /**
  * The cryptographic operations of transit on one key version: AEAD encrypt/decrypt (AES-GCM, ChaCha20-
- * Poly1305, RSA-OAEP), HKDF key derivation, convergent nonces, sign/verify and HMAC. Software keys use
+ * Poly1305, RSA-OAEP), HKDF key derivation, sign/verify and HMAC. Software keys use
  * node:crypto; HSM keys go through the KeyManager seam so the material never leaves the token.
  */
 import {
@@ -30,6 +30,7 @@ import { ArcaError, invalidRequest } from "../../core/errors.js";
 import { HsmDecryptError, HsmError, HsmKeyNotFoundError } from "../../hsm/errors.js";
 import { isKeyEncrypter, type HashAlgorithm, type KeyManager, type SignOptions } from "../../hsm/key-manager.js";
 import { ecdsaSignDigest, ecdsaVerifyDigest, maxPssSalt, modulusBits, parsePssSalt, pssSignSalt, rsaPssSignDigest, rsaPssVerifyDigest, type DsaEncoding } from "./digest-sign.js";
+import { convergentNonce } from "./convergent-nonce.js";
 import type { CachedPolicy } from "./key-store.js";
 import { decodeBase64, decodeBase64Url, formatEnvelope, parseEnvelope } from "./transit-input.js";
 import { capabilities, decryptionVersion, isEcdsa, isRsa, isSymmetricCipher, type KeyPolicy, type KeyVersion } from "./transit-key.js";
@@ -149,17 +150,6 @@ function aeadDecipher(p: KeyPolicy, key: Buffer, nonce: Buffer): DecipherGCM | D
   return createDecipheriv(p.type === "aes128-gcm96" ? "aes-128-gcm" : "aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
 }
 
-/**
- * Convergent nonce: HMAC-SHA256 keyed by the version's HMAC key over a length-prefixed context and the
- * plaintext, so equal (context, plaintext) pairs give equal ciphertexts and nothing else collides.
- */
-function convergentNonce(v: KeyVersion, context: Buffer, plaintext: Buffer): Buffer {
-  if (!v.hmacKey) throw new ArcaError("internal", "key version has no HMAC key");
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(context.length);
-  return createHmac("sha256", Buffer.from(v.hmacKey, "base64")).update(len).update(context).update(plaintext).digest().subarray(0, NONCE_BYTES);
-}
-
 export function requireCapability(p: KeyPolicy, cap: keyof ReturnType<typeof capabilities>, what: string): void {
   if (!capabilities(p.type, p.hsm)[cap]) throw invalidRequest(`${what} not supported for key type ${p.type}${p.hsm ? " (HSM-backed)" : ""}`);
 }
@@ -205,7 +195,7 @@ export async function encryptVersion(cp: CachedPolicy, ver: number, plaintext: B
   }
   if (!isSymmetricCipher(p.type)) throw invalidRequest(`encryption not supported for key type ${p.type}`);
   const key = symmetricKey(cp, ver, v, params.context);
-  const nonce = p.convergentEncryption ? convergentNonce(v, requireContext(p, params.context), plaintext) : randomNonce();
+  const nonce = p.convergentEncryption ? convergentNonce(v, { context: requireContext(p, params.context), aad: params.aad, plaintext }) : randomNonce();
   const c = aeadCipher(p, key, nonce);
   if (params.aad && params.aad.length > 0) c.setAAD(params.aad, { plaintextLength: plaintext.length });
   const body = Buffer.concat([nonce, c.update(plaintext), c.final(), c.getAuthTag()]);

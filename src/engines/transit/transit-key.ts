@@ -52,6 +52,12 @@ export interface KeyVersion {
   publicKey?: string;
   /** Per-version HMAC key (hmac endpoint for non-hmac key types, convergent nonces), base64. */
   hmacKey?: string;
+  /**
+   * Convergent nonce scheme of this version (convergent-nonce.ts): 2 for versions of AEAD keys made since it
+   * exists; absent for versions made before (scheme 1, kept for an empty AAD so stored ciphertexts still
+   * compare equal).
+   */
+  convergentNonce?: 2;
   hsm?: HsmKeyRef;
 }
 
@@ -149,6 +155,7 @@ export async function generateVersion(type: KeyType, opts: { hmacKeySize?: numbe
   const v: KeyVersion = { creationTime: nowTimestamp(), hmacKey: randomBytes(32).toString("base64") };
   if (isSymmetricCipher(type)) {
     v.key = randomBytes(symmetricKeyBytes(type)).toString("base64");
+    v.convergentNonce = 2;
   } else if (type === "hmac") {
     v.key = randomBytes(opts.hmacKeySize ?? 32).toString("base64");
     delete v.hmacKey; // the key itself is the HMAC key
