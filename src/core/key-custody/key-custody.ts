@@ -89,8 +89,10 @@ export class KeyCustody {
     for (const uri of this.pendingSealUris) {
       try {
         this.reserved.add(identityKey(await this.keyManager.identify(uri)));
-      } catch {
-        still.push(uri); // HSM away or key not generated yet: try again before the next grant
+      } catch (err) {
+        // HSM away: try again before the next grant. A key that is absent or has no CKA_ID cannot be
+        // granted either, so it needs no reservation.
+        if (err instanceof HsmUnavailableError) still.push(uri);
       }
     }
     this.pendingSealUris = still;
