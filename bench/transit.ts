@@ -22,6 +22,9 @@ import { pk, type Handle } from "../dist/hsm/module.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { parsePkcs11Uri } from "../dist/hsm/uri.js";
 import { createTransitBackendWith } from "../dist/engines/transit/backend.js";
+import { KeyCustody } from "../dist/core/key-custody/key-custody.js";
+import { newMount } from "../dist/core/mounts.js";
+import type { Namespace } from "../dist/core/namespaces/namespace.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
 import { printTable, requireWrk, runWrk } from "./wrk.js";
 import { openRawSessions, startBareServer } from "./baseline.js";
@@ -171,12 +174,18 @@ async function hsmCase(): Promise<void> {
   const km = new Pkcs11KeyManager({ tokens: registry });
   const storage = new SqliteStorage({ path: ":memory:" });
   const view = new StorageView(storage, "logical/transit/");
-  const backend = createTransitBackendWith({ keyManager: km });
-  const call = async (operation: Operation, path: string, data: Record<string, unknown>) => {
-    const m = backend.resolve(path, operation);
+  // What a server's transit mount gets: the key manager scoped by key custody (ownership checked per use).
+  const mount = newMount("secret", "transit/", "transit");
+  const ns = { entry: { uuid: "bench" }, store: storage, mountByUuid: () => mount } as unknown as Namespace;
+  const scoped = new KeyCustody(km, () => storage).forMount(ns, mount);
+  const backend = createTransitBackendWith({ keyManager: scoped });
+  const unscoped = createTransitBackendWith({ keyManager: km });
+  const callOn = (b: typeof backend) => async (operation: Operation, path: string, data: Record<string, unknown>) => {
+    const m = b.resolve(path, operation);
     const req = { id: "b", operation, path: `transit/${path}`, data, mountPoint: "transit/", mountPath: path } as unknown as Request;
-    return backend.handle(req, m, view);
+    return b.handle(req, m, view);
   };
+  const call = callOn(backend);
   try {
     const created = await call("update", "keys/hsm", { type: "aes256-gcm96", hsm: true });
     const stored = JSON.parse((await view.get("policy/hsm"))!.toString()) as { keys: Record<string, { hsm: { uri: string } }> };
@@ -204,10 +213,14 @@ async function hsmCase(): Promise<void> {
     };
     const body = { plaintext: kib.toString("base64") };
     const viaTransit = () => call("update", "encrypt/hsm", body);
+    const viaUnscoped = () => callOn(unscoped)("update", "encrypt/hsm", body);
     const [r, tr] = await runPair(raw, viaTransit);
+    const [r2, un] = await runPair(raw, viaUnscoped);
     console.log(`\nHSM-backed AES-256-GCM encrypt 1 KiB, SoftHSM, ${HSM_CONCURRENCY} in flight, in-process (no HTTP), ${SECONDS} s each, interleaved\n`);
     console.log(summary("raw SoftHSM (pkcs11js async)", r));
-    console.log(summary("transit encrypt/:name (HSM key, LogicalBackend)", tr, r));
+    console.log(summary("transit encrypt/:name (HSM key, key custody)", tr, r));
+    console.log(summary("raw SoftHSM (pkcs11js async), second run", r2));
+    console.log(summary("transit encrypt/:name (unscoped key manager)", un, r2));
   } finally {
     await storage.close();
     await km.close();
