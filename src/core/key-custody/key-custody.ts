@@ -196,7 +196,9 @@ export class KeyCustody {
       await putJson(txn, key, record);
       return true;
     });
-    this.invalidate();
+    // A namespace seal taking a granted key withdraws the grant from every mount; a mount's fresh key
+    // withdraws nothing, so the cached checks of other mounts stay.
+    if (won && record.kind === "namespace-seal") this.invalidate();
     return won;
   }
 }
