@@ -9,14 +9,18 @@
  * once did, growing by ~100 MB/s and ignoring SIGTERM) then fails these tests on their timeouts instead of
  * starving this runner's timers too.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { connect } from "node:net";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { connect, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { connect as connectTls } from "node:tls";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../../test/servers.js";
-import { RequestLineRewriter, rewriteRequestLine } from "./list-verb.js";
+import { RequestLineRewriter, rewriteRequestLine, supportListVerbs } from "./list-verb.js";
 
 const SEED = 20261206;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -352,3 +356,57 @@ describe("the takeover on a server in its own process", () => {
   });
 });
 
+function hasOpenssl(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!hasOpenssl())("the takeover on an HTTPS listener", () => {
+  const dir = mkdtempSync(join(tmpdir(), "arca-list-verb-tls-"));
+  let server: HttpsServer;
+  let port: number;
+
+  beforeAll(async () => {
+    // A throwaway self-signed certificate, made with the openssl CLI.
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    server = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify({ seen: `${req.method} ${req.url}`, encrypted: "encrypted" in req.socket }));
+    });
+    supportListVerbs(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers LIST and SCAN pipelined with GET over TLS, and refuses a malformed line", async () => {
+    const reply = await new Promise<string>((resolve) => {
+      const sock = connectTls({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => {
+        sock.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\nLIST /b HTTP/1.1\r\nHost: x\r\n\r\nSCAN /c?d HTTP/1.1\r\nHost: x\r\n\r\nLIST /e\r\n\r\n");
+      });
+      let out = "";
+      const timer = setTimeout(() => sock.destroy(), LIVENESS_MS);
+      sock.on("data", (d: Buffer) => (out += d.toString("latin1")));
+      sock.on("error", () => undefined);
+      sock.on("close", () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+    const got = responses(reply);
+    expect(got.map((g) => g.status)).toEqual([200, 200, 200, 400]);
+    expect(got.slice(0, 3).map((g) => JSON.parse(g.body) as unknown)).toEqual([
+      { seen: "GET /a", encrypted: true },
+      { seen: "GET /b?list=true", encrypted: true },
+      { seen: "GET /c?d&scan=true", encrypted: true },
+    ]);
+  });
+});

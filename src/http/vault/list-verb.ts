@@ -19,6 +19,7 @@
 import { Duplex } from "node:stream";
 import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 
 const VERBS: Record<string, string> = { LIST: "list", SCAN: "scan" };
 
@@ -283,7 +284,9 @@ function adopt(server: Server, socket: Socket, first: Buffer): void {
   afterPendingResponses(socket, () => {
     const conn = new RewritingConnection(socket, first, server.headersTimeout);
     adopted.add(conn);
-    server.emit("connection", conn);
+    // The bytes are plain HTTP by now. An HTTPS server runs Node's HTTP connection handler on
+    // "secureConnection"; its "connection" would start a TLS handshake on them.
+    server.emit(server instanceof TlsServer ? "secureConnection" : "connection", conn);
   });
 }
 
