@@ -451,6 +451,12 @@ export class Core {
     await this.audit.logRequest(req);
     let resp: Response | undefined;
     try {
+      ns.enter();
+    } catch (err) {
+      await this.audit.logResponse(req, undefined, err);
+      throw err;
+    }
+    try {
       resp = await route.backend.handle(req, match, route.storage);
       // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
       if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
@@ -460,7 +466,11 @@ export class Core {
       await this.audit.logResponse(req, undefined, err);
       throw err;
     } finally {
-      if (token) await token.ns.tokens.revokeIfUsedUp(token.entry);
+      try {
+        if (token) await token.ns.tokens.revokeIfUsedUp(token.entry);
+      } finally {
+        ns.leave();
+      }
     }
     await this.audit.logResponse(req, resp, undefined);
     return resp;

@@ -14,7 +14,7 @@ import { randomBase62 } from "../ids.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { KeyIdentity } from "../../hsm/key-manager.js";
 import type { Core } from "../core.js";
-import { Namespace } from "./namespace.js";
+import { Namespace, namespaceDeletedError } from "./namespace.js";
 import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces } from "./namespace-seal.js";
 import {
   checkNamespaceName,
@@ -189,6 +189,7 @@ export class NamespaceRegistry {
     const parent = this.find(from, segs.slice(0, -1).join("/"));
     if (!parent) throw new ArcaError("invalid_request", `parent namespace "${segs.slice(0, -1).join("/")}/" does not exist`);
     if (parent.sealed) throw namespaceSealedError(parent.sealHandle?.reason);
+    if (parent.fenced) throw namespaceDeletedError();
     const path = `${parent.path}${name}/`;
     if (parent.children.has(name) || this.creating.has(path)) throw new ArcaError("invalid_request", `namespace "${path}" already exists`);
     // The namespace would shadow the mount: resolution takes the namespace first.
@@ -221,6 +222,8 @@ export class NamespaceRegistry {
       }
       const ns = new Namespace(this.core, entry, parent, sealHandle?.barrier ?? raw, sealHandle);
       await ns.setup();
+      // The parent's delete fenced it meanwhile (it waits for this create only if the create runs inside it).
+      if (parent.fenced) throw namespaceDeletedError();
       // The entry is written last: until it exists, nothing points at the data, and a failure cleans up.
       await putJson(parent.store, NAMESPACE_TABLE_PREFIX + uuid, entry);
       return this.register(ns);
@@ -259,7 +262,15 @@ export class NamespaceRegistry {
   async delete(ns: Namespace): Promise<void> {
     const parent = ns.parent;
     if (!parent) throw new ArcaError("invalid_request", "the root namespace cannot be deleted");
-    if (ns.children.size > 0) throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
+    const hasChildren = (): boolean => ns.children.size > 0 || [...this.creating].some((p) => p.startsWith(ns.path));
+    if (hasChildren()) throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
+    // Fence first: requests still writing into the namespace would leave data behind the prefix clear.
+    await ns.fenceAndDrain();
+    // A child may have been created while the requests drained (one of them may have been that create).
+    if (hasChildren()) {
+      ns.unfence();
+      throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
+    }
     this.forget(ns);
     parent.children.delete(ns.name);
     await childStorage(parent, ns.entry.uuid).clear();

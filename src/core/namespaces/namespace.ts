@@ -21,6 +21,8 @@ import type { Core } from "../core.js";
 import type { NamespaceEntry } from "./namespace-entry.js";
 import type { NamespaceSeal } from "./namespace-seal.js";
 
+export const namespaceDeletedError = (): ArcaError => new ArcaError("invalid_request", "namespace not found or being deleted");
+
 export class Namespace {
   readonly router = new Router();
   readonly tokens: TokenStore;
@@ -31,6 +33,11 @@ export class Namespace {
   /** Response wrapping; wrapping tokens belong to the namespace the wrapped request ran in (as OpenBao's). */
   readonly wrapper: ResponseWrapper;
   private mountEntries: MountEntry[] = [];
+  /** Requests running in this namespace now (the delete waits for them). */
+  private active = 0;
+  private drained: (() => void) | undefined;
+  /** Set by a delete: no request enters any more (for good once the delete went through). */
+  private fencedByDelete = false;
 
   constructor(
     readonly core: Core,
@@ -75,6 +82,37 @@ export class Namespace {
 
   get isRoot(): boolean {
     return this.parent === undefined;
+  }
+
+  /** Counts a request into this namespace; refused once a delete has fenced it. Pair with leave(). */
+  enter(): void {
+    if (this.fencedByDelete) throw namespaceDeletedError();
+    this.active++;
+  }
+
+  leave(): void {
+    this.active--;
+    if (this.active === 0) this.drained?.();
+  }
+
+  get fenced(): boolean {
+    return this.fencedByDelete;
+  }
+
+  /** Refuses new requests, then waits until the ones already running have finished. */
+  async fenceAndDrain(): Promise<void> {
+    if (this.fencedByDelete) throw namespaceDeletedError();
+    this.fencedByDelete = true;
+    if (this.active === 0) return;
+    await new Promise<void>((resolve) => {
+      this.drained = resolve;
+    });
+    this.drained = undefined;
+  }
+
+  /** Lets requests in again (a delete that was refused after fencing). */
+  unfence(): void {
+    this.fencedByDelete = false;
   }
 
   /** True when `other` is this namespace or lies below it. */
