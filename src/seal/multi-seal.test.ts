@@ -92,6 +92,28 @@ describe("seal manager with auto seals", () => {
     expect((await new SealManager(storage, [auto(a), auto(b)]).autoUnseal()).rootKey?.equals(rootKey)).toBe(true);
   });
 
+  it("a seal removed from the config has its copies deleted once a remaining seal works, so it no longer unseals", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const a = new FakeSeal("old");
+    const b = new FakeSeal("new");
+    const { rootKey } = await new SealManager(storage, [auto(a), auto(b)]).initialize({ secretShares: 0, secretThreshold: 0, recoveryShares: 1, recoveryThreshold: 1 });
+    // "old" leaves the configuration while its HSM is away from the remaining seal: nothing is deleted yet.
+    b.down = true;
+    const withoutOld = new SealManager(storage, [auto(b)]);
+    await withoutOld.loadConfig();
+    await withoutOld.checkSeals(rootKey);
+    expect(await storage.get(wrappedRootKeyPath("old"))).toBeDefined();
+    // With the remaining seal working, the retired seal's copies go, and it is said why.
+    b.down = false;
+    await withoutOld.checkSeals(rootKey);
+    expect(await storage.get(wrappedRootKeyPath("old"))).toBeUndefined();
+    expect(await storage.get(wrappedRecoveryKeyPath("old"))).toBeUndefined();
+    expect(withoutOld.warnings(false).join()).toMatch(/seal "old" is no longer configured/);
+    // A server given only the old seal cannot unseal any more.
+    expect((await new SealManager(storage, [auto(a)]).autoUnseal()).rootKey).toBeUndefined();
+    expect((await new SealManager(storage, [auto(b)]).autoUnseal()).rootKey?.equals(rootKey)).toBe(true);
+  });
+
   it("recovery shares unseal after a manual seal (through the auto seal) and wrong ones are refused", async () => {
     const storage = new SqliteStorage({ path: ":memory:" });
     const a = new FakeSeal("a");

@@ -76,6 +76,8 @@ export class SealManager {
   /** Why the last automatic unseal failed (shown while sealed). */
   private autoUnsealError: string | undefined;
   private readonly seals: ConfiguredSeal[];
+  /** Seals whose copies were deleted because the configuration no longer has them (shown in warnings). */
+  private readonly retiredNotes: string[] = [];
 
   /** `seals` as configured; none means one Shamir seal. Bare AutoSeals are taken as enabled seals. */
   constructor(
@@ -175,6 +177,7 @@ export class SealManager {
     const out: string[] = [];
     if (this.migrating) out.push("seal migration pending: unseal with the current shares and migrate=true");
     if (sealed && this.autoUnsealError) out.push(`auto-unseal failed: ${this.autoUnsealError}`);
+    out.push(...this.retiredNotes);
     for (const h of this.healthReport()) {
       if (h.disabled || h.healthy) continue;
       out.push(`seal "${h.name}" (${h.type}) is unhealthy: ${h.error ?? "unknown error"}`);
@@ -490,8 +493,37 @@ export class SealManager {
           this.markUnhealthy(s.name, err);
         }
       }
+      await this.removeUnconfiguredCopies(autos);
     } finally {
       zero(recoveryKey);
+    }
+  }
+
+  /**
+   * A seal taken out of the configuration is retired as a disabled one would be: its copies of the root and
+   * recovery keys are deleted, or a server given only that old seal would still unseal. Only once a seal
+   * that stays has a working copy, so a configuration mistake cannot leave storage without one.
+   */
+  private async removeUnconfiguredCopies(autos: AutoEntry[]): Promise<void> {
+    const configured = new Set([...this.seals, ...this.enabledSeals()].map((s) => s.name));
+    const workingAuto = autos.some((s) => this.health.get(s.name)?.healthy === true);
+    const workingShamir = this.enabledSeals().some((s) => !s.auto) && (await this.storage.get(wrappedRootKeyPath(SHAMIR))) !== undefined;
+    if (!workingAuto && !workingShamir) return;
+    const stored = [
+      ...(await this.storage.list(SEAL_PREFIX)).filter((n) => !n.endsWith("/")),
+      ...(await this.storage.list(RECOVERY_PREFIX)),
+    ];
+    const retired = [...new Set(stored.filter((n) => !configured.has(n)))];
+    if (retired.length === 0) return;
+    await this.storage.transaction(async (txn) => {
+      for (const name of retired) {
+        await txn.delete(wrappedRootKeyPath(name));
+        await txn.delete(wrappedRecoveryKeyPath(name));
+      }
+    });
+    for (const name of retired) {
+      this.copies.delete(name);
+      this.retiredNotes.push(`seal "${name}" is no longer configured: its copies of the root and recovery keys were deleted from storage`);
     }
   }
 
