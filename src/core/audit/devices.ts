@@ -10,16 +10,29 @@ import { chainLine, GENESIS, stateAfter, type ChainState } from "./chain.js";
 
 export interface AuditDevice {
   write(entry: Record<string, unknown>): Promise<void>;
+  /** Where the device's chain stands: the last line written, and the sequence number its log starts at. */
+  head(): ChainHead;
   close(): Promise<void>;
+}
+
+export interface ChainHead extends ChainState {
+  /** Sequence number of the first line of this device's log (1 for a new log). */
+  firstSeq: number;
 }
 
 /** Serialises writes and keeps the chain state; subclasses only know how to emit one line. */
 abstract class ChainedDevice implements AuditDevice {
   private state: ChainState = GENESIS;
+  private firstSeq = 1;
   private tail: Promise<void> = Promise.resolve();
 
-  protected setState(s: ChainState): void {
+  protected setState(s: ChainState, firstSeq: number): void {
     this.state = s;
+    this.firstSeq = firstSeq;
+  }
+
+  head(): ChainHead {
+    return { ...this.state, firstSeq: this.firstSeq };
   }
 
   write(entry: Record<string, unknown>): Promise<void> {
@@ -36,15 +49,49 @@ abstract class ChainedDevice implements AuditDevice {
   abstract close(): Promise<void>;
 }
 
-async function lastLineOf(fh: FileHandle): Promise<string | undefined> {
+const TAIL_WINDOW = 1 << 20;
+
+/**
+ * Cuts a line left incomplete at the end of the log (a crash or a full disk in the middle of a write): it
+ * was never acknowledged (the request it recorded was refused), and a verifier must be able to read the
+ * log. Returns the size after the repair.
+ */
+async function dropIncompleteLastLine(fh: FileHandle): Promise<number> {
   const { size } = await fh.stat();
+  if (size === 0) return 0;
+  const len = Math.min(size, TAIL_WINDOW);
+  const buf = Buffer.alloc(len);
+  await fh.read(buf, 0, len, size - len);
+  if (buf[len - 1] === 0x0a) return size;
+  const nl = buf.lastIndexOf(0x0a);
+  const keep = nl === -1 ? (len === size ? 0 : size) : size - len + nl + 1;
+  if (keep !== size) await fh.truncate(keep);
+  return keep;
+}
+
+async function lastLineOf(fh: FileHandle, size: number): Promise<string | undefined> {
   if (size === 0) return undefined;
-  const len = Math.min(size, 1 << 20);
+  const len = Math.min(size, TAIL_WINDOW);
   const buf = Buffer.alloc(len);
   await fh.read(buf, 0, len, size - len);
   const text = buf.toString("utf8").replace(/\n+$/, "");
   const nl = text.lastIndexOf("\n");
   return nl === -1 ? (len === size ? text : undefined) : text.slice(nl + 1);
+}
+
+/** The sequence number of the log's first line (1 for an empty log or one without chain fields). */
+async function firstSeqOf(fh: FileHandle, size: number): Promise<number> {
+  if (size === 0) return 1;
+  const len = Math.min(size, TAIL_WINDOW);
+  const buf = Buffer.alloc(len);
+  await fh.read(buf, 0, len, 0);
+  const nl = buf.indexOf(0x0a);
+  try {
+    const seq = (JSON.parse(buf.subarray(0, nl === -1 ? len : nl).toString("utf8")) as { seq?: unknown }).seq;
+    return typeof seq === "number" ? seq : 1;
+  } catch {
+    return 1;
+  }
 }
 
 export class FileAuditDevice extends ChainedDevice {
@@ -69,7 +116,9 @@ export class FileAuditDevice extends ChainedDevice {
       throw new ArcaError("invalid_request", `cannot open audit file: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
     }
     const device = new FileAuditDevice(fh, "file");
-    device.setState(stateAfter(await lastLineOf(fh)));
+    const size = await dropIncompleteLastLine(fh);
+    const state = stateAfter(await lastLineOf(fh, size));
+    device.setState(state, size === 0 ? state.seq + 1 : await firstSeqOf(fh, size));
     return device;
   }
 
@@ -79,7 +128,15 @@ export class FileAuditDevice extends ChainedDevice {
       return;
     }
     if (this.target === "discard" || !this.fh) return;
-    await this.fh.appendFile(line);
+    // A line is in the log whole or not at all: a failed or short write (a full disk) is cut back, so the
+    // log stays verifiable and the next line follows the last complete one.
+    const { size } = await this.fh.stat();
+    try {
+      await this.fh.appendFile(line);
+    } catch (err) {
+      await this.fh.truncate(size).catch(() => undefined);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
