@@ -95,7 +95,7 @@ export interface ResolvedToken {
  * Endpoints of the root namespace only (OpenBao's list): in a namespace they answer 400. The raw ones
  * (init, unseal, seal, ...) are refused by the HTTP layer before they get here.
  */
-const ROOT_ONLY_SYS = /^sys\/(?:raw|generate-recovery-token|init|seal|step-down|unseal|health|rekey-recovery-key|rekey|storage|generate-root|generate-root-token|metrics|pprof|in-flight-req|audit|audit-hash|config|decode-token|host-info|loggers|monitor|quotas|replication|rotate|key-status|leader|internal\/counters|internal\/inspect)(?:\/|$)/;
+const ROOT_ONLY_SYS = /^sys\/(?:raw|generate-recovery-token|init|seal|step-down|unseal|health|rekey-recovery-key|rekey|storage|generate-root|generate-root-token|metrics|pprof|in-flight-req|audit|audit-hash|config|decode-token|host-info|loggers|monitor|quotas|replication|rotate|key-status|leader|internal\/counters|internal\/inspect|audit-checkpoint)(?:\/|$)/;
 
 export const namespaceUnavailableError = (): ArcaError => new ArcaError("invalid_request", "operation unavailable in namespaces");
 export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
@@ -291,7 +291,13 @@ export class Core {
     // Before any namespace or engine can ask for a key: the seal keys are reserved first.
     await this.custody?.reserveSealKeys(this.seal.sealKeyUris());
     await this.namespaces.setup();
-    await this.audit.setup(this.barrier, (req) => this.auditKeysOf(req));
+    const custody = this.custody;
+    await this.audit.setup(
+      this.barrier,
+      (req) => this.auditKeysOf(req),
+      // Checkpoints are signed in the HSM when there is one; an HSM that is away leaves them unsigned.
+      async () => (custody ? custody.systemSigner("audit-checkpoint").catch(() => undefined) : undefined),
+    );
     this.activeSince = new Date();
   }
 
@@ -306,6 +312,7 @@ export class Core {
     this.clearRetry();
     await this.audit.teardown();
     this.namespaces.teardown();
+    this.custody?.reset();
     this.barrier.seal();
     this.seal.resetProgress();
     this.rootGeneration.cancel();

@@ -13,6 +13,8 @@ import type { AuthResponse, Request, Response } from "../framework/request.js";
 import type { AuditBroker } from "../audit.js";
 import { hashStructure, hmacString } from "./hash.js";
 import { FileAuditDevice, SocketAuditDevice, type AuditDevice } from "./devices.js";
+import { CheckpointRecorder, type Checkpoint } from "./checkpoints.js";
+import type { Signer } from "../../hsm/key-manager.js";
 
 export interface AuditTableEntry {
   path: string;
@@ -47,10 +49,16 @@ async function openDevice(entry: AuditTableEntry): Promise<AuditDevice> {
 export class DeviceAuditBroker implements AuditBroker {
   private readonly enabled = new Map<string, Enabled>();
   private store: KeyValueStore | undefined;
+  private checkpoints: CheckpointRecorder | undefined;
   private mountKeys: (req: Pick<Request, "namespace" | "mountAccessor">) => MountAuditKeys = () => NO_KEYS;
 
-  async setup(store: KeyValueStore, mountKeys?: (req: Pick<Request, "namespace" | "mountAccessor">) => MountAuditKeys): Promise<void> {
+  async setup(
+    store: KeyValueStore,
+    mountKeys?: (req: Pick<Request, "namespace" | "mountAccessor">) => MountAuditKeys,
+    checkpointSigner: () => Promise<Signer | undefined> = () => Promise.resolve(undefined),
+  ): Promise<void> {
     this.store = store;
+    this.checkpoints = new CheckpointRecorder(store, checkpointSigner);
     if (mountKeys) this.mountKeys = mountKeys;
     for (const entry of (await getJson<AuditTableEntry[]>(store, TABLE)) ?? []) {
       const salt = (await store.get(saltKey(entry.path))) ?? randomBytes(32);
@@ -65,6 +73,9 @@ export class DeviceAuditBroker implements AuditBroker {
   }
 
   async teardown(): Promise<void> {
+    // The last heads go to the barrier before it seals: lines cut from the end after this are noticed.
+    await this.checkpoints?.close();
+    this.checkpoints = undefined;
     await Promise.allSettled([...this.enabled.values()].map(async (e) => e.device?.close()));
     for (const e of this.enabled.values()) e.salt.fill(0);
     this.enabled.clear();
@@ -93,6 +104,13 @@ export class DeviceAuditBroker implements AuditBroker {
     await store.delete(saltKey(path));
     this.enabled.delete(path);
     await e.device?.close();
+    await this.checkpoints?.forget(path);
+  }
+
+  /** The device's latest checkpoint (recorded now, so it covers every line written so far). */
+  async checkpoint(path: string): Promise<Checkpoint | undefined> {
+    if (!this.enabled.has(path)) throw new ArcaError("invalid_request", "unknown audit backend");
+    return this.checkpoints?.read(path);
   }
 
   hash(path: string, input: string): string {
@@ -192,8 +210,10 @@ export class DeviceAuditBroker implements AuditBroker {
   private async broadcast(build: (salt: Buffer, hmacAccessor: boolean) => Record<string, unknown>): Promise<void> {
     const results = await Promise.allSettled(
       [...this.enabled.values()].map(async (e) => {
-        if (!e.device) throw new Error("device unavailable");
-        await e.device.write(build(e.salt, e.entry.options.hmac_accessor !== "false"));
+        const device = e.device;
+        if (!device) throw new Error("device unavailable");
+        await device.write(build(e.salt, e.entry.options.hmac_accessor !== "false"));
+        this.checkpoints?.touched(e.entry.path, () => device.head());
       }),
     );
     if (!results.some((r) => r.status === "fulfilled")) {

@@ -73,3 +73,36 @@ export function verifyChain(text: string): VerifyResult {
   }
   return { ok: true, entries: lines.length };
 }
+
+/** What a checkpoint asserts about a log (see checkpoints.ts): its last line then, and where it started. */
+export interface CheckpointClaim {
+  seq: number;
+  hash: string;
+  first_seq: number;
+}
+
+/**
+ * Checks a log whose chain is intact against a checkpoint: lines cut from the end (the checkpoint's line is
+ * missing or differs) or from the start (the log begins after the device's first line) are reported.
+ */
+export function verifyAgainstCheckpoint(text: string, cp: CheckpointClaim): VerifyResult {
+  const chain = verifyChain(text);
+  if (!chain.ok) return chain;
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const seqOf = (line: string): number => (JSON.parse(line) as { seq: number }).seq;
+  const first = lines.length > 0 ? seqOf(lines[0]) : cp.first_seq;
+  const last = lines.length > 0 ? seqOf(lines[lines.length - 1]) : 0;
+  if (first > cp.first_seq) {
+    return { ok: false, entries: lines.length, brokenLine: 1, reason: `the log starts at seq ${first} but the device's log started at seq ${cp.first_seq}: lines were removed from the start` };
+  }
+  if (cp.seq === 0) return chain;
+  if (last < cp.seq) {
+    return { ok: false, entries: lines.length, brokenLine: lines.length, reason: `the log ends at seq ${last} but the checkpoint records seq ${cp.seq}: lines were removed from the end` };
+  }
+  const at = cp.seq - first;
+  if (at < 0 || at >= lines.length || lineHash(lines[at]) !== cp.hash) {
+    return { ok: false, entries: lines.length, brokenLine: at + 1, reason: `the line with seq ${cp.seq} is not the one the checkpoint records` };
+  }
+  return chain;
+}

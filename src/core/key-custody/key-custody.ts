@@ -18,7 +18,7 @@ import { ArcaError } from "../errors.js";
 import { getJson, putJson } from "../view.js";
 import { HsmError, HsmKeyNotFoundError, HsmUnavailableError } from "../../hsm/errors.js";
 import { Pkcs11UriError } from "../../hsm/uri.js";
-import { identityKey, type KeyIdentity, type KeyManager } from "../../hsm/key-manager.js";
+import { identityKey, type KeyIdentity, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { MountEntry } from "../mounts.js";
 import type { Namespace } from "../namespaces/namespace.js";
@@ -27,9 +27,12 @@ import { MountKeyManager } from "./mount-key-manager.js";
 
 export type OwnerRecord =
   | { kind: "mount"; identity: KeyIdentity; namespace: string; mount: string; createdAt: string }
-  | { kind: "namespace-seal"; identity: KeyIdentity; namespace: string; createdAt: string };
+  | { kind: "namespace-seal"; identity: KeyIdentity; namespace: string; createdAt: string }
+  | { kind: "system"; identity: KeyIdentity; purpose: string; createdAt: string };
 
 const OWNERS_PREFIX = "core/key-owners/";
+/** `core/system-keys/<purpose>` → {uri}: keys the server itself uses (audit checkpoint signing). */
+const SYSTEM_KEYS_PREFIX = "core/system-keys/";
 
 /**
  * Same class as a missing key, so engines that already answer "not found" for a missing HSM key answer the
@@ -56,6 +59,7 @@ export class KeyCustody {
   private pendingSealUris: string[] = [];
   /** Bumped by every change that can withdraw a permission; scoped managers drop what they cached. */
   private gen = 0;
+  private readonly systemSigners = new Map<string, Promise<Signer>>();
 
   constructor(
     readonly keyManager: KeyManager,
@@ -182,6 +186,35 @@ export class KeyCustody {
     if (await this.claim({ kind: "namespace-seal", identity, namespace: namespaceUuid, createdAt: new Date().toISOString() })) return { identity, fresh: true };
     if ((await this.ownerOf(identity))?.kind !== "namespace-seal") throw refused();
     return { identity, fresh: false };
+  }
+
+  /**
+   * A signing key the server itself uses for `purpose` (created in the HSM on first use, owned by the
+   * system, so no mount can ever use it). Concurrent first uses create one key.
+   */
+  systemSigner(purpose: string): Promise<Signer> {
+    let pending = this.systemSigners.get(purpose);
+    if (!pending) {
+      pending = this.loadOrCreateSystemKey(purpose);
+      this.systemSigners.set(purpose, pending);
+      pending.catch(() => this.systemSigners.delete(purpose)); // retried on the next use
+    }
+    return pending;
+  }
+
+  private async loadOrCreateSystemKey(purpose: string): Promise<Signer> {
+    const stored = await getJson<{ uri: string }>(this.rootStore(), SYSTEM_KEYS_PREFIX + purpose);
+    if (stored) return this.keyManager.createSigner(stored.uri);
+    const created = await this.keyManager.createKey({ algorithm: "ec-p256", label: `arca-${purpose}` });
+    const identity = await this.keyManager.identify(created.uri);
+    await this.claim({ kind: "system", identity, purpose, createdAt: new Date().toISOString() });
+    await putJson(this.rootStore(), SYSTEM_KEYS_PREFIX + purpose, { uri: created.uri });
+    return this.keyManager.createSigner(created.uri);
+  }
+
+  /** Forgets cached system signers (seal: the next unseal may find another storage). */
+  reset(): void {
+    this.systemSigners.clear();
   }
 
   private async ownerOf(identity: KeyIdentity): Promise<OwnerRecord | undefined> {

@@ -31,7 +31,7 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalB
       ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
     ],
     // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
-    rootPaths: ["rotate", "rotate/*", "audit", "audit/*", "generate-root-token/*"],
+    rootPaths: ["rotate", "rotate/*", "audit", "audit/*", "audit-checkpoint/*", "generate-root-token/*"],
     // Authorisation of these happens inside (by mount access, or none needed for the unauth listing).
     unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*", "wrapping/lookup"],
     help: "The system backend: mounts, policies, capabilities, keyring rotation.",

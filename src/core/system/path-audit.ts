@@ -44,6 +44,18 @@ export function auditPaths(core: Core): PathSpec[] {
       },
     }),
     definePath({
+      pattern: "audit-checkpoint/:path+",
+      fields: { path: { type: "string", required: true } },
+      synopsis: "The device's chain head as recorded in the barrier (signed by the HSM when there is one), for arca audit verify -checkpoint.",
+      operations: {
+        read: async ({ fields }) => {
+          const c = await core.audit.checkpoint(devicePath(fields.path));
+          if (!c) throw new ArcaError("not_found", "no checkpoint recorded for this device yet");
+          return { data: { ...c } };
+        },
+      },
+    }),
+    definePath({
       pattern: "audit-hash/:path+",
       fields: { path: { type: "string", required: true }, input: { type: "string", required: true } },
       synopsis: "The HMAC an audit device writes for a given input.",
