@@ -7,15 +7,23 @@
  *   accessor/<hash>           { id: <token hash>, accessor? }   (accessors are hashed too; `accessor`
  *                             is kept so LIST auth/token/accessors needs no entry read; older rows lack it)
  *   parent/<parent hash>/<child hash>                  revocation tree
+ *   expire/<minute>/<hash>    expiry index, time-ordered (see expiry-index.ts)
+ *   expire-index              marker: the index covers every token (written once, after a backfill)
  *   roles/<name>              TokenRole (JSON)
  *
  * Resolved entries are cached in memory; every write goes through this class, which drops the cache
  * entry (a later HA node will also drop it on a storage invalidation for the same key).
+ *
+ * Expiry: a token is valid only while it and every ancestor are unexpired. Lookups check the whole
+ * parent chain (cached entries, so a few map reads), which refuses a child the moment its parent expires
+ * even though nothing has revoked it yet; the expiration job (`revokeExpired`, run by the server's
+ * scheduler) then revokes each expired token with its subtree, and its cubbyhole through the revoke hooks.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ArcaError } from "../errors.js";
 import { randomBase62 } from "../ids.js";
 import { getJson, putJson } from "../view.js";
+import { EXPIRY_PREFIX, dueBuckets, expiryKey } from "./expiry-index.js";
 import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";
 import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 
@@ -113,6 +121,10 @@ export const TOKEN_PREFIX = "hvs.";
 const CACHE_LIMIT = 100_000;
 /** Live tokens whose salted hash is remembered (see `lookup`). */
 const HASH_MEMO_LIMIT = 10_000;
+/** Marks a store whose expiry index covers every token (older stores are backfilled once at setup). */
+const EXPIRY_INDEX_MARKER = "expire-index";
+/** Parent chains deeper than this are not followed further (they cannot occur; it bounds a corrupt store). */
+const MAX_CHAIN_DEPTH = 1000;
 
 export class TokenStore {
   private salt: Buffer | undefined;
@@ -145,6 +157,21 @@ export class TokenStore {
     this.salt = salt;
     this.cache.clear();
     this.hashMemo.clear();
+    await this.backfillExpiryIndex();
+  }
+
+  /**
+   * Indexes the expiring tokens of a store written before the expiry index existed. Runs once: a full
+   * read of the tokens, then the marker, so that later setups cost one read.
+   */
+  private async backfillExpiryIndex(): Promise<void> {
+    if (await this.store.get(EXPIRY_INDEX_MARKER)) return;
+    for (const id of await this.listAll("id/")) {
+      const entry = await getJson<TokenEntry>(this.store, `id/${id}`);
+      const key = entry ? expiryKey(entry) : undefined;
+      if (key) await this.store.put(key, Buffer.alloc(0));
+    }
+    await this.store.put(EXPIRY_INDEX_MARKER, Buffer.from("1"));
   }
 
   teardown(): void {
@@ -201,6 +228,8 @@ export class TokenStore {
       await putJson(txn, `id/${entry.id}`, entry);
       await putJson(txn, `accessor/${this.hash(entry.accessor)}`, { id: entry.id, accessor: entry.accessor });
       if (entry.parent) await txn.put(`parent/${entry.parent}/${entry.id}`, Buffer.alloc(0));
+      const expiry = expiryKey(entry);
+      if (expiry) await txn.put(expiry, Buffer.alloc(0));
     });
     return { token, entry };
   }
@@ -225,7 +254,24 @@ export class TokenStore {
     return entry;
   }
 
+  /**
+   * The live entry behind a token hash: undefined when unknown, or when it or any ancestor has expired.
+   * An expired token found here is revoked with its subtree at once (the expiration job would do it on
+   * its next run; doing it now costs the same and frees the rows earlier).
+   */
   async lookupById(id: string): Promise<TokenEntry | undefined> {
+    const entry = await this.read(id);
+    if (!entry) return undefined;
+    const expired = await this.expiredInChain(entry, Date.now());
+    if (expired) {
+      await this.revokeTree(expired);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** A stored entry, through the cache; no validity check. */
+  private async read(id: string): Promise<TokenEntry | undefined> {
     let entry = this.cache.get(id);
     if (!entry) {
       entry = await getJson<TokenEntry>(this.store, `id/${id}`);
@@ -233,11 +279,38 @@ export class TokenStore {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(id, entry);
     }
-    if (entry.expireTime > 0 && entry.expireTime <= Date.now()) {
-      await this.revokeTree(entry.id);
-      return undefined;
-    }
     return entry;
+  }
+
+  /**
+   * The id of the topmost token in `entry`'s chain (itself, its parent, ...) that has expired at `now`
+   * (revoking it takes the most of what is dead in one go), or undefined when the whole chain is live.
+   * A parent that is not in this store ends the chain: a revocation deletes children with their parent
+   * in one transaction, so a missing parent means an interrupted revocation that tidy turns into an
+   * orphan, as OpenBao's tidy does.
+   */
+  private async expiredInChain(entry: TokenEntry, now: number): Promise<string | undefined> {
+    let expired: string | undefined;
+    let cur: TokenEntry | undefined = entry;
+    for (let depth = 0; cur && depth < MAX_CHAIN_DEPTH; depth++) {
+      if (cur.expireTime > 0 && cur.expireTime <= now) expired = cur.id;
+      cur = cur.parent ? await this.read(cur.parent) : undefined;
+    }
+    return expired;
+  }
+
+  /**
+   * The earliest expiry (Unix ms) among `entry`'s ancestors, 0 when none of them expires. A child
+   * renewed past it would only be refused then, so renewal caps at it (creation caps at the parent's).
+   */
+  async ancestorsExpiry(entry: TokenEntry): Promise<number> {
+    let earliest = 0;
+    let cur = entry.parent ? await this.read(entry.parent) : undefined;
+    for (let depth = 0; cur && depth < MAX_CHAIN_DEPTH; depth++) {
+      if (cur.expireTime > 0 && (earliest === 0 || cur.expireTime < earliest)) earliest = cur.expireTime;
+      cur = cur.parent ? await this.read(cur.parent) : undefined;
+    }
+    return earliest;
   }
 
   async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
@@ -280,8 +353,20 @@ export class TokenStore {
     if (entry.numUses === -1) await this.revokeTree(entry.id);
   }
 
+  /** Writes a changed entry; when its expiry moved, its expiry index row moves with it. */
   async update(entry: TokenEntry): Promise<void> {
-    await putJson(this.store, `id/${entry.id}`, entry);
+    await this.store.transaction(async (txn) => {
+      const before = await getJson<TokenEntry>(txn, `id/${entry.id}`);
+      // Revoked meanwhile: writing it back would resurrect it without its index rows.
+      if (!before) return;
+      await putJson(txn, `id/${entry.id}`, entry);
+      const oldKey = expiryKey(before);
+      const newKey = expiryKey(entry);
+      if (oldKey !== newKey) {
+        if (oldKey) await txn.delete(oldKey);
+        if (newKey) await txn.put(newKey, Buffer.alloc(0));
+      }
+    });
     this.cache.delete(entry.id);
   }
 
@@ -333,6 +418,8 @@ export class TokenStore {
     if (entry) {
       await txn.delete(`accessor/${this.hash(entry.accessor)}`);
       if (entry.parent) await txn.delete(`parent/${entry.parent}/${id}`);
+      const expiry = expiryKey(entry);
+      if (expiry) await txn.delete(expiry);
     }
     await txn.delete(`id/${id}`);
     this.cache.delete(id);
@@ -450,6 +537,31 @@ export class TokenStore {
       }
     }
     return result;
+  }
+
+  /**
+   * The expiration manager's run: revokes every token that has expired at `now` (Unix ms), each with its
+   * subtree, reading only the index buckets that are due. Index rows whose token is gone or now expires
+   * later (a renewal that raced this run) are dropped. Returns how many tokens were revoked (subtrees
+   * counted as one).
+   */
+  async revokeExpired(now: number): Promise<number> {
+    let revoked = 0;
+    for await (const bucket of dueBuckets(this.store, now)) {
+      for (const id of await this.listAll(`${EXPIRY_PREFIX}${bucket}/`)) {
+        const key = `${EXPIRY_PREFIX}${bucket}/${id}`;
+        const ids: string[] = [];
+        // Decided inside the transaction: a renewal committed since the listing wins.
+        await this.store.transaction(async (txn) => {
+          const entry = await getJson<TokenEntry>(txn, `id/${id}`);
+          if (!entry || expiryKey(entry) !== key) await txn.delete(key);
+          else if (entry.expireTime <= now) await this.revokeIn(txn, id, true, ids);
+        });
+        if (ids.length > 0) revoked++;
+        await this.afterRevoke(ids);
+      }
+    }
+    return revoked;
   }
 
   /** Every key directly below `prefix`, read page by page. */
