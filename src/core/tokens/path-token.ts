@@ -32,11 +32,6 @@ async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
   return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
 }
 
-/** The caller's token entry (a parent namespace's token acting here is looked up in its own store). */
-async function callerEntry(env: Env, req: Request): Promise<TokenEntry | undefined> {
-  return (await env.ns.core.resolveCaller(req.caller))?.entry;
-}
-
 function authFor(entry: TokenEntry, clientToken: string, leaseDuration: number): AuthResponse {
   return {
     clientToken,
@@ -122,7 +117,9 @@ type CreateCtx = HandlerContext<typeof CREATE_FIELDS>;
 async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName: string): Promise<Response> {
   const { ns } = env;
   const { req, fields: f } = ctx;
-  const parent = await callerEntry(env, req);
+  // A parent namespace's token acting here is looked up in its own store.
+  const caller = await env.ns.core.resolveCaller(req.caller);
+  const parent = caller?.entry;
   if (!parent) throw badRequest("parent token lookup failed: no parent found");
   if (parent.type === "batch") throw badRequest("batch tokens cannot create more tokens");
   // -1 is a limited-use token on its last use: still limited.
@@ -282,6 +279,8 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
   const { token, entry } = await ns.tokens.create({
     policies,
     parent,
+    // A parent namespace's token creating one here: its entry is in that namespace's store.
+    parentNamespace: caller.ns.id,
     orphan: isOrphan,
     id: id === "" ? undefined : id,
     path,

@@ -150,3 +150,31 @@ describe("the expiration run", () => {
     expect(await view.list(`${EXPIRY_PREFIX}${buckets[0]}`)).toHaveLength(1);
   });
 });
+
+describe("a token created in a child namespace by a parent namespace's token", () => {
+  async function crossFamily(): Promise<{ parent: AuthResponse; child: AuthResponse }> {
+    await call("update", "sys/namespaces/team");
+    const parent = await create({ policies: ["root"], ttl: "10m" });
+    const resp = await call("update", "team/auth/token/create", { policies: ["default"], ttl: "10m" }, parent.clientToken);
+    if (!resp?.auth) throw new Error("no auth block");
+    const child = resp.auth;
+    expect((await call("read", "team/auth/token/lookup-self", {}, child.clientToken))?.data?.orphan).toBe(false);
+    return { parent, child };
+  }
+
+  it("is refused once that parent expires", async () => {
+    const { parent, child } = await crossFamily();
+    await call("update", "auth/token/renew-self", { increment: "1m" }, parent.clientToken);
+    // Renewal of the child is capped by the parent in the other namespace too.
+    const r = await call("update", "team/auth/token/renew-self", { increment: "1h" }, child.clientToken);
+    expect(r?.auth?.leaseDuration).toBe(60);
+    advance(MIN + 1000);
+    await expectArcaError(call("read", "team/auth/token/lookup-self", {}, child.clientToken), 403, "permission denied");
+  });
+
+  it("is refused once that parent is revoked", async () => {
+    const { parent, child } = await crossFamily();
+    await call("update", "auth/token/revoke", { token: parent.clientToken });
+    await expectArcaError(call("read", "team/auth/token/lookup-self", {}, child.clientToken), 403, "permission denied");
+  });
+});

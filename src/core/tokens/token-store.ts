@@ -33,6 +33,11 @@ export interface TokenEntry {
   accessor: string;
   /** Salted hash of the parent token, "" for orphans. */
   parent: string;
+  /**
+   * Id of the namespace whose store holds the parent, when that is not this store's (a parent namespace's
+   * token created this one here). Absent for parents in the same store.
+   */
+  parentNamespace?: string;
   policies: string[];
   path: string;
   meta: Record<string, string>;
@@ -99,6 +104,8 @@ export interface TidyResult {
 export interface CreateTokenParams {
   policies: string[];
   parent?: TokenEntry;
+  /** Id of the namespace whose store holds `parent`, when it is another namespace's. */
+  parentNamespace?: string;
   orphan?: boolean;
   id?: string;
   path: string;
@@ -119,6 +126,11 @@ export interface CreateTokenParams {
 
 export const TOKEN_PREFIX = "hvs.";
 const CACHE_LIMIT = 100_000;
+/** The earlier of two expiry times, where 0 means "never". */
+function earliest(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b);
+}
+
 /** Live tokens whose salted hash is remembered (see `lookup`). */
 const HASH_MEMO_LIMIT = 10_000;
 /** Marks a store whose expiry index covers every token (older stores are backfilled once at setup). */
@@ -136,6 +148,8 @@ export class TokenStore {
    */
   private readonly hashMemo = new Map<string, string>();
   private readonly revokeHooks: Array<(ids: string[]) => Promise<void>> = [];
+  /** The open token store of another namespace, by id (see `linkStores`). */
+  private otherStore: (namespaceId: string) => TokenStore | undefined = () => undefined;
 
   /** ".<namespace id>" in a namespace: tokens and accessors say where they belong, as OpenBao's do. */
   private readonly suffix: string;
@@ -174,6 +188,14 @@ export class TokenStore {
     await this.store.put(EXPIRY_INDEX_MARKER, Buffer.from("1"));
   }
 
+  /**
+   * How this store reaches the stores of other namespaces, where a parent token may live. The resolver
+   * answers undefined for a namespace that is unknown or sealed.
+   */
+  linkStores(resolve: (namespaceId: string) => TokenStore | undefined): void {
+    this.otherStore = resolve;
+  }
+
   teardown(): void {
     this.salt?.fill(0);
     this.salt = undefined;
@@ -204,6 +226,7 @@ export class TokenStore {
       id: this.hash(token),
       accessor: randomBase62(24) + this.suffix,
       parent: p.parent && !p.orphan ? p.parent.id : "",
+      ...(p.parent && !p.orphan && p.parentNamespace && p.parentNamespace !== this.namespace.id ? { parentNamespace: p.parentNamespace } : {}),
       policies: [...new Set(p.policies)].sort(),
       path: p.path,
       meta: p.meta ?? {},
@@ -262,12 +285,9 @@ export class TokenStore {
   async lookupById(id: string): Promise<TokenEntry | undefined> {
     const entry = await this.read(id);
     if (!entry) return undefined;
-    const expired = await this.expiredInChain(entry, Date.now());
-    if (expired) {
-      await this.revokeTree(expired);
-      return undefined;
-    }
-    return entry;
+    const chain = await this.inspectChain(entry, Date.now());
+    if (chain.revoke) await this.revokeTree(chain.revoke);
+    return chain.live ? entry : undefined;
   }
 
   /** A stored entry, through the cache; no validity check. */
@@ -283,34 +303,44 @@ export class TokenStore {
   }
 
   /**
-   * The id of the topmost token in `entry`'s chain (itself, its parent, ...) that has expired at `now`
-   * (revoking it takes the most of what is dead in one go), or undefined when the whole chain is live.
-   * A parent that is not in this store ends the chain: a revocation deletes children with their parent
-   * in one transaction, so a missing parent means an interrupted revocation that tidy turns into an
-   * orphan, as OpenBao's tidy does.
+   * Whether `entry` and every ancestor are live at `now`, and what to revoke when not: the topmost token
+   * of this store in the chain that is dead (revoking it takes the most of what is dead in one go).
+   *
+   * A parent in this store that is missing ends the chain: a revocation deletes children with their
+   * parent in one transaction, so that means an interrupted revocation, which tidy turns into an orphan
+   * as OpenBao's tidy does. A parent in another namespace's store is different: revoking it never reaches
+   * children here, so a missing one was revoked and takes the chain below it along. When that store is
+   * sealed, the chain is refused but nothing is revoked (the parent may well be alive).
    */
-  private async expiredInChain(entry: TokenEntry, now: number): Promise<string | undefined> {
-    let expired: string | undefined;
-    let cur: TokenEntry | undefined = entry;
-    for (let depth = 0; cur && depth < MAX_CHAIN_DEPTH; depth++) {
-      if (cur.expireTime > 0 && cur.expireTime <= now) expired = cur.id;
-      cur = cur.parent ? await this.read(cur.parent) : undefined;
+  private async inspectChain(entry: TokenEntry, now: number): Promise<{ live: boolean; revoke?: string }> {
+    let revoke: string | undefined;
+    let cur: TokenEntry = entry;
+    for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
+      if (cur.expireTime > 0 && cur.expireTime <= now) revoke = cur.id;
+      if (!cur.parent) break;
+      if (cur.parentNamespace !== undefined && cur.parentNamespace !== this.namespace.id) {
+        const store = this.otherStore(cur.parentNamespace);
+        if (!store) return { live: false, ...(revoke ? { revoke } : {}) };
+        // The other store checks (and cleans up) the rest of the chain itself.
+        if (!(await store.lookupById(cur.parent))) revoke = cur.id;
+        break;
+      }
+      const parent = await this.read(cur.parent);
+      if (!parent) break;
+      cur = parent;
     }
-    return expired;
+    return revoke ? { live: false, revoke } : { live: true };
   }
 
   /**
    * The earliest expiry (Unix ms) among `entry`'s ancestors, 0 when none of them expires. A child
    * renewed past it would only be refused then, so renewal caps at it (creation caps at the parent's).
    */
-  async ancestorsExpiry(entry: TokenEntry): Promise<number> {
-    let earliest = 0;
-    let cur = entry.parent ? await this.read(entry.parent) : undefined;
-    for (let depth = 0; cur && depth < MAX_CHAIN_DEPTH; depth++) {
-      if (cur.expireTime > 0 && (earliest === 0 || cur.expireTime < earliest)) earliest = cur.expireTime;
-      cur = cur.parent ? await this.read(cur.parent) : undefined;
-    }
-    return earliest;
+  async ancestorsExpiry(entry: TokenEntry, depth = 0): Promise<number> {
+    if (!entry.parent || depth >= MAX_CHAIN_DEPTH) return 0;
+    const store = entry.parentNamespace !== undefined && entry.parentNamespace !== this.namespace.id ? this.otherStore(entry.parentNamespace) : this;
+    const parent = store ? await store.read(entry.parent) : undefined;
+    return parent && store ? earliest(parent.expireTime, await store.ancestorsExpiry(parent, depth + 1)) : 0;
   }
 
   async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
@@ -511,6 +541,8 @@ export class TokenStore {
         await this.store.transaction(async (txn) => {
           const child = await getJson<TokenEntry>(txn, `id/${childId}`);
           if (child && parentExists) return;
+          // The parent lives in another namespace's store; lookups check it there.
+          if (child?.parentNamespace !== undefined) return;
           if (child && child.parent === parentId) {
             child.parent = "";
             await putJson(txn, `id/${childId}`, child);
