@@ -233,6 +233,15 @@ describe("token expiration on a running server", () => {
     const parent = await create(root, { ttl: "1h" });
     const child = await create(parent.client_token, { ttl: "30m" });
     const lasting = await create(root, { ttl: "20h" });
+    // Each namespace has its own token store: the job covers them all.
+    expect((await api(url(), "POST", "sys/namespaces/team", { token: root })).status).toBe(200);
+    const inTeam = await api(url(), "POST", "team/auth/token/create", { token: root, body: { policies: ["default"], ttl: "1h" } });
+    const teamAccessor = (inTeam.body?.auth as { accessor: string }).accessor;
+    const teamAccessors = async (): Promise<string[]> => {
+      const r = await api(url(), "LIST", "team/auth/token/accessors", { token: root });
+      return (r.body?.data as { keys?: string[] } | undefined)?.keys ?? [];
+    };
+    expect(await teamAccessors()).toContain(teamAccessor);
     await s?.stop();
     s = undefined;
     // Two hours later (by the jobs' clock), a new process on the same storage.
@@ -243,6 +252,7 @@ describe("token expiration on a running server", () => {
     const left = await accessors();
     expect(left).not.toContain(child.accessor);
     expect(left).toContain(lasting.accessor);
+    await eventually(async () => !(await teamAccessors()).includes(teamAccessor));
     clockOffset = -HOUR_MS;
   });
 });
