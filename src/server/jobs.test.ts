@@ -7,6 +7,7 @@ import { createLogger } from "./log.js";
 import { startJobs } from "./jobs.js";
 import { startServer, type RunningServer } from "./server.js";
 import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "./config.js";
+import type { Core } from "../core/core.js";
 
 const HOUR_MS = 3600_000;
 
@@ -110,7 +111,12 @@ describe("the scheduler", () => {
         return [];
       },
     };
-    const ns = { path: "", mounts: () => [{ table: "secret", path: "transit/", type: "transit" }], router: { get: () => ({ storage }) } };
+    const ns = {
+      path: "",
+      mounts: () => [{ table: "secret", path: "transit/", type: "transit" }],
+      router: { get: () => ({ storage }) },
+      tokens: { revokeExpired: async () => 0 },
+    };
     const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 5 });
     await Promise.all([jobs.runOnce(), jobs.runOnce(), jobs.runOnce()]);
@@ -132,6 +138,7 @@ describe("the scheduler", () => {
         throw new Error("mount table unreadable");
       },
       router: { get: () => undefined },
+      tokens: { revokeExpired: async () => 0 },
     };
     const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 10 });
@@ -141,5 +148,111 @@ describe("the scheduler", () => {
     const failures = lines.filter((l) => l.includes("background job failed"));
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(failures[0]).toContain("mount table unreadable");
+  });
+});
+
+describe("token expiration on a running server", () => {
+  let dir = "";
+  let s: RunningServer | undefined;
+  let root = "";
+  let unsealKey = "";
+  // The jobs' clock starts an hour behind, so no run revokes anything until a test moves it.
+  let clockOffset = -HOUR_MS;
+
+  const config = (): ServerConfig => ({
+    storage: { type: "sqlite", path: join(dir, "arca.db") },
+    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
+    ui: false,
+    logLevel: "error",
+    defaultLeaseTtl: 3600,
+    maxLeaseTtl: 24 * 3600,
+    seals: [],
+    hsms: [],
+    warnings: [],
+  });
+  const start = async (afterCore?: (core: Core) => Promise<void>): Promise<RunningServer> =>
+    startServer(config(), { logger: quietLogger, jobs: { intervalMs: 100, now: () => new Date(Date.now() + clockOffset) }, ...(afterCore ? { afterCore } : {}) });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "arca-expiry-"));
+    s = await start(async (core) => {
+      const init = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true });
+      root = init.rootToken;
+      unsealKey = init.keys[0].toString("base64");
+    });
+    const policy = `path "auth/token/create" { capabilities = ["update"] }\npath "cubbyhole/*" { capabilities = ["create", "read", "update"] }`;
+    expect((await api(s.url, "PUT", "sys/policies/acl/creator", { token: root, body: { policy } })).status).toBe(204);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const url = (): string => s?.url ?? "";
+  const create = async (token: string, body: Record<string, unknown>): Promise<{ client_token: string; accessor: string; lease_duration: number }> => {
+    const r = await api(url(), "POST", "auth/token/create", { token, body: { policies: ["creator"], ...body } });
+    expect(r.status).toBe(200);
+    return r.body?.auth as { client_token: string; accessor: string; lease_duration: number };
+  };
+  const accessors = async (): Promise<string[]> => {
+    const r = await api(url(), "LIST", "auth/token/accessors", { token: root });
+    return (r.body?.data as { keys?: string[] } | undefined)?.keys ?? [];
+  };
+  const cubbyholeRows = async (): Promise<number> => (await s?.core.root.router.get("cubbyhole/")?.storage.list(""))?.length ?? 0;
+
+  it("refuses a child right after its parent's expiry, renews it no further, and the job revokes the rest", async () => {
+    // Two families whose parent ends within seconds (explicit_max_ttl); only the first is ever used again.
+    const used = await create(root, { ttl: "1h", explicit_max_ttl: "3s" });
+    const usedChild = await create(used.client_token, { ttl: "1h" });
+    const idle = await create(root, { ttl: "1h", explicit_max_ttl: "3s" });
+    const idleChild = await create(idle.client_token, { ttl: "1h" });
+    expect((await api(url(), "POST", "cubbyhole/note", { token: idleChild.client_token, body: { v: "x" } })).status).toBe(204);
+    const rowsBefore = await cubbyholeRows();
+    // Renewal before the parent's end cannot reach past it.
+    const renewed = await api(url(), "POST", "auth/token/renew-self", { token: usedChild.client_token, body: { increment: "1h" } });
+    expect(renewed.status).toBe(200);
+    expect((renewed.body?.auth as { lease_duration: number }).lease_duration).toBeLessThanOrEqual(3);
+
+    await new Promise((r) => setTimeout(r, 3200));
+    // Past the parents' end; no job has revoked anything yet.
+    expect(await accessors()).toEqual(expect.arrayContaining([used.accessor, usedChild.accessor, idle.accessor, idleChild.accessor]));
+    expect((await api(url(), "GET", "cubbyhole/note", { token: usedChild.client_token })).status).toBe(403);
+    expect((await api(url(), "POST", "auth/token/renew", { token: root, body: { token: usedChild.client_token } })).status).toBe(400);
+    expect(await accessors()).toEqual(expect.arrayContaining([idle.accessor, idleChild.accessor]));
+
+    clockOffset = 0;
+    await eventually(async () => !(await accessors()).includes(idle.accessor));
+    const left = await accessors();
+    for (const gone of [used, usedChild, idle, idleChild]) expect(left).not.toContain(gone.accessor);
+    expect((await api(url(), "POST", "auth/token/lookup-accessor", { token: root, body: { accessor: idleChild.accessor } })).status).toBe(400);
+    expect(await cubbyholeRows()).toBe(rowsBefore - 1);
+    clockOffset = -HOUR_MS;
+  });
+
+  it("revokes tokens that expired while the server was down, after a restart", async () => {
+    const parent = await create(root, { ttl: "1h" });
+    const child = await create(parent.client_token, { ttl: "30m" });
+    const lasting = await create(root, { ttl: "20h" });
+    // Each namespace has its own token store: the job covers them all.
+    expect((await api(url(), "POST", "sys/namespaces/team", { token: root })).status).toBe(200);
+    const inTeam = await api(url(), "POST", "team/auth/token/create", { token: root, body: { policies: ["default"], ttl: "1h" } });
+    const teamAccessor = (inTeam.body?.auth as { accessor: string }).accessor;
+    const teamAccessors = async (): Promise<string[]> => {
+      const r = await api(url(), "LIST", "team/auth/token/accessors", { token: root });
+      return (r.body?.data as { keys?: string[] } | undefined)?.keys ?? [];
+    };
+    expect(await teamAccessors()).toContain(teamAccessor);
+    await s?.stop();
+    s = undefined;
+    // Two hours later (by the jobs' clock), a new process on the same storage.
+    clockOffset = 2 * HOUR_MS;
+    s = await start();
+    expect((await api(url(), "PUT", "sys/unseal", { body: { key: unsealKey } })).status).toBe(200);
+    await eventually(async () => !(await accessors()).includes(parent.accessor));
+    const left = await accessors();
+    expect(left).not.toContain(child.accessor);
+    expect(left).toContain(lasting.accessor);
+    await eventually(async () => !(await teamAccessors()).includes(teamAccessor));
+    clockOffset = -HOUR_MS;
   });
 });

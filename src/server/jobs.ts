@@ -1,16 +1,18 @@
 /**
  * Background jobs of a running server: work nobody asks for over the API but that must happen on its own —
- * today transit's auto_rotate_period. One scheduler per server; the server starts it once listening and
- * stops it before the core shuts down.
+ * the expiration manager (expired tokens revoked with their subtrees, in every namespace) and transit's
+ * auto_rotate_period. One scheduler per server; the server starts it once listening and stops it before
+ * the core shuts down.
  *
  * Rules: a run never overlaps the previous one (the next run is scheduled only when the last one ends, so a
  * slow HSM delays rotation instead of piling runs up); nothing runs while the core is sealed (storage is
  * unreadable then, and a sealed server must not touch keys); failures are logged with the mount and key
  * name only, never material or tokens.
  *
- * Expired tokens are not swept here: the token store has no expiry index, so a sweep reads and decrypts every
- * token on every run. Lookups already refuse (and revoke) expired tokens, and auth/token/tidy remains for
- * operators, so a per-minute full scan would buy little for its cost.
+ * Expired tokens: each token store keeps a time-ordered expiry index in storage (tokens/expiry-index.ts), so
+ * a run reads only the tokens that are due, and tokens that expired while the server was down are revoked
+ * by the first run after it starts. Between runs nothing expired is usable anyway: a lookup refuses a
+ * token once it or any ancestor has expired. A namespace that is sealed on its own is skipped until unsealed.
  */
 import type { Core } from "../core/core.js";
 import { routePath } from "../core/mounts.js";
@@ -52,6 +54,14 @@ async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise
   }
 }
 
+/** Revokes the expired tokens (with their subtrees and cubbyholes) of every open namespace. */
+async function revokeExpiredTokens(core: Core, now: Date, logger: Logger): Promise<void> {
+  for (const ns of core.namespaces.open()) {
+    const revoked = await ns.tokens.revokeExpired(now.getTime());
+    if (revoked > 0) logger.info({ namespace: ns.path, revoked }, "expired tokens revoked");
+  }
+}
+
 /** Error messages only: errors here come from storage, the HSM or transit, none of which put secrets in them. */
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -64,14 +74,22 @@ export function startJobs(core: Core, logger: Logger, opts: JobsOptions = {}): J
   let running: Promise<void> | undefined;
   let stopped = false;
 
+  const jobs: Array<{ name: string; run: (core: Core, now: Date, logger: Logger) => Promise<void> }> = [
+    { name: "token-expiration", run: revokeExpiredTokens },
+    { name: "transit-auto-rotate", run: rotateTransitKeys },
+  ];
+
   const runAll = async (): Promise<void> => {
-    if (core.sealed) return;
-    try {
-      await rotateTransitKeys(core, now(), logger);
-    } catch (err) {
-      // Sealing mid-run makes storage fail: that is expected, not worth a warning.
-      if (core.sealed) logger.debug({}, "background jobs interrupted by seal");
-      else logger.error({ job: "transit-auto-rotate", error: errorText(err) }, "background job failed");
+    // One job failing does not keep the others from running.
+    for (const job of jobs) {
+      if (core.sealed) return;
+      try {
+        await job.run(core, now(), logger);
+      } catch (err) {
+        // Sealing mid-run makes storage fail: that is expected, not worth a warning.
+        if (core.sealed) logger.debug({}, "background jobs interrupted by seal");
+        else logger.error({ job: job.name, error: errorText(err) }, "background job failed");
+      }
     }
   };
 

@@ -53,6 +53,11 @@ export class Namespace {
     this.tokens = new TokenStore(new StorageView(store, "sys/token/"), this.ref);
     this.policies = new PolicyStore(new StorageView(store, "sys/policy/"));
     this.wrapper = new ResponseWrapper(store, this.tokens);
+    // A token's parent may be a parent namespace's token: its store is reached through the registry.
+    this.tokens.linkStores((id) => {
+      const ns = core.namespaces.get(id);
+      return ns && !ns.sealed ? ns.tokens : undefined;
+    });
     // A revoked token's cubbyhole goes with it (OpenBao's cubbyhole destroyer).
     this.tokens.onRevoke(async (ids) => {
       const cubbyhole = this.router.get("cubbyhole/");

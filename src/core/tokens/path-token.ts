@@ -12,7 +12,7 @@ import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
 import { NON_ASSIGNABLE_POLICIES } from "../policy/builtin.js";
 import { TokenStore, type TokenEntry, type TokenRole } from "./token-store.js";
-import { calculateTtl, containsGlob, removeDuplicates, sanitizePolicies } from "./token-rules.js";
+import { calculateTtl, containsGlob, humanDuration, removeDuplicates, sanitizePolicies } from "./token-rules.js";
 import { checkRoleName, leaseBounds, type Env } from "./token-env.js";
 import { ROLE_FIELDS, roleData, writeRole } from "./token-roles.js";
 
@@ -30,11 +30,6 @@ async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
   const token = await env.ns.core.resolveCaller(req.caller);
   const scoped = token ? await env.ns.core.aclIn(token, env.ns) : undefined;
   return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
-}
-
-/** The caller's token entry (a parent namespace's token acting here is looked up in its own store). */
-async function callerEntry(env: Env, req: Request): Promise<TokenEntry | undefined> {
-  return (await env.ns.core.resolveCaller(req.caller))?.entry;
 }
 
 function authFor(entry: TokenEntry, clientToken: string, leaseDuration: number): AuthResponse {
@@ -122,7 +117,9 @@ type CreateCtx = HandlerContext<typeof CREATE_FIELDS>;
 async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName: string): Promise<Response> {
   const { ns } = env;
   const { req, fields: f } = ctx;
-  const parent = await callerEntry(env, req);
+  // A parent namespace's token acting here is looked up in its own store.
+  const caller = await env.ns.core.resolveCaller(req.caller);
+  const parent = caller?.entry;
   if (!parent) throw badRequest("parent token lookup failed: no parent found");
   if (parent.type === "batch") throw badRequest("batch tokens cannot create more tokens");
   // -1 is a limited-use token on its last use: still limited.
@@ -282,6 +279,8 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
   const { token, entry } = await ns.tokens.create({
     policies,
     parent,
+    // A parent namespace's token creating one here: its entry is in that namespace's store.
+    parentNamespace: caller.ns.id,
     orphan: isOrphan,
     id: id === "" ? undefined : id,
     path,
@@ -341,8 +340,28 @@ async function renewEntry(env: Env, entry: TokenEntry | undefined, clientToken: 
     sysMaxTtl: bounds.max,
     sysDefaultTtl: bounds.def,
   });
-  await env.ns.tokens.extendLease(entry, ttl);
-  return { auth: authFor(entry, clientToken, ttl), warnings };
+  return { auth: authFor(entry, clientToken, await extendWithinAncestors(env, entry, ttl, warnings)), warnings };
+}
+
+/**
+ * Extends the lease, but never past the earliest expiry among the token's ancestors: the child would be
+ * refused (and revoked with its parent) from then on, so a longer TTL would only be a false promise.
+ * OpenBao reaches the same end through its expiration manager revoking the parent's subtree. Returns the
+ * TTL granted.
+ */
+async function extendWithinAncestors(env: Env, entry: TokenEntry, ttl: number, warnings: string[]): Promise<number> {
+  const ancestorsEnd = await env.ns.tokens.ancestorsExpiry(entry);
+  let granted = ttl;
+  if (ancestorsEnd > 0) {
+    const left = Math.floor((ancestorsEnd - Date.now()) / 1000);
+    if (left <= 0) throw badRequest("token not found");
+    if (left < granted) {
+      warnings.push(`TTL of "${humanDuration(granted)}" exceeded the expiry of a parent token in "${humanDuration(left)}"; TTL value is capped accordingly`);
+      granted = left;
+    }
+  }
+  await env.ns.tokens.extendLease(entry, granted);
+  return granted;
 }
 
 function requireToken(token: string | undefined): string {

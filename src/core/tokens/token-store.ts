@@ -7,15 +7,23 @@
  *   accessor/<hash>           { id: <token hash>, accessor? }   (accessors are hashed too; `accessor`
  *                             is kept so LIST auth/token/accessors needs no entry read; older rows lack it)
  *   parent/<parent hash>/<child hash>                  revocation tree
+ *   expire/<minute>/<hash>    expiry index, time-ordered (see expiry-index.ts)
+ *   expire-index              marker: the index covers every token (written once, after a backfill)
  *   roles/<name>              TokenRole (JSON)
  *
  * Resolved entries are cached in memory; every write goes through this class, which drops the cache
  * entry (a later HA node will also drop it on a storage invalidation for the same key).
+ *
+ * Expiry: a token is valid only while it and every ancestor are unexpired. Lookups check the whole
+ * parent chain (cached entries, so a few map reads), which refuses a child the moment its parent expires
+ * even though nothing has revoked it yet; the expiration job (`revokeExpired`, run by the server's
+ * scheduler) then revokes each expired token with its subtree, and its cubbyhole through the revoke hooks.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ArcaError } from "../errors.js";
 import { randomBase62 } from "../ids.js";
 import { getJson, putJson } from "../view.js";
+import { EXPIRY_PREFIX, dueBuckets, expiryKey } from "./expiry-index.js";
 import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";
 import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 
@@ -25,6 +33,11 @@ export interface TokenEntry {
   accessor: string;
   /** Salted hash of the parent token, "" for orphans. */
   parent: string;
+  /**
+   * Id of the namespace whose store holds the parent, when that is not this store's (a parent namespace's
+   * token created this one here). Absent for parents in the same store.
+   */
+  parentNamespace?: string;
   policies: string[];
   path: string;
   meta: Record<string, string>;
@@ -91,6 +104,8 @@ export interface TidyResult {
 export interface CreateTokenParams {
   policies: string[];
   parent?: TokenEntry;
+  /** Id of the namespace whose store holds `parent`, when it is another namespace's. */
+  parentNamespace?: string;
   orphan?: boolean;
   id?: string;
   path: string;
@@ -111,8 +126,17 @@ export interface CreateTokenParams {
 
 export const TOKEN_PREFIX = "hvs.";
 const CACHE_LIMIT = 100_000;
+/** The earlier of two expiry times, where 0 means "never". */
+function earliest(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b);
+}
+
 /** Live tokens whose salted hash is remembered (see `lookup`). */
 const HASH_MEMO_LIMIT = 10_000;
+/** Marks a store whose expiry index covers every token (older stores are backfilled once at setup). */
+const EXPIRY_INDEX_MARKER = "expire-index";
+/** Parent chains deeper than this are not followed further (they cannot occur; it bounds a corrupt store). */
+const MAX_CHAIN_DEPTH = 1000;
 
 export class TokenStore {
   private salt: Buffer | undefined;
@@ -124,6 +148,8 @@ export class TokenStore {
    */
   private readonly hashMemo = new Map<string, string>();
   private readonly revokeHooks: Array<(ids: string[]) => Promise<void>> = [];
+  /** The open token store of another namespace, by id (see `linkStores`). */
+  private otherStore: (namespaceId: string) => TokenStore | undefined = () => undefined;
 
   /** ".<namespace id>" in a namespace: tokens and accessors say where they belong, as OpenBao's do. */
   private readonly suffix: string;
@@ -145,6 +171,29 @@ export class TokenStore {
     this.salt = salt;
     this.cache.clear();
     this.hashMemo.clear();
+    await this.backfillExpiryIndex();
+  }
+
+  /**
+   * Indexes the expiring tokens of a store written before the expiry index existed. Runs once: a full
+   * read of the tokens, then the marker, so that later setups cost one read.
+   */
+  private async backfillExpiryIndex(): Promise<void> {
+    if (await this.store.get(EXPIRY_INDEX_MARKER)) return;
+    for (const id of await this.listAll("id/")) {
+      const entry = await getJson<TokenEntry>(this.store, `id/${id}`);
+      const key = entry ? expiryKey(entry) : undefined;
+      if (key) await this.store.put(key, Buffer.alloc(0));
+    }
+    await this.store.put(EXPIRY_INDEX_MARKER, Buffer.from("1"));
+  }
+
+  /**
+   * How this store reaches the stores of other namespaces, where a parent token may live. The resolver
+   * answers undefined for a namespace that is unknown or sealed.
+   */
+  linkStores(resolve: (namespaceId: string) => TokenStore | undefined): void {
+    this.otherStore = resolve;
   }
 
   teardown(): void {
@@ -177,6 +226,7 @@ export class TokenStore {
       id: this.hash(token),
       accessor: randomBase62(24) + this.suffix,
       parent: p.parent && !p.orphan ? p.parent.id : "",
+      ...(p.parent && !p.orphan && p.parentNamespace && p.parentNamespace !== this.namespace.id ? { parentNamespace: p.parentNamespace } : {}),
       policies: [...new Set(p.policies)].sort(),
       path: p.path,
       meta: p.meta ?? {},
@@ -201,6 +251,8 @@ export class TokenStore {
       await putJson(txn, `id/${entry.id}`, entry);
       await putJson(txn, `accessor/${this.hash(entry.accessor)}`, { id: entry.id, accessor: entry.accessor });
       if (entry.parent) await txn.put(`parent/${entry.parent}/${entry.id}`, Buffer.alloc(0));
+      const expiry = expiryKey(entry);
+      if (expiry) await txn.put(expiry, Buffer.alloc(0));
     });
     return { token, entry };
   }
@@ -225,7 +277,21 @@ export class TokenStore {
     return entry;
   }
 
+  /**
+   * The live entry behind a token hash: undefined when unknown, or when it or any ancestor has expired.
+   * An expired token found here is revoked with its subtree at once (the expiration job would do it on
+   * its next run; doing it now costs the same and frees the rows earlier).
+   */
   async lookupById(id: string): Promise<TokenEntry | undefined> {
+    const entry = await this.read(id);
+    if (!entry) return undefined;
+    const chain = await this.inspectChain(entry, Date.now());
+    if (chain.revoke) await this.revokeTree(chain.revoke);
+    return chain.live ? entry : undefined;
+  }
+
+  /** A stored entry, through the cache; no validity check. */
+  private async read(id: string): Promise<TokenEntry | undefined> {
     let entry = this.cache.get(id);
     if (!entry) {
       entry = await getJson<TokenEntry>(this.store, `id/${id}`);
@@ -233,11 +299,48 @@ export class TokenStore {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(id, entry);
     }
-    if (entry.expireTime > 0 && entry.expireTime <= Date.now()) {
-      await this.revokeTree(entry.id);
-      return undefined;
-    }
     return entry;
+  }
+
+  /**
+   * Whether `entry` and every ancestor are live at `now`, and what to revoke when not: the topmost token
+   * of this store in the chain that is dead (revoking it takes the most of what is dead in one go).
+   *
+   * A parent in this store that is missing ends the chain: a revocation deletes children with their
+   * parent in one transaction, so that means an interrupted revocation, which tidy turns into an orphan
+   * as OpenBao's tidy does. A parent in another namespace's store is different: revoking it never reaches
+   * children here, so a missing one was revoked and takes the chain below it along. When that store is
+   * sealed, the chain is refused but nothing is revoked (the parent may well be alive).
+   */
+  private async inspectChain(entry: TokenEntry, now: number): Promise<{ live: boolean; revoke?: string }> {
+    let revoke: string | undefined;
+    let cur: TokenEntry = entry;
+    for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
+      if (cur.expireTime > 0 && cur.expireTime <= now) revoke = cur.id;
+      if (!cur.parent) break;
+      if (cur.parentNamespace !== undefined && cur.parentNamespace !== this.namespace.id) {
+        const store = this.otherStore(cur.parentNamespace);
+        if (!store) return { live: false, ...(revoke ? { revoke } : {}) };
+        // The other store checks (and cleans up) the rest of the chain itself.
+        if (!(await store.lookupById(cur.parent))) revoke = cur.id;
+        break;
+      }
+      const parent = await this.read(cur.parent);
+      if (!parent) break;
+      cur = parent;
+    }
+    return revoke ? { live: false, revoke } : { live: true };
+  }
+
+  /**
+   * The earliest expiry (Unix ms) among `entry`'s ancestors, 0 when none of them expires. A child
+   * renewed past it would only be refused then, so renewal caps at it (creation caps at the parent's).
+   */
+  async ancestorsExpiry(entry: TokenEntry, depth = 0): Promise<number> {
+    if (!entry.parent || depth >= MAX_CHAIN_DEPTH) return 0;
+    const store = entry.parentNamespace !== undefined && entry.parentNamespace !== this.namespace.id ? this.otherStore(entry.parentNamespace) : this;
+    const parent = store ? await store.read(entry.parent) : undefined;
+    return parent && store ? earliest(parent.expireTime, await store.ancestorsExpiry(parent, depth + 1)) : 0;
   }
 
   async lookupByAccessor(accessor: string): Promise<TokenEntry | undefined> {
@@ -280,8 +383,20 @@ export class TokenStore {
     if (entry.numUses === -1) await this.revokeTree(entry.id);
   }
 
+  /** Writes a changed entry; when its expiry moved, its expiry index row moves with it. */
   async update(entry: TokenEntry): Promise<void> {
-    await putJson(this.store, `id/${entry.id}`, entry);
+    await this.store.transaction(async (txn) => {
+      const before = await getJson<TokenEntry>(txn, `id/${entry.id}`);
+      // Revoked meanwhile: writing it back would resurrect it without its index rows.
+      if (!before) return;
+      await putJson(txn, `id/${entry.id}`, entry);
+      const oldKey = expiryKey(before);
+      const newKey = expiryKey(entry);
+      if (oldKey !== newKey) {
+        if (oldKey) await txn.delete(oldKey);
+        if (newKey) await txn.put(newKey, Buffer.alloc(0));
+      }
+    });
     this.cache.delete(entry.id);
   }
 
@@ -333,6 +448,8 @@ export class TokenStore {
     if (entry) {
       await txn.delete(`accessor/${this.hash(entry.accessor)}`);
       if (entry.parent) await txn.delete(`parent/${entry.parent}/${id}`);
+      const expiry = expiryKey(entry);
+      if (expiry) await txn.delete(expiry);
     }
     await txn.delete(`id/${id}`);
     this.cache.delete(id);
@@ -424,6 +541,8 @@ export class TokenStore {
         await this.store.transaction(async (txn) => {
           const child = await getJson<TokenEntry>(txn, `id/${childId}`);
           if (child && parentExists) return;
+          // The parent lives in another namespace's store; lookups check it there.
+          if (child?.parentNamespace !== undefined) return;
           if (child && child.parent === parentId) {
             child.parent = "";
             await putJson(txn, `id/${childId}`, child);
@@ -450,6 +569,31 @@ export class TokenStore {
       }
     }
     return result;
+  }
+
+  /**
+   * The expiration manager's run: revokes every token that has expired at `now` (Unix ms), each with its
+   * subtree, reading only the index buckets that are due. Index rows whose token is gone or now expires
+   * later (a renewal that raced this run) are dropped. Returns how many tokens were revoked (subtrees
+   * counted as one).
+   */
+  async revokeExpired(now: number): Promise<number> {
+    let revoked = 0;
+    for await (const bucket of dueBuckets(this.store, now)) {
+      for (const id of await this.listAll(`${EXPIRY_PREFIX}${bucket}/`)) {
+        const key = `${EXPIRY_PREFIX}${bucket}/${id}`;
+        const ids: string[] = [];
+        // Decided inside the transaction: a renewal committed since the listing wins.
+        await this.store.transaction(async (txn) => {
+          const entry = await getJson<TokenEntry>(txn, `id/${id}`);
+          if (!entry || expiryKey(entry) !== key) await txn.delete(key);
+          else if (entry.expireTime <= now) await this.revokeIn(txn, id, true, ids);
+        });
+        if (ids.length > 0) revoked++;
+        await this.afterRevoke(ids);
+      }
+    }
+    return revoked;
   }
 
   /** Every key directly below `prefix`, read page by page. */
