@@ -172,15 +172,19 @@ export class SealManager {
     });
   }
 
-  /** Human-readable problems: unhealthy seals, why auto-unseal failed, a pending migration. */
-  warnings(sealed: boolean): string[] {
+  /**
+   * Human-readable problems: unhealthy seals, why auto-unseal failed, a pending migration. Without
+   * `detailed` the reasons are left out: HSM error text names tokens, keys and libraries, which
+   * unauthenticated callers of seal-status must not learn (the log and authenticated callers get them).
+   */
+  warnings(sealed: boolean, detailed = true): string[] {
     const out: string[] = [];
     if (this.migrating) out.push("seal migration pending: unseal with the current shares and migrate=true");
-    if (sealed && this.autoUnsealError) out.push(`auto-unseal failed: ${this.autoUnsealError}`);
+    if (sealed && this.autoUnsealError) out.push(detailed ? `auto-unseal failed: ${this.autoUnsealError}` : "auto-unseal failed (the reason is in the server log)");
     out.push(...this.retiredNotes);
     for (const h of this.healthReport()) {
       if (h.disabled || h.healthy) continue;
-      out.push(`seal "${h.name}" (${h.type}) is unhealthy: ${h.error ?? "unknown error"}`);
+      out.push(`seal "${h.name}" (${h.type}) is unhealthy${detailed ? `: ${h.error ?? "unknown error"}` : ""}`);
     }
     return out;
   }

@@ -133,11 +133,11 @@ describe("parseServerConfig", () => {
   });
 
   it("warns about unknown settings instead of failing", async () => {
-    const c = await parseServerConfig(MIN + PLAIN.replace("tls_disable", "proxy_protocol_behavior = \"x\"\n  tls_disable") + `telemetry {\n  x = 1\n}\nfrobnicate = 1\n`);
+    const c = await parseServerConfig(MIN + PLAIN.replace("tls_disable", "http_idle_timeout = \"5m\"\n  tls_disable") + `telemetry {\n  x = 1\n}\nfrobnicate = 1\n`);
     expect(c.warnings).toEqual(expect.arrayContaining([
       `unknown setting "frobnicate" ignored`,
       `setting "telemetry" has no effect`,
-      `listener.tcp[0]: unknown setting "proxy_protocol_behavior" ignored`,
+      `listener.tcp[0]: unknown setting "http_idle_timeout" ignored`,
     ]));
   });
 
@@ -207,5 +207,49 @@ storage "sqlite" { path = "/tmp/x.db" }
   token_label = "t"
   max_sessions = 0
 }`)).rejects.toThrow(/max_sessions/);
+  });
+});
+
+describe("listener TLS settings", () => {
+  const TLS = (extra: string): string => `storage "sqlite" {\n  path = "x.db"\n}\nlistener "tcp" {\n  address = "127.0.0.1:8200"\n  tls_cert_file = "c.pem"\n  tls_key_file = "k.pem"\n${extra}}\n`;
+  const fails = async (text: string): Promise<ConfigError> => {
+    const err = await parseServerConfig(text, "arca.hcl").then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  };
+
+  it("maps OpenBao's versions, Go cipher-suite names and client-certificate settings", async () => {
+    const c = await parseServerConfig(TLS(`  tls_min_version = "tls12"\n  tls_max_version = "tls13"\n  tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_AES_128_GCM_SHA256"\n  tls_require_and_verify_client_cert = "true"\n  tls_client_ca_file = "ca.pem"\n  tls_disable_client_certs = false\n`));
+    expect(c.warnings).toEqual([]);
+    expect(c.listeners[0]).toMatchObject({
+      tlsMinVersion: "TLSv1.2",
+      tlsMaxVersion: "TLSv1.3",
+      tlsCiphers: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305",
+      tlsRequireClientCert: true,
+      tlsClientCaFile: "ca.pem",
+    });
+  });
+
+  it("accepts the switches Arca needs nothing for when they are off", async () => {
+    const c = await parseServerConfig(TLS(`  require_request_header = false\n  redact_version = "false"\n`));
+    expect(c.warnings).toEqual([]);
+  });
+
+  it.each([
+    ["an unknown version", `  tls_min_version = "tls14"\n`, "listener.tcp[0].tls_min_version", /not supported, please specify one of \[tls10,tls11,tls12,tls13\]/],
+    ["max below min", `  tls_min_version = "tls13"\n  tls_max_version = "tls12"\n`, "listener.tcp[0].tls_max_version", /not be lower/],
+    ["an unknown cipher suite", `  tls_cipher_suites = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_FANCY"\n`, "listener.tcp[0].tls_cipher_suites", /"TLS_FANCY" is unknown/],
+    ["an RC4 suite", `  tls_cipher_suites = "TLS_RSA_WITH_RC4_128_SHA"\n`, "listener.tcp[0].tls_cipher_suites", /RC4/],
+    ["client certs both required and disabled", `  tls_require_and_verify_client_cert = true\n  tls_disable_client_certs = true\n`, "listener.tcp[0]", /mutually exclusive/],
+    ["client certs without TLS", `  tls_disable = true\n  tls_require_and_verify_client_cert = true\n`, "listener.tcp[0].tls_require_and_verify_client_cert", /needs TLS/],
+    ["chroot_namespace", `  chroot_namespace = "team-a"\n`, "listener.tcp[0].chroot_namespace", /not supported by Arca/],
+    ["require_request_header", `  require_request_header = true\n`, "listener.tcp[0].require_request_header", /not supported by Arca/],
+    ["redact_version", `  redact_version = true\n`, "listener.tcp[0].redact_version", /not supported by Arca/],
+    ["X-Forwarded-For rejection", `  x_forwarded_for_reject_not_present = true\n`, "listener.tcp[0].x_forwarded_for_reject_not_present", /not supported by Arca/],
+    ["custom headers", `  custom_response_headers {\n    default = { "Strict-Transport-Security" = ["max-age=1"] }\n  }\n`, "listener.tcp[0].custom_response_headers", /not supported by Arca/],
+  ])("refuses %s at start-up", async (_name, extra, field, message) => {
+    const err = await fails(TLS(extra));
+    expect(err.field).toBe(field);
+    expect(err.message).toMatch(message);
   });
 });

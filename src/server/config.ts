@@ -18,6 +18,8 @@ import {
   type HclObject,
 } from "./hcl.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
+import { opensslCiphersFromGo, TLS_VERSION_NAMES, tlsVersionAtMost, tlsVersionFromOpenBao } from "./tls-settings.js";
+import type { SecureVersion } from "node:tls";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -35,6 +37,15 @@ export interface ListenerConfig {
   tlsDisable: boolean;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** `tls_min_version` / `tls_max_version`; the minimum defaults to TLS 1.2 as in OpenBao. */
+  tlsMinVersion?: SecureVersion;
+  tlsMaxVersion?: SecureVersion;
+  /** `tls_cipher_suites`, as an OpenSSL cipher string. */
+  tlsCiphers?: string;
+  /** `tls_require_and_verify_client_cert`: the handshake fails without a client certificate that verifies. */
+  tlsRequireClientCert?: boolean;
+  /** `tls_client_ca_file`: CAs client certificates must chain to (default: node's bundled roots, as Go's system pool). */
+  tlsClientCaFile?: string;
   /** Bytes; 0 = no limit (`max_request_size` < 0 in the file). */
   maxRequestSize: number;
 }
@@ -107,7 +118,41 @@ const TOP_LEVEL_KNOWN = new Set([
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
-const LISTENER_KNOWN = new Set(["address", "tls_cert_file", "tls_key_file", "tls_disable", "max_request_size"]);
+const LISTENER_KNOWN = new Set([
+  "address",
+  "tls_cert_file",
+  "tls_key_file",
+  "tls_disable",
+  "max_request_size",
+  "tls_min_version",
+  "tls_max_version",
+  "tls_cipher_suites",
+  "tls_prefer_server_cipher_suites",
+  "tls_require_and_verify_client_cert",
+  "tls_client_ca_file",
+  "tls_disable_client_certs",
+]);
+/**
+ * OpenBao listener settings Arca does not implement and that make a listener stricter or less revealing:
+ * ignoring one would silently open what the config closes, so each is a start-up error. `whenTrue` ones
+ * are errors only when switched on (off is what Arca does anyway).
+ */
+const LISTENER_UNSUPPORTED: ReadonlyArray<{ key: string; whenTrue?: boolean; what: string }> = [
+  { key: "chroot_namespace", what: "confining a listener to a namespace" },
+  { key: "require_request_header", whenTrue: true, what: "requiring the X-Vault-Request header" },
+  { key: "redact_addresses", whenTrue: true, what: "redacting addresses from unauthenticated answers" },
+  { key: "redact_cluster_name", whenTrue: true, what: "redacting the cluster name from unauthenticated answers" },
+  { key: "redact_version", whenTrue: true, what: "redacting the version from unauthenticated answers" },
+  { key: "custom_response_headers", what: "custom response headers" },
+  { key: "proxy_protocol_behavior", what: "the PROXY protocol" },
+  { key: "proxy_protocol_authorized_addrs", what: "the PROXY protocol" },
+  { key: "x_forwarded_for_authorized_addrs", what: "X-Forwarded-For handling" },
+  { key: "x_forwarded_for_hop_skips", what: "X-Forwarded-For handling" },
+  { key: "x_forwarded_for_reject_not_authorized", what: "X-Forwarded-For handling" },
+  { key: "x_forwarded_for_reject_not_present", what: "X-Forwarded-For handling" },
+  { key: "x_forwarded_for_client_cert_header", what: "client certificates forwarded in a header" },
+  { key: "x_forwarded_for_client_cert_header_decoder", what: "client certificates forwarded in a header" },
+];
 const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env", "max_sessions"] as const;
 const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   trace: "trace",
@@ -238,8 +283,12 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
   const type = block.labels[0];
   if (type !== "tcp") bad(field, `unknown listener type "${type}" (supported: tcp)`);
   const b = block.body;
+  for (const { key, whenTrue, what } of LISTENER_UNSUPPORTED) {
+    if (hclAttr(b, key) === undefined || (whenTrue && !hclBool(b, key, `${field}.${key}`))) continue;
+    bad(`${field}.${key}`, `is not supported by Arca (${what}); remove it only if the listener may work without it`);
+  }
   for (const key of Object.keys(b)) {
-    if (!LISTENER_KNOWN.has(key)) warnings.push(`${field}: unknown setting "${key}" ignored`);
+    if (!LISTENER_KNOWN.has(key) && !LISTENER_UNSUPPORTED.some((u) => u.key === key)) warnings.push(`${field}: unknown setting "${key}" ignored`);
   }
   const address = hclString(b, "address", `${field}.address`);
   if (!address) bad(`${field}.address`, "is required");
@@ -253,6 +302,7 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
     if (!tlsCertFile) bad(`${field}.tls_cert_file`, "is required unless tls_disable = true");
     if (!tlsKeyFile) bad(`${field}.tls_key_file`, "is required unless tls_disable = true");
   }
+  const tlsOptions = parseListenerTls(b, field, tlsDisable, bad, warnings);
   const rawSize = hclNumber(b, "max_request_size", `${field}.max_request_size`);
   if (rawSize !== undefined && !Number.isSafeInteger(rawSize)) bad(`${field}.max_request_size`, "must be a whole number of bytes");
   // OpenBao: unset or 0 → 32 MiB; negative → no limit.
@@ -263,7 +313,46 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
     tlsDisable,
     ...optional("tlsCertFile", tlsCertFile),
     ...optional("tlsKeyFile", tlsKeyFile),
+    ...tlsOptions,
     maxRequestSize,
+  };
+}
+
+type ListenerTls = Pick<ListenerConfig, "tlsMinVersion" | "tlsMaxVersion" | "tlsCiphers" | "tlsRequireClientCert" | "tlsClientCaFile">;
+
+/** The TLS settings beyond cert and key, mapped for node:tls (tls-settings.ts). */
+function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad: Bad, warnings: string[]): ListenerTls {
+  const version = (key: string): SecureVersion | undefined => {
+    const v = hclString(b, key, `${field}.${key}`);
+    if (v === undefined || v === "") return undefined;
+    return tlsVersionFromOpenBao(v) ?? bad(`${field}.${key}`, `value "${v}" not supported, please specify one of [${TLS_VERSION_NAMES.join(",")}]`);
+  };
+  const min = version("tls_min_version");
+  const max = version("tls_max_version");
+  if (min && max && !tlsVersionAtMost(min, max)) bad(`${field}.tls_max_version`, "must not be lower than tls_min_version");
+  const suites = hclString(b, "tls_cipher_suites", `${field}.tls_cipher_suites`);
+  let ciphers: string | undefined;
+  if (suites !== undefined && suites !== "") {
+    try {
+      ciphers = opensslCiphersFromGo(suites);
+    } catch (err) {
+      bad(`${field}.tls_cipher_suites`, (err as Error).message);
+    }
+  }
+  const require = hclBool(b, "tls_require_and_verify_client_cert", `${field}.tls_require_and_verify_client_cert`) ?? false;
+  const caFile = hclString(b, "tls_client_ca_file", `${field}.tls_client_ca_file`) || undefined;
+  if (require && (hclBool(b, "tls_disable_client_certs", `${field}.tls_disable_client_certs`) ?? false)) {
+    bad(field, "'tls_disable_client_certs' and 'tls_require_and_verify_client_cert' are mutually exclusive");
+  }
+  // Without TLS there is no client certificate to require: refuse rather than serve plain HTTP to anyone.
+  if (tlsDisable && require) bad(`${field}.tls_require_and_verify_client_cert`, "needs TLS, but tls_disable = true");
+  if (caFile && !require) warnings.push(`${field}: tls_client_ca_file has no effect without tls_require_and_verify_client_cert (Arca has no cert auth method)`);
+  return {
+    ...optional("tlsMinVersion", min),
+    ...optional("tlsMaxVersion", max),
+    ...optional("tlsCiphers", ciphers),
+    ...(require ? { tlsRequireClientCert: true } : {}),
+    ...optional("tlsClientCaFile", require ? caFile : undefined),
   };
 }
 

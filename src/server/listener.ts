@@ -1,6 +1,6 @@
 /** HTTP(S) listeners serving the OpenBao API. */
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createVaultHandler } from "../http/vault/handler.js";
@@ -23,12 +23,30 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: m[1] || "0.0.0.0", port: Number(m[2]) };
 }
 
+/** node:tls options from the listener's settings (config.ts has mapped OpenBao's names already). */
+export function tlsServerOptions(cfg: ListenerConfig): HttpsOptions {
+  const opts: HttpsOptions = {
+    cert: readFileSync(cfg.tlsCertFile ?? ""),
+    key: readFileSync(cfg.tlsKeyFile ?? ""),
+    minVersion: cfg.tlsMinVersion ?? "TLSv1.2",
+  };
+  if (cfg.tlsMaxVersion) opts.maxVersion = cfg.tlsMaxVersion;
+  if (cfg.tlsCiphers) opts.ciphers = cfg.tlsCiphers;
+  if (cfg.tlsRequireClientCert) {
+    // The handshake itself fails without a certificate that chains to these CAs: nothing reaches the API.
+    opts.requestCert = true;
+    opts.rejectUnauthorized = true;
+    if (cfg.tlsClientCaFile) opts.ca = readFileSync(cfg.tlsClientCaFile);
+  }
+  return opts;
+}
+
 export async function startListener(core: Core, cfg: ListenerConfig, logger: Logger, metrics?: ServerMetrics): Promise<RunningListener> {
   const handler = createVaultHandler({ core, logger, metrics, maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
   const tls = !cfg.tlsDisable;
   const server: Server = tls
-    ? createHttpsServer({ cert: readFileSync(cfg.tlsCertFile ?? ""), key: readFileSync(cfg.tlsKeyFile ?? ""), minVersion: "TLSv1.2" }, onRequest)
+    ? createHttpsServer(tlsServerOptions(cfg), onRequest)
     : createHttpServer(onRequest);
   server.keepAliveTimeout = 65_000;
   supportListVerbs(server);

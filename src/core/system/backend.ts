@@ -30,8 +30,33 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalB
       ...managedKeyPaths(ns),
       ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
     ],
-    // Root-protected as in OpenBao: keyring rotation needs sudo on top of update.
-    rootPaths: ["rotate", "rotate/*", "audit", "audit/*", "audit-checkpoint/*", "generate-root-token/*"],
+    // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full
+    // (vault/logical_system.go PathsSpecial.Root), so a policy written for OpenBao grants no more here,
+    // including for endpoints Arca does not serve yet; plus Arca's own stricter entries (every rotate/
+    // path, root-token generation).
+    rootPaths: [
+      "auth/*",
+      "remount",
+      "audit",
+      "audit/*",
+      "audit-checkpoint/*",
+      "raw",
+      "raw/*",
+      "rotate",
+      "rotate/*",
+      "config/cors",
+      "config/auditing/*",
+      "config/ui/headers/*",
+      "plugins/catalog/*",
+      "revoke-prefix/*",
+      "revoke-force/*",
+      "leases/revoke-prefix/*",
+      "leases/revoke-force/*",
+      "leases/lookup/*",
+      "leases",
+      "internal/inspect/*",
+      "generate-root-token/*",
+    ],
     // Authorisation of these happens inside (by mount access, or none needed for the unauth listing).
     unauthenticatedPaths: ["internal/ui/mounts", "internal/ui/mounts/*", "wrapping/lookup"],
     help: "The system backend: mounts, policies, capabilities, keyring rotation.",

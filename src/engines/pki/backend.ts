@@ -84,6 +84,9 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       ...ocspPaths(runtime),
       ...tidyPaths(runtime),
     ],
+    // OpenBao's PKI PathsSpecial.Root: DELETE root wipes every issuer and key. sign-self-issued is not
+    // served yet; it is listed so that it is sudo-only the day it is.
+    rootPaths: ["root", "root/sign-self-issued"],
     unauthenticatedPaths: [
       "cert/*",
       "ca/pem",

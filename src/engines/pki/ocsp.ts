@@ -38,6 +38,19 @@ const HASHES: Record<string, OcspCertId["hashAlgorithm"]> = {
 
 export class OcspParseError extends Error {}
 
+const MAX_NONCE_OCTETS = 32;
+
+/** The nonce's length: extnValue holds an OCTET STRING (RFC 8954); some old clients put the bare bytes there. */
+function nonceLength(ext: der.Node): number {
+  const parts = der.children(ext);
+  const value = der.content(der.expect(parts[parts.length - 1], der.TAG.OCTET_STRING, "nonce extnValue"));
+  try {
+    return der.content(der.expect(der.readAll(value), der.TAG.OCTET_STRING, "nonce")).length;
+  } catch {
+    return value.length;
+  }
+}
+
 export function parseOcspRequest(input: Buffer): OcspRequest {
   try {
     const [tbs] = der.children(der.expect(der.readAll(input), der.TAG.SEQUENCE, "OCSPRequest"));
@@ -54,7 +67,12 @@ export function parseOcspRequest(input: Buffer): OcspRequest {
     const extsNode = parts.find((p) => p.tag === 0xa2);
     if (extsNode) {
       for (const e of der.children(der.children(extsNode)[0])) {
-        if (der.readOid(der.children(e)[0]) === ID_PKIX_OCSP_NONCE) nonceExt = der.raw(e);
+        if (der.readOid(der.children(e)[0]) !== ID_PKIX_OCSP_NONCE) continue;
+        const length = nonceLength(e);
+        // RFC 8954 §2.1: a nonce of 0 or more than 32 octets is a malformedRequest (no echoing and signing
+        // of whatever an unauthenticated caller sends).
+        if (length < 1 || length > MAX_NONCE_OCTETS) throw new OcspParseError(`the OCSP nonce must be 1 to ${MAX_NONCE_OCTETS} octets`);
+        nonceExt = der.raw(e);
       }
     }
     return {

@@ -12,6 +12,7 @@ import { caSignatureAlgorithm, certPem, newSerial, signCertificate, spkiOf, type
 import { altNamesOf, CA_FIELDS, caExtensions, formatCert, keySource, storeIssuer, subjectName, SUBJECT_FIELDS } from "./ca-generate.js";
 import { aiaUrls, K, listIssuers, listKeys, loadIssuersConfig, newId, putRecord, resolveIssuer, type CertEntry } from "./pki-store.js";
 import { SYSTEM_MAX_TTL } from "./role.js";
+import { childPathLength, childPermittedDnsDomains, pathLenConstraintOf, permittedDnsDomainsOf } from "./ca-constraints.js";
 import * as x from "./x509.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 
@@ -94,7 +95,7 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
     return { data };
   };
 
-  const signIntermediate = async (ctx: { fields: Record<string, unknown>; params: Record<string, string>; storage: KeyValueStore }): Promise<Response> => {
+  const signIntermediate = async (ctx: { fields: Record<string, unknown>; params: Record<string, string>; has(n: string): boolean; storage: KeyValueStore }): Promise<Response> => {
     const f = ctx.fields as unknown as SignIntermediateFields;
     const issuerEntry = await resolveIssuer(ctx.storage, ctx.params.issuer_ref ?? f.issuer_ref ?? "default");
     const issuer = await runtime.load(ctx.storage, issuerEntry);
@@ -107,6 +108,9 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
     if (notAfter > issuer.cert.notAfter) {
       throw invalidRequest(`cannot satisfy request, as TTL would result in notAfter of ${notAfter.toISOString()} that is beyond the expiration of the CA certificate at ${issuer.cert.notAfter.toISOString()}`);
     }
+    // The child can do no more than its signer allows (OpenBao derives the path length the same way).
+    const maxPathLength = childPathLength(pathLenConstraintOf(issuer.cert), ctx.has("max_path_length") ? f.max_path_length : undefined);
+    const permittedDnsDomains = childPermittedDnsDomains(permittedDnsDomainsOf(issuer.cert), f.permitted_dns_domains ?? []);
     const urls = await aiaUrls(ctx.storage, issuerEntry.id);
     const alg = caSignatureAlgorithm(issuer.key.signer, f.signature_bits, f.use_pss);
     const serial = newSerial();
@@ -121,8 +125,8 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
         extensions: caExtensions({
           spki: csr.spki,
           issuerSki: issuer.cert.ski,
-          maxPathLength: f.max_path_length,
-          permittedDnsDomains: f.permitted_dns_domains ?? [],
+          maxPathLength,
+          permittedDnsDomains,
           altNames: f.use_csr_values ? csrAltNames(csr) : altNamesOf(f, cn),
           urls,
         }),

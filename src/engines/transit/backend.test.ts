@@ -624,6 +624,21 @@ describe("transit: export, backup, restore, random, hash", () => {
     expect((data(await call("read", "export/public-key/e")).keys as Record<string, string>)["1"]).toMatch(/^-----BEGIN PUBLIC KEY-----/);
   });
 
+  it("exports no version below min_decryption_version (OpenBao's 400)", async () => {
+    const { call, fails } = transit();
+    await call("write", "keys/m", { type: "ecdsa-p256", exportable: true });
+    await call("write", "keys/m/rotate");
+    await call("write", "keys/m/rotate");
+    await call("write", "keys/m/config", { min_decryption_version: 2 });
+    for (const type of ["signing-key", "public-key"]) {
+      const err = await fails("read", `export/${type}/m/1`);
+      expect(err.status).toBe(400);
+      expect(err.message).toBe("version for export is below minimum decryption version");
+      expect(Object.keys(data(await call("read", `export/${type}/m`)).keys as Record<string, string>).sort()).toEqual(["2", "3"]);
+      expect(Object.keys(data(await call("read", `export/${type}/m/2`)).keys as Record<string, string>)).toEqual(["2"]);
+    }
+  });
+
   it("backs up and restores keys that allow it", async () => {
     const { call, fails } = transit();
     await call("write", "keys/k", { exportable: true, allow_plaintext_backup: true });

@@ -81,10 +81,15 @@ function exportPath(env: TransitEnv, pattern: string) {
           const p = cp.policy;
           checkExport(p, type as ExportType);
           const keys: Record<string, string> = {};
+          // Versions below min_decryption_version are retired: OpenBao archives them out of the policy, so
+          // they are neither listed nor exportable one by one (its 400 and message).
           if (fields.version === undefined || fields.version === "") {
-            for (const [ver, v] of Object.entries(p.keys)) keys[ver] = await exportOne(p, v, type as ExportType, env.deps);
+            for (const [ver, v] of Object.entries(p.keys)) {
+              if (Number(ver) >= p.minDecryptionVersion) keys[ver] = await exportOne(p, v, type as ExportType, env.deps);
+            }
           } else {
             const ver = fields.version === "latest" ? p.latestVersion : /^\d+$/.test(fields.version) ? Number(fields.version) : NaN;
+            if (ver < p.minDecryptionVersion) throw invalidRequest("version for export is below minimum decryption version");
             const v = p.keys[String(ver)];
             if (!v) throw notFound("version not found");
             keys[String(ver)] = await exportOne(p, v, type as ExportType, env.deps);

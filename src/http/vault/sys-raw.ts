@@ -26,10 +26,27 @@ function toInt(v: unknown, name: string): number {
 }
 
 /**
+ * Whether the caller may see why a seal is unhealthy (HSM error text names tokens, keys, libraries):
+ * a valid token with read on the endpoint's path. While sealed no token can be checked, so the reasons
+ * are then only in the server log.
+ */
+async function mayReadSealDetails(core: Core, token: string | undefined, path: string): Promise<boolean> {
+  if (!token || core.sealed) return false;
+  try {
+    const resolved = await core.resolveToken(token);
+    const scoped = resolved ? await core.aclIn(resolved, core.root) : undefined;
+    return scoped?.acl.check({ path, operation: "read" }).allowed ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * OpenBao's seal-status, plus two additions of ours: `warnings` (omitted when empty; why auto-unseal
  * failed, which seal is unhealthy, a pending migration) and `seals` (per-seal health, with auto seals).
+ * The reasons are shown only when `detailed` (mayReadSealDetails).
  */
-export async function sealStatus(core: Core): Promise<Record<string, unknown>> {
+export async function sealStatus(core: Core, detailed = false): Promise<Record<string, unknown>> {
   // The config changes only at init and migration, both through this process: read it once.
   const config = core.seal.sealConfig ?? (await core.seal.loadConfig());
   const sealed = core.sealed;
@@ -57,20 +74,20 @@ export async function sealStatus(core: Core): Promise<Record<string, unknown>> {
     status.cluster_id = core.clusterId;
   }
   if (config !== undefined) {
-    const warnings = core.seal.warnings(sealed);
+    const warnings = core.seal.warnings(sealed, detailed);
     if (warnings.length > 0) status.warnings = warnings;
   }
-  if (core.seal.hasAutoSeals) status.seals = sealsReport(core);
+  if (core.seal.hasAutoSeals) status.seals = sealsReport(core, detailed);
   return status;
 }
 
-function sealsReport(core: Core): Array<Record<string, unknown>> {
+function sealsReport(core: Core, detailed: boolean): Array<Record<string, unknown>> {
   return core.seal.healthReport().map((h) => ({
     name: h.name,
     type: h.type,
     healthy: h.healthy,
     disabled: h.disabled,
-    ...(h.error !== undefined ? { error: h.error } : {}),
+    ...(detailed && h.error !== undefined ? { error: h.error } : {}),
   }));
 }
 
@@ -105,12 +122,12 @@ function decodeKey(key: string): Buffer {
   throw new ArcaError("invalid_request", "'key' must be a valid hex or base64 string");
 }
 
-async function unseal(core: Core, method: string, data: Record<string, unknown>): Promise<RawResult> {
+async function unseal(core: Core, method: string, data: Record<string, unknown>, token: string | undefined): Promise<RawResult> {
   if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
   if (parseBool(data.reset) === true) {
     if (!core.sealed) throw new ArcaError("invalid_request", "vault is unsealed");
     core.seal.resetProgress();
-    return { status: 200, body: await sealStatus(core) };
+    return { status: 200, body: await sealStatus(core, await mayReadSealDetails(core, token, "sys/seal-status")) };
   }
   const key = data.key;
   if (typeof key !== "string" || key === "") {
@@ -125,10 +142,10 @@ async function unseal(core: Core, method: string, data: Record<string, unknown>)
       share.fill(0);
     }
   }
-  return { status: 200, body: await sealStatus(core) };
+  return { status: 200, body: await sealStatus(core, await mayReadSealDetails(core, token, "sys/seal-status")) };
 }
 
-async function health(core: Core, query: URLSearchParams, head: boolean): Promise<RawResult> {
+async function health(core: Core, query: URLSearchParams, head: boolean, token: string | undefined): Promise<RawResult> {
   const code = (name: string, fallback: number): number => {
     const v = query.get(name);
     if (v === null || v === "") return fallback;
@@ -151,7 +168,7 @@ async function health(core: Core, query: URLSearchParams, head: boolean): Promis
     version: VERSION,
     ...(sealed ? {} : { cluster_name: core.clusterName, cluster_id: core.clusterId }),
     // Ours: a lost seal leaves the server serving (200) but must be visible to monitoring.
-    ...(core.seal.hasAutoSeals ? { seals: sealsReport(core) } : {}),
+    ...(core.seal.hasAutoSeals ? { seals: sealsReport(core, await mayReadSealDetails(core, token, "sys/health")) } : {}),
   };
   return { status, body: head ? undefined : body };
 }
@@ -256,12 +273,12 @@ export async function handleRawSys(
       return init(core, method, data);
     case "sys/seal-status":
       if (method !== "GET") throw new ArcaError("unsupported_operation", "unsupported operation");
-      return { status: 200, body: await sealStatus(core) };
+      return { status: 200, body: await sealStatus(core, await mayReadSealDetails(core, token, "sys/seal-status")) };
     case "sys/unseal":
-      return unseal(core, method, data);
+      return unseal(core, method, data, token);
     case "sys/health":
       if (method !== "GET" && method !== "HEAD") throw new ArcaError("unsupported_operation", "unsupported operation");
-      return health(core, query, method === "HEAD");
+      return health(core, query, method === "HEAD", token);
     case "sys/leader":
       return leader(core);
     case "sys/generate-root/attempt":
