@@ -113,6 +113,9 @@ describe("the scheduler", () => {
     };
     const ns = {
       path: "",
+      fenced: false,
+      enter: () => undefined,
+      leave: () => undefined,
       mounts: () => [{ table: "secret", path: "transit/", type: "transit" }],
       router: { get: () => ({ storage }) },
       tokens: { revokeExpired: async () => 0 },
@@ -134,6 +137,9 @@ describe("the scheduler", () => {
     const logger = createLogger("debug", (l) => lines.push(l));
     const ns = {
       path: "",
+      fenced: false,
+      enter: () => undefined,
+      leave: () => undefined,
       mounts: () => {
         throw new Error("mount table unreadable");
       },

@@ -15,6 +15,7 @@
  * token once it or any ancestor has expired. A namespace that is sealed on its own is skipped until unsealed.
  */
 import type { Core } from "../core/core.js";
+import type { Namespace } from "../core/namespaces/namespace.js";
 import { routePath } from "../core/mounts.js";
 import { rotateDueKeys } from "../engines/transit/backend.js";
 import type { Logger } from "./log.js";
@@ -38,27 +39,45 @@ export interface JobScheduler {
   stop(): Promise<void>;
 }
 
+/**
+ * Runs `work` inside `ns` the way a request runs there, so a namespace delete waits for it (or it skips a
+ * namespace being deleted) and no late write lands behind the delete's prefix clear.
+ */
+async function insideNamespace(ns: Namespace, work: () => Promise<void>): Promise<void> {
+  if (ns.fenced) return;
+  ns.enter();
+  try {
+    await work();
+  } finally {
+    ns.leave();
+  }
+}
+
 /** Rotates the due keys of every mounted transit engine. */
 async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise<void> {
-  for (const ns of core.namespaces.open()) {
-    for (const mount of ns.mounts("secret")) {
-      if (mount.type !== "transit") continue;
-      const storage = ns.router.get(routePath(mount))?.storage;
-      if (!storage) continue; // unmounted between listing and lookup
-      const where = { namespace: ns.path, mount: mount.path };
-      const rotated = await rotateDueKeys(storage, now, { keyManager: core.keysFor(mount, ns) }, (name, err) => {
-        logger.warn({ ...where, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
-      });
-      if (rotated.length > 0) logger.info({ ...where, keys: rotated }, "transit keys auto-rotated");
-    }
+  for (const ns of core.namespaces.open()) await insideNamespace(ns, () => rotateTransitKeysIn(core, ns, now, logger));
+}
+
+async function rotateTransitKeysIn(core: Core, ns: Namespace, now: Date, logger: Logger): Promise<void> {
+  for (const mount of ns.mounts("secret")) {
+    if (mount.type !== "transit") continue;
+    const storage = ns.router.get(routePath(mount))?.storage;
+    if (!storage) continue; // unmounted between listing and lookup
+    const where = { namespace: ns.path, mount: mount.path };
+    const rotated = await rotateDueKeys(storage, now, { keyManager: core.keysFor(mount, ns) }, (name, err) => {
+      logger.warn({ ...where, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
+    });
+    if (rotated.length > 0) logger.info({ ...where, keys: rotated }, "transit keys auto-rotated");
   }
 }
 
 /** Revokes the expired tokens (with their subtrees and cubbyholes) of every open namespace. */
 async function revokeExpiredTokens(core: Core, now: Date, logger: Logger): Promise<void> {
   for (const ns of core.namespaces.open()) {
-    const revoked = await ns.tokens.revokeExpired(now.getTime());
-    if (revoked > 0) logger.info({ namespace: ns.path, revoked }, "expired tokens revoked");
+    await insideNamespace(ns, async () => {
+      const revoked = await ns.tokens.revokeExpired(now.getTime());
+      if (revoked > 0) logger.info({ namespace: ns.path, revoked }, "expired tokens revoked");
+    });
   }
 }
 
