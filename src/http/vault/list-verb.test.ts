@@ -323,8 +323,9 @@ describe("the takeover on a server in its own process", () => {
       const r = await exchange(port, [req.slice(0, cut), req.slice(cut)]);
       const got = responses(r.reply);
       // Known limit: a cut inside "LI" leaves Node's parser failing on a packet that shows no verb (the
-      // first bytes were in the packet before, which it does not hand over). Refused, never hung.
-      if (cut <= 2) expectRefused(r, `cut at ${cut}`);
+      // first bytes were in the packet before, which it does not hand over). Refused, never hung — unless
+      // TCP delivered both packets as one read, when it is answered like any LIST.
+      if (cut <= 2 && got[0]?.status !== 200) expectRefused(r, `cut at ${cut}`);
       else expect({ cut, status: got[0]?.status, keys: (JSON.parse(got[0]?.body ?? "{}") as { data?: { keys?: string[] } }).data?.keys }).toEqual({ cut, status: 200, keys: ["a", "b/"] });
     }
   });
