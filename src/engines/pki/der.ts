@@ -5,6 +5,7 @@
  * Parsing of untrusted input (CSRs, certificates, PEM bundles) still goes through @peculiar/x509 where the
  * structure is rich; this reader is for the few fixed structures we produce or must slice (raw TBS bytes).
  */
+import { ArcaError } from "../../core/errors.js";
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -125,7 +126,17 @@ export interface Node {
   buf: Buffer;
 }
 
-export class DerError extends Error {}
+/**
+ * Malformed DER. Everything this reader parses comes from a caller (CSRs, certificates, bundles, OCSP
+ * requests), and parts are read lazily (an extension when a role looks at it), so a parse failure is a
+ * 400 wherever it surfaces, never an internal error.
+ */
+export class DerError extends ArcaError {
+  constructor(message: string) {
+    super("invalid_request", message);
+    this.name = "DerError";
+  }
+}
 
 export function read(buf: Buffer, offset = 0): Node {
   if (offset + 2 > buf.length) throw new DerError("truncated DER");

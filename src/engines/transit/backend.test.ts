@@ -654,6 +654,37 @@ describe("transit: export, backup, restore, random, hash", () => {
     await call("write", "restore", { backup, force: true });
   });
 
+  it("refuses a backup whose key material is corrupt, so a restored key never fails on use", async () => {
+    const { call, fails } = transit();
+    const blobOf = (b: string) => JSON.parse(Buffer.from(b, "base64").toString()) as { policy: { keys: Record<string, Record<string, unknown>>; latestVersion: number } };
+    const encode = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64");
+    for (const type of ["aes256-gcm96", "ecdsa-p256", "ed25519", "rsa-2048", "hmac"]) {
+      await call("write", `keys/c-${type}`, { type, exportable: true, allow_plaintext_backup: true });
+      const good = data(await call("read", `backup/c-${type}`)).backup as string;
+      const field = type.startsWith("aes") || type === "hmac" ? "key" : "privateKey";
+      const corruptions: Array<(v: Record<string, unknown>) => void> = [
+        (v) => (v[field] = Buffer.from("short").toString("base64")),
+        (v) => (v[field] = "!!not base64!!"),
+        (v) => (v[field] = Buffer.alloc(600, 7).toString("base64")),
+      ];
+      for (const corrupt of corruptions) {
+        const blob = blobOf(good);
+        corrupt(blob.policy.keys["1"]);
+        const err = await fails("write", `restore/r-${type}`, { backup: encode(blob) });
+        expect(err.status, `${type}: ${err.message}`).toBe(400);
+        expect(err.message).toMatch(/^invalid backup: version 1: /);
+      }
+      const lying = blobOf(good);
+      lying.policy.latestVersion = 5;
+      expect((await fails("write", `restore/r-${type}`, { backup: encode(lying) })).status).toBe(400);
+      // A public key that does not belong to the private one is replaced by the derived one.
+      const mismatched = blobOf(good);
+      if (field === "privateKey") mismatched.policy.keys["1"].publicKey = Buffer.alloc(10).toString("base64");
+      await call("write", `restore/ok-${type}`, { backup: encode(mismatched) });
+      expect((await call("read", `keys/ok-${type}`))?.data).toBeDefined();
+    }
+  });
+
   it("returns random bytes and hashes", async () => {
     const { call, fails } = transit();
     expect(Buffer.from(data(await call("write", "random")).random_bytes as string, "base64")).toHaveLength(32);

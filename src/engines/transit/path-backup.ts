@@ -11,6 +11,7 @@ import { CONVERGENT_NONCE_SCHEME } from "./convergent-nonce.js";
 import { checkKeyName, loadPolicy, savePolicy } from "./key-store.js";
 import type { TransitEnv } from "./transit-env.js";
 import { decodeBase64 } from "./transit-input.js";
+import { checkedMaterial } from "./path-import.js";
 import { isKeyType, type KeyPolicy } from "./transit-key.js";
 
 interface BackupBlob {
@@ -56,9 +57,23 @@ function parseBackup(raw: string): KeyPolicy {
     throw invalidRequest("invalid backup: malformed key policy");
   }
   if (p.hsm) throw invalidRequest("invalid backup: HSM-backed keys cannot be restored from a backup");
-  for (const v of Object.values(p.keys)) {
+  const versionNumbers = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= p.latestVersion;
+  if (!versionNumbers(p.minDecryptionVersion) || !versionNumbers(p.minEncryptionVersion) || p.latestVersion < 1 || !p.keys[String(p.latestVersion)]) {
+    throw invalidRequest("invalid backup: malformed key policy");
+  }
+  for (const [n, v] of Object.entries(p.keys)) {
+    if (!/^[1-9]\d{0,9}$/.test(n) || Number(n) > p.latestVersion) throw invalidRequest("invalid backup: malformed key version number");
     if (typeof v !== "object" || v === null || (!v.key && !v.privateKey) || v.hsm) throw invalidRequest("invalid backup: a key version has no material");
     if (v.convergentNonce !== undefined && v.convergentNonce !== CONVERGENT_NONCE_SCHEME) throw invalidRequest("invalid backup: unknown convergent nonce scheme");
+    // The material must be a working key of the policy's type: a restored key that fails on use (even on
+    // read) would be a 500 for everyone who touches it later.
+    try {
+      Object.assign(v, checkedMaterial(p.type, decodeBase64("key material", v.key ?? v.privateKey)));
+      if (v.hmacKey !== undefined && decodeBase64("hmac key", v.hmacKey).length < 16) throw invalidRequest("hmac key too short");
+    } catch (err) {
+      throw invalidRequest(`invalid backup: version ${n}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (typeof v.creationTime !== "string") throw invalidRequest(`invalid backup: version ${n}: no creation time`);
   }
   return p;
 }

@@ -24,6 +24,7 @@ import {
   RSA_BITS,
   symmetricKeyBytes,
   type KeyPolicy,
+  type KeyType,
   type KeyVersion,
 } from "./transit-key.js";
 
@@ -83,18 +84,25 @@ export function unwrapImport(wrapping: KeyObject, ciphertext: Buffer, hashFuncti
 
 /** Turns unwrapped material into a version of a `p.type` key, checking it really is one. */
 export function importedVersion(p: KeyPolicy, material: Buffer): KeyVersion {
-  const v: KeyVersion = { creationTime: nowTimestamp(), hmacKey: randomBytes(32).toString("base64") };
-  if (isSymmetricCipher(p.type)) {
-    if (material.length !== symmetricKeyBytes(p.type)) throw invalidRequest(`imported key must be ${symmetricKeyBytes(p.type)} bytes for ${p.type}`);
-    v.key = material.toString("base64");
-    v.convergentNonce = 2;
-    return v;
+  const v: KeyVersion = { creationTime: nowTimestamp(), ...checkedMaterial(p.type, material) };
+  if (p.type !== "hmac") v.hmacKey = randomBytes(32).toString("base64");
+  if (isSymmetricCipher(p.type)) v.convergentNonce = 2;
+  return v;
+}
+
+/**
+ * Key material of a `type` key as a version stores it, after checking it really is one (length, or a PKCS#8
+ * private key of the right algorithm and size); the public half is derived, never taken on trust. Import
+ * and restore both go through here, so a key that is stored is a key that works.
+ */
+export function checkedMaterial(type: KeyType, material: Buffer): Pick<KeyVersion, "key" | "privateKey" | "publicKey"> {
+  if (isSymmetricCipher(type)) {
+    if (material.length !== symmetricKeyBytes(type)) throw invalidRequest(`imported key must be ${symmetricKeyBytes(type)} bytes for ${type}`);
+    return { key: material.toString("base64") };
   }
-  if (p.type === "hmac") {
+  if (type === "hmac") {
     if (material.length < 32 || material.length > 512) throw invalidRequest("imported hmac keys must be 32 to 512 bytes");
-    v.key = material.toString("base64");
-    delete v.hmacKey;
-    return v;
+    return { key: material.toString("base64") };
   }
   let key: KeyObject;
   try {
@@ -104,15 +112,16 @@ export function importedVersion(p: KeyPolicy, material: Buffer): KeyVersion {
   }
   const d = key.asymmetricKeyDetails ?? {};
   const ok =
-    p.type === "ed25519"
+    type === "ed25519"
       ? key.asymmetricKeyType === "ed25519"
-      : isEcdsa(p.type)
-        ? key.asymmetricKeyType === "ec" && d.namedCurve === { "P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1" }[EC_CURVE[p.type]]
-        : isRsa(p.type) && key.asymmetricKeyType === "rsa" && d.modulusLength === RSA_BITS[p.type];
-  if (!ok) throw invalidRequest(`imported key is not a ${p.type} key`);
-  v.privateKey = key.export({ type: "pkcs8", format: "der" }).toString("base64");
-  v.publicKey = createPublicKey(key).export({ type: "spki", format: "der" }).toString("base64");
-  return v;
+      : isEcdsa(type)
+        ? key.asymmetricKeyType === "ec" && d.namedCurve === { "P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1" }[EC_CURVE[type]]
+        : isRsa(type) && key.asymmetricKeyType === "rsa" && d.modulusLength === RSA_BITS[type];
+  if (!ok) throw invalidRequest(`imported key is not a ${type} key`);
+  return {
+    privateKey: key.export({ type: "pkcs8", format: "der" }).toString("base64"),
+    publicKey: createPublicKey(key).export({ type: "spki", format: "der" }).toString("base64"),
+  };
 }
 
 export function wrappingKeyPath(_env: TransitEnv) {
