@@ -33,6 +33,9 @@ const PROBES: Array<[string, string, string | undefined]> = [
   ["DELETE", "secret/config", undefined], // endpoint exists, operation does not
   ["GET", "team/sys/audit", undefined], // root-only endpoint in a namespace
   ["GET", "nope/sys/audit", undefined],
+  ["GET", "kv/data/x?help=1", "team"], // help needs a token too
+  ["GET", "kv/data/x?help=1", "nope"],
+  ["GET", "nope/kv/data/x?help=1", undefined],
 ];
 
 describe("requests without a valid token", () => {
