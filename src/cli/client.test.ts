@@ -26,7 +26,12 @@ function handler(seen: Seen[]) {
     req.on("end", () => {
       seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
       res.setHeader("Content-Type", "application/json");
-      if (req.url?.startsWith("/v1/denied")) {
+      if (req.url?.startsWith("/v1/redirect")) {
+        // 307 to the URL in ?to= (a standby sending the client to the active node, or a hostile server).
+        res.statusCode = 307;
+        res.setHeader("Location", new URL(req.url, "http://x").searchParams.get("to") ?? "/v1/redirect");
+        res.end();
+      } else if (req.url?.startsWith("/v1/denied")) {
         res.statusCode = 403;
         res.end(JSON.stringify({ errors: ["permission denied"] }));
       } else if (req.url?.startsWith("/v1/missing")) {
@@ -93,6 +98,22 @@ describe("ArcaClient over HTTP", () => {
     expect(await client.delete("empty/x")).toBeUndefined();
   });
 
+  it("follows a redirect on the same scheme, re-sending token and body, and stops a redirect loop", async () => {
+    const client = new ArcaClient(config(base));
+    const before = seen.length;
+    await client.request("POST", "redirect", { query: { to: "/v1/moved/here" }, body: { data: { a: "1" } } });
+    expect(seen.slice(before).map((r) => r.url)).toEqual(["/v1/redirect?to=%2Fv1%2Fmoved%2Fhere", "/v1/moved/here"]);
+    const followed = seen.at(-1)!;
+    expect(followed.headers["x-vault-token"]).toBe("hvs.SECRET-TOKEN");
+    expect(JSON.parse(followed.body)).toEqual({ data: { a: "1" } });
+
+    const loopStart = seen.length;
+    const err = await client.read("redirect").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as Error).message).toMatch(/too many redirects/);
+    expect(seen.length - loopStart).toBeLessThanOrEqual(4);
+  });
+
   it("reports an unreachable server as a transport error", async () => {
     const err = await new ArcaClient(config("http://127.0.0.1:1")).read("x").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransportError);
@@ -127,6 +148,25 @@ describe.skipIf(!hasOpenssl())("ArcaClient over HTTPS", () => {
   afterAll(async () => {
     await new Promise<void>((r) => server.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a redirect from https to plain http: the token and body never leave in clear text", async () => {
+    const seenPlain: Seen[] = [];
+    const plain = http.createServer(handler(seenPlain));
+    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+    try {
+      const target = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/v1/stolen`;
+      const client = new ArcaClient(config(base, { caCert: join(dir, "cert.pem") }));
+      const err = await client.request("PUT", "redirect", { query: { to: target }, body: { password: "hunter2" } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect((err as Error).message).toMatch(/redirect would cause protocol downgrade/);
+      expect((err as Error).message).not.toContain("SECRET-TOKEN");
+      expect(seenPlain).toEqual([]);
+      // https to https is followed.
+      expect(await client.request("GET", "redirect", { query: { to: `${base}/v1/x` } })).toMatchObject({ status: 200 });
+    } finally {
+      await new Promise<void>((r) => plain.close(() => r()));
+    }
   });
 
   it("rejects an unknown CA, trusts ARCA_CACERT, and skips verification when asked", async () => {

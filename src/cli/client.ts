@@ -110,6 +110,7 @@ function readCas(config: ClientConfig): Buffer[] | undefined {
   return cas.length > 0 ? cas : undefined;
 }
 
+/** Redirects followed per request (an HA standby sends the client to the active node: one hop). */
 const MAX_REDIRECTS = 3;
 
 export class ArcaClient {
@@ -154,8 +155,9 @@ export class ArcaClient {
     for (let hop = 0; ; hop++) {
       const res = await this.send(method, url, headers, payload);
       // The Go client follows 307s re-sending the body (standby → active); do the same.
-      if ((res.status === 307 || res.status === 308) && res.location && hop < MAX_REDIRECTS) {
-        url = new URL(res.location, url);
+      if ((res.status === 307 || res.status === 308) && res.location) {
+        if (hop >= MAX_REDIRECTS) throw new TransportError(`${method} ${url.toString()}: too many redirects (followed ${MAX_REDIRECTS})`);
+        url = redirectTarget(url, res.location);
         continue;
       }
       return { status: res.status, body: parseBody(res.text, res.status) };
@@ -218,6 +220,23 @@ export class ArcaClient {
       req.end(payload);
     });
   }
+}
+
+/**
+ * Where a redirect leads. The token and body are re-sent there, so a redirect from https to anything else
+ * is refused (the OpenBao client's rule and message): it would put them on the wire in clear text.
+ */
+function redirectTarget(from: URL, location: string): URL {
+  let to: URL;
+  try {
+    to = new URL(location, from);
+  } catch {
+    throw new TransportError(`${from.toString()}: the server redirected to an invalid location`);
+  }
+  if (from.protocol === "https:" && to.protocol !== "https:") {
+    throw new TransportError(`${from.toString()}: redirect would cause protocol downgrade (to ${to.protocol}//${to.host})`);
+  }
+  return to;
 }
 
 function parseBody(text: string, status: number): unknown {

@@ -43,6 +43,20 @@ export function humanDuration(seconds: number): string {
   return (seconds < 0 ? "-" : "") + out;
 }
 
+/**
+ * Makes text safe to show on a terminal: C0 controls (but newline and tab), DEL and C1 controls are shown
+ * as `\xNN` / `\uNNNN`. Secret names and values come from the server and other users; printed raw, an
+ * ESC or CSI sequence could retitle the window, move the cursor or hide and rewrite what is on screen.
+ */
+export function escapeTerminalControls(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (code === 0x0d) return "\\r";
+    return code <= 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 const GLUE = "    ";
 
 /**

@@ -3,6 +3,7 @@ import { authCommand } from "./auth-command.js";
 import { ApiError, TransportError } from "./client.js";
 import { EXIT_API, EXIT_OK, EXIT_USAGE, UsageError } from "./context.js";
 import { deleteCommand, listCommand, readCommand, writeCommand } from "./generic-command.js";
+import { escapeTerminalControls } from "./format.js";
 import { processIo, type CliIo } from "./io.js";
 import { kvCommand } from "./kv-command.js";
 import { loginCommand } from "./login-command.js";
@@ -66,8 +67,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`Error: unknown command "${name}" (run "arca -h" for the list)\n`);
     return EXIT_USAGE;
   }
+  // On a terminal, what the server sent is shown, never interpreted (escape sequences in secrets).
+  const shown: CliIo = io.stdoutIsTty ? { ...io, stdout: (t) => io.stdout(escapeTerminalControls(t)) } : io;
   try {
-    return await command.run(rest, io);
+    return await command.run(rest, shown);
   } catch (err) {
     // One line, never a stack or the request headers (the token lives there).
     const message = err instanceof Error ? err.message : String(err);

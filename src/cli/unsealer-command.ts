@@ -7,6 +7,7 @@ import { parseArgs } from "./args.js";
 import { EXIT_OK, UsageError } from "./context.js";
 import type { CliIo } from "./io.js";
 import { createLogger, parseLogLevel } from "../server/log.js";
+import { pinExposureWarnings, pinSourcesOf } from "../server/pin-exposure.js";
 import { loadUnsealerConfig } from "../unsealer/config.js";
 import { runDaemon, sealShareWithConfig } from "../unsealer/daemon.js";
 import { parseShareInput } from "../unsealer/sealed-share.js";
@@ -48,6 +49,7 @@ export async function unsealerCommand(argv: string[], io: CliIo, opts: UnsealerC
     index = Number(rawIndex) - 1;
   }
   const config = await loadUnsealerConfig(configPath);
+  for (const w of pinExposureWarnings(configPath, pinSourcesOf(config.hsms))) io.stderr(`Warning: ${w}\n`);
 
   if (sub === "seal-share") {
     const line = await io.readSecretLine("Unseal share (hex or base64): ");

@@ -8,7 +8,7 @@
  */
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
-import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
+import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "./errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
 import type { PathMatch } from "./framework/path.js";
 import { ROOT_NAMESPACE, type Caller, type Operation, type Request, type Response } from "./framework/request.js";
@@ -492,28 +492,19 @@ export class Core {
     if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
       throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
     }
-    const resolved = this.namespaces.resolve(namespaceHeader, req.path);
-    const ns = resolved.ns;
-    req.path = resolved.path;
-    req.namespace = ns.ref;
-    if (!ns.isRoot) {
-      if (ROOT_ONLY_SYS.test(req.path)) throw namespaceUnavailableError();
-      await this.namespaces.checkKeys(ns);
+    let located: Omit<Admitted, "token">;
+    try {
+      located = await this.locate(req, namespaceHeader);
+    } catch (err) {
+      throw await this.concealed(req, err);
     }
-    const route = ns.router.match(req.path);
-    if (!route) throw new ArcaError("not_found", `no handler for route "${req.path.slice(0, 256)}". route entry not found.`);
-    req.mountPoint = route.mountPoint;
-    req.mountPath = route.relPath;
-    req.mountAccessor = route.entry.accessor;
-    req.mountType = route.entry.type;
-
+    const { ns, route, match } = located;
     const { backend, storage } = route;
     // POST/PUT arrive as "update"; the path's existence check turns them into "create" when new.
     const probeOp = req.operation === "update" ? "create" : req.operation;
-    const match = backend.route(route.relPath);
-    if (!match) throw unsupportedPath();
     if (!backend.supports(match, probeOp) && !backend.supports(match, req.operation)) {
-      throw new ArcaError("unsupported_operation", "unsupported operation");
+      const err = unsupportedOperation();
+      throw backend.isUnauthenticated(route.relPath) ? err : await this.concealed(req, err);
     }
 
     let token: ResolvedToken | undefined;
@@ -537,6 +528,37 @@ export class Core {
     }
     if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
     return { ns, route, match, token };
+  }
+
+  /** The namespace, mount and endpoint of a request (sets the request's routing fields). Throws when any is missing. */
+  private async locate(req: Request, namespaceHeader: string | undefined): Promise<Omit<Admitted, "token">> {
+    const resolved = this.namespaces.resolve(namespaceHeader, req.path);
+    const ns = resolved.ns;
+    req.path = resolved.path;
+    req.namespace = ns.ref;
+    if (!ns.isRoot) {
+      if (ROOT_ONLY_SYS.test(req.path)) throw namespaceUnavailableError();
+      await this.namespaces.checkKeys(ns);
+    }
+    const route = ns.router.match(req.path);
+    if (!route) throw new ArcaError("not_found", `no handler for route "${req.path.slice(0, 256)}". route entry not found.`);
+    req.mountPoint = route.mountPoint;
+    req.mountPath = route.relPath;
+    req.mountAccessor = route.entry.accessor;
+    req.mountType = route.entry.type;
+    const match = route.backend.route(route.relPath);
+    if (!match) throw unsupportedPath();
+    return { ns, route, match };
+  }
+
+  /**
+   * What a caller is told of a refusal made before its token was checked. Without a valid token it learns
+   * nothing about what exists (namespaces, mounts, endpoints, operations): the same 403 as for a path that
+   * exists. Sealed or locked namespaces (5xx) still say so: the client is to come back, not to authenticate.
+   */
+  private async concealed(req: Request, err: unknown): Promise<unknown> {
+    if (err instanceof ArcaError && err.status < 500 && !(await this.resolveToken(req.clientToken, req.remoteAddress))) return permissionDenied();
+    return err;
   }
 
   /**

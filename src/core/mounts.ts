@@ -23,6 +23,22 @@ export interface MountConfig {
   tokenType?: string;
   /** Managed keys (sys/managed-keys) this mount's engine may use, by name (OpenBao's allowed_managed_keys). */
   allowedManagedKeys?: string[];
+  /** OpenBao's user_lockout_config (auth mounts that lock users out); unset fields take the defaults. */
+  userLockout?: UserLockoutConfig;
+}
+
+export interface UserLockoutConfig {
+  threshold?: number;
+  durationSeconds?: number;
+  counterResetSeconds?: number;
+  disabled?: boolean;
+}
+
+/** OpenBao's defaults: locked after 5 failures, for 15 minutes; the count is forgotten 15 minutes after the last failure. */
+export const DEFAULT_USER_LOCKOUT: Required<UserLockoutConfig> = { threshold: 5, durationSeconds: 900, counterResetSeconds: 900, disabled: false };
+
+export function effectiveUserLockout(config: UserLockoutConfig | undefined): Required<UserLockoutConfig> {
+  return { ...DEFAULT_USER_LOCKOUT, ...config };
 }
 
 export interface MountEntry {

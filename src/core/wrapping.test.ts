@@ -43,6 +43,19 @@ describe("response wrapping", () => {
     expect((await api(s.url, "POST", "sys/wrapping/wrap", { token: root, body: { k: "v" } })).status).toBe(400);
   });
 
+  it("rewrap under concurrency yields exactly one live wrapping token", async () => {
+    const w = await api(s.url, "POST", "sys/wrapping/wrap", { token: root, body: { once: "only" }, headers: { "X-Vault-Wrap-TTL": "60" } });
+    const t1 = (w.body?.wrap_info as { token: string }).token;
+    const attempts = await Promise.all(
+      Array.from({ length: 12 }, () => api(s.url, "POST", "sys/wrapping/rewrap", { token: root, body: { token: t1 } })),
+    );
+    const fresh = attempts.filter((r) => r.status === 200).map((r) => (r.body?.wrap_info as { token: string }).token);
+    expect(fresh).toHaveLength(1);
+    expect(attempts.filter((r) => r.status !== 200).every((r) => r.status === 400)).toBe(true);
+    const out = await api(s.url, "POST", "sys/wrapping/unwrap", { token: root, body: { token: fresh[0] } });
+    expect(out.body?.data).toEqual({ once: "only" });
+  });
+
   it("refuses out-of-range wrap TTLs before running the request", async () => {
     const r = await api(s.url, "POST", "secret/data/never", { token: root, body: { data: { a: 1 } }, headers: { "X-Vault-Wrap-TTL": "99999999999" } });
     expect(r.status).toBe(400);

@@ -61,13 +61,8 @@ export class ResponseWrapper {
 
   /** Returns the wrapped response and destroys it with its token: a second unwrap fails. */
   async unwrap(token: string): Promise<Omit<Response, "wrapInfo">> {
-    const entry = await this.tokens.lookup(token);
-    if (!entry || !entry.policies.includes(RESPONSE_WRAPPING_POLICY_NAME)) throw invalidToken();
-    const record = await this.store.transaction(async (txn) => {
-      const r = await getJson<WrappedRecord>(txn, entry.id);
-      if (r) await txn.delete(entry.id);
-      return r;
-    });
+    const entry = await this.wrappingTokenEntry(token);
+    const record = await this.take(entry.id);
     await this.tokens.revokeTree(entry.id);
     if (!record) throw invalidToken();
     return record.response;
@@ -81,14 +76,39 @@ export class ResponseWrapper {
     return { creation_path: record.creation_path, creation_time: record.creation_time, creation_ttl: record.ttl };
   }
 
+  /**
+   * Moves the wrapped response behind a new token. The record is taken (read and deleted in one
+   * transaction) before anything else, so of concurrent rewraps of one token exactly one finds it: the
+   * others fail as a second unwrap does.
+   */
   async rewrap(token: string): Promise<Response> {
-    const entry = await this.tokens.lookup(token);
-    if (!entry || !entry.policies.includes(RESPONSE_WRAPPING_POLICY_NAME)) throw invalidToken();
-    const record = await getJson<WrappedRecord>(this.store, entry.id);
+    const entry = await this.wrappingTokenEntry(token);
+    const record = await this.take(entry.id);
     if (!record) throw invalidToken();
-    const fresh = await this.wrap(record.response, record.ttl, record.creation_path);
-    await this.store.delete(entry.id);
+    let fresh: Response;
+    try {
+      fresh = await this.wrap(record.response, record.ttl, record.creation_path);
+    } catch (err) {
+      // Nothing was handed out: put the response back behind the old (still live) token.
+      await putJson(this.store, entry.id, record);
+      throw err;
+    }
     await this.tokens.revokeTree(entry.id);
     return fresh;
+  }
+
+  private async wrappingTokenEntry(token: string): Promise<{ id: string }> {
+    const entry = await this.tokens.lookup(token);
+    if (!entry || !entry.policies.includes(RESPONSE_WRAPPING_POLICY_NAME)) throw invalidToken();
+    return entry;
+  }
+
+  /** Reads and deletes a wrapped record atomically: at most one caller gets it. */
+  private take(id: string): Promise<WrappedRecord | undefined> {
+    return this.store.transaction(async (txn) => {
+      const r = await getJson<WrappedRecord>(txn, id);
+      if (r) await txn.delete(id);
+      return r;
+    });
   }
 }

@@ -20,6 +20,7 @@ import {
 import { parseDurationSeconds } from "../core/policy/policy.js";
 import { opensslCiphersFromGo, TLS_VERSION_NAMES, tlsVersionAtMost, tlsVersionFromOpenBao } from "./tls-settings.js";
 import type { SecureVersion } from "node:tls";
+import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -166,8 +167,10 @@ const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
 
 const configError = (message: string, field?: string, line?: number): ConfigError => new ConfigError(message, field, line);
 
-export function loadServerConfig(path: string): Promise<ServerConfig> {
-  return loadHclConfig(path, buildConfig, configError);
+export async function loadServerConfig(path: string): Promise<ServerConfig> {
+  const config = await loadHclConfig(path, buildConfig, configError);
+  config.warnings.push(...pinExposureWarnings(path, pinSourcesOf(config.hsms, config.seals.map((s) => s.params))));
+  return config;
 }
 
 export function parseServerConfig(text: string, filename = "config.hcl"): Promise<ServerConfig> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,6 +20,24 @@ describe("sqlite storage", () => {
     const b = new SqliteStorage({ path });
     expect((await b.get("k"))?.toString()).toBe("durable");
     await b.close();
+  });
+
+  it("keeps the database, -wal and -shm files private (0600) in an existing directory", async () => {
+    const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
+    const fresh = join(dir, "private.sqlite");
+    const s = new SqliteStorage({ path: fresh });
+    await s.put("k", Buffer.from("v"));
+    expect([mode(fresh), mode(`${fresh}-wal`), mode(`${fresh}-shm`)]).toEqual(["600", "600", "600"]);
+    await s.close();
+
+    // Files left readable by an earlier version (or an operator) are tightened on open.
+    const old = join(dir, "old.sqlite");
+    for (const f of [old, `${old}-wal`, `${old}-shm`]) writeFileSync(f, "");
+    for (const f of [old, `${old}-wal`, `${old}-shm`]) chmodSync(f, 0o644);
+    const t = new SqliteStorage({ path: old });
+    await t.put("k", Buffer.from("v"));
+    expect([mode(old), mode(`${old}-wal`), mode(`${old}-shm`)]).toEqual(["600", "600", "600"]);
+    await t.close();
   });
 
   it("readers never see a transaction before it commits", async () => {

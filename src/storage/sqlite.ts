@@ -8,7 +8,7 @@
  * so one failing job rolls back alone, and all of them pay for a single fsync.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import {
   assertValidKey,
@@ -83,6 +83,15 @@ function listLevel(st: Statements, prefix: string, opts: ListOptions): string[] 
   }
 }
 
+/**
+ * Creates `path` owner-only (0600) or tightens it to that: the data directory may already exist with a
+ * looser mode, and the process umask (often 022) would otherwise leave the files world-readable.
+ */
+function makePrivate(path: string): void {
+  closeSync(openSync(path, "a", 0o600));
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+}
+
 export interface SqliteOptions {
   path: string;
 }
@@ -98,9 +107,14 @@ export class SqliteStorage implements Storage {
   private closed = false;
 
   constructor(opts: SqliteOptions) {
-    if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+    if (opts.path !== ":memory:") {
+      mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+      makePrivate(opts.path);
+    }
     this.writer = new Database(opts.path);
     this.writer.pragma("journal_mode = WAL");
+    // SQLite creates -wal and -shm with the database file's mode; ones left over are tightened too.
+    if (opts.path !== ":memory:") for (const f of [`${opts.path}-wal`, `${opts.path}-shm`]) if (existsSync(f)) makePrivate(f);
     this.writer.pragma("synchronous = FULL");
     this.writer.pragma("busy_timeout = 5000");
     this.writer.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");

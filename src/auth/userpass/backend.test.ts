@@ -113,39 +113,83 @@ describe("login", () => {
     expect((await login("dave", "pw", "10.1.1.1"))?.auth).toBeDefined();
   });
 
-  it("rate-limits failures per user and source: 5 in 60 s, then 429 until the window passes", async () => {
+  it("locks a user out after 5 failures whatever the source address, for 15 minutes (OpenBao's user lockout)", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
-    for (let i = 0; i < 5; i++) await expectError(login("carol", "wrong", "10.0.0.1"), 400);
-    // Even the right password is refused while locked, with a clear message.
-    await expectError(login("carol", "right", "10.0.0.1"), 429, /too many failed login attempts for user "carol" from this address; try again in \d+s/);
-    // Another source address, or another user from the same address, is not affected.
-    expect((await login("carol", "right", "10.0.0.2"))?.auth).toBeDefined();
+    // Rotating source addresses does not give more guesses.
+    for (let i = 0; i < 5; i++) await expectError(login("carol", "wrong", `10.0.${i}.1`), 400, "invalid username or password");
+    // Locked: refused at once, even with the right password, from any address.
+    await expectError(login("carol", "right", "10.9.9.9"), 403, "permission denied");
+    // Another user is not affected.
     await expectError(login("someone", "x", "10.0.0.1"), 400);
+    vi.setSystemTime(Date.now() + 14 * 60_000);
+    await expectError(login("carol", "right", "10.9.9.9"), 403, "permission denied");
     vi.setSystemTime(Date.now() + 61_000);
-    expect((await login("carol", "right", "10.0.0.1"))?.auth).toBeDefined();
+    expect((await login("carol", "right", "10.9.9.9"))?.auth).toBeDefined();
+  });
+
+  it("resets the failure count after the counter-reset time without failures, and on a success", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    for (let i = 0; i < 4; i++) await expectError(login("carol", "wrong", `10.1.${i}.1`), 400);
+    vi.setSystemTime(Date.now() + 16 * 60_000);
+    for (let i = 0; i < 4; i++) await expectError(login("carol", "wrong", `10.1.${i}.1`), 400);
+    expect((await login("carol", "right", "10.1.9.1"))?.auth).toBeDefined();
+    for (let i = 0; i < 4; i++) await expectError(login("carol", "wrong", `10.1.${i}.1`), 400);
+    expect((await login("carol", "right", "10.1.9.1"))?.auth).toBeDefined();
+  });
+
+  it("limits failures per source address across users (password spraying)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    for (let i = 0; i < 20; i++) await expectError(login(`user${i}`, "Winter2026!", "10.2.0.1"), 400);
+    await expectError(login("carol", "right", "10.2.0.1"), 429, /too many failed login attempts from this address; try again in \d+s/);
+    expect((await login("carol", "right", "10.2.0.2"))?.auth).toBeDefined();
+    vi.setSystemTime(Date.now() + 61_000);
+    expect((await login("carol", "right", "10.2.0.1"))?.auth).toBeDefined();
   });
 
   it("counts parallel guesses before their KDF finishes", async () => {
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => login("carol", "wrong", "10.0.0.9")));
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => login("carol", "wrong", `10.3.0.${i}`)));
     const statuses = results.map((r) => (r.status === "rejected" ? (r.reason as ArcaError).status : 200));
     expect(statuses.filter((s) => s === 400)).toHaveLength(5);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(3);
+  });
+
+  it("takes threshold, duration, counter reset and disable from the mount's user_lockout_config", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    await call("update", "sys/auth/userpass/tune", { user_lockout_config: { lockout_threshold: "2", lockout_duration: "30s", lockout_counter_reset_duration: "10s" } });
+    expect((await call("read", "sys/auth/userpass/tune"))?.data).toMatchObject({
+      user_lockout_threshold: 2,
+      user_lockout_duration: 30,
+      user_lockout_counter_reset_duration: 10,
+      user_lockout_disable: false,
+    });
+    for (let i = 0; i < 2; i++) await expectError(login("carol", "wrong", `10.4.${i}.1`), 400);
+    await expectError(login("carol", "right"), 403, "permission denied");
+    vi.setSystemTime(Date.now() + 31_000);
+    expect((await login("carol", "right"))?.auth).toBeDefined();
+
+    await call("update", "sys/auth/userpass/tune", { user_lockout_config: { lockout_disable: true } });
+    for (let i = 0; i < 8; i++) await expectError(login("carol", "wrong", `10.5.${i}.1`), 400);
+    expect((await login("carol", "right"))?.auth).toBeDefined();
+
+    await expectError(call("update", "sys/auth/userpass/tune", { user_lockout_config: { lockout_threshold: "many" } }), 400);
+    await expectError(call("update", "sys/auth/token/tune", { user_lockout_config: { lockout_threshold: "3" } }), 400, /user lockout configuration for auth type "token" not allowed/);
   });
 });
 
 describe("LoginLimiter", () => {
-  it("a success clears the count; the key table stays bounded", () => {
+  it("a success clears the user's count; the tables stay bounded", () => {
     let now = 0;
-    const l = new LoginLimiter({ maxAttempts: 2, windowMs: 1000, maxKeys: 3, now: () => now });
-    l.begin("u", "a");
-    l.begin("u", "a")();
-    l.begin("u", "a");
-    l.begin("u", "a");
-    expect(() => l.begin("u", "a")).toThrow(/try again in 1s/);
-    for (let i = 0; i < 10; i++) l.begin(`u${i}`, "a");
-    expect(l.trackedPairs).toBeLessThanOrEqual(3);
+    const policy = { threshold: 2, durationMs: 1000, counterResetMs: 1000, disabled: false };
+    const l = new LoginLimiter({ addressMaxAttempts: 100, addressWindowMs: 1000, maxKeys: 3, now: () => now });
+    l.begin("u", "a", policy);
+    l.begin("u", "a", policy)();
+    l.begin("u", "a", policy);
+    l.begin("u", "a", policy);
+    expect(() => l.begin("u", "a", policy)).toThrow(/permission denied/);
+    for (let i = 0; i < 10; i++) l.begin(`u${i}`, `a${i}`, policy);
+    expect(l.trackedKeys).toBeLessThanOrEqual(6);
     now = 5000;
-    l.begin("u", "a");
+    l.begin("u", "a", policy);
   });
 });
 

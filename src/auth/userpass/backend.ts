@@ -8,8 +8,9 @@
  *   user/<lower-case username>     { passwordHash: "$scrypt$ln=15,r=8,p=1$<salt b64>$<hash b64>",
  *                                    token_* settings (camelCase, see token-fields.ts) }
  *
- * Passwords are hashed with scrypt and a random per-password salt (password.ts); login failures are
- * throttled in memory per (username, source address) (login-limiter.ts).
+ * Passwords are hashed with scrypt and a random per-password salt (password.ts); users are locked out
+ * after repeated login failures whatever the source (OpenBao's user lockout, tunable with the mount's
+ * user_lockout_config), and each source address is limited too (login-limiter.ts).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { Namespace } from "../../core/namespaces/namespace.js";

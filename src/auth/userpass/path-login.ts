@@ -1,7 +1,8 @@
 /**
  * `POST auth/<mount>/login/:username {password}`. Unknown user and wrong password answer the same
  * 400 "invalid username or password" after the same work (one full KDF either way), so neither the
- * message nor the timing tells whether the user exists. Attempts are throttled per (user, source).
+ * message nor the timing tells whether the user exists. Users are locked out after repeated failures
+ * (per mount, whatever the source) and each source address is limited (login-limiter.ts).
  */
 import { ArcaError } from "../../core/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
@@ -10,7 +11,15 @@ import { issueLoginToken } from "../token-fields.js";
 import { normaliseAddress } from "../../core/cidr.js";
 import type { UserpassEnv } from "./backend.js";
 import { burnPasswordCheck, verifyPassword } from "./password.js";
+import type { LockoutPolicy } from "./login-limiter.js";
+import { effectiveUserLockout } from "../../core/mounts.js";
 import { readUser, userKey } from "./path-users.js";
+
+/** The mount's lockout settings as they are now (a tune applies to the next attempt). */
+function lockoutPolicy(env: UserpassEnv): LockoutPolicy {
+  const c = effectiveUserLockout((env.ns.mountByUuid(env.mount.uuid) ?? env.mount).config.userLockout);
+  return { threshold: c.threshold, durationMs: c.durationSeconds * 1000, counterResetMs: c.counterResetSeconds * 1000, disabled: c.disabled };
+}
 
 const invalidCredentials = (): ArcaError => new ArcaError("invalid_request", "invalid username or password");
 
@@ -28,7 +37,7 @@ export function loginPaths(env: UserpassEnv): PathSpec<Fields>[] {
           const username = ctx.fields.username.toLowerCase();
           const password = ctx.fields.password ?? "";
           if (password === "") throw new ArcaError("invalid_request", "missing password");
-          const succeeded = env.limiter.begin(username, normaliseAddress(ctx.req.remoteAddress));
+          const succeeded = env.limiter.begin(username, normaliseAddress(ctx.req.remoteAddress), lockoutPolicy(env));
 
           const user = await readUser(ctx.storage, username);
           if (!user) {

@@ -107,13 +107,26 @@ export class FileAuditDevice extends ChainedDevice {
     if (!path) throw new ArcaError("invalid_request", "file_path is required");
     if (path === "stdout") return new FileAuditDevice(undefined, "stdout");
     if (path === "discard") return new FileAuditDevice(undefined, "discard");
-    const mode = options.mode ? parseInt(options.mode, 8) : 0o600;
+    // OpenBao's option: an octal mode the log is given, also when it exists already; "0000" leaves the mode
+    // of an existing file alone. Never world-writable: anyone could then cut the log short or interleave lines.
+    const mode = options.mode ? (/^[0-7]{1,4}$/.test(options.mode) ? parseInt(options.mode, 8) : NaN) : 0o600;
     if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new ArcaError("invalid_request", "mode must be an octal file mode");
+    if (mode & 0o002) throw new ArcaError("invalid_request", "mode must not make the audit log world-writable");
     let fh: FileHandle;
     try {
-      fh = await open(path, "a+", mode);
+      fh = await open(path, "a+", mode === 0 ? 0o600 : mode);
     } catch (err) {
       throw new ArcaError("invalid_request", `cannot open audit file: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    try {
+      // A device file (/dev/null) or FIFO is left as it is, as OpenBao does.
+      const st = await fh.stat();
+      if (st.isFile() && mode !== 0) await fh.chmod(mode);
+      else if (st.isFile() && st.mode & 0o002) throw new ArcaError("invalid_request", "the audit log is world-writable: set a mode or fix the file's permissions");
+    } catch (err) {
+      await fh.close();
+      if (err instanceof ArcaError) throw err;
+      throw new ArcaError("invalid_request", `cannot set the audit file's mode: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
     }
     const device = new FileAuditDevice(fh, "file");
     const size = await dropIncompleteLastLine(fh);

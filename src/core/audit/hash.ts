@@ -17,11 +17,11 @@ export function hashStructure(salt: Buffer, value: unknown, plainKeys: ReadonlyS
   if (Array.isArray(value)) return value.map((v) => hashStructure(salt, v, plainKeys));
   if (value !== null && typeof value === "object") {
     if (Buffer.isBuffer(value)) return hmacString(salt, value.toString("base64"));
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = plainKeys.has(k) ? v : hashStructure(salt, v, plainKeys);
-    }
-    return out;
+    // fromEntries defines own properties: a "__proto__" key is recorded like any other (assignment
+    // would drop it from the entry while the engine stores it).
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, plainKeys.has(k) ? v : hashStructure(salt, v, plainKeys)]),
+    );
   }
   return value;
 }

@@ -5,6 +5,7 @@
  */
 import { ArcaError } from "../errors.js";
 import { DurationError, parseDuration } from "./duration.js";
+import { setOwn } from "../own-keys.js";
 
 export type FieldType = "string" | "int" | "bool" | "duration" | "strings" | "map" | "object" | "any";
 
@@ -114,8 +115,8 @@ export function coerceField(name: string, spec: FieldSpec, raw: unknown): unknow
       if (!isPlainObject(obj)) throw fieldError(name, "expected a map of strings");
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(obj)) {
-        if (typeof v === "string") out[k] = v;
-        else if (typeof v === "number" || typeof v === "boolean") out[k] = String(v);
+        if (typeof v === "string") setOwn(out, k, v);
+        else if (typeof v === "number" || typeof v === "boolean") setOwn(out, k, String(v));
         else throw fieldError(name, "expected a map of strings");
       }
       return out;

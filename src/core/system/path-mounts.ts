@@ -2,7 +2,7 @@
 import { ArcaError } from "../errors.js";
 import { definePath } from "../framework/path.js";
 import { parseFields, type Fields } from "../framework/fields.js";
-import { isReservedSecretPath, newMount, normaliseMountPath, type MountConfig, type MountTable } from "../mounts.js";
+import { effectiveUserLockout, isReservedSecretPath, newMount, normaliseMountPath, type MountConfig, type MountTable, type UserLockoutConfig } from "../mounts.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { PathSpec } from "../framework/path.js";
 import { renderMount, renderMountConfig } from "./render.js";
@@ -18,10 +18,52 @@ const CONFIG_FIELDS = {
   audit_non_hmac_response_keys: { type: "strings" },
   token_type: { type: "string", allowed: ["default-service", "default-batch", "service", "batch"] },
   allowed_managed_keys: { type: "strings", description: "Managed keys (sys/managed-keys) this mount may use." },
+  user_lockout_config: { type: "object", description: "User lockout: lockout_threshold, lockout_duration, lockout_counter_reset_duration, lockout_disable." },
 } satisfies Fields;
 
+const USER_LOCKOUT_FIELDS = {
+  lockout_threshold: { type: "int" },
+  lockout_duration: { type: "duration" },
+  lockout_counter_reset_duration: { type: "duration" },
+  lockout_disable: { type: "bool" },
+} satisfies Fields;
+
+/** Auth types that implement user lockout (OpenBao also lists ldap and approle, which Arca does not lock). */
+const USER_LOCKOUT_TYPES = new Set(["userpass"]);
+
+/** OpenBao's user_lockout_config: the fields given replace the mount's, the others stay. */
+function applyUserLockout(current: UserLockoutConfig | undefined, raw: Record<string, unknown>, mountType: string): UserLockoutConfig {
+  if (!USER_LOCKOUT_TYPES.has(mountType)) {
+    throw new ArcaError("invalid_request", `tuning of user lockout configuration for auth type "${mountType}" not allowed`);
+  }
+  const unknown = Object.keys(raw).filter((k) => !(k in USER_LOCKOUT_FIELDS));
+  if (unknown.length > 0) throw new ArcaError("invalid_request", `unknown user lockout settings: ${unknown.join(", ")}`);
+  const f = parseFields(USER_LOCKOUT_FIELDS, raw, {});
+  const next: UserLockoutConfig = { ...current };
+  if (f.lockout_threshold !== undefined) {
+    if (f.lockout_threshold < 1) throw new ArcaError("invalid_request", "lockout_threshold must be at least 1 (lockout_disable turns lockout off)");
+    next.threshold = f.lockout_threshold;
+  }
+  if (f.lockout_duration !== undefined) next.durationSeconds = f.lockout_duration;
+  if (f.lockout_counter_reset_duration !== undefined) next.counterResetSeconds = f.lockout_counter_reset_duration;
+  if (f.lockout_disable !== undefined) next.disabled = f.lockout_disable;
+  return next;
+}
+
+/** The tune view of a mount's lockout settings (effective values), when it has any, as OpenBao shows them. */
+function renderUserLockout(config: UserLockoutConfig | undefined): Record<string, unknown> {
+  if (!config) return {};
+  const c = effectiveUserLockout(config);
+  return {
+    user_lockout_threshold: c.threshold,
+    user_lockout_duration: c.durationSeconds,
+    user_lockout_counter_reset_duration: c.counterResetSeconds,
+    user_lockout_disable: c.disabled,
+  };
+}
+
 /** Applies the config fields a caller sent onto a mount config. */
-function applyConfig(target: MountConfig, raw: Record<string, unknown>): MountConfig {
+function applyConfig(target: MountConfig, raw: Record<string, unknown>, mountType: string): MountConfig {
   const present = Object.fromEntries(Object.entries(raw).filter(([k, v]) => k in CONFIG_FIELDS && v !== undefined && v !== null));
   const f = parseFields(CONFIG_FIELDS, present, {});
   const next = { ...target };
@@ -35,6 +77,7 @@ function applyConfig(target: MountConfig, raw: Record<string, unknown>): MountCo
   if (f.audit_non_hmac_response_keys !== undefined) next.auditNonHmacResponseKeys = f.audit_non_hmac_response_keys;
   if (f.token_type !== undefined) next.tokenType = f.token_type;
   if (f.allowed_managed_keys !== undefined) next.allowedManagedKeys = f.allowed_managed_keys;
+  if (f.user_lockout_config !== undefined) next.userLockout = applyUserLockout(target.userLockout, f.user_lockout_config, mountType);
   if (next.maxLeaseTtl > 0 && next.defaultLeaseTtl > next.maxLeaseTtl) {
     throw new ArcaError("invalid_request", "default lease TTL cannot be larger than max lease TTL");
   }
@@ -117,7 +160,7 @@ export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
             sealWrap: fields.seal_wrap,
             externalEntropyAccess: fields.external_entropy_access,
           });
-          entry.config = applyConfig(entry.config, fields.config ?? {});
+          entry.config = applyConfig(entry.config, fields.config ?? {}, entry.type);
           await ns.mount(entry);
           return undefined;
         },
@@ -135,12 +178,12 @@ export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
         read: async ({ fields }) => {
           const m = find(fields.path);
           if (!m) throw new ArcaError("invalid_request", `cannot fetch sysview for path "${fields.path}"`);
-          return { data: { ...renderMountConfig(m), description: m.description, options: m.options } };
+          return { data: { ...renderMountConfig(m), ...renderUserLockout(m.config.userLockout), description: m.description, options: m.options } };
         },
         update: async ({ fields, req }) => {
           const m = find(fields.path);
           if (!m) throw new ArcaError("invalid_request", `cannot tune "${fields.path}": no mount there`);
-          const next = { ...m, config: applyConfig(m.config, req.data) };
+          const next = { ...m, config: applyConfig(m.config, req.data, m.type) };
           if (fields.description !== undefined) next.description = fields.description;
           if (fields.options !== undefined) {
             const merged = { ...(m.options ?? {}), ...fields.options };

@@ -4,6 +4,7 @@
  * surface as a TypeError (500).
  */
 import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { setOwn } from "../../core/own-keys.js";
 
 /** Longest secret path accepted, in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 1024;
@@ -14,13 +15,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/**
- * Sets an own enumerable property even for "__proto__", which plain assignment would treat as the
- * prototype setter (silently dropping a key the client sent, or worse).
- */
-export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
+export { setOwn };
 
 /**
  * Validates a secret path (no "", "." or ".." segments, no NUL, at most 1024 bytes). LIST paths may end in

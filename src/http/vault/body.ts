@@ -125,7 +125,6 @@ export function parseBody(raw: Buffer): Record<string, unknown> {
     }
     return value as Record<string, unknown>;
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of new URLSearchParams(text)) out[k] = v;
-  return out;
+  // fromEntries (not assignment) so that a "__proto__" field stays an ordinary key; the last value wins.
+  return Object.fromEntries(new URLSearchParams(text));
 }

@@ -2,6 +2,7 @@
  * The OpenBao JSON envelope, success and error (sdk/logical/translate_response.go, response_util.go).
  */
 import type { AuthResponse, Request, Response } from "../../core/framework/request.js";
+import { setOwn } from "../../core/own-keys.js";
 
 /**
  * OpenBao's "sys injector" (internal/http/handler.go injectDataIntoTopRoutes): for these routes every key
@@ -91,7 +92,7 @@ export function renderSuccess(req: Request, resp: Response): Record<string, unkn
     mount_type: req.mountType,
   };
   if (resp.data && shouldInject(req.path)) {
-    for (const [k, v] of Object.entries(resp.data)) if (!(k in body)) body[k] = v;
+    for (const [k, v] of Object.entries(resp.data)) if (!Object.hasOwn(body, k)) setOwn(body, k, v);
   }
   return body;
 }

@@ -9,6 +9,7 @@ import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";
 import type { Operation, Request, Response } from "../../core/framework/request.js";
 import { DurationError, parseDuration } from "../../core/framework/duration.js";
+import { setOwn } from "../../core/own-keys.js";
 import { parseBody, readBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
 import { handleRawSys, RAW_SYS_PATHS } from "./sys-raw.js";
@@ -101,8 +102,8 @@ function queryData(query: URLSearchParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of query) {
     if (k === "list" || k === "scan" || k === "help") continue;
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as unknown[]), v] : [prev, v];
+    const prev = Object.hasOwn(out, k) ? out[k] : undefined;
+    setOwn(out, k, prev === undefined ? v : Array.isArray(prev) ? [...(prev as unknown[]), v] : [prev, v]);
   }
   return out;
 }

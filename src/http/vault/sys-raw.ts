@@ -146,17 +146,22 @@ async function unseal(core: Core, method: string, data: Record<string, unknown>,
 }
 
 async function health(core: Core, query: URLSearchParams, head: boolean, token: string | undefined): Promise<RawResult> {
+  // Every override is checked, used or not (as OpenBao parses all four), so a bad one is refused whatever
+  // the state. Only final statuses are accepted: a 1xx is an interim response (the client waits for
+  // another, and a body after it desynchronises the connection); OpenBao relies on Go refusing < 100.
   const code = (name: string, fallback: number): number => {
     const v = query.get(name);
     if (v === null || v === "") return fallback;
     if (!/^\d+$/.test(v)) throw new ArcaError("invalid_request", `failed to parse ${name} as an integer`);
-    return Number(v);
+    const n = Number(v);
+    if (n < 200 || n > 599) throw new ArcaError("invalid_request", `${name} must be a status code from 200 to 599`);
+    return n;
   };
+  const codes = { active: code("activecode", 200), uninit: code("uninitcode", 501), sealed: code("sealedcode", 503) };
+  code("standbycode", 429); // no standbys here; validated all the same
   const initialized = await core.isInitialized();
   const sealed = core.sealed;
-  let status = code("activecode", 200);
-  if (!initialized) status = code("uninitcode", 501);
-  else if (sealed) status = code("sealedcode", 503);
+  const status = !initialized ? codes.uninit : sealed ? codes.sealed : codes.active;
   const body = {
     initialized,
     sealed,
@@ -170,7 +175,8 @@ async function health(core: Core, query: URLSearchParams, head: boolean, token: 
     // Ours: a lost seal leaves the server serving (200) but must be visible to monitoring.
     ...(core.seal.hasAutoSeals ? { seals: sealsReport(core, await mayReadSealDetails(core, token, "sys/health")) } : {}),
   };
-  return { status, body: head ? undefined : body };
+  // 204 and 304 carry no body (RFC 9110 §15.3.5, §15.4.5).
+  return { status, body: head || status === 204 || status === 304 ? undefined : body };
 }
 
 async function leader(core: Core): Promise<RawResult> {
