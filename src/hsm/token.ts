@@ -382,14 +382,19 @@ export class HsmToken {
 
   private async connectNow(): Promise<void> {
     this.connectAttempts++;
+    let reset = false;
     try {
       this.connectOnce();
     } catch (e) {
       // Not found, or the device refuses sessions: the library may need to look again (SoftHSM re-reads its
       // token directory only at C_Initialize). Rate-limited and drained by the module.
       if (!(e instanceof HsmUnavailableError) || !(await this.module.reinitialize())) throw e;
+      reset = true;
       this.connectOnce();
     }
+    // Only a token that was missing resets the library's back-off: others merely reconnecting after a reset
+    // must not keep it at its shortest while some token stays away.
+    if (reset || this.healthState.state === "down") this.module.noteConnected();
   }
 
   private connectOnce(): void {
@@ -410,7 +415,6 @@ export class HsmToken {
     this.found = found;
     this.moduleGeneration = generation;
     this.connects++;
-    this.module.noteConnected();
     // The login session goes back into the pool; keeping at least one session open keeps the login alive
     // (on most tokens closing the last session logs the application out).
     this.pool.reset();
