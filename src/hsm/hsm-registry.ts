@@ -114,6 +114,29 @@ export class HsmRegistry implements TokenResolver {
     return t;
   }
 
+  /** The token of a declaration if it was opened already (never loads a library). */
+  openedToken(name: string): HsmToken | undefined {
+    return this.tokens.get(name);
+  }
+
+  /**
+   * Whether each declared HSM answers now: opens tokens not used yet, probes the others (a cheap token-info
+   * call; a token that is down is being probed in the background already and reports its last state).
+   */
+  async probeAll(): Promise<Array<{ name: string; up: boolean }>> {
+    return Promise.all(
+      this.decls.map(async (d) => {
+        let t: HsmToken;
+        try {
+          t = this.token(d.name);
+        } catch {
+          return { name: d.name, up: false };
+        }
+        return { name: d.name, up: await t.probe() };
+      }),
+    );
+  }
+
   /** Closes every opened token's sessions. */
   close(): void {
     for (const t of this.tokens.values()) t.close();

@@ -61,6 +61,8 @@ export type Handle = Buffer;
 export interface Pkcs11ModuleOptions {
   /** Factory for the binding (tests pass a fake). Default: pkcs11js loading `libPath`. */
   binding?: (libPath: string) => P11;
+  /** Re-initialisation limits (first load of a library wins; tests shorten them). */
+  reinit?: Partial<ReinitPolicy>;
 }
 
 /** pkcs11js constants are exported as numbers from the CJS module. */
@@ -83,18 +85,57 @@ export interface FoundToken {
   model: string;
 }
 
+/**
+ * How often a library may be re-initialised (C_Finalize + C_Initialize) to find a token that came back, and how
+ * long a re-initialisation waits for calls in flight to finish.
+ */
+export interface ReinitPolicy {
+  /** Least time between two re-initialisations; doubled while they find nothing, reset by a connect (default 1000). */
+  minIntervalMs: number;
+  /** Cap of that interval (default 5000): a returning token is seen within about this long. */
+  maxIntervalMs: number;
+  /** Longest wait for calls in flight before giving up this time (default 5000). */
+  drainTimeoutMs: number;
+}
+
+const DEFAULT_REINIT: ReinitPolicy = { minIntervalMs: 1000, maxIntervalMs: 5000, drainTimeoutMs: 5000 };
+
 /** One loaded PKCS#11 library. Get it through `loadPkcs11Module`, never `new`, so C_Initialize runs once. */
 export class Pkcs11Module {
   private initialized = false;
+  private everInitialized = false;
   /** False when the library refused OS locking (CKR_CANT_LOCK): then only one call may be in flight. */
   threadSafe = true;
+  /**
+   * Bumped whenever the library is finalised. Sessions, logins and object handles of an older generation are
+   * void, and their numbers may be handed out again: a token must never close or use them.
+   */
+  generation = 0;
+  /** Calls in flight (async ones run on libuv threads: finalising under them is a use-after-free). */
+  private inFlight = 0;
+  /** Set while a re-initialisation waits for calls in flight to drain: new calls wait behind it. */
+  private gate: Promise<void> | undefined;
+  private onIdle: (() => void) | undefined;
+  private reinitRunning: Promise<boolean> | undefined;
+  private lastReinitAt = -Infinity;
+  private reinitIntervalMs: number;
+  readonly reinitPolicy: ReinitPolicy;
+  /** Counts re-initialisations (tests, logs). */
+  reinits = 0;
 
   constructor(
     readonly libPath: string,
     readonly p11: P11,
-  ) {}
+    reinit: Partial<ReinitPolicy> = {},
+  ) {
+    this.reinitPolicy = { ...DEFAULT_REINIT, ...reinit };
+    this.reinitIntervalMs = this.reinitPolicy.minIntervalMs;
+  }
 
-  /** C_Initialize with OS locking (calls arrive from several libuv threads). Idempotent. */
+  /**
+   * C_Initialize with OS locking (calls arrive from several libuv threads). Idempotent. After a
+   * re-initialisation a failure means the device is (still) away: HsmUnavailableError, so callers retry.
+   */
   initialize(): void {
     if (this.initialized) return;
     try {
@@ -106,11 +147,90 @@ export class Pkcs11Module {
       } else if (code === 0x0a /* CKR_CANT_LOCK */) {
         this.p11.C_Initialize();
         this.threadSafe = false;
+      } else if (this.everInitialized) {
+        const m = mapPkcs11Error(e, { fn: "C_Initialize" });
+        throw new HsmUnavailableError(`C_Initialize of ${this.libPath} failed again after a reset (${m.message})`, { ckr: m.ckr, fn: "C_Initialize", cause: e });
       } else {
         throw mapPkcs11Error(e, { fn: "C_Initialize" });
       }
     }
     this.initialized = true;
+    this.everInitialized = true;
+  }
+
+  /**
+   * Counts a call in flight until `leave`. Returns a promise only while a re-initialisation drains the
+   * library (the hot path stays synchronous).
+   */
+  enter(): Promise<void> | undefined {
+    if (this.gate) return this.enterAfterGate();
+    this.inFlight++;
+    return undefined;
+  }
+
+  leave(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.onIdle?.();
+  }
+
+  private async enterAfterGate(): Promise<void> {
+    while (this.gate) await this.gate;
+    this.inFlight++;
+  }
+
+  /**
+   * C_Finalize + C_Initialize (lazily, at the next findToken), so the library looks for its tokens again: SoftHSM
+   * reads its token directory only at C_Initialize, and some HSMs need it after the device came back. Every
+   * token on this library loses its sessions and login (the generation changes) and reconnects.
+   *
+   * Only with no call in flight (new calls wait meanwhile, up to drainTimeoutMs), and at most once per
+   * interval (backing off while re-initialisations find nothing). Returns whether it happened.
+   */
+  reinitialize(): Promise<boolean> {
+    if (this.reinitRunning) return this.reinitRunning;
+    if (Date.now() - this.lastReinitAt < this.reinitIntervalMs) return Promise.resolve(false);
+    const run = this.drainThenReset().finally(() => {
+      this.reinitRunning = undefined;
+    });
+    this.reinitRunning = run;
+    return run;
+  }
+
+  /** A token connected: the next re-initialisation may come after the shortest interval again. */
+  noteConnected(): void {
+    this.reinitIntervalMs = this.reinitPolicy.minIntervalMs;
+  }
+
+  private async drainThenReset(): Promise<boolean> {
+    if (this.inFlight === 0) {
+      this.reset();
+      return true;
+    }
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    try {
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), this.reinitPolicy.drainTimeoutMs);
+        timer.unref();
+        this.onIdle = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      if (drained) this.reset();
+      return drained;
+    } finally {
+      this.onIdle = undefined;
+      this.gate = undefined;
+      open();
+    }
+  }
+
+  private reset(): void {
+    this.lastReinitAt = Date.now();
+    this.reinitIntervalMs = Math.min(this.reinitPolicy.maxIntervalMs, this.reinitIntervalMs * 2);
+    this.reinits++;
+    this.finalize();
   }
 
   /**
@@ -152,10 +272,11 @@ export class Pkcs11Module {
     return matches[0];
   }
 
-  /** C_Finalize (for process shutdown; other holders of this library in the process lose it too). */
+  /** C_Finalize (process shutdown, or a reset; other holders of this library in the process lose it too). */
   finalize(): void {
     if (!this.initialized) return;
     this.initialized = false;
+    this.generation++;
     try {
       this.p11.C_Finalize();
     } catch {
@@ -195,7 +316,7 @@ export function loadPkcs11Module(libPath: string, opts: Pkcs11ModuleOptions = {}
     }
     p11 = lib;
   }
-  const mod = new Pkcs11Module(key, p11);
+  const mod = new Pkcs11Module(key, p11, opts.reinit);
   mod.initialize();
   modules.set(key, mod);
   return mod;

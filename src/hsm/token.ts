@@ -9,6 +9,14 @@
 // - HsmUnavailableError drops every session and cached handle, bumps the connection generation, and retries
 //   with exponential backoff (re-find the token, re-login). Non-idempotent calls (key generation) are not
 //   re-run; the next call reconnects.
+// - A token that cannot be found (or opened) asks its library for a re-initialisation (C_Finalize +
+//   C_Initialize, rate-limited, only with no call in flight: see Pkcs11Module.reinitialize): SoftHSM sees a
+//   token directory that came back only then. Every token on that library notices the new module generation
+//   and reconnects; sessions of the old generation are abandoned, never closed (their numbers are reused).
+// - Health: the token is "up" after a connect or call that worked and "down" once a call gives up with
+//   HsmUnavailableError (or a wrong PIN). While down, a background loop probes with backoff (reconnecting,
+//   re-initialising the library when needed), so the token comes back within seconds of the device without
+//   waiting for traffic; listeners (seal health, metrics) read `health`.
 // - A key that cannot be found triggers a token presence check first: SoftHSM reports a deleted token as
 //   CKR_OBJECT_HANDLE_INVALID / "0 objects" rather than a device error, and "token gone" must not be reported
 //   as "key gone".
@@ -35,6 +43,18 @@ export interface ReconnectPolicy {
   baseDelayMs: number;
   /** Delay cap in ms (default 2000). */
   maxDelayMs: number;
+  /** While down: first background probe after this many ms, doubled per failure (default 250). */
+  recoverBaseMs: number;
+  /** While down: cap of the probe delay (default 4000). */
+  recoverMaxMs: number;
+}
+
+/** What health checks and metrics see of a token. */
+export interface TokenHealth {
+  /** "unknown" until the first connect attempt. */
+  state: "unknown" | "up" | "down";
+  /** Why it is down (function and CKR code only; never a PIN). */
+  error?: string;
 }
 
 export interface HsmTokenOptions {
@@ -53,6 +73,12 @@ export interface ObjectQuery {
   id?: Buffer;
   label?: string;
   keyType?: number;
+}
+
+/** A session handle and the module generation it was opened in (older ones are void, never closed). */
+interface TokenSession {
+  readonly handle: Handle;
+  readonly moduleGeneration: number;
 }
 
 /** What an operation gets: the binding and a session that is its own until the promise settles. */
@@ -88,13 +114,18 @@ export class HsmToken {
   readonly selector: TokenSelector;
   private readonly pin: () => string;
   private readonly policy: ReconnectPolicy;
-  private readonly pool: SessionPool<Handle>;
+  private readonly pool: SessionPool<TokenSession>;
   private found: FoundToken | undefined;
+  /** Module generation the current connection (login, sessions, handles) belongs to. */
+  private moduleGeneration = -1;
+  private healthState: TokenHealth = { state: "unknown" };
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recoveryAttempt = 0;
   private connecting: Promise<void> | undefined;
   private pinError: HsmPinError | undefined;
   private readonly handles = new Map<string, Handle>();
-  /** One context object per session handle, reused across operations (allocation-free hot path). */
-  private readonly contexts = new WeakMap<Handle, Pkcs11SessionContext>();
+  /** One context object per session, reused across operations (allocation-free hot path). */
+  private readonly contexts = new WeakMap<TokenSession, Pkcs11SessionContext>();
   private closed = false;
   /** Counts (re)connections; exposed for tests and metrics. */
   connects = 0;
@@ -107,12 +138,15 @@ export class HsmToken {
     this.module = opts.module;
     this.selector = opts.selector;
     this.pin = opts.pin;
-    this.policy = { attempts: 4, baseDelayMs: 50, maxDelayMs: 2000, ...opts.reconnect };
+    this.policy = { attempts: 4, baseDelayMs: 50, maxDelayMs: 2000, recoverBaseMs: 250, recoverMaxMs: 4000, ...opts.reconnect };
     const max = opts.module.threadSafe ? (opts.maxSessions ?? defaultSessions(opts.module.libPath)) : 1;
-    this.pool = new SessionPool<Handle>({
+    this.pool = new SessionPool<TokenSession>({
       max,
-      open: () => this.openSession(),
-      close: (h) => this.module.p11.C_CloseSession(h),
+      open: () => ({ handle: this.openSession(), moduleGeneration: this.module.generation }),
+      // A session of an older module generation died with C_Finalize; its number may now be another token's.
+      close: (s) => {
+        if (s.moduleGeneration === this.module.generation) this.module.p11.C_CloseSession(s.handle);
+      },
     });
   }
 
@@ -125,9 +159,43 @@ export class HsmToken {
     return this.found;
   }
 
+  /** Up, down (and why) or not tried yet. */
+  get health(): TokenHealth {
+    return this.healthState;
+  }
+
   /** Connects (find + login) now instead of on first use; surfaces a wrong PIN at start-up. */
   async connect(): Promise<void> {
-    await this.ensureConnected();
+    try {
+      await this.ensureConnected();
+    } catch (e) {
+      this.noteFailure(e);
+      throw e;
+    }
+    this.markUp();
+  }
+
+  /**
+   * Checks the token is there now: connects when it is not connected, else asks the device for its token
+   * info (a cheap call). Updates `health`; never throws. A token that is down reports so without a call:
+   * its background loop owns reconnecting (so health checks and scrapes cannot drive library resets).
+   */
+  probe(): Promise<boolean> {
+    if (this.healthState.state === "down") return Promise.resolve(false);
+    return this.check();
+  }
+
+  private async check(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.ensureConnected();
+      this.checkPresent();
+      this.markUp();
+      return true;
+    } catch (e) {
+      this.noteFailure(e);
+      return false;
+    }
   }
 
   /**
@@ -139,9 +207,11 @@ export class HsmToken {
     try {
       const result = await this.runWithRetry(fn, opts);
       observeHsmCall(this.found?.label ?? "", started, true);
+      if (this.healthState.state !== "up") this.markUp();
       return result;
     } catch (err) {
       observeHsmCall(this.found?.label ?? "", started, false);
+      this.noteFailure(err);
       throw err;
     }
   }
@@ -151,7 +221,7 @@ export class HsmToken {
     for (let attempt = 0; ; attempt++) {
       try {
         // Hot path: no extra await once connected (a PIN error never sets `found`).
-        if (!this.found) await this.ensureConnected();
+        if (!this.found || this.moduleGeneration !== this.module.generation) await this.ensureConnected();
         return await this.withSession(fn);
       } catch (e) {
         const err = e instanceof HsmError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
@@ -228,6 +298,7 @@ export class HsmToken {
   /** Closes the sessions. Does not log out or finalize: other users of the library in this process stay logged in. */
   close(): void {
     this.closed = true;
+    this.stopRecovery();
     this.pool.close();
     this.handles.clear();
   }
@@ -251,7 +322,22 @@ export class HsmToken {
   }
 
   private async withSession<T>(fn: (ctx: SessionContext) => Promise<T>): Promise<T> {
-    let s: PooledSession<Handle>;
+    // Counted in flight from here, so the library is never finalised under a running call.
+    const gate = this.module.enter();
+    try {
+      if (gate) {
+        await gate;
+        // The library may have been re-initialised meanwhile: this connection is then void.
+        if (this.moduleGeneration !== this.module.generation) throw new HsmUnavailableError("the PKCS#11 library was re-initialised");
+      }
+      return await this.withPooledSession(fn);
+    } finally {
+      this.module.leave();
+    }
+  }
+
+  private async withPooledSession<T>(fn: (ctx: SessionContext) => Promise<T>): Promise<T> {
+    let s: PooledSession<TokenSession>;
     try {
       s = this.pool.tryAcquire() ?? (await this.pool.acquire());
     } catch (e) {
@@ -261,7 +347,7 @@ export class HsmToken {
     try {
       let ctx = this.contexts.get(s.handle);
       if (!ctx) {
-        ctx = new Pkcs11SessionContext(this.p11, s.handle);
+        ctx = new Pkcs11SessionContext(this.p11, s.handle.handle);
         this.contexts.set(s.handle, ctx);
       }
       return await fn(ctx);
@@ -279,6 +365,8 @@ export class HsmToken {
   private ensureConnected(): Promise<void> {
     if (this.pinError) return Promise.reject(this.pinError);
     if (this.closed) return Promise.reject(new HsmUnavailableError("token closed"));
+    // The library was re-initialised (by this token or another on it): login, sessions and handles are void.
+    if (this.found && this.moduleGeneration !== this.module.generation) this.disconnect();
     if (this.found) return Promise.resolve();
     // Single flight: concurrent callers share one find + one C_Login.
     if (!this.connecting) {
@@ -292,9 +380,26 @@ export class HsmToken {
     return this.connecting;
   }
 
-  private connectNow(): void {
+  private async connectNow(): Promise<void> {
     this.connectAttempts++;
+    let reset = false;
+    try {
+      this.connectOnce();
+    } catch (e) {
+      // Not found, or the device refuses sessions: the library may need to look again (SoftHSM re-reads its
+      // token directory only at C_Initialize). Rate-limited and drained by the module.
+      if (!(e instanceof HsmUnavailableError) || !(await this.module.reinitialize())) throw e;
+      reset = true;
+      this.connectOnce();
+    }
+    // Only a token that was missing resets the library's back-off: others merely reconnecting after a reset
+    // must not keep it at its shortest while some token stays away.
+    if (reset || this.healthState.state === "down") this.module.noteConnected();
+  }
+
+  private connectOnce(): void {
     const found = this.module.findToken(this.selector);
+    const generation = this.module.generation;
     const session = this.rawOpen(found.slot);
     try {
       this.loginAttempts++;
@@ -308,11 +413,12 @@ export class HsmToken {
       }
     }
     this.found = found;
+    this.moduleGeneration = generation;
     this.connects++;
     // The login session goes back into the pool; keeping at least one session open keeps the login alive
     // (on most tokens closing the last session logs the application out).
     this.pool.reset();
-    this.pool.adopt(session);
+    this.pool.adopt({ handle: session, moduleGeneration: generation });
   }
 
   private openSession(): Handle {
@@ -333,6 +439,39 @@ export class HsmToken {
     this.found = undefined;
     this.handles.clear();
     this.pool.reset();
+  }
+
+  private markUp(): void {
+    if (this.healthState.state === "up") return;
+    this.healthState = { state: "up" };
+    this.stopRecovery();
+  }
+
+  /** Unavailable and PIN failures make the token down; anything else (a missing key, bad input) says nothing. */
+  private noteFailure(e: unknown): void {
+    if (!(e instanceof HsmUnavailableError) && !(e instanceof HsmPinError)) return;
+    if (e instanceof HsmUnavailableError && this.found) this.disconnect();
+    this.healthState = { state: "down", error: e.message };
+    // A wrong PIN is final: probing would only repeat it.
+    if (!this.pinError && !this.closed && !this.recoveryTimer) this.scheduleRecovery();
+  }
+
+  private scheduleRecovery(): void {
+    const delay = Math.min(this.policy.recoverMaxMs, this.policy.recoverBaseMs * 2 ** Math.min(this.recoveryAttempt, 20));
+    this.recoveryAttempt++;
+    this.recoveryTimer = setTimeout(() => {
+      void this.check().then((ok) => {
+        this.recoveryTimer = undefined;
+        if (!ok && !this.closed && !this.pinError && this.healthState.state === "down") this.scheduleRecovery();
+      });
+    }, delay);
+    this.recoveryTimer.unref();
+  }
+
+  private stopRecovery(): void {
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    this.recoveryAttempt = 0;
   }
 }
 

@@ -68,7 +68,12 @@ export function buildSeals(blocks: readonly SealBlockConfig[], hsms: readonly Hs
   const seals: ConfiguredSeal[] = blocks.map((b, i) => {
     const name = names[i];
     const p = pkcs11Specs.find((x) => x.index === i);
-    if (p && km) return { name, type: b.type, disabled: b.disabled, auto: new Pkcs11Seal(p.spec, km) };
+    if (p && km && registry) {
+      // Health follows the seal's token; only a token already opened is probed (opening it is auto-unseal's job).
+      const hsm = p.spec.hsm;
+      const device = { health: () => registry.openedToken(hsm)?.health, probe: async () => (await registry.openedToken(hsm)?.probe()) ?? false };
+      return { name, type: b.type, disabled: b.disabled, auto: new Pkcs11Seal(p.spec, km, device) };
+    }
     return { name, type: b.type, disabled: b.disabled };
   });
   return {

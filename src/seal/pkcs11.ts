@@ -14,9 +14,10 @@
  * The PIN is read by the HSM token when it logs in; it is never part of a URI we format, log or store.
  */
 import { constants, createHash, publicEncrypt, timingSafeEqual } from "node:crypto";
-import { HsmKeyNotFoundError, HsmPinError } from "../hsm/errors.js";
+import { HsmKeyNotFoundError, HsmPinError, HsmUnavailableError } from "../hsm/errors.js";
 import type { HsmDeclaration } from "../hsm/hsm-registry.js";
 import type { KeyEncrypter, KeyManager, OaepHash } from "../hsm/key-manager.js";
+import type { TokenHealth } from "../hsm/token.js";
 import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../hsm/uri.js";
 import type { AutoSeal } from "./seal.js";
 
@@ -203,6 +204,13 @@ interface SealBlob {
   ct: string;
 }
 
+/** The token the seal's key lives on, as far as health goes (HsmToken through the registry). */
+export interface SealDevice {
+  /** Undefined while the token was never opened. */
+  health(): TokenHealth | undefined;
+  probe(): Promise<boolean>;
+}
+
 /** The PKCS#11 auto seal over the HSM KeyManager seam. */
 export class Pkcs11Seal implements AutoSeal {
   readonly type = "pkcs11";
@@ -212,8 +220,23 @@ export class Pkcs11Seal implements AutoSeal {
   constructor(
     private readonly spec: Pkcs11SealSpec,
     private readonly km: KeyManager & KeyEncrypter,
+    private readonly device?: SealDevice,
   ) {
     this.name = spec.name;
+  }
+
+  deviceHealth(): { up: boolean; error?: string } | undefined {
+    const h = this.device?.health();
+    if (!h || h.state === "unknown") return undefined;
+    return h.state === "up" ? { up: true } : { up: false, ...(h.error !== undefined ? { error: h.error } : {}) };
+  }
+
+  async probeDevice(): Promise<void> {
+    await this.device?.probe();
+  }
+
+  isUnavailableError(err: unknown): boolean {
+    return err instanceof HsmUnavailableError;
   }
 
   get keyUri(): string {

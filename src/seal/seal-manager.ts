@@ -71,7 +71,9 @@ export class SealManager {
   private pending: Buffer[] = [];
   private attemptNonce = "";
   private migrating = false;
-  private readonly health = new Map<string, { healthy: boolean; error?: string }>();
+  /** Last outcome per seal; `transient` when the failure only meant "its device is away". */
+  private readonly health = new Map<string, { healthy: boolean; error?: string; transient?: boolean }>();
+  private lastDeviceProbe = 0;
   private copies = new Set<string>();
   /** Why the last automatic unseal failed (shown while sealed). */
   private autoUnsealError: string | undefined;
@@ -160,7 +162,7 @@ export class SealManager {
   healthReport(): Array<SealHealth & { disabled: boolean }> {
     const seals = this.seals.length > 0 ? this.seals : [IMPLICIT_SHAMIR];
     return seals.map((s) => {
-      const h = s.auto ? this.health.get(s.name) : { healthy: true };
+      const h = s.auto ? this.withDevice(s.auto, this.health.get(s.name)) : { healthy: true };
       return {
         name: s.name,
         type: s.type,
@@ -189,12 +191,36 @@ export class SealManager {
     return out;
   }
 
+  /**
+   * A seal's last outcome, corrected by its device's live state: a device that is away makes the seal
+   * unhealthy at once (not at the next periodic check), and one that is back clears a failure that only
+   * meant "away".
+   */
+  private withDevice(auto: AutoSeal, h: { healthy: boolean; error?: string; transient?: boolean } | undefined): { healthy: boolean; error?: string } | undefined {
+    const live = auto.deviceHealth?.();
+    if (live?.up === false) return { healthy: false, error: live.error ?? "its device is unavailable" };
+    if (live?.up === true && h && !h.healthy && h.transient) return { healthy: true };
+    return h;
+  }
+
+  /**
+   * Asks each auto seal's device whether it is still there (a cheap call, at most once a second), so
+   * health reports notice a device that went away without traffic. Never throws.
+   */
+  async probeDevices(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastDeviceProbe < 1000) return;
+    this.lastDeviceProbe = now;
+    await Promise.all(this.allAutos().map(async (s) => s.auto.probeDevice?.().catch(() => undefined)));
+  }
+
   private markHealthy(name: string): void {
     this.health.set(name, { healthy: true });
   }
 
   private markUnhealthy(name: string, err: unknown): void {
-    this.health.set(name, { healthy: false, error: describe(err) });
+    const auto = this.seals.find((s) => s.name === name)?.auto;
+    this.health.set(name, { healthy: false, error: describe(err), transient: auto?.isUnavailableError?.(err) ?? false });
   }
 
   /** Generates the root key (and the operator key), stores the root key wrapped by every enabled seal. */

@@ -24,6 +24,15 @@ export interface AutoSeal {
    * stops instead of backing off and trying again.
    */
   isFinalError?(err: unknown): boolean;
+  /**
+   * Live state of the device the seal needs (its HSM token), undefined when not known yet: health reports
+   * follow the device between the periodic seal checks (down while it is away, back when it returns).
+   */
+  deviceHealth?(): { up: boolean; error?: string } | undefined;
+  /** Checks the device now (a cheap call), updating deviceHealth. Never throws. */
+  probeDevice?(): Promise<void>;
+  /** True for failures that only mean "the device is away": they clear once deviceHealth is up again. */
+  isUnavailableError?(err: unknown): boolean;
   /** URIs of the HSM keys this seal uses: key custody keeps them out of every API. */
   readonly keyUris?: readonly string[];
   /** Releases sessions (server shutdown). */

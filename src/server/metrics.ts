@@ -1,11 +1,16 @@
 /**
  * Prometheus metrics (prom-client): request counts and latency by mount and operation, seal state,
- * token count, HSM call latency, and the process's own metrics. One registry per server, so several
+ * token count, HSM call latency and token state, and the process's own metrics. One registry per server, so several
  * servers in one process (tests) do not share counters.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Core } from "../core/core.js";
 import { setHsmCallObserver } from "../hsm/call-observer.js";
+
+/** The declared HSM tokens, probed at each scrape (HsmRegistry). */
+export interface HsmTokenProbe {
+  probeAll(): Promise<Array<{ name: string; up: boolean }>>;
+}
 
 export interface RequestObservation {
   mount: string;
@@ -19,7 +24,7 @@ export class ServerMetrics {
   private readonly requests: Counter<"mount" | "operation" | "status">;
   private readonly latency: Histogram<"mount" | "operation">;
 
-  constructor(core: Core) {
+  constructor(core: Core, hsms?: HsmTokenProbe) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "arca_" });
     this.requests = new Counter({ name: "arca_requests_total", help: "API requests by mount, operation and HTTP status", labelNames: ["mount", "operation", "status"], registers });
@@ -57,6 +62,17 @@ export class ServerMetrics {
       registers,
     });
     setHsmCallObserver((token, seconds, ok) => hsm.observe({ token, ok: ok ? "true" : "false" }, seconds));
+    if (hsms) {
+      new Gauge({
+        name: "arca_hsm_token_up",
+        help: "1 while the declared HSM token answers (found, logged in, present), 0 while it is away; by hsm declaration name",
+        labelNames: ["hsm"],
+        registers,
+        async collect() {
+          for (const t of await hsms.probeAll()) this.set({ hsm: t.name }, t.up ? 1 : 0);
+        },
+      });
+    }
   }
 
   observe(o: RequestObservation): void {

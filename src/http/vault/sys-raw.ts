@@ -49,6 +49,7 @@ async function mayReadSealDetails(core: Core, token: string | undefined, path: s
 export async function sealStatus(core: Core, detailed = false): Promise<Record<string, unknown>> {
   // The config changes only at init and migration, both through this process: read it once.
   const config = core.seal.sealConfig ?? (await core.seal.loadConfig());
+  await core.seal.probeDevices();
   const sealed = core.sealed;
   const recovery = config !== undefined && isAutoSealType(config);
   const { shares, threshold } = config ? operatorShares(config) : { shares: 0, threshold: 0 };
@@ -160,6 +161,7 @@ async function health(core: Core, query: URLSearchParams, head: boolean, token: 
   const codes = { active: code("activecode", 200), uninit: code("uninitcode", 501), sealed: code("sealedcode", 503) };
   code("standbycode", 429); // no standbys here; validated all the same
   const initialized = await core.isInitialized();
+  await core.seal.probeDevices();
   const sealed = core.sealed;
   const status = !initialized ? codes.uninit : sealed ? codes.sealed : codes.active;
   const body = {
