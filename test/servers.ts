@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startDevServer, startServer, type RunningServer } from "../src/server/server.js";
 import { createLogger } from "../src/server/log.js";
 import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "../src/server/config.js";
+import type { KeyValueReader } from "../src/storage/storage.js";
 
 export const quietLogger = createLogger("error", () => undefined);
 
@@ -64,4 +65,14 @@ export async function api(base: string, method: string, path: string, opts: { to
     parsed = undefined;
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** Every key below `prefix` of a store, recursively (for "nothing left behind" checks). */
+export async function allStorageKeys(store: KeyValueReader, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await store.list(prefix)) {
+    if (name.endsWith("/")) out.push(...(await allStorageKeys(store, prefix + name)));
+    else out.push(prefix + name);
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, devServer } from "../../../test/servers.js";
 import type { RunningServer } from "../../server/server.js";
-import { run } from "../../cli/main.js";
+import { runCli } from "../../../test/cli.js";
 import { verifyChain } from "./chain.js";
 
 const dir = mkdtempSync(join(tmpdir(), "arca-audit-"));
@@ -26,18 +26,7 @@ afterAll(async () => {
 });
 
 async function cliVerify(file: string): Promise<{ code: number; out: string }> {
-  let out = "";
-  const code = await run(["audit", "verify", file], {
-    env: {},
-    homeDir: dir,
-    stdout: (t) => (out += t),
-    stderr: (t) => (out += t),
-    stdoutIsTty: false,
-    stdinIsTty: false,
-    readStdin: async () => "",
-    readSecretLine: async () => "",
-  });
-  return { code, out };
+  return runCli(["audit", "verify", file], {}, dir);
 }
 
 describe("audit devices", () => {

@@ -10,25 +10,14 @@ import { api, devServer } from "../../../test/servers.js";
 import { sealedConfig, startSealed } from "../../../test/hsm-servers.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON, type SoftHsmToken } from "../../../test/softhsm.js";
 import type { RunningServer } from "../../server/server.js";
-import { run } from "../../cli/main.js";
+import { runCli } from "../../../test/cli.js";
 import { signatureValid, type Checkpoint } from "./checkpoints.js";
 
 const dir = mkdtempSync(join(tmpdir(), "arca-checkpoints-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function cliVerify(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
-  let out = "";
-  const code = await run(["audit", "verify", ...args], {
-    env,
-    homeDir: dir,
-    stdout: (t) => (out += t),
-    stderr: (t) => (out += t),
-    stdoutIsTty: false,
-    stdinIsTty: false,
-    readStdin: async () => "",
-    readSecretLine: async () => "",
-  });
-  return { code, out };
+  return runCli(["audit", "verify", ...args], env, dir);
 }
 
 /** Writes `lines` (each with its newline) to a new file and returns its path. */

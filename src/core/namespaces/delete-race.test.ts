@@ -3,24 +3,14 @@
 // and a child created at the same moment either stops the delete or is refused, never both succeed.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, devServer } from "../../../test/servers.js";
+import { allStorageKeys, api, devServer } from "../../../test/servers.js";
 import type { RunningServer } from "../../server/server.js";
-import type { KeyValueReader } from "../../storage/storage.js";
 
 let server: RunningServer;
 let root: string;
 
 const call = (method: string, path: string, ns?: string, body?: unknown) =>
   api(server.url, method, path, { token: root, body, headers: ns !== undefined ? { "X-Vault-Namespace": ns } : {} });
-
-async function allKeys(store: KeyValueReader, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await store.list(prefix)) {
-    if (name.endsWith("/")) out.push(...(await allKeys(store, prefix + name)));
-    else out.push(prefix + name);
-  }
-  return out;
-}
 
 beforeAll(async () => {
   server = await devServer();
@@ -53,7 +43,7 @@ describe("namespace delete under load", () => {
       expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
       stop = true;
       await Promise.all(writers);
-      const left = (await allKeys(server.core.storage)).filter((k) => k.includes(uuid));
+      const left = (await allStorageKeys(server.core.storage)).filter((k) => k.includes(uuid));
       expect(left, `round ${round}`).toEqual([]);
       expect((await call("GET", "sys/mounts", name)).status).not.toBe(200);
     }
@@ -74,7 +64,7 @@ describe("namespace delete under load", () => {
       if (del.status === 204) {
         expect(childMade, JSON.stringify([inside.body, fromRoot.body])).toBe(false);
         expect(server.core.namespaces.find(server.core.root, parent)).toBeUndefined();
-        expect((await allKeys(server.core.storage)).filter((k) => k.includes("core/namespaces/")).length).toBe(
+        expect((await allStorageKeys(server.core.storage)).filter((k) => k.includes("core/namespaces/")).length).toBe(
           server.core.root.descendants().length,
         );
       } else {

@@ -5,9 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { api, devServer } from "../../../test/servers.js";
+import { allStorageKeys, api, devServer } from "../../../test/servers.js";
 import type { RunningServer } from "../../server/server.js";
-import type { KeyValueReader } from "../../storage/storage.js";
 
 let server: RunningServer;
 let root: string;
@@ -15,15 +14,6 @@ let root: string;
 const uniq = (p: string): string => `${p}${randomUUID().slice(0, 8)}`;
 const call = (method: string, path: string, opts: { token?: string; body?: unknown; ns?: string } = {}) =>
   api(server.url, method, path, { token: opts.token ?? root, body: opts.body, headers: opts.ns !== undefined ? { "X-Vault-Namespace": opts.ns } : {} });
-
-async function allKeys(store: KeyValueReader, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await store.list(prefix)) {
-    if (name.endsWith("/")) out.push(...(await allKeys(store, prefix + name)));
-    else out.push(prefix + name);
-  }
-  return out;
-}
 
 async function createNs(path: string, opts: { ns?: string; token?: string; body?: unknown } = {}): Promise<Record<string, unknown>> {
   const r = await call("POST", `sys/namespaces/${path}`, { ns: opts.ns, token: opts.token, body: opts.body ?? {} });
@@ -178,9 +168,9 @@ describe("sys/namespaces", () => {
     expect(uuids.size).toBe(1);
     const scan = await call("SCAN", "sys/namespaces");
     expect((scan.body?.data as { keys: string[] }).keys.filter((k) => k === `${p}/`)).toHaveLength(1);
-    const stored = (await allKeys(server.core.storage, "core/namespaces/")).length;
+    const stored = (await allStorageKeys(server.core.storage, "core/namespaces/")).length;
     expect((await call("DELETE", `sys/namespaces/${p}`)).status).toBe(204);
-    expect((await allKeys(server.core.storage, "core/namespaces/")).length).toBe(stored - 1);
+    expect((await allStorageKeys(server.core.storage, "core/namespaces/")).length).toBe(stored - 1);
   });
 
   it("refuses bad names, duplicates, missing parents and bad metadata with 400", async () => {
@@ -273,12 +263,12 @@ describe("sys/namespaces", () => {
     const tok = ((await call("POST", "auth/token/create", { ns: p, body: { policies: ["p1"] } })).body?.auth as { client_token: string }).client_token;
     expect((await call("PUT", "cubbyhole/x", { ns: p, token: tok, body: { a: "b" } })).status).toBe(204);
 
-    const before = await allKeys(server.core.storage);
+    const before = await allStorageKeys(server.core.storage);
     expect(before.some((k) => k.includes(String(uuid)))).toBe(true);
 
     expect((await call("DELETE", `sys/namespaces/${p}/inner`)).status).toBe(204);
     expect((await call("DELETE", `sys/namespaces/${p}`)).status).toBe(204);
-    const after = await allKeys(server.core.storage);
+    const after = await allStorageKeys(server.core.storage);
     expect(after.filter((k) => k.includes(String(uuid)))).toEqual([]);
     // The token died with its namespace, even if a namespace of that name comes back.
     await createNs(p);

@@ -9,9 +9,8 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, devServer } from "../../../test/servers.js";
+import { allStorageKeys, api, devServer } from "../../../test/servers.js";
 import type { RunningServer } from "../../server/server.js";
-import type { Storage } from "../../storage/storage.js";
 
 const SEED = 20261122;
 const RUNS = 300;
@@ -69,15 +68,6 @@ function raw(port: number, method: string, target: string, opts: { headers?: Rec
 }
 
 /** Every key in storage, by walking the hierarchy (the seam lists one level at a time). */
-async function allKeys(storage: Storage, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await storage.list(prefix)) {
-    if (name.endsWith("/")) out.push(...(await allKeys(storage, prefix + name)));
-    else out.push(prefix + name);
-  }
-  return out;
-}
-
 /** The invariants every reply must hold; returns a message instead of throwing so fast-check can shrink. */
 function violation(r: RawReply, method: string): string | undefined {
   if (!(r.status >= 100 && r.status < 500)) return `status ${r.status}: ${r.body.slice(0, 300)}`;
@@ -191,12 +181,12 @@ describe("bad input never yields a 500, a crash or a stored key", () => {
 
   /** Sends one request and checks the invariants, including "nothing stored" when it failed. */
   async function check(method: string, target: string, opts: { headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<RawReply> {
-    const before = new Set(await allKeys(s.core.storage));
+    const before = new Set(await allStorageKeys(s.core.storage));
     const r = await raw(port, method, target, { ...opts, headers: { "X-Vault-Token": root, ...opts.headers } });
     const bad = violation(r, method);
     if (bad) throw new Error(`${method} ${target.slice(0, 200)} ${String(opts.body ?? "").slice(0, 300)} → ${bad}`);
     if (r.status >= 400) {
-      const added = (await allKeys(s.core.storage)).filter((k) => !before.has(k));
+      const added = (await allStorageKeys(s.core.storage)).filter((k) => !before.has(k));
       if (added.length > 0) throw new Error(`${method} ${target.slice(0, 200)} failed with ${r.status} but stored ${added.join(", ")}`);
     }
     return r;
@@ -357,7 +347,7 @@ describe("bad input never yields a 500, a crash or a stored key", () => {
 
   it("refuses bodies over the request limit with 413, declared or streamed", async () => {
     const limit = 32 * 1024 * 1024;
-    const before = new Set(await allKeys(s.core.storage));
+    const before = new Set(await allStorageKeys(s.core.storage));
     const big = Buffer.alloc(limit + 1024, 0x61);
     big.write('{"data":{"a":"', 0);
     // Declared: refused from the Content-Length alone.
@@ -372,7 +362,7 @@ describe("bad input never yields a 500, a crash or a stored key", () => {
     // A lying Content-Length (bigger than the limit, tiny body) and one that is not a number.
     expect((await raw(port, "POST", "/v1/kv1/fuzz/big", { headers: { "X-Vault-Token": root, "Content-Length": String(limit * 4) }, body: "{}" })).status).toBe(413);
     expect((await raw(port, "POST", "/v1/kv1/fuzz/big", { headers: { "X-Vault-Token": root, "Content-Length": "abc" }, body: "{}" })).status).toBeLessThan(500);
-    expect((await allKeys(s.core.storage)).filter((k) => !before.has(k))).toEqual([]);
+    expect((await allStorageKeys(s.core.storage)).filter((k) => !before.has(k))).toEqual([]);
     await stillUp();
   });
 });
