@@ -14,7 +14,7 @@ import type { PathMatch } from "./framework/path.js";
 import { ROOT_NAMESPACE, type Caller, type Operation, type Request, type Response } from "./framework/request.js";
 import type { MountEntry } from "./mounts.js";
 import type { RouteMatch } from "./router.js";
-import type { TokenEntry } from "./tokens/token-store.js";
+import type { TokenEntry } from "./tokens/token-entry.js";
 import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js";
 import { MAX_WRAP_TTL } from "./wrapping.js";
 import { Namespace } from "./namespaces/namespace.js";

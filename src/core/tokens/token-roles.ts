@@ -3,7 +3,7 @@ import { ArcaError } from "../errors.js";
 import type { HandlerContext } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { Response } from "../framework/request.js";
-import type { TokenRole } from "./token-store.js";
+import type { TokenRole } from "./token-entry.js";
 import { removeDuplicates, sanitizePolicies } from "./token-rules.js";
 import { checkRoleName, leaseBounds, PATH_SUFFIX_SANITIZE, type Env } from "./token-env.js";
 
