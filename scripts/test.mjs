@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test suite, the one command README and CI run: build (the CLI tests run bin/arca from
-// dist/), type-aware lint, then every vitest suite. Ends with a plain "N passed, N failed" line.
+// dist/), type-aware lint, no import cycles in src/ (scripts/check-cycles.mjs), then every vitest suite. Ends with a plain "N passed, N failed" line.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 
@@ -41,6 +41,7 @@ if (!args.includes("--no-build")) {
   if (run("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"]) !== 0) process.exit(1);
   if (run("npx", ["eslint", "."]) !== 0) process.exit(1);
 }
+if (run("node", ["scripts/check-cycles.mjs"]) !== 0) process.exit(1);
 const filters = args.filter((a) => a !== "--no-build");
 const { status, report } = await vitest(filters);
 

@@ -3,7 +3,7 @@
  * core over in-memory SQLite with the engines a suite needs, and an assertion on ArcaErrors.
  */
 import { expect } from "vitest";
-import { Core, type BackendFactory } from "../src/core/core.js";
+import { Core, type BackendFactory, type CoreBackendFactory } from "../src/core/core.js";
 import { ArcaError } from "../src/core/errors.js";
 import { createSystemBackend } from "../src/core/system/backend.js";
 import { createTokenBackend } from "../src/core/tokens/token-backend.js";
@@ -20,7 +20,11 @@ export async function initializedCore(engines: Record<string, BackendFactory> = 
   const storage = new SqliteStorage({ path: ":memory:" });
   const core = new Core({
     storage,
-    engines: new Map<string, BackendFactory>([["system", createSystemBackend], ["token", createTokenBackend], ...Object.entries(engines)]),
+    engines: new Map<string, BackendFactory>(Object.entries(engines)),
+    coreBackends: new Map<string, CoreBackendFactory>([
+      ["system", createSystemBackend],
+      ["token", createTokenBackend],
+    ]),
   });
   const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true });
   return { core, storage, root: rootToken };

@@ -7,8 +7,7 @@
 import { ArcaError, permissionDenied } from "../core/errors.js";
 import type { Fields } from "../core/framework/fields.js";
 import type { AuthResponse, Request, Response } from "../core/framework/request.js";
-import type { Namespace } from "../core/namespaces/namespace.js";
-import type { MountEntry } from "../core/mounts.js";
+import type { SystemView } from "../core/framework/system-view.js";
 import { calculateTtl, sanitizePolicies } from "../core/tokens/token-rules.js";
 import { NON_ASSIGNABLE_POLICIES } from "../core/policy/builtin.js";
 import { addressInCidrs, parseAddrs } from "../core/cidr.js";
@@ -177,8 +176,8 @@ export function tokenData(p: TokenParams): Record<string, unknown> {
 // ---- issuing a login token ------------------------------------------------------------------------------
 
 export interface LoginTokenRequest {
-  ns: Namespace;
-  mount: MountEntry;
+  /** The auth mount's view: its lease bounds, its path, its namespace's tokens. */
+  view: SystemView;
   req: Request;
   params: TokenParams;
   /** Token metadata (e.g. role_name, username); echoed in auth.metadata. */
@@ -187,14 +186,6 @@ export interface LoginTokenRequest {
   displayName: string;
   /** Overrides the params' token_bound_cidrs (AppRole secret IDs may carry their own). */
   boundCidrs?: string[];
-}
-
-/** The auth mount's effective lease bounds (a tune replaces the mount entry, so look it up each time). */
-export function mountLeaseBounds(ns: Namespace, mount: MountEntry): { max: number; def: number } {
-  const m = ns.mounts(mount.table).find((e) => e.uuid === mount.uuid) ?? mount;
-  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : ns.core.maxLeaseTtl;
-  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : ns.core.defaultLeaseTtl;
-  return { max, def: Math.min(def, max) };
 }
 
 /**
@@ -211,13 +202,13 @@ export function checkTokenBoundCidrs(req: Request, cidrs: readonly string[]): vo
  * system's max lease TTL, num_uses, period and explicit max TTL.
  */
 export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
-  const { ns, params: p } = l;
+  const { view, params: p } = l;
   const boundCidrs = l.boundCidrs && l.boundCidrs.length > 0 ? l.boundCidrs : p.tokenBoundCidrs;
   checkTokenBoundCidrs(l.req, boundCidrs);
 
   const policies = sanitizePolicies(p.tokenPolicies, !p.tokenNoDefaultPolicy);
   if (policies.includes("root")) throw badRequest("auth methods cannot create root tokens");
-  const bounds = mountLeaseBounds(ns, l.mount);
+  const bounds = view.leaseBounds();
   const { ttl, warnings } = calculateTtl({
     increment: 0,
     backendTtl: p.tokenTtl,
@@ -233,9 +224,9 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
   let explicitMaxTtl = p.tokenExplicitMaxTtl;
   if (p.tokenPeriod === 0 && p.tokenMaxTtl > 0 && (explicitMaxTtl === 0 || p.tokenMaxTtl < explicitMaxTtl)) explicitMaxTtl = p.tokenMaxTtl;
 
-  const source = l.mount.path.replace(/\/$/, "").replace(/\//g, "-");
+  const source = view.mount().path.replace(/\/$/, "").replace(/\//g, "-");
   const displayName = l.displayName === "" ? source : `${source}-${l.displayName}`;
-  const { token, entry } = await ns.tokens.create({
+  const { token, entry } = await view.tokens.create({
     policies,
     orphan: true,
     path: l.req.path,

@@ -30,13 +30,26 @@ import type { KeyManager } from "../hsm/key-manager.js";
 import { KeyCustody } from "./key-custody/key-custody.js";
 import { addressInCidrs } from "./cidr.js";
 import type { ACL } from "./policy/acl.js";
+import { effectiveLeaseBounds, silentLogger, type BackendLogger, type LeaseBounds, type SystemView } from "./framework/system-view.js";
+import { mountView } from "./mount-view.js";
 
-/** Builds the backend for a mount in namespace `ns` (server-wide things are at `ns.core`). */
-export type BackendFactory = (mount: MountEntry, ns: Namespace) => LogicalBackend;
+/** Builds an engine's backend for a mount; the engine sees the server only through `view`. */
+export type BackendFactory = (mount: MountEntry, view: SystemView) => LogicalBackend;
+
+/**
+ * Builds one of the core's own backends (sys/, auth/token/). They are the server's control plane — mount
+ * tables, policies, namespaces, every token — so they get the namespace and the core, not a SystemView.
+ */
+export type CoreBackendFactory = (mount: MountEntry, ns: Namespace, core: Core) => LogicalBackend;
 
 export interface CoreOptions {
   storage: Storage;
+  /** The engine catalog: mount type → factory. */
   engines: Map<string, BackendFactory>;
+  /** The core's own backends by mount type ("system", "token"). */
+  coreBackends?: Map<string, CoreBackendFactory>;
+  /** Where engines and mount lifecycle failures log (nothing logged without it). */
+  logger?: BackendLogger;
   autoSeals?: AutoSeal[];
   /** The configured seals (auto, Shamir, disabled ones during a migration); overrides autoSeals. */
   seals?: ConfiguredSeal[];
@@ -117,6 +130,8 @@ export class Core {
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
   readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
+  private readonly coreBackends: Map<string, CoreBackendFactory>;
+  private readonly logger: BackendLogger;
   private rootKey: Buffer | undefined;
   private activeSince: Date | undefined;
   private readonly sealTiming: SealTiming;
@@ -131,9 +146,22 @@ export class Core {
     this.seal = new SealManager(opts.storage, opts.seals ?? opts.autoSeals ?? []);
     this.sealTiming = { ...DEFAULT_SEAL_TIMING, ...opts.sealTiming };
     this.engines = opts.engines;
-    this.namespaces = new NamespaceRegistry(this, this.barrier);
+    this.coreBackends = opts.coreBackends ?? new Map<string, CoreBackendFactory>();
+    this.logger = opts.logger ?? silentLogger;
     this.keyManager = opts.keyManager;
     this.custody = opts.keyManager ? new KeyCustody(opts.keyManager, () => this.barrier) : undefined;
+    // What namespaces may ask of the core, and nothing more (namespaces/ does not import this module).
+    this.namespaces = new NamespaceRegistry(
+      {
+        namespace: (id) => this.namespaces.get(id),
+        hasEngine: (type) => this.hasEngine(type),
+        createBackend: (entry, ns) => this.createBackend(entry, ns),
+        logger: this.logger,
+        keyManager: this.keyManager,
+        custody: this.custody,
+      },
+      this.barrier,
+    );
     this.clusterName = opts.clusterName ?? `arca-cluster-${randomUUID().slice(0, 8)}`;
     this.defaultLeaseTtl = opts.defaultLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
     this.maxLeaseTtl = opts.maxLeaseTtl ?? DEFAULT_MAX_LEASE_TTL;
@@ -311,7 +339,7 @@ export class Core {
   async sealNow(): Promise<void> {
     this.clearRetry();
     await this.audit.teardown();
-    this.namespaces.teardown();
+    await this.namespaces.teardown();
     this.custody?.reset();
     this.barrier.seal();
     this.seal.resetProgress();
@@ -365,9 +393,23 @@ export class Core {
 
   /** A backend for a mount in `ns` (namespaces call this when they build their routers). */
   createBackend(entry: MountEntry, ns: Namespace): LogicalBackend {
+    const own = this.coreBackends.get(entry.type);
+    if (own) return own(entry, ns, this);
     const factory = this.engines.get(entry.type);
     if (!factory) throw new ArcaError("invalid_request", `plugin not found in the catalog: ${entry.type}`);
-    return factory(entry, ns);
+    const view = mountView({
+      ns,
+      entry,
+      keyManager: this.keysFor(entry, ns),
+      serverLeaseBounds: { max: this.maxLeaseTtl, def: this.defaultLeaseTtl },
+      logger: this.logger,
+    });
+    return factory(entry, view);
+  }
+
+  /** The server-wide lease bounds, then a mount's tune over them (core backends; engines ask their view). */
+  leaseBoundsOf(ns: Namespace, mount: MountEntry): LeaseBounds {
+    return effectiveLeaseBounds(ns.mountByUuid(mount.uuid) ?? mount, { max: this.maxLeaseTtl, def: this.defaultLeaseTtl });
   }
 
   /** The key manager a mount's engine may use: HSM keys it created or was granted, nothing else. */
@@ -376,7 +418,7 @@ export class Core {
   }
 
   hasEngine(type: string): boolean {
-    return this.engines.has(type);
+    return this.engines.has(type) || this.coreBackends.has(type);
   }
 
   // ---- the request pipeline ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-/** The built-in engine catalog: mount type → backend factory. */
-import type { BackendFactory } from "../core/core.js";
+/** The built-in catalogs: engines (mount type → factory), and the core's own backends (sys/, auth/token/). */
+import type { BackendFactory, CoreBackendFactory } from "../core/core.js";
 import { createSystemBackend } from "../core/system/backend.js";
 import { createTokenBackend } from "../core/tokens/token-backend.js";
 import { createKvBackend } from "../engines/kv/backend.js";
@@ -9,10 +9,15 @@ import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
 
-export function builtinEngines(): Map<string, BackendFactory> {
-  return new Map<string, BackendFactory>([
+export function coreBackends(): Map<string, CoreBackendFactory> {
+  return new Map<string, CoreBackendFactory>([
     ["system", createSystemBackend],
     ["token", createTokenBackend],
+  ]);
+}
+
+export function builtinEngines(): Map<string, BackendFactory> {
+  return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
     ["userpass", createUserpassBackend],

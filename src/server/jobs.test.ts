@@ -100,15 +100,15 @@ describe("the scheduler", () => {
     let active = 0;
     let maxActive = 0;
     let runs = 0;
-    // A fake core: one transit mount whose storage is slow to list, so runs would overlap if allowed to.
-    const storage = {
-      list: async () => {
+    // A fake core: one mount whose periodic hook is slow, so runs would overlap if allowed to.
+    const backend = {
+      hasPeriodic: true,
+      periodic: async () => {
         active++;
         maxActive = Math.max(maxActive, active);
         runs++;
         await new Promise((r) => setTimeout(r, 60));
         active--;
-        return [];
       },
     };
     const ns = {
@@ -116,11 +116,10 @@ describe("the scheduler", () => {
       fenced: false,
       enter: () => undefined,
       leave: () => undefined,
-      mounts: () => [{ table: "secret", path: "transit/", type: "transit" }],
-      router: { get: () => ({ storage }) },
+      router: { all: () => [{ entry: { table: "secret", path: "slow/", type: "slow" }, backend, storage: {} }] },
       tokens: { revokeExpired: async () => 0 },
     };
-    const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
+    const core = { sealed: false, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 5 });
     await Promise.all([jobs.runOnce(), jobs.runOnce(), jobs.runOnce()]);
     await new Promise((r) => setTimeout(r, 200));
@@ -140,13 +139,14 @@ describe("the scheduler", () => {
       fenced: false,
       enter: () => undefined,
       leave: () => undefined,
-      mounts: () => {
-        throw new Error("mount table unreadable");
+      router: {
+        all: () => {
+          throw new Error("mount table unreadable");
+        },
       },
-      router: { get: () => undefined },
       tokens: { revokeExpired: async () => 0 },
     };
-    const core = { sealed: false, keysFor: () => undefined, namespaces: { open: () => [ns] } };
+    const core = { sealed: false, namespaces: { open: () => [ns] } };
     const jobs = startJobs(core as unknown as Parameters<typeof startJobs>[0], logger, { intervalMs: 10 });
     await jobs.runOnce();
     await jobs.runOnce();

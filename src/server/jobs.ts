@@ -1,23 +1,29 @@
 /**
  * Background jobs of a running server: work nobody asks for over the API but that must happen on its own —
- * the expiration manager (expired tokens revoked with their subtrees, in every namespace) and transit's
- * auto_rotate_period. One scheduler per server; the server starts it once listening and stops it before
- * the core shuts down.
+ * the expiration manager (expired tokens revoked with their subtrees, in every namespace) and each mounted
+ * backend's `periodic` hook (transit's auto_rotate_period, for one). One scheduler per server; the server
+ * starts it once listening and stops it before the core shuts down. The scheduler knows no engine: a
+ * backend that has background work declares it as its periodic hook.
+ *
+ * Where: on the node that holds background work. Today every server is a single node, so that is every
+ * server; with HA it becomes the active node only.
  *
  * Rules: a run never overlaps the previous one (the next run is scheduled only when the last one ends, so a
  * slow HSM delays rotation instead of piling runs up); nothing runs while the core is sealed (storage is
- * unreadable then, and a sealed server must not touch keys); failures are logged with the mount and key
- * name only, never material or tokens.
+ * unreadable then, and a sealed server must not touch keys); a mount's periodic hook runs inside its
+ * namespace the way a request does; one failing hook or job does not keep the others from running;
+ * failures are logged with the namespace and mount only, never material or tokens.
  *
  * Expired tokens: each token store keeps a time-ordered expiry index in storage (tokens/expiry-index.ts), so
  * a run reads only the tokens that are due, and tokens that expired while the server was down are revoked
  * by the first run after it starts. Between runs nothing expired is usable anyway: a lookup refuses a
  * token once it or any ancestor has expired. A namespace that is sealed on its own is skipped until unsealed.
+ * This stays a core job rather than the token backend's periodic hook: it works on the namespace's token
+ * store, which every auth method's logins fill, not on the token mount's storage.
  */
 import type { Core } from "../core/core.js";
 import type { Namespace } from "../core/namespaces/namespace.js";
 import { routePath } from "../core/mounts.js";
-import { rotateDueKeys } from "../engines/transit/backend.js";
 import type { Logger } from "./log.js";
 
 export const DEFAULT_JOB_INTERVAL_MS = 60_000;
@@ -53,21 +59,25 @@ async function insideNamespace(ns: Namespace, work: () => Promise<void>): Promis
   }
 }
 
-/** Rotates the due keys of every mounted transit engine. */
-async function rotateTransitKeys(core: Core, now: Date, logger: Logger): Promise<void> {
-  for (const ns of core.namespaces.open()) await insideNamespace(ns, () => rotateTransitKeysIn(core, ns, now, logger));
+/** Runs the periodic hook of every mounted backend that has one, in every open namespace. */
+async function runPeriodicHooks(core: Core, now: Date, logger: Logger): Promise<void> {
+  for (const ns of core.namespaces.open()) {
+    if (core.sealed) return;
+    await insideNamespace(ns, () => runPeriodicHooksIn(core, ns, now, logger));
+  }
 }
 
-async function rotateTransitKeysIn(core: Core, ns: Namespace, now: Date, logger: Logger): Promise<void> {
-  for (const mount of ns.mounts("secret")) {
-    if (mount.type !== "transit") continue;
-    const storage = ns.router.get(routePath(mount))?.storage;
-    if (!storage) continue; // unmounted between listing and lookup
-    const where = { namespace: ns.path, mount: mount.path };
-    const rotated = await rotateDueKeys(storage, now, { keyManager: core.keysFor(mount, ns) }, (name, err) => {
-      logger.warn({ ...where, key_name: name, error: errorText(err) }, "transit key auto-rotation failed");
-    });
-    if (rotated.length > 0) logger.info({ ...where, keys: rotated }, "transit keys auto-rotated");
+async function runPeriodicHooksIn(core: Core, ns: Namespace, now: Date, logger: Logger): Promise<void> {
+  for (const { entry, backend, storage } of ns.router.all()) {
+    if (core.sealed) return;
+    if (!backend.hasPeriodic) continue;
+    try {
+      await backend.periodic({ storage, now });
+    } catch (err) {
+      // One mount's failure (its HSM away, say) must not keep the other mounts' work from running.
+      if (core.sealed) return;
+      logger.warn({ namespace: ns.path, mount: routePath(entry), type: entry.type, error: errorText(err) }, "periodic function failed");
+    }
   }
 }
 
@@ -81,7 +91,7 @@ async function revokeExpiredTokens(core: Core, now: Date, logger: Logger): Promi
   }
 }
 
-/** Error messages only: errors here come from storage, the HSM or transit, none of which put secrets in them. */
+/** Error messages only: errors here come from storage, the HSM or engines, none of which put secrets in them. */
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -95,7 +105,7 @@ export function startJobs(core: Core, logger: Logger, opts: JobsOptions = {}): J
 
   const jobs: Array<{ name: string; run: (core: Core, now: Date, logger: Logger) => Promise<void> }> = [
     { name: "token-expiration", run: revokeExpiredTokens },
-    { name: "transit-auto-rotate", run: rotateTransitKeys },
+    { name: "mount-periodic", run: runPeriodicHooks },
   ];
 
   const runAll = async (): Promise<void> => {

@@ -13,7 +13,7 @@ import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
 import { SealConfigError } from "../seal/pkcs11.js";
 import { SqliteStorage } from "../storage/sqlite.js";
 import type { Storage } from "../storage/storage.js";
-import { builtinEngines } from "./engines.js";
+import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
@@ -78,6 +78,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const core = new Core({
     storage,
     engines: builtinEngines(),
+    coreBackends: coreBackends(),
+    logger,
     seals: built.seals,
     ...(built.keyManager ? { keyManager: built.keyManager } : {}),
     ...(opts.sealTiming ? { sealTiming: opts.sealTiming } : {}),

@@ -16,19 +16,13 @@
  * No secret ID, and no role_id, is stored in a form that can be presented at login.
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Namespace } from "../../core/namespaces/namespace.js";
+import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
+import type { AppRoleEnv } from "./approle-env.js";
 import { AppRoleSalt } from "./approle-store.js";
 import { loginPaths } from "./path-login.js";
 import { rolePaths } from "./path-role.js";
 import { secretIdPaths } from "./path-secret-id.js";
-
-/** What every AppRole handler shares: the core (tokens, lease bounds), its mount and the salt cache. */
-export interface AppRoleEnv {
-  ns: Namespace;
-  mount: MountEntry;
-  salt: AppRoleSalt;
-}
 
 const HELP = `
 Any registered Role can authenticate itself with OpenBao. The credentials that must be presented
@@ -36,8 +30,8 @@ depend on the constraints set on the role: 'role_id' always, and 'secret_id' whe
 is set (the default). Secret IDs are issued by 'role/<role_name>/secret-id'.
 `;
 
-export function createAppRoleBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
-  const env: AppRoleEnv = { ns, mount, salt: new AppRoleSalt() };
+export function createAppRoleBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
+  const env: AppRoleEnv = { view, salt: new AppRoleSalt() };
   return new LogicalBackend({
     type: "approle",
     paths: [...rolePaths(env), ...secretIdPaths(env), ...loginPaths(env)],

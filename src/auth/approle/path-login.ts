@@ -12,7 +12,7 @@ import { getJson, putJson } from "../../core/view.js";
 import { issueLoginToken } from "../token-fields.js";
 import { addressInCidrs, cidrsAreSubset, normaliseAddress } from "../../core/cidr.js";
 import { AppRoleStore, MAX_HMAC_INPUT, type AppRoleRole, type SecretIdEntry } from "./approle-store.js";
-import type { AppRoleEnv } from "./backend.js";
+import type { AppRoleEnv } from "./approle-env.js";
 
 const INVALID = "invalid role or secret ID";
 const invalidCredentials = (): ArcaError => new ArcaError("invalid_request", INVALID);
@@ -98,8 +98,7 @@ export function loginPaths(env: AppRoleEnv): PathSpec<Fields>[] {
           // Always include the role name, for later filtering (as OpenBao does).
           metadata.role_name = role.name;
           return issueLoginToken({
-            ns: env.ns,
-            mount: env.mount,
+            view: env.view,
             req: ctx.req,
             params: role,
             meta: metadata,

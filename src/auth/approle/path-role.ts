@@ -12,13 +12,12 @@ import {
   LEGACY_TOKEN_FIELDS,
   TOKEN_FIELDS,
   defaultTokenParams,
-  mountLeaseBounds,
   parseTokenFields,
   tokenData,
 } from "../token-fields.js";
 import { validateCidrList } from "../../core/cidr.js";
 import { MAX_HMAC_INPUT, type AppRoleRole } from "./approle-store.js";
-import type { AppRoleEnv } from "./backend.js";
+import type { AppRoleEnv } from "./approle-env.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
 
@@ -91,7 +90,7 @@ async function writeRole(env: AppRoleEnv, ctx: RoleCtx): Promise<Response | unde
   if (role.secretIdNumUses < 0) throw badRequest("secret_id_num_uses cannot be negative");
   if (ctx.has("secret_id_ttl") || creating) role.secretIdTtl = f.secret_id_ttl;
 
-  const maxLease = mountLeaseBounds(env.ns, env.mount).max;
+  const maxLease = env.view.leaseBounds().max;
   if (role.period > maxLease) throw badRequest(`period of "${role.period}s" is greater than the backend's maximum lease TTL of "${maxLease}s"`);
   if (role.tokenMaxTtl > maxLease) {
     warnings.push("token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated");

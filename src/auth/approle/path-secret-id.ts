@@ -8,10 +8,9 @@ import { ArcaError, notFound } from "../../core/errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";
-import { mountLeaseBounds } from "../token-fields.js";
 import { cidrsAreSubset, parseAddrs, validateCidrList } from "../../core/cidr.js";
 import type { AppRoleRole, AppRoleStore, SecretIdEntry } from "./approle-store.js";
-import type { AppRoleEnv } from "./backend.js";
+import type { AppRoleEnv } from "./approle-env.js";
 import { checkRoleName } from "./path-role.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
@@ -106,7 +105,7 @@ async function issueSecretId(env: AppRoleEnv, ctx: GenerateCtx, secretId: string
     if (role.secretIdTtl > 0 && (ttl === 0 || ttl > role.secretIdTtl)) throw badRequest("ttl cannot be longer than the role's secret_id_ttl");
   }
   // deriveSecretIDTTL: never beyond the mount's max lease TTL.
-  const maxLease = mountLeaseBounds(env.ns, env.mount).max;
+  const maxLease = env.view.leaseBounds().max;
   if (ttl > maxLease) ttl = maxLease;
 
   const now = Date.now();

@@ -13,17 +13,12 @@
  * user_lockout_config), and each source address is limited too (login-limiter.ts).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Namespace } from "../../core/namespaces/namespace.js";
+import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
 import { LoginLimiter } from "./login-limiter.js";
 import { loginPaths } from "./path-login.js";
 import { userPaths } from "./path-users.js";
-
-export interface UserpassEnv {
-  ns: Namespace;
-  mount: MountEntry;
-  limiter: LoginLimiter;
-}
+import type { UserpassEnv } from "./userpass-env.js";
 
 const HELP = `
 The "userpass" credential provider allows authentication using a combination of a username and
@@ -32,8 +27,8 @@ the "users/" endpoints by a user with root access. Authentication is then done b
 fields for "login".
 `;
 
-export function createUserpassBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
-  const env: UserpassEnv = { ns, mount, limiter: new LoginLimiter() };
+export function createUserpassBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
+  const env: UserpassEnv = { view, limiter: new LoginLimiter() };
   return new LogicalBackend({
     type: "userpass",
     paths: [...userPaths(), ...loginPaths(env)],

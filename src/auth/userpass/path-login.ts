@@ -9,7 +9,7 @@ import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { issueLoginToken } from "../token-fields.js";
 import { normaliseAddress } from "../../core/cidr.js";
-import type { UserpassEnv } from "./backend.js";
+import type { UserpassEnv } from "./userpass-env.js";
 import { burnPasswordCheck, verifyPassword } from "./password.js";
 import type { LockoutPolicy } from "./login-limiter.js";
 import { effectiveUserLockout } from "../../core/mounts.js";
@@ -17,7 +17,7 @@ import { readUser, userKey } from "./path-users.js";
 
 /** The mount's lockout settings as they are now (a tune applies to the next attempt). */
 function lockoutPolicy(env: UserpassEnv): LockoutPolicy {
-  const c = effectiveUserLockout((env.ns.mountByUuid(env.mount.uuid) ?? env.mount).config.userLockout);
+  const c = effectiveUserLockout(env.view.mount().config.userLockout);
   return { threshold: c.threshold, durationMs: c.durationSeconds * 1000, counterResetMs: c.counterResetSeconds * 1000, disabled: c.disabled };
 }
 
@@ -47,8 +47,7 @@ export function loginPaths(env: UserpassEnv): PathSpec<Fields>[] {
           if (!(await verifyPassword(password, user.passwordHash))) throw invalidCredentials();
           succeeded();
           return issueLoginToken({
-            ns: env.ns,
-            mount: env.mount,
+            view: env.view,
             req: ctx.req,
             params: user,
             meta: { username },

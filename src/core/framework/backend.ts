@@ -2,6 +2,11 @@
  * A logical backend (secrets engine, auth method, or the system backend) is a list of declared paths
  * plus a few special path sets. The core routes a request to a mount, then asks the backend which
  * declared path matches; the backend never sees HTTP and never checks policy.
+ *
+ * Lifecycle (OpenBao's framework.Backend): `initialize` once the mount is live (mounted, or rebuilt at
+ * unseal), `periodic` from the background scheduler on the node that holds background work, `invalidate`
+ * when a storage key under the mount changed elsewhere (another node), `cleanup` when the mount goes away
+ * (unmount, seal). Every hook is optional; a backend without one keeps nothing outside its storage.
  */
 import { ArcaError, unsupportedOperation, unsupportedPath } from "../errors.js";
 import type { KeyValueStore } from "../../storage/storage.js";
@@ -27,6 +32,24 @@ export interface BackendSpec {
   /** Paths served without a token (login endpoints, CA fetches). */
   unauthenticatedPaths?: string[];
   help?: string;
+  /** After the mount is live: mounted, or rebuilt at unseal. A failure at mount refuses the mount. */
+  initialize?: (ctx: LifecycleContext) => Promise<void>;
+  /** Background work (key auto-rotation, tidying), run by the scheduler inside the mount's namespace. */
+  periodic?: (ctx: PeriodicContext) => Promise<void>;
+  /** A storage key under the mount (relative to it) changed elsewhere: drop whatever is cached of it. */
+  invalidate?: (key: string) => Promise<void>;
+  /** Unmount or seal: release what the backend holds in memory (caches, timers, handles). */
+  cleanup?: () => Promise<void>;
+}
+
+export interface LifecycleContext {
+  /** The mount's storage. */
+  storage: KeyValueStore;
+}
+
+export interface PeriodicContext extends LifecycleContext {
+  /** The scheduler's clock: what "due" is judged by. */
+  now: Date;
 }
 
 /**
@@ -55,6 +78,7 @@ export class LogicalBackend {
   private readonly rootPaths: string[];
   private readonly unauthPaths: string[];
   readonly helpText: string;
+  private readonly hooks: Pick<BackendSpec, "initialize" | "periodic" | "invalidate" | "cleanup">;
 
   constructor(spec: BackendSpec) {
     this.type = spec.type;
@@ -62,7 +86,31 @@ export class LogicalBackend {
     this.rootPaths = spec.rootPaths ?? [];
     this.unauthPaths = spec.unauthenticatedPaths ?? [];
     this.helpText = spec.help ?? "";
+    this.hooks = { initialize: spec.initialize, periodic: spec.periodic, invalidate: spec.invalidate, cleanup: spec.cleanup };
     assertUnambiguous(this.paths);
+  }
+
+  // ---- lifecycle (each a no-op when the backend declares no hook) -------------------------------------
+
+  async initialize(ctx: LifecycleContext): Promise<void> {
+    await this.hooks.initialize?.(ctx);
+  }
+
+  /** True when the scheduler has work to give this backend. */
+  get hasPeriodic(): boolean {
+    return this.hooks.periodic !== undefined;
+  }
+
+  async periodic(ctx: PeriodicContext): Promise<void> {
+    await this.hooks.periodic?.(ctx);
+  }
+
+  async invalidate(key: string): Promise<void> {
+    await this.hooks.invalidate?.(key);
+  }
+
+  async cleanup(): Promise<void> {
+    await this.hooks.cleanup?.();
   }
 
   route(path: string): PathMatch | undefined {

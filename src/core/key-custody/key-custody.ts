@@ -16,14 +16,15 @@
 import { createHash } from "node:crypto";
 import { ArcaError } from "../errors.js";
 import { getJson, putJson } from "../view.js";
-import { HsmError, HsmKeyNotFoundError, HsmUnavailableError } from "../../hsm/errors.js";
-import { Pkcs11UriError } from "../../hsm/uri.js";
+import { HsmError, HsmUnavailableError } from "../../hsm/errors.js";
 import { identityKey, type KeyIdentity, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { MountEntry } from "../mounts.js";
-import type { Namespace } from "../namespaces/namespace.js";
 import { findGrantByIdentity, loadManagedKey, type ManagedKeyEntry } from "./managed-keys.js";
 import { MountKeyManager } from "./mount-key-manager.js";
+import { asNotUsable, KeyNotUsableError, type CustodyNamespace, type KeyScope, type ScopedCustody } from "./key-scope.js";
+
+export { asNotUsable, KeyNotUsableError, type CustodyNamespace, type KeyScope } from "./key-scope.js";
 
 export type OwnerRecord =
   | { kind: "mount"; identity: KeyIdentity; namespace: string; mount: string; createdAt: string }
@@ -34,25 +35,7 @@ const OWNERS_PREFIX = "core/key-owners/";
 /** `core/system-keys/<purpose>` → {uri}: keys the server itself uses (audit checkpoint signing). */
 const SYSTEM_KEYS_PREFIX = "core/system-keys/";
 
-/**
- * Same class as a missing key, so engines that already answer "not found" for a missing HSM key answer the
- * same for a key they may not use; the message is one for every case.
- */
-export class KeyNotUsableError extends HsmKeyNotFoundError {
-  constructor() {
-    super("no key that this mount may use is at that reference");
-  }
-}
-
-/** What a use is checked against: the mount asking, and the namespace it lives in. */
-export interface KeyScope {
-  ns: Namespace;
-  mountUuid: string;
-  /** The mount's current entry (tune replaces it), or undefined once unmounted. */
-  mount(): MountEntry | undefined;
-}
-
-export class KeyCustody {
+export class KeyCustody implements ScopedCustody {
   /** Identity keys of the configured seals' keys: refused whatever a record or grant says. */
   private readonly reserved = new Set<string>();
   /** Seal key URIs not identified yet (their HSM was away): grants are refused until they are. */
@@ -77,7 +60,7 @@ export class KeyCustody {
   }
 
   /** The key manager a mount's engine gets: every call checked against this mount's rights. */
-  forMount(ns: Namespace, mount: MountEntry): MountKeyManager {
+  forMount(ns: CustodyNamespace, mount: MountEntry): MountKeyManager {
     const uuid = mount.uuid;
     return new MountKeyManager(this, { ns, mountUuid: uuid, mount: () => ns.mountByUuid(uuid) });
   }
@@ -176,7 +159,7 @@ export class KeyCustody {
    * tenant's namespaces: the wrapped root keys are bound to each namespace's uuid) and no mount may use it.
    * Returns the identity when this call made the record (so a failed create can take it back).
    */
-  async claimNamespaceSealKey(parent: Namespace, uri: string, namespaceUuid: string): Promise<{ identity: KeyIdentity; fresh: boolean }> {
+  async claimNamespaceSealKey(parent: CustodyNamespace, uri: string, namespaceUuid: string): Promise<{ identity: KeyIdentity; fresh: boolean }> {
     const refused = (): ArcaError =>
       new ArcaError("invalid_request", "the namespace key must be a managed key granted to the parent namespace and used by no mount (sys/managed-keys/pkcs11/:name)");
     const identity = await this.identify(uri).catch((err: unknown) => {
@@ -242,16 +225,6 @@ function grantAllows(grant: ManagedKeyEntry, mount: MountEntry): boolean {
 
 function ownerKey(identity: KeyIdentity): string {
   return OWNERS_PREFIX + createHash("sha256").update(identityKey(identity)).digest("hex");
-}
-
-/**
- * An unavailable HSM stays what it is (502, retried) and a malformed URI keeps its syntax message (it says
- * nothing about what exists); anything else about the reference reads as "not usable".
- */
-export function asNotUsable(err: unknown): Error {
-  if (err instanceof HsmUnavailableError || err instanceof Pkcs11UriError) return err;
-  if (err instanceof HsmError) return new KeyNotUsableError();
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** For the API paths custody answers itself (grants, namespace keys): HSM errors as 400 or 502, never 500. */

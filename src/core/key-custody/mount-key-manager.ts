@@ -29,7 +29,7 @@ import {
   type WrapMechanism,
 } from "../../hsm/key-manager.js";
 import type { KeyObject } from "node:crypto";
-import { asNotUsable, KeyNotUsableError, type KeyCustody, type KeyScope } from "./key-custody.js";
+import { asNotUsable, KeyNotUsableError, type KeyScope, type ScopedCustody } from "./key-scope.js";
 
 /** Decisions remembered per mount; past this many URIs the memo starts over (it is only a cache). */
 const MAX_CACHED = 4096;
@@ -38,7 +38,7 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
   private readonly allowed = new Map<string, number>();
 
   constructor(
-    private readonly custody: KeyCustody,
+    private readonly custody: ScopedCustody,
     private readonly scope: KeyScope,
   ) {}
 

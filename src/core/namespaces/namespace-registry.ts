@@ -12,9 +12,9 @@ import { ArcaError, notFound } from "../errors.js";
 import { getJson, putJson, StorageView } from "../view.js";
 import { randomBase62 } from "../ids.js";
 import type { KeyValueStore } from "../../storage/storage.js";
-import type { KeyIdentity } from "../../hsm/key-manager.js";
-import type { Core } from "../core.js";
-import { Namespace, namespaceDeletedError } from "./namespace.js";
+import type { KeyIdentity, KeyManager } from "../../hsm/key-manager.js";
+import type { KeyCustody } from "../key-custody/key-custody.js";
+import { Namespace, namespaceDeletedError, type NamespaceHost } from "./namespace.js";
 import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces } from "./namespace-seal.js";
 import {
   checkNamespaceName,
@@ -42,6 +42,12 @@ export interface CreateNamespaceOptions {
 
 const hashOf = (s: string): Buffer => createHash("sha256").update(s).digest();
 
+/** What the registry needs of the server: what a namespace needs, and the HSM keys sealable namespaces use. */
+export interface RegistryHost extends NamespaceHost {
+  readonly keyManager: KeyManager | undefined;
+  readonly custody: KeyCustody | undefined;
+}
+
 export class NamespaceRegistry {
   readonly root: Namespace;
   private readonly byId = new Map<string, Namespace>();
@@ -50,9 +56,9 @@ export class NamespaceRegistry {
   /** Unseals under way, so concurrent unseal calls share one (and set the namespace up once). */
   private readonly unsealing = new Map<Namespace, Promise<void>>();
 
-  constructor(private readonly core: Core, rootStore: KeyValueStore) {
+  constructor(private readonly host: RegistryHost, rootStore: KeyValueStore) {
     const entry: NamespaceEntry = { uuid: ROOT_NAMESPACE_ID, id: ROOT_NAMESPACE_ID, path: "", parentUuid: undefined, customMetadata: {} };
-    this.root = new Namespace(core, entry, undefined, rootStore);
+    this.root = new Namespace(host, entry, undefined, rootStore);
     this.byId.set(ROOT_NAMESPACE_ID, this.root);
   }
 
@@ -74,11 +80,12 @@ export class NamespaceRegistry {
     await this.loadChildren(this.root);
   }
 
-  /** Forgets every namespace below the root and the root's state (server seal). */
-  teardown(): void {
-    for (const ns of this.root.descendants()) this.forget(ns);
+  /** Forgets every namespace below the root and the root's state (server seal); resolves once mounts are cleaned up. */
+  async teardown(): Promise<void> {
+    const cleanups = this.root.descendants().map((ns) => this.forget(ns));
     this.root.children.clear();
-    this.root.teardown();
+    cleanups.push(this.root.teardown());
+    await Promise.all(cleanups);
   }
 
   private async loadChildren(parent: Namespace): Promise<void> {
@@ -96,8 +103,8 @@ export class NamespaceRegistry {
 
   private instantiate(parent: Namespace, entry: NamespaceEntry): Namespace {
     const raw = childStorage(parent, entry.uuid);
-    const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.core.keyManager, entry.seal) : undefined;
-    return this.register(new Namespace(this.core, entry, parent, sealHandle?.barrier ?? raw, sealHandle));
+    const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.host.keyManager, entry.seal) : undefined;
+    return this.register(new Namespace(this.host, entry, parent, sealHandle?.barrier ?? raw, sealHandle));
   }
 
   /** Makes a namespace findable: by name in its parent, by id for tokens and requests. */
@@ -113,10 +120,12 @@ export class NamespaceRegistry {
     await this.loadChildren(ns);
   }
 
-  private forget(ns: Namespace): void {
-    ns.teardown();
+  /** Drops `ns` at once; the promise is its mounts' cleanup (which never rejects). */
+  private forget(ns: Namespace): Promise<void> {
+    const cleanup = ns.teardown();
     ns.sealHandle?.seal(ns.sealHandle.reason);
     this.byId.delete(ns.id);
+    return cleanup;
   }
 
   // ---- resolution --------------------------------------------------------------------------------
@@ -214,13 +223,13 @@ export class NamespaceRegistry {
     try {
       if (opts.sealKeyUri !== undefined) {
         // The key becomes this namespace's for good (even after a delete: a backup still holds what it wrapped).
-        if (!this.core.custody) throw noHsmForSealableNamespaces();
-        const claim = await this.core.custody.claimNamespaceSealKey(parent, opts.sealKeyUri, uuid);
+        if (!this.host.custody) throw noHsmForSealableNamespaces();
+        const claim = await this.host.custody.claimNamespaceSealKey(parent, opts.sealKeyUri, uuid);
         if (claim.fresh) claimedKey = claim.identity;
-        sealHandle = await NamespaceSeal.create(uuid, raw, this.core.keyManager, opts.sealKeyUri);
+        sealHandle = await NamespaceSeal.create(uuid, raw, this.host.keyManager, opts.sealKeyUri);
         entry.seal = sealHandle.entry;
       }
-      const ns = new Namespace(this.core, entry, parent, sealHandle?.barrier ?? raw, sealHandle);
+      const ns = new Namespace(this.host, entry, parent, sealHandle?.barrier ?? raw, sealHandle);
       await ns.setup();
       // The parent's delete fenced it meanwhile (it waits for this create only if the create runs inside it).
       if (parent.fenced) throw namespaceDeletedError();
@@ -231,7 +240,7 @@ export class NamespaceRegistry {
       sealHandle?.seal();
       await raw.clear();
       // Nothing was made with the key (if this create claimed it): it goes back to being a plain grant.
-      if (claimedKey) await this.core.custody?.forgetOwner(claimedKey);
+      if (claimedKey) await this.host.custody?.forgetOwner(claimedKey);
       throw err;
     }
   }
@@ -271,7 +280,7 @@ export class NamespaceRegistry {
       ns.unfence();
       throw new ArcaError("invalid_request", `cannot delete namespace "${ns.path}": it has child namespaces`);
     }
-    this.forget(ns);
+    await this.forget(ns);
     parent.children.delete(ns.name);
     await childStorage(parent, ns.entry.uuid).clear();
     await parent.store.delete(NAMESPACE_TABLE_PREFIX + ns.entry.uuid);
@@ -339,10 +348,12 @@ export class NamespaceRegistry {
   }
 
   private sealSubtree(ns: Namespace, reason: string): void {
-    for (const d of ns.descendants()) this.forget(d);
+    // Everything is dropped synchronously; the mounts' cleanups finish on their own (they never reject).
+    const cleanups = ns.descendants().map((d) => this.forget(d));
     ns.children.clear();
-    ns.teardown();
+    cleanups.push(ns.teardown());
     ns.sealHandle?.seal(reason);
+    void Promise.all(cleanups);
   }
 }
 

@@ -4,8 +4,11 @@
  * `namespaces/<uuid>/`, either inside the server's barrier or, when sealable, behind its own barrier whose
  * keyring is wrapped by the tenant's HSM key (see namespace-seal.ts).
  *
- * Engines get the namespace their mount lives in; what is server-wide (lease bounds, key manager,
- * wrapping, audit) they reach through `ns.core`.
+ * Engines never see a namespace: they get a SystemView (core.ts builds it). The server is reached through a
+ * NamespaceHost, declared here and implemented by the core, so that this module does not import the core.
+ *
+ * Mount lifecycle: a backend is initialised once its mount is live (mounted, or rebuilt at setup) and
+ * cleaned up when it goes (unmount, teardown at seal or delete).
  */
 import { ArcaError } from "../errors.js";
 import type { LogicalBackend } from "../framework/backend.js";
@@ -17,9 +20,20 @@ import { PolicyStore } from "../policy/policy-store.js";
 import { StorageView } from "../view.js";
 import { ResponseWrapper } from "../wrapping.js";
 import type { KeyValueStore } from "../../storage/storage.js";
-import type { Core } from "../core.js";
+import type { BackendLogger } from "../framework/system-view.js";
 import type { NamespaceEntry } from "./namespace-entry.js";
 import type { NamespaceSeal } from "./namespace-seal.js";
+
+/** What a namespace needs of the server that holds it (the core implements it). */
+export interface NamespaceHost {
+  /** A loaded namespace by id: a token's parent may live in a parent namespace. */
+  namespace(id: string): Namespace | undefined;
+  hasEngine(type: string): boolean;
+  /** Builds the backend of a mount of `ns` from the engine catalog. */
+  createBackend(entry: MountEntry, ns: Namespace): LogicalBackend;
+  /** Where lifecycle failures of mounts are reported. */
+  readonly logger: BackendLogger;
+}
 
 export const namespaceDeletedError = (): ArcaError => new ArcaError("invalid_request", "namespace not found or being deleted");
 
@@ -40,7 +54,7 @@ export class Namespace {
   private fencedByDelete = false;
 
   constructor(
-    readonly core: Core,
+    private readonly host: NamespaceHost,
     /** The stored entry (for the root namespace, a fixed one with id "root" and path ""). */
     public entry: NamespaceEntry,
     readonly parent: Namespace | undefined,
@@ -55,7 +69,7 @@ export class Namespace {
     this.wrapper = new ResponseWrapper(store, this.tokens);
     // A token's parent may be a parent namespace's token: its store is reached through the registry.
     this.tokens.linkStores((id) => {
-      const ns = core.namespaces.get(id);
+      const ns = host.namespace(id);
       return ns && !ns.sealed ? ns.tokens : undefined;
     });
     // A revoked token's cubbyhole goes with it (OpenBao's cubbyhole destroyer).
@@ -152,28 +166,49 @@ export class Namespace {
       newMount("secret", "sys/", "system", { description: "system endpoints used for control, policy and debugging", builtin: true }),
       newMount("secret", "cubbyhole/", "cubbyhole", { description: "per-token private secret storage", builtin: true }),
       newMount("auth", "token/", "token", { description: "token based credentials", builtin: true }),
-    ].filter((m) => this.core.hasEngine(m.type) && !this.mountEntries.some((e) => e.table === m.table && e.path === m.path));
+    ].filter((m) => this.host.hasEngine(m.type) && !this.mountEntries.some((e) => e.table === m.table && e.path === m.path));
     if (builtins.length > 0) {
       this.mountEntries = [...builtins, ...this.mountEntries];
       await saveTable(this.store, "secret", this.mountEntries);
       await saveTable(this.store, "auth", this.mountEntries);
     }
     this.router.clear();
-    for (const entry of this.mountEntries) this.router.add(this.instantiate(entry));
+    const mounted = this.mountEntries.map((entry) => this.instantiate(entry));
+    for (const m of mounted) this.router.add(m);
+    // One mount that fails to initialise must not keep the server (or the namespace) sealed: it is
+    // reported and stays mounted, as OpenBao does at unseal.
+    for (const m of mounted) {
+      await m.backend.initialize({ storage: m.storage }).catch((err: unknown) => this.report(m.entry, err, "mount failed to initialize"));
+    }
   }
 
-  /** Forgets everything held in memory (seal). */
-  teardown(): void {
+  /**
+   * Forgets everything held in memory (seal, delete): at once, so no request reaches a backend after
+   * this returns; then each backend's cleanup, whose failures are reported and never thrown.
+   */
+  teardown(): Promise<void> {
+    const mounted = this.router.all();
     this.router.clear();
     this.tokens.teardown();
     this.policies.teardown();
     this.mountEntries = [];
+    return this.cleanUp(mounted);
+  }
+
+  private async cleanUp(mounted: MountedBackend[]): Promise<void> {
+    for (const m of mounted) {
+      await m.backend.cleanup().catch((err: unknown) => this.report(m.entry, err, "mount failed to clean up"));
+    }
+  }
+
+  private report(entry: MountEntry, err: unknown, msg: string): void {
+    this.host.logger.error({ namespace: this.path, mount: routePath(entry), type: entry.type, error: err instanceof Error ? err.message : String(err) }, msg);
   }
 
   // ---- mounts ------------------------------------------------------------------------------------
 
   private instantiate(entry: MountEntry): MountedBackend {
-    const backend: LogicalBackend = this.core.createBackend(entry, this);
+    const backend: LogicalBackend = this.host.createBackend(entry, this);
     return { entry, backend, storage: new StorageView(this.store, dataPrefix(entry)) };
   }
 
@@ -199,6 +234,14 @@ export class Namespace {
     const first = route.slice(0, route.indexOf("/"));
     if (this.children.has(first)) throw new ArcaError("invalid_request", `path is already in use by the namespace ${this.path}${first}/`);
     const mounted = this.instantiate(entry);
+    // Initialised before the mount is recorded: a backend that cannot start leaves no mount behind.
+    try {
+      await mounted.backend.initialize({ storage: mounted.storage });
+    } catch (err) {
+      await this.cleanUp([mounted]);
+      await mounted.storage.clear();
+      throw err;
+    }
     const next = [...this.mountEntries, entry];
     await saveTable(this.store, entry.table, next);
     this.mountEntries = next;
@@ -213,7 +256,9 @@ export class Namespace {
     await saveTable(this.store, table, next);
     this.mountEntries = next;
     const removed = this.router.remove(routePath(entry));
-    await removed?.storage.clear();
+    if (!removed) return;
+    await this.cleanUp([removed]);
+    await removed.storage.clear();
   }
 
   async updateMount(entry: MountEntry): Promise<void> {

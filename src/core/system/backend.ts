@@ -1,6 +1,7 @@
 /** The system backend, mounted at sys/: one file per endpoint group, assembled here. */
 import { LogicalBackend } from "../framework/backend.js";
 import type { MountEntry } from "../mounts.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { namespacePaths } from "./path-namespaces.js";
 import { mountPaths } from "./path-mounts.js";
@@ -13,21 +14,20 @@ import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
 import { managedKeyPaths } from "./path-managed-keys.js";
 
-export function createSystemBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
+export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
   // refuses them in a namespace with "operation unavailable in namespaces".
-  const core = ns.core;
   return new LogicalBackend({
     type: "system",
     paths: [
-      ...mountPaths(ns, "secret"),
-      ...mountPaths(ns, "auth"),
+      ...mountPaths(ns, core, "secret"),
+      ...mountPaths(ns, core, "auth"),
       ...policyPaths(ns),
-      ...capabilityPaths(ns),
-      ...internalPaths(ns),
-      ...namespacePaths(ns),
+      ...capabilityPaths(ns, core),
+      ...internalPaths(ns, core),
+      ...namespacePaths(ns, core),
       ...wrappingPaths(ns),
-      ...managedKeyPaths(ns),
+      ...managedKeyPaths(ns, core),
       ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
     ],
     // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full

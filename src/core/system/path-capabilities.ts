@@ -1,7 +1,7 @@
 /** sys/capabilities, capabilities-self, capabilities-accessor. */
 import { ArcaError } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
-import type { ResolvedToken } from "../core.js";
+import type { Core, ResolvedToken } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 
 const FIELDS = {
@@ -12,10 +12,10 @@ const FIELDS = {
 } as const;
 
 /** Capabilities of `token` on paths of namespace `ns` ("deny" for a token that cannot act there). */
-async function report(ns: Namespace, token: ResolvedToken | undefined, paths: string[]): Promise<Record<string, unknown>> {
+async function report(core: Core, ns: Namespace, token: ResolvedToken | undefined, paths: string[]): Promise<Record<string, unknown>> {
   if (paths.length === 0) throw new ArcaError("invalid_request", "missing paths");
   const data: Record<string, unknown> = {};
-  const scoped = token ? await ns.core.aclIn(token, ns) : undefined;
+  const scoped = token ? await core.aclIn(token, ns) : undefined;
   const all: string[] = [];
   for (const raw of paths) {
     const path = raw.replace(/^\/+/, "");
@@ -29,8 +29,7 @@ async function report(ns: Namespace, token: ResolvedToken | undefined, paths: st
   return data;
 }
 
-export function capabilityPaths(ns: Namespace): PathSpec[] {
-  const core = ns.core;
+export function capabilityPaths(ns: Namespace, core: Core): PathSpec[] {
   return [
     definePath({
       pattern: "capabilities",
@@ -40,7 +39,7 @@ export function capabilityPaths(ns: Namespace): PathSpec[] {
         update: async ({ fields, req }) => {
           if (!fields.token) throw new ArcaError("invalid_request", "missing token");
           const token = await core.resolveToken(fields.token, req.remoteAddress);
-          return { data: await report(ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          return { data: await report(core, ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),
@@ -51,7 +50,7 @@ export function capabilityPaths(ns: Namespace): PathSpec[] {
       operations: {
         update: async ({ fields, req }) => {
           const token = await core.resolveCaller(req.caller);
-          return { data: await report(ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          return { data: await report(core, ns, token, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),
@@ -65,7 +64,7 @@ export function capabilityPaths(ns: Namespace): PathSpec[] {
           const owner = core.namespaceOfAccessor(fields.accessor);
           const entry = await owner?.tokens.lookupByAccessor(fields.accessor);
           if (!owner || !entry) throw new ArcaError("invalid_request", "invalid accessor");
-          return { data: await report(ns, { entry, ns: owner }, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
+          return { data: await report(core, ns, { entry, ns: owner }, [...(fields.paths ?? []), ...(fields.path ?? [])]) };
         },
       },
     }),

@@ -6,11 +6,12 @@ import { permissionDenied } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import { openApiPathItem, openApiPathTemplate } from "../framework/openapi.js";
 import { routePath } from "../mounts.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { renderMount } from "./render.js";
 import { VERSION } from "../../server/version.js";
 
-export function internalPaths(ns: Namespace): PathSpec[] {
+export function internalPaths(ns: Namespace, core: Core): PathSpec[] {
   return [
     definePath({
       pattern: "internal/ui/mounts",
@@ -30,8 +31,8 @@ export function internalPaths(ns: Namespace): PathSpec[] {
       operations: {
         read: async ({ fields, req }) => {
           // Authorised by the caller's access to the mount, not to this sys path (as OpenBao does).
-          const token = await ns.core.resolveCaller(req.caller);
-          const scoped = token ? await ns.core.aclIn(token, ns) : undefined;
+          const token = await core.resolveCaller(req.caller);
+          const scoped = token ? await core.aclIn(token, ns) : undefined;
           if (!token || !scoped) throw permissionDenied();
           const route = ns.router.match(fields.path.replace(/^\/+/, ""));
           if (!route) throw permissionDenied();

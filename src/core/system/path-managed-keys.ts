@@ -8,6 +8,7 @@
 import { ArcaError, notFound } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import { ROOT_NAMESPACE, type Request } from "../framework/request.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import {
   checkManagedKeyName,
@@ -56,9 +57,9 @@ function render(e: ManagedKeyEntry): Record<string, unknown> {
   };
 }
 
-export function managedKeyPaths(ns: Namespace): PathSpec[] {
-  const custody = (): NonNullable<typeof ns.core.custody> => {
-    const c = ns.core.custody;
+export function managedKeyPaths(ns: Namespace, core: Core): PathSpec[] {
+  const custody = (): NonNullable<typeof core.custody> => {
+    const c = core.custody;
     if (!c) throw new ArcaError("invalid_request", "no HSM is declared on this server: managed keys need one (hsm block)");
     return c;
   };

@@ -3,6 +3,7 @@ import { ArcaError } from "../errors.js";
 import { definePath } from "../framework/path.js";
 import { parseFields, type Fields } from "../framework/fields.js";
 import { effectiveUserLockout, isReservedSecretPath, newMount, normaliseMountPath, type MountConfig, type MountTable, type UserLockoutConfig } from "../mounts.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { PathSpec } from "../framework/path.js";
 import { renderMount, renderMountConfig } from "./render.js";
@@ -119,7 +120,7 @@ const TUNE_FIELDS = {
   ...CONFIG_FIELDS,
 } satisfies Fields;
 
-export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
+export function mountPaths(ns: Namespace, core: Core, table: MountTable): PathSpec[] {
   const root = table === "auth" ? "auth" : "mounts";
   const what = table === "auth" ? "auth method" : "secrets engine";
   const find = (raw: string) => {
@@ -150,7 +151,7 @@ export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
           if (table === "secret" && isReservedSecretPath(path)) throw new ArcaError("invalid_request", `cannot mount at reserved path "${path}"`);
           if (table === "auth" && path === "token/") throw new ArcaError("invalid_request", "token credential backend cannot be instantiated");
           const { type, options } = resolveType(fields.type, fields.options ?? {});
-          if (!ns.core.hasEngine(type) || type === "system" || type === "token" || type === "cubbyhole") {
+          if (!core.hasEngine(type) || type === "system" || type === "token" || type === "cubbyhole") {
             throw new ArcaError("invalid_request", `plugin not found in the catalog: ${fields.type}`);
           }
           const entry = newMount(table, path, type, {
@@ -194,7 +195,7 @@ export function mountPaths(ns: Namespace, table: MountTable): PathSpec[] {
           }
           await ns.updateMount(next);
           // A grant this mount had may be gone: key checks cached under the old config are dropped.
-          ns.core.custody?.invalidate();
+          core.custody?.invalidate();
           return undefined;
         },
       },

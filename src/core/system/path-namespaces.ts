@@ -6,6 +6,7 @@
 import { ArcaError } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Request, Response } from "../framework/request.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { renderNamespace } from "../namespaces/namespace-entry.js";
 import { uriCarriesPin } from "../../hsm/uri.js";
@@ -62,8 +63,8 @@ function sealStatus(ns: Namespace): Record<string, unknown> {
   };
 }
 
-export function namespacePaths(ns: Namespace): PathSpec[] {
-  const registry = ns.core.namespaces;
+export function namespacePaths(ns: Namespace, core: Core): PathSpec[] {
+  const registry = core.namespaces;
   const existing = (path: string): Namespace => {
     const found = registry.find(ns, path);
     if (!found || found === ns) throw new ArcaError("not_found", "namespace not found");
@@ -77,8 +78,8 @@ export function namespacePaths(ns: Namespace): PathSpec[] {
     return { data: { keys: sorted.map(keyOf), key_info: Object.fromEntries(sorted.map((n) => [keyOf(n), describe(n)])) } };
   };
   const callerHasSudo = async (req: Request): Promise<boolean> => {
-    const token = await ns.core.resolveCaller(req.caller);
-    const scoped = token ? await ns.core.aclIn(token, ns) : undefined;
+    const token = await core.resolveCaller(req.caller);
+    const scoped = token ? await core.aclIn(token, ns) : undefined;
     return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
   };
   const lockTarget = (path: string | undefined): Namespace => (path ? existing(path) : ns);

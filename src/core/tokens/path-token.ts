@@ -8,6 +8,7 @@ import { ArcaError, notFound } from "../errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { AuthResponse, Request, Response } from "../framework/request.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
 import { NON_ASSIGNABLE_POLICIES } from "../policy/builtin.js";
@@ -28,8 +29,8 @@ const TIDY_WARNING = "Tidy operation successfully started. Any information from 
 
 /** Root or sudo on the requested path, as OpenBao's SudoPrivilege(mountPoint + path). */
 async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
-  const token = await env.ns.core.resolveCaller(req.caller);
-  const scoped = token ? await env.ns.core.aclIn(token, env.ns) : undefined;
+  const token = await env.core.resolveCaller(req.caller);
+  const scoped = token ? await env.core.aclIn(token, env.ns) : undefined;
   return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
 }
 
@@ -119,7 +120,7 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
   const { ns } = env;
   const { req, fields: f } = ctx;
   // A parent namespace's token acting here is looked up in its own store.
-  const caller = await env.ns.core.resolveCaller(req.caller);
+  const caller = await env.core.resolveCaller(req.caller);
   const parent = caller?.entry;
   if (!parent) throw badRequest("parent token lookup failed: no parent found");
   if (parent.type === "batch") throw badRequest("batch tokens cannot create more tokens");
@@ -377,8 +378,8 @@ function requireAccessor(accessor: string | undefined): string {
 
 // ---- the path list -------------------------------------------------------------------------------------
 
-export function tokenPaths(ns: Namespace, mount: MountEntry): PathSpec<Fields>[] {
-  const env: Env = { ns, mount };
+export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSpec<Fields>[] {
+  const env: Env = { ns, mount, core };
   const tokens = ns.tokens;
 
   return [

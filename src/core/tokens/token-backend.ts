@@ -3,6 +3,7 @@
  * not the mount's storage view: every auth method's logins end up there too.
  */
 import { LogicalBackend } from "../framework/backend.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
 import { tokenPaths } from "./path-token.js";
@@ -14,10 +15,10 @@ request. This backend also allows for generating sub-tokens as well as revocatio
 tokens are renewable if associated with a lease.
 `;
 
-export function createTokenBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
+export function createTokenBackend(mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   return new LogicalBackend({
     type: "token",
-    paths: tokenPaths(ns, mount),
+    paths: tokenPaths(ns, mount, core),
     // As OpenBao: "revoke-orphan/*" (not "revoke-orphan") so the handler answers a caller without
     // sudo with its own 400; create checks sudo itself for no_parent / id / period.
     rootPaths: ["revoke-orphan/*", "accessors*"],

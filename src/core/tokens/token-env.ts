@@ -1,5 +1,6 @@
-/** What the token endpoints share: the core, their mount, and a few naming and lease rules. */
+/** What the token endpoints share: the core, their namespace and mount, and a few naming and lease rules. */
 import { unsupportedPath } from "../errors.js";
+import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
 
@@ -11,14 +12,12 @@ const ROLE_NAME = /^\w(?:[\w.-]*\w)?$/;
 export interface Env {
   ns: Namespace;
   mount: MountEntry;
+  core: Core;
 }
 
 /** The token mount's effective lease bounds (a tune replaces the mount entry, so read it each time). */
 export function leaseBounds(env: Env): { max: number; def: number } {
-  const m = env.ns.mounts(env.mount.table).find((e) => e.uuid === env.mount.uuid) ?? env.mount;
-  const max = m.config.maxLeaseTtl > 0 ? m.config.maxLeaseTtl : env.ns.core.maxLeaseTtl;
-  const def = m.config.defaultLeaseTtl > 0 ? m.config.defaultLeaseTtl : env.ns.core.defaultLeaseTtl;
-  return { max, def: Math.min(def, max) };
+  return env.core.leaseBoundsOf(env.ns, env.mount);
 }
 
 export function checkRoleName(name: string): void {

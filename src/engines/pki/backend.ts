@@ -42,7 +42,7 @@
  * Keys and issuers are separate records (as in OpenBao ≥1.11) so one key can back several issuers (rotation,
  * cross-signing) and an imported chain parent can exist without a key.
  */
-import type { Namespace } from "../../core/namespaces/namespace.js";
+import type { SystemView } from "../../core/framework/system-view.js";
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
@@ -113,6 +113,6 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
   });
 }
 
-export function createPkiBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
-  return createPkiBackendWith({ keyManager: ns.core.keysFor(mount, ns) });
+export function createPkiBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
+  return createPkiBackendWith({ keyManager: view.keyManager });
 }

@@ -48,7 +48,7 @@
  * Signatures and HMACs: "vault:v<N>:" + base64 (asn1) or base64url without padding (jws).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
-import type { Namespace } from "../../core/namespaces/namespace.js";
+import { silentLogger, type BackendLogger, type SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { PolicyCache } from "./key-store.js";
@@ -63,7 +63,9 @@ import { hashPaths, randomPaths } from "./path-random.js";
 import { hmacPaths, signPaths, verifyPaths } from "./path-sign.js";
 import type { TransitEnv } from "./transit-env.js";
 
-export { rotateDueKeys } from "./key-versions.js";
+import { rotateDueKeys } from "./key-versions.js";
+
+export { rotateDueKeys };
 
 const HELP = `
 The transit backend encrypts, decrypts, signs, verifies and HMACs data with named keys that never leave the
@@ -74,10 +76,13 @@ versioned: rotate them, and old ciphertext stays decryptable until min_decryptio
 export interface TransitBackendOptions {
   /** The KeyManager for HSM-backed keys; without it, creating or using HSM keys answers 400/503. */
   keyManager?: KeyManager;
+  /** Where auto-rotation reports (key names, never material). */
+  logger?: BackendLogger;
 }
 
 export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBackend {
   const env: TransitEnv = { deps: { keyManager: opts.keyManager }, cache: new PolicyCache() };
+  const logger = opts.logger ?? silentLogger;
   return new LogicalBackend({
     type: "transit",
     paths: [
@@ -105,10 +110,19 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
       cacheConfigPath,
     ],
     help: HELP,
+    // auto_rotate_period: the scheduler's clock decides what is due; a key that fails is retried next run.
+    periodic: async ({ storage, now }) => {
+      const rotated = await rotateDueKeys(storage, now, env.deps, (name, err) => {
+        logger.warn({ key_name: name, error: err instanceof Error ? err.message : String(err) }, "transit key auto-rotation failed");
+      });
+      if (rotated.length > 0) logger.info({ keys: rotated }, "transit keys auto-rotated");
+    },
+    // Parsed keys (material included) do not outlive the mount or the unsealed state.
+    cleanup: async () => env.cache.clear(),
   });
 }
 
 /** The engine catalog's factory: HSM-backed keys use the core's KeyManager when HSMs are declared. */
-export function createTransitBackend(mount: MountEntry, ns: Namespace): LogicalBackend {
-  return createTransitBackendWith({ keyManager: ns.core.keysFor(mount, ns) });
+export function createTransitBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
+  return createTransitBackendWith({ keyManager: view.keyManager, logger: view.logger });
 }

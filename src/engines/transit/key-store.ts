@@ -119,6 +119,11 @@ export class PolicyCache {
     this.entries.set(name, entry);
     return entry;
   }
+
+  /** Forgets every parsed key (unmount, seal). */
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
 /** A private copy of the stored policy for read-modify-write inside a transaction. */
