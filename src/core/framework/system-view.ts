@@ -9,7 +9,7 @@
  */
 import type { KeyManager } from "../../hsm/key-manager.js";
 import type { MountEntry } from "../mounts.js";
-import type { CreateTokenParams, TokenEntry } from "../tokens/token-store.js";
+import type { CreateTokenParams, TokenEntry } from "../tokens/token-entry.js";
 import type { NamespaceRef } from "./request.js";
 
 /** Structured logging; fields, never secret values (the server's pino logger satisfies it). */
