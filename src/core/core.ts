@@ -6,6 +6,7 @@
  *
  * Subsystems live in their own modules; this file wires them and owns the lifecycle.
  */
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedPath } from "./errors.js";
@@ -47,6 +48,8 @@ export interface CoreOptions {
   /** System-wide lease bounds in seconds. */
   defaultLeaseTtl?: number;
   maxLeaseTtl?: number;
+  /** Per-caller input bounds (server config `limits`); unset ones take their defaults. */
+  limits?: Partial<InputLimits>;
 }
 
 export interface InitRequest {
@@ -109,6 +112,7 @@ export class Core {
   clusterId = "";
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
+  readonly limits: Readonly<InputLimits>;
   readonly audit = new DeviceAuditBroker();
   readonly keyManager: KeyManager | undefined;
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
@@ -123,6 +127,8 @@ export class Core {
   private shutDown = false;
 
   constructor(opts: CoreOptions) {
+    // First: the namespace registry below builds the root namespace, which reads the limits.
+    this.limits = Object.freeze({ ...DEFAULT_INPUT_LIMITS, ...opts.limits });
     this.storage = opts.storage;
     this.barrier = new Barrier(opts.storage);
     this.seal = new SealManager(opts.storage, opts.seals ?? opts.autoSeals ?? []);

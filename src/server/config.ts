@@ -18,6 +18,7 @@ import {
   type HclObject,
 } from "./hcl.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
+import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -74,6 +75,8 @@ export interface ServerConfig {
   maxLeaseTtl: number;
   seals: SealConfig[];
   hsms: HsmConfig[];
+  /** The `limits` block: only the settings written; the rest take the core's defaults. */
+  limits?: Partial<InputLimits>;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
 }
@@ -104,6 +107,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "max_lease_ttl",
   "seal",
   "hsm",
+  "limits",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -178,9 +182,12 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
     names.add(h.name);
   }
 
+  const limits = parseLimits(doc, bad);
+
   return {
     storage,
     listeners,
+    ...optional("limits", limits),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -265,6 +272,27 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
     ...optional("tlsKeyFile", tlsKeyFile),
     maxRequestSize,
   };
+}
+
+function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {
+  const blocks = hclBlocks(doc, "limits", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("limits", "only one limits block is allowed");
+  const body = blocks[0].body;
+  const keys = Object.entries(LIMIT_SETTING) as [keyof InputLimits, string][];
+  checkHclKeys(
+    body,
+    keys.map(([, name]) => name),
+    "limits",
+  );
+  const out: Partial<InputLimits> = {};
+  for (const [key, name] of keys) {
+    const v = hclNumber(body, name, `limits.${name}`);
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 1) bad(`limits.${name}`, "must be a whole number of at least 1");
+    out[key] = v;
+  }
+  return out;
 }
 
 function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {

@@ -20,6 +20,12 @@ import { Worker } from "node:worker_threads";
 const WORKER_SOURCE = `
 "use strict";
 const { parentPort, workerData } = require("node:worker_threads");
+// The Go runtime writes its crash dump (goroutine stacks) to fd 2 with fs.writeSync and its exit code
+// with console.warn: noise in the server's log, not news. This worker's fs module is its own.
+const fs = require("node:fs");
+const writeSync = fs.writeSync;
+fs.writeSync = (fd, buf, ...rest) => (fd === 1 || fd === 2 ? buf.length : writeSync(fd, buf, ...rest));
+console.warn = () => {};
 const { parse } = require(workerData.parserPath);
 parentPort.on("message", (job) => {
   parse(workerData.filename, job.text).then(
@@ -138,12 +144,7 @@ export class HclWorker {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { parserPath: this.parserPath, filename: this.opts.filename },
-      // The Go runtime prints its crash dump to stderr; it is noise (goroutine stacks), not news.
-      stdout: true,
-      stderr: true,
     });
-    worker.stdout.resume();
-    worker.stderr.resume();
     worker.on("message", (msg: WorkerMessage) => this.onMessage(worker, msg));
     worker.on("error", () => this.onExit(worker));
     worker.on("exit", () => this.onExit(worker));

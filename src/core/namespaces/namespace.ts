@@ -44,7 +44,7 @@ export class Namespace {
   ) {
     this.ref = parent === undefined ? ROOT_NAMESPACE : Object.freeze({ id: entry.id, path: entry.path });
     this.tokens = new TokenStore(new StorageView(store, "sys/token/"), this.ref);
-    this.policies = new PolicyStore(new StorageView(store, "sys/policy/"));
+    this.policies = new PolicyStore(new StorageView(store, "sys/policy/"), core.limits);
     this.wrapper = new ResponseWrapper(store, this.tokens);
     // A revoked token's cubbyhole goes with it (OpenBao's cubbyhole destroyer).
     this.tokens.onRevoke(async (ids) => {
