@@ -40,6 +40,7 @@
  * Signatures and HMACs: "vault:v<N>:" + base64 (asn1) or base64url without padding (jws).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
+import { DEFAULT_INPUT_LIMITS } from "../../core/limits.js";
 import type { Namespace } from "../../core/namespaces/namespace.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
@@ -66,10 +67,16 @@ versioned: rotate them, and old ciphertext stays decryptable until min_decryptio
 export interface TransitBackendOptions {
   /** The KeyManager for HSM-backed keys; without it, creating or using HSM keys answers 400/503. */
   keyManager?: KeyManager;
+  /** Live versions one key may hold; default DEFAULT_INPUT_LIMITS.maxTransitKeyVersions. */
+  maxKeyVersions?: number;
 }
 
 export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBackend {
-  const env: TransitEnv = { deps: { keyManager: opts.keyManager }, cache: new PolicyCache() };
+  const env: TransitEnv = {
+    deps: { keyManager: opts.keyManager },
+    cache: new PolicyCache(),
+    maxKeyVersions: opts.maxKeyVersions ?? DEFAULT_INPUT_LIMITS.maxTransitKeyVersions,
+  };
   return new LogicalBackend({
     type: "transit",
     paths: [
@@ -102,5 +109,5 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
 
 /** The engine catalog's factory: HSM-backed keys use the core's KeyManager when HSMs are declared. */
 export function createTransitBackend(_mount: MountEntry, ns: Namespace): LogicalBackend {
-  return createTransitBackendWith({ keyManager: ns.core.keyManager });
+  return createTransitBackendWith({ keyManager: ns.core.keyManager, maxKeyVersions: ns.core.limits.maxTransitKeyVersions });
 }
