@@ -29,7 +29,8 @@ console.warn = () => {};
 const { parse } = require(workerData.parserPath);
 parentPort.on("message", (job) => {
   parse(workerData.filename, job.text).then(
-    (value) => parentPort.postMessage({ id: job.id, ok: true, value }),
+    // As JSON text: JSON.parse on the main thread is cheaper than structured-clone deserialisation.
+    (value) => parentPort.postMessage({ id: job.id, ok: true, json: JSON.stringify(value) }),
     (err) => {
       const message = err instanceof Error ? err.message : String(err);
       // Only an HCL diagnostic (it names the file) leaves the Go runtime in a known state; anything else
@@ -80,7 +81,7 @@ interface Job {
 
 type WorkerMessage =
   | { ready: true }
-  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: true; json: string }
   | { id: number; ok: false; message: string; healthy: boolean };
 
 export class HclWorker {
@@ -160,7 +161,7 @@ export class HclWorker {
     if ("ready" in msg) return;
     const job = this.running;
     if (!job || job.id !== msg.id) return;
-    if (msg.ok) this.finish(undefined, msg.value);
+    if (msg.ok) this.finish(undefined, JSON.parse(msg.json));
     else if (msg.healthy) this.finish(new HclParserDiagnostic(msg.message));
     else {
       this.discardWorker();
