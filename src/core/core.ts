@@ -6,6 +6,7 @@
  *
  * Subsystems live in their own modules; this file wires them and owns the lifecycle.
  */
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "./errors.js";
@@ -61,6 +62,8 @@ export interface CoreOptions {
   /** System-wide lease bounds in seconds. */
   defaultLeaseTtl?: number;
   maxLeaseTtl?: number;
+  /** Per-caller input bounds (server config `limits`); unset ones take their defaults. */
+  limits?: Partial<InputLimits>;
 }
 
 export interface InitRequest {
@@ -123,6 +126,7 @@ export class Core {
   clusterId = "";
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
+  readonly limits: Readonly<InputLimits>;
   readonly audit = new DeviceAuditBroker();
   readonly keyManager: KeyManager | undefined;
   /** Who may use which HSM key; engines get keys only through it (keysFor). */
@@ -141,6 +145,8 @@ export class Core {
   private shutDown = false;
 
   constructor(opts: CoreOptions) {
+    // First: the namespace registry below builds the root namespace, which reads the limits.
+    this.limits = Object.freeze({ ...DEFAULT_INPUT_LIMITS, ...opts.limits });
     this.storage = opts.storage;
     this.barrier = new Barrier(opts.storage);
     this.seal = new SealManager(opts.storage, opts.seals ?? opts.autoSeals ?? []);
@@ -159,6 +165,7 @@ export class Core {
         logger: this.logger,
         keyManager: this.keyManager,
         custody: this.custody,
+        limits: this.limits,
       },
       this.barrier,
     );
@@ -403,6 +410,7 @@ export class Core {
       keyManager: this.keysFor(entry, ns),
       serverLeaseBounds: { max: this.maxLeaseTtl, def: this.defaultLeaseTtl },
       logger: this.logger,
+      limits: this.limits,
     });
     return factory(entry, view);
   }

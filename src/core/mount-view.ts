@@ -3,6 +3,7 @@ import { effectiveLeaseBounds, withFields, type BackendLogger, type LeaseBounds,
 import { routePath, type MountEntry } from "./mounts.js";
 import type { Namespace } from "./namespaces/namespace.js";
 import type { KeyManager } from "../hsm/key-manager.js";
+import type { InputLimits } from "./limits.js";
 
 export interface MountViewParts {
   ns: Namespace;
@@ -13,6 +14,7 @@ export interface MountViewParts {
   /** The server's lease bounds (config default_lease_ttl / max_lease_ttl). */
   serverLeaseBounds: LeaseBounds;
   logger: BackendLogger;
+  limits: Readonly<InputLimits>;
 }
 
 export function mountView(p: MountViewParts): SystemView {
@@ -26,5 +28,6 @@ export function mountView(p: MountViewParts): SystemView {
     logger: withFields(p.logger, { namespace: ns.path, mount: routePath(entry) }),
     // Only `create`: an engine issues tokens, it does not look up or revoke other callers' tokens.
     tokens: { create: (params) => ns.tokens.create(params) },
+    limits: p.limits,
   };
 }

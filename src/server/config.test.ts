@@ -253,3 +253,29 @@ describe("listener TLS settings", () => {
     expect(err.message).toMatch(message);
   });
 });
+
+describe("limits", () => {
+  const base = `listener "tcp" {
+  address     = "127.0.0.1:8200"
+  tls_disable = true
+}
+storage "sqlite" { path = "/tmp/x.db" }
+`;
+  it("reads the settings written and leaves the rest to the defaults", async () => {
+    const cfg = await parseServerConfig(`${base}limits {
+  max_policy_bytes          = 65536
+  max_policy_paths          = 200
+  max_namespaces_per_parent = 50
+  max_transit_key_versions  = 100
+}`);
+    expect(cfg.limits).toEqual({ maxPolicyBytes: 65536, maxPolicyPaths: 200, maxNamespacesPerParent: 50, maxTransitKeyVersions: 100 });
+    expect((await parseServerConfig(`${base}limits {\n  max_policy_paths = 5\n}`)).limits).toEqual({ maxPolicyPaths: 5 });
+    expect((await parseServerConfig(base)).limits).toBeUndefined();
+  });
+
+  it("refuses unknown settings and values below 1", async () => {
+    await expect(parseServerConfig(`${base}limits {\n  max_policy_rules = 5\n}`)).rejects.toThrow(/invalid key "max_policy_rules"/);
+    await expect(parseServerConfig(`${base}limits {\n  max_policy_paths = 0\n}`)).rejects.toThrow(/limits\.max_policy_paths: must be a whole number of at least 1/);
+    await expect(parseServerConfig(`${base}limits {\n  max_policy_paths = 1.5\n}`)).rejects.toThrow(/max_policy_paths/);
+  });
+});

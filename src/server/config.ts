@@ -21,6 +21,7 @@ import { parseDurationSeconds } from "../core/policy/policy.js";
 import { opensslCiphersFromGo, TLS_VERSION_NAMES, tlsVersionAtMost, tlsVersionFromOpenBao } from "./tls-settings.js";
 import type { SecureVersion } from "node:tls";
 import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
+import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -86,6 +87,8 @@ export interface ServerConfig {
   maxLeaseTtl: number;
   seals: SealConfig[];
   hsms: HsmConfig[];
+  /** The `limits` block: only the settings written; the rest take the core's defaults. */
+  limits?: Partial<InputLimits>;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
 }
@@ -116,6 +119,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "max_lease_ttl",
   "seal",
   "hsm",
+  "limits",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -226,9 +230,12 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
     names.add(h.name);
   }
 
+  const limits = parseLimits(doc, bad);
+
   return {
     storage,
     listeners,
+    ...optional("limits", limits),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -357,6 +364,27 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
     ...(require ? { tlsRequireClientCert: true } : {}),
     ...optional("tlsClientCaFile", require ? caFile : undefined),
   };
+}
+
+function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {
+  const blocks = hclBlocks(doc, "limits", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("limits", "only one limits block is allowed");
+  const body = blocks[0].body;
+  const keys = Object.entries(LIMIT_SETTING) as [keyof InputLimits, string][];
+  checkHclKeys(
+    body,
+    keys.map(([, name]) => name),
+    "limits",
+  );
+  const out: Partial<InputLimits> = {};
+  for (const [key, name] of keys) {
+    const v = hclNumber(body, name, `limits.${name}`);
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 1) bad(`limits.${name}`, "must be a whole number of at least 1");
+    out[key] = v;
+  }
+  return out;
 }
 
 function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {

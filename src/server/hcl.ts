@@ -20,14 +20,17 @@
 // `${` inside a block label are syntax errors here but accepted by OpenBao.
 //
 // Cost, measured on Node 20.20 (2-vCPU container, other jobs running) with a 21-line, 6-block policy:
-//   first call (require + synchronous gunzip of the 1.7 MB → 6.5 MB WASM, ~29 ms of blocked event loop,
-//     then WebAssembly.instantiate and Go runtime start) plus the parse: 120–400 ms (median ~160 ms);
-//   steady state: ~0.7 ms per parse (~1,400 parses/s; each call crosses into the Go runtime and back
-//     through a JSON string).
-// The first call is therefore worth moving off the request path: the server calls warmUpHcl() at start.
+//   first call (worker start, gunzip of the 1.7 MB → 6.5 MB WASM, WebAssembly.instantiate and Go runtime
+//     start, all in the worker) plus the parse: a few hundred ms;
+//   steady state: ~0.7 ms per parse plus a postMessage round trip; large documents ~0.1 ms per line
+//     (20,000 one-line path rules: ~2 s), spent in the worker, never on the event loop.
+// The first call is still worth moving off the request path: the server calls warmUpHcl() at start.
+// Text is pre-scanned for nesting depth (hcl-prescan.ts) before it reaches the parser: deep nesting
+// overflows the parser's stack and kills its Go runtime.
 
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { checkHclNesting, HclLimitError } from "./hcl-prescan.js";
+import { HclParserDiagnostic, HclParserFailure, HclWorker } from "./hcl-worker.js";
 
 export type HclScalar = string | number | boolean | null;
 export type HclValue = HclScalar | HclValue[] | HclObject;
@@ -72,45 +75,54 @@ export class HclShapeError extends Error {
 // Name handed to the WASM parser. Using our own fixed name (not the caller's filename) keeps the
 // diagnostic format predictable for the regex below.
 const WASM_FILENAME = "input.hcl";
-// Deeper nesting than this is not a plausible config/policy and would only risk stack exhaustion.
+// Deeper nesting than this is not a plausible config/policy and would only risk stack exhaustion (in
+// the WASM parser, checked before parsing by hcl-prescan.ts; in normalise below, after).
 const MAX_DEPTH = 64;
 // hcl2json returns at most this much diagnostic detail; HCL diagnostics are short, this is a backstop.
 const MAX_DETAIL = 300;
 
-type Hcl2JsonParse = (filename: string, contents: string) => Promise<unknown>;
-let parserPromise: Promise<Hcl2JsonParse> | undefined;
+// Every HCL parse runs in one worker thread (see hcl-worker.ts): a parse neither blocks the event loop
+// nor, when an input kills or hangs the parser, takes the server's policy handling with it.
+// A parse needs ~0.1 ms per policy line; the budget is for a parser that hangs, not a slow one.
+const PARSE_TIMEOUT_MS = 10_000;
+const MAX_QUEUED_PARSES = 64;
+let worker: HclWorker | undefined;
 
-// Loading @cdktf/hcl2json starts the WASM instantiation as a side effect, so it is required lazily:
-// processes that never parse HCL (CLI clients, most tests) never pay for it.
-function loadParser(): Promise<Hcl2JsonParse> {
-  parserPromise ??= Promise.resolve().then(() => {
-    const require = createRequire(import.meta.url);
-    const mod = require("@cdktf/hcl2json") as { parse: Hcl2JsonParse };
-    return mod.parse;
-  });
-  return parserPromise;
+function parser(): HclWorker {
+  worker ??= new HclWorker({ filename: WASM_FILENAME, timeoutMs: PARSE_TIMEOUT_MS, maxQueued: MAX_QUEUED_PARSES });
+  return worker;
 }
 
-/** Load the WASM parser and run one trivial parse so the first real parse is fast (see timings above). */
+/** Start the parser worker and its WASM ahead of the first real parse (see timings above). */
 export async function warmUpHcl(): Promise<void> {
-  const parse = await loadParser();
-  await parse(WASM_FILENAME, "warm_up = true\n");
+  await parser().warmUp();
 }
+
+/** Too many HCL documents are waiting to be parsed: a transient condition (503), not bad input. */
+export { HclParserBusy } from "./hcl-worker.js";
 
 /**
  * Parse HCL (or JSON, if the text starts with `{`) into a plain object tree.
- * Throws HclSyntaxError for malformed text.
+ * Throws HclSyntaxError for malformed, too deeply nested or unparseable text, HclParserBusy when the
+ * parser's queue is full.
  */
 export async function parseHcl(text: string, filename = "input.hcl"): Promise<HclDocument> {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.trimStart().startsWith("{")) return parseJsonDocument(body, filename);
 
-  const parse = await loadParser();
+  try {
+    checkHclNesting(body, MAX_DEPTH);
+  } catch (err) {
+    if (err instanceof HclLimitError) throw new HclSyntaxError(`${filename}: ${err.message}`, filename, err.line);
+    throw err;
+  }
   let raw: unknown;
   try {
-    raw = await parse(WASM_FILENAME, body);
+    raw = await parser().parse(body);
   } catch (err) {
-    throw hclError(err, filename);
+    if (err instanceof HclParserDiagnostic) throw hclError(err, filename);
+    if (err instanceof HclParserFailure) throw new HclSyntaxError(`${filename}: ${err.message}`, filename);
+    throw err;
   }
   if (!isHclObject(raw)) throw new HclSyntaxError(`${filename}: document is not an object`, filename);
   return normalise(raw, filename, true, 0) as HclDocument;

@@ -86,6 +86,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     clusterName: config.clusterName,
     defaultLeaseTtl: config.defaultLeaseTtl,
     maxLeaseTtl: config.maxLeaseTtl,
+    ...(config.limits ? { limits: config.limits } : {}),
   });
   const release = async (): Promise<void> => {
     await core.shutdown();
@@ -139,6 +140,8 @@ export interface DevOptions {
    * on it (its key generated when missing) instead of a single Shamir share.
    */
   devHsm?: string;
+  /** The config file's `limits` block (tests lower or raise them). */
+  limits?: ServerConfig["limits"];
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -160,6 +163,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     seals: [],
     hsms: [],
     warnings: [],
+    ...(opts.limits ? { limits: opts.limits } : {}),
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {

@@ -8,6 +8,7 @@
  * (see CoreBackendFactory in core.ts).
  */
 import type { KeyManager } from "../../hsm/key-manager.js";
+import type { InputLimits } from "../limits.js";
 import type { MountEntry } from "../mounts.js";
 import type { CreateTokenParams, TokenEntry } from "../tokens/token-entry.js";
 import type { NamespaceRef } from "./request.js";
@@ -44,6 +45,8 @@ export interface SystemView {
   readonly logger: BackendLogger;
   /** Tokens in the mount's namespace (logins). */
   readonly tokens: TokenIssuer;
+  /** The server's bounds on what one caller may make it hold (config `limits`). */
+  readonly limits: Readonly<InputLimits>;
 }
 
 /** A logger that drops everything (cores built without one, tests). */

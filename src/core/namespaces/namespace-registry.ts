@@ -8,6 +8,7 @@
  * barrier too: sealing a tenant seals its whole subtree, and nothing of it (not even names) is readable.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { LIMIT_SETTING } from "../limits.js";
 import { ArcaError, notFound } from "../errors.js";
 import { getJson, putJson, StorageView } from "../view.js";
 import { randomBase62 } from "../ids.js";
@@ -201,6 +202,15 @@ export class NamespaceRegistry {
     if (parent.fenced) throw namespaceDeletedError();
     const path = `${parent.path}${name}/`;
     if (parent.children.has(name) || this.creating.has(path)) throw new ArcaError("invalid_request", `namespace "${path}" already exists`);
+    // Each namespace costs ~43 KB of memory and its own stores: a quota per parent keeps one tenant from
+    // exhausting the server for all (creations in flight count, so concurrent creates cannot overshoot).
+    const max = this.host.limits.maxNamespacesPerParent;
+    if (parent.children.size + this.creatingBelow(parent) >= max) {
+      throw new ArcaError(
+        "invalid_request",
+        `namespace "${parent.path || "root"}" already has ${max} child namespaces, the limit (server config limits.${LIMIT_SETTING.maxNamespacesPerParent})`,
+      );
+    }
     // The namespace would shadow the mount: resolution takes the namespace first.
     const mount = parent.router.conflicts(`${name}/`);
     if (mount) throw new ArcaError("invalid_request", `namespace "${path}" would hide the mount at ${parent.path}${mount}`);
@@ -210,6 +220,14 @@ export class NamespaceRegistry {
     } finally {
       this.creating.delete(path);
     }
+  }
+
+  private creatingBelow(parent: Namespace): number {
+    let n = 0;
+    for (const p of this.creating) {
+      if (p.startsWith(parent.path) && p.indexOf("/", parent.path.length) === p.length - 1) n++;
+    }
+    return n;
   }
 
   private async createIn(parent: Namespace, path: string, opts: CreateNamespaceOptions): Promise<Namespace> {

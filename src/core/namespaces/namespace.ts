@@ -23,6 +23,7 @@ import type { KeyValueStore } from "../../storage/storage.js";
 import type { BackendLogger } from "../framework/system-view.js";
 import type { NamespaceEntry } from "./namespace-entry.js";
 import type { NamespaceSeal } from "./namespace-seal.js";
+import type { InputLimits } from "../limits.js";
 
 /** What a namespace needs of the server that holds it (the core implements it). */
 export interface NamespaceHost {
@@ -33,6 +34,8 @@ export interface NamespaceHost {
   createBackend(entry: MountEntry, ns: Namespace): LogicalBackend;
   /** Where lifecycle failures of mounts are reported. */
   readonly logger: BackendLogger;
+  /** The server's input bounds (policy size, namespaces per parent). */
+  readonly limits: Readonly<InputLimits>;
 }
 
 export const namespaceDeletedError = (): ArcaError => new ArcaError("invalid_request", "namespace not found or being deleted");
@@ -65,7 +68,7 @@ export class Namespace {
   ) {
     this.ref = parent === undefined ? ROOT_NAMESPACE : Object.freeze({ id: entry.id, path: entry.path });
     this.tokens = new TokenStore(new StorageView(store, "sys/token/"), this.ref);
-    this.policies = new PolicyStore(new StorageView(store, "sys/policy/"));
+    this.policies = new PolicyStore(new StorageView(store, "sys/policy/"), host.limits);
     this.wrapper = new ResponseWrapper(store, this.tokens);
     // A token's parent may be a parent namespace's token: its store is reached through the registry.
     this.tokens.linkStores((id) => {

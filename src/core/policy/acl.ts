@@ -72,6 +72,11 @@ interface Perms {
   paginationLimit: number;
   responseKeysFilterPath?: string;
   granting: Map<number, string[]>;
+  // Merging the same pattern from many rules must stay linear in their total size (a policy may repeat
+  // one pattern thousands of times): parameter value lists are copied once, then appended to in place,
+  // and required parameters are de-duplicated through a set.
+  ownedValueLists: WeakSet<unknown[]>;
+  requiredSeen: Set<string>;
   // Filled in after merging:
   capSet: ReadonlySet<Capability>;
   rank: number;
@@ -96,6 +101,8 @@ interface GlobDescr {
   isPrefix: boolean;
   wildcards: number;
   wcPath: string;
+  /** UTF-8 of wcPath, computed once: the sort compares it O(n log n) times. */
+  wcBytes: Buffer;
   perms: Perms;
 }
 
@@ -288,14 +295,14 @@ export class ACL {
     // Priority ranks for every glob rule (OpenBao's `less`, sorted ascending: higher rank wins).
     const descrs: GlobDescr[] = [];
     for (const [p, perms] of prefix) {
-      descrs.push({ firstWildcard: p.length, isPrefix: true, wildcards: 0, wcPath: p, perms });
+      descrs.push({ firstWildcard: p.length, isPrefix: true, wildcards: 0, wcPath: p, wcBytes: Buffer.from(p), perms });
     }
     for (const [full, perms] of segment) {
       if (full === "") continue;
       const isPrefix = full.endsWith("*");
       const wcPath = isPrefix ? full.slice(0, -1) : full;
       const wildcards = wcPath.split("/").filter((s) => s === "+").length;
-      descrs.push({ firstWildcard: full.indexOf("+"), isPrefix, wildcards, wcPath, perms });
+      descrs.push({ firstWildcard: full.indexOf("+"), isPrefix, wildcards, wcPath, wcBytes: Buffer.from(wcPath), perms });
     }
     descrs.sort(compareGlobs);
     descrs.forEach((d, i) => (d.perms.rank = i));
@@ -377,7 +384,7 @@ function compareGlobs(a: GlobDescr, b: GlobDescr): number {
   if (a.wildcards !== b.wildcards) return b.wildcards - a.wildcards;
   if (a.wcPath.length !== b.wcPath.length) return a.wcPath.length - b.wcPath.length;
   // Go compares strings bytewise (UTF-8), which is not JS's UTF-16 order for astral characters.
-  return Buffer.compare(Buffer.from(a.wcPath), Buffer.from(b.wcPath));
+  return Buffer.compare(a.wcBytes, b.wcBytes);
 }
 
 function grantMap(bitmap: number, policy: string, into = new Map<number, string[]>()): Map<number, string[]> {
@@ -408,6 +415,8 @@ function permsFromRule(rule: PathRule, policy: string): Perms {
     paginationLimit: rule.paginationLimit,
     responseKeysFilterPath: rule.responseKeysFilterPath,
     granting: grantMap(rule.capabilitiesBitmap, policy),
+    ownedValueLists: new WeakSet(),
+    requiredSeen: new Set(rule.requiredParameters),
     capSet: EMPTY_CAPS,
     rank: -1,
   };
@@ -433,9 +442,14 @@ function mergeInto(existing: Perms, rule: PathRule, policy: string): void {
   if (rule.minWrappingTtl > 0 && (existing.minWrappingTtl === 0 || rule.minWrappingTtl < existing.minWrappingTtl)) {
     existing.minWrappingTtl = rule.minWrappingTtl;
   }
-  existing.allowed = mergeParams(existing.allowed, rule.allowedParameters);
-  existing.denied = mergeParams(existing.denied, rule.deniedParameters);
-  for (const r of rule.requiredParameters) if (!existing.required.includes(r)) existing.required.push(r);
+  existing.allowed = mergeParams(existing.allowed, rule.allowedParameters, existing.ownedValueLists);
+  existing.denied = mergeParams(existing.denied, rule.deniedParameters, existing.ownedValueLists);
+  for (const r of rule.requiredParameters) {
+    if (!existing.requiredSeen.has(r)) {
+      existing.requiredSeen.add(r);
+      existing.required.push(r);
+    }
+  }
   if (rule.paginationLimit > 0 && (existing.paginationLimit <= 0 || rule.paginationLimit < existing.paginationLimit)) {
     existing.paginationLimit = rule.paginationLimit;
   }
@@ -445,17 +459,29 @@ function mergeInto(existing: Perms, rule: PathRule, policy: string): void {
   }
 }
 
-// Per key: an empty list ("any value") on either side wins; otherwise the value lists are concatenated.
+// Per key: an empty list ("any value") on either side wins; otherwise the value lists are concatenated
+// (order is irrelevant: a value is allowed if any entry matches). A list taken from a rule is shared with
+// the parsed policy, so it is copied into `owned` the first time it is appended to.
 function mergeParams(
   existing: Map<string, ParameterValues> | undefined,
   incoming: ReadonlyMap<string, ParameterValues> | undefined,
+  owned: WeakSet<unknown[]>,
 ): Map<string, ParameterValues> | undefined {
   if (!incoming || incoming.size === 0) return existing;
   if (!existing) return new Map(incoming);
   for (const [k, values] of incoming) {
     const cur = existing.get(k);
     if (values.length === 0 || (cur !== undefined && cur.length === 0)) existing.set(k, []);
-    else existing.set(k, [...values, ...(cur ?? [])]);
+    else if (cur === undefined) existing.set(k, values);
+    else {
+      let list = cur as unknown[];
+      if (!owned.has(list)) {
+        list = [...cur];
+        owned.add(list);
+        existing.set(k, list);
+      }
+      for (const v of values) list.push(v);
+    }
   }
   return existing;
 }

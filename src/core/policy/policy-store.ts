@@ -5,6 +5,8 @@
  * affected cache entries.
  */
 import { ArcaError } from "../errors.js";
+import { DEFAULT_INPUT_LIMITS, LIMIT_SETTING, type InputLimits } from "../limits.js";
+import { HclParserBusy } from "../../server/hcl.js";
 import { getJson, putJson } from "../view.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { ACL } from "./acl.js";
@@ -39,13 +41,16 @@ export class PolicyStore {
   private readonly parsed = new Map<string, Policy>();
   private readonly acls = new Map<string, ACL>();
 
-  constructor(private readonly store: KeyValueStore) {}
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly limits: Pick<InputLimits, "maxPolicyBytes" | "maxPolicyPaths"> = DEFAULT_INPUT_LIMITS,
+  ) {}
 
   async setup(): Promise<void> {
     this.parsed.clear();
     this.acls.clear();
     if (!(await this.store.get(`acl/${DEFAULT_POLICY_NAME}`))) {
-      await this.write(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, {});
+      await this.write(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, {}, { builtin: true });
     }
   }
 
@@ -66,17 +71,33 @@ export class PolicyStore {
     return getJson<StoredPolicy>(this.store, `acl/${name}`);
   }
 
-  /** Parses and stores a policy; `cas` (if given) must equal the stored version. */
-  async write(rawName: string, text: string, opts: { cas?: number; casRequired?: boolean }): Promise<StoredPolicy> {
+  /** Parses and stores a policy; `cas` (if given) must equal the stored version. The input limits apply
+   * to every policy but the built-in ones the server writes itself. */
+  async write(rawName: string, text: string, opts: { cas?: number; casRequired?: boolean }, source: { builtin?: boolean } = {}): Promise<StoredPolicy> {
     const name = normalisePolicyName(rawName);
     if (!isValidPolicyName(name)) throw new ArcaError("invalid_request", "invalid policy name");
     if (IMMUTABLE_POLICIES.includes(name)) throw new ArcaError("invalid_request", `cannot update ${name} policy`);
+    // Bounded before parsing: parse and ACL cost grow with the text, and the text is a tenant's to choose.
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (!source.builtin && bytes > this.limits.maxPolicyBytes) {
+      throw new ArcaError(
+        "invalid_request",
+        `policy is ${bytes} bytes; the limit is ${this.limits.maxPolicyBytes} (server config limits.${LIMIT_SETTING.maxPolicyBytes})`,
+      );
+    }
     let policy: Policy;
     try {
       policy = await parsePolicy(name, text);
     } catch (err) {
       if (err instanceof PolicyParseError) throw new ArcaError("invalid_request", `failed to parse policy: ${err.message}`);
+      if (err instanceof HclParserBusy) throw new ArcaError("unavailable", "policy parser busy; retry shortly");
       throw err;
+    }
+    if (!source.builtin && policy.paths.length > this.limits.maxPolicyPaths) {
+      throw new ArcaError(
+        "invalid_request",
+        `policy has ${policy.paths.length} path rules; the limit is ${this.limits.maxPolicyPaths} (server config limits.${LIMIT_SETTING.maxPolicyPaths})`,
+      );
     }
     const stored = await this.store.transaction(async (txn) => {
       const cur = await getJson<StoredPolicy>(txn, `acl/${name}`);

@@ -10,6 +10,7 @@ import {
   hclAttr,
   hclBlocks,
   hclMap,
+  HclParserBusy,
   HclShapeError,
   HclSyntaxError,
   isHclObject,
@@ -130,7 +131,8 @@ export function normalisePolicyName(name: string): string {
   return name.trim().toLowerCase();
 }
 
-/** Parse an ACL policy in HCL or JSON form. Throws only PolicyParseError. */
+/** Parse an ACL policy in HCL or JSON form. Throws PolicyParseError, or HclParserBusy when the parser's
+ * queue is full. */
 export async function parsePolicy(name: string, text: string): Promise<Policy> {
   const policyName = normalisePolicyName(name);
   if (policyName === "") throw new PolicyParseError("policy name missing");
@@ -143,6 +145,7 @@ export async function parsePolicy(name: string, text: string): Promise<Policy> {
     if (err instanceof HclSyntaxError) {
       throw new PolicyParseError(`failed to parse policy: ${err.message}`, err.line);
     }
+    if (err instanceof HclParserBusy) throw err; // transient: not the text's fault
     throw new PolicyParseError("failed to parse policy: invalid syntax");
   }
 

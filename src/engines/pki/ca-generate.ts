@@ -22,7 +22,7 @@ import {
 } from "./pki-store.js";
 import { certPem } from "./ca.js";
 import * as x from "./x509.js";
-import { pemBlocks } from "./x509.js";
+import { MAX_PEM_BUNDLE_BYTES, pemBlocks } from "./x509.js";
 import type { ParsedCertificate } from "./x509.js";
 import type { KeyValueReader } from "../../storage/storage.js";
 
@@ -238,7 +238,8 @@ export function formatCert(derBytes: Buffer, format: string): string {
 }
 
 export function firstCertificate(pemText: string, what: string): ParsedCertificate {
-  const blocks = pemBlocks(pemText).filter((b) => b.label === "CERTIFICATE");
+  // A chain is accepted (the first certificate is the one wanted), so the bound is a bundle's.
+  const blocks = pemBlocks(pemText, what, MAX_PEM_BUNDLE_BYTES).filter((b) => b.label === "CERTIFICATE");
   if (blocks.length === 0) throw invalidRequest(`${what} contains no PEM CERTIFICATE block`);
   return x.parseCertificate(blocks[0].der, what);
 }

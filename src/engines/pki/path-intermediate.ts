@@ -44,7 +44,7 @@ function chainWithin(cert: x.ParsedCertificate, all: x.ParsedCertificate[]): str
  * present are reported as existing; each certificate is tied to the stored key with its public key.
  */
 async function importBundle(storage: KeyValueStore, runtime: CaRuntime, pemBundle: string, keyRef: string | undefined, issuerName = ""): Promise<BundleResult> {
-  const blocks = x.pemBlocks(pemBundle);
+  const blocks = x.pemBlocks(pemBundle, "pem_bundle", x.MAX_PEM_BUNDLE_BYTES);
   if (blocks.length === 0) throw invalidRequest("pem_bundle contains no PEM blocks");
   const certs = blocks.filter((b) => b.label === "CERTIFICATE").map((b) => x.parseCertificate(b.der, "certificate in pem_bundle"));
   const privateKeys: KeyObject[] = [];
@@ -175,7 +175,7 @@ export function intermediatePaths(runtime: CaRuntime): PathSpec[] {
       fields: { certificate: { type: "string", required: true } },
       operations: {
         update: async ({ fields, storage }) => {
-          const certs = x.pemBlocks(fields.certificate).filter((b) => b.label === "CERTIFICATE");
+          const certs = x.pemBlocks(fields.certificate, "certificate", x.MAX_PEM_BUNDLE_BYTES).filter((b) => b.label === "CERTIFICATE");
           if (certs.length === 0) throw invalidRequest("certificate contains no PEM CERTIFICATE block");
           const first = x.parseCertificate(certs[0].der);
           const keys = await listKeys(storage);

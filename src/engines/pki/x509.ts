@@ -11,9 +11,12 @@ import type { SignatureAlgorithm } from "./ca-keys.js";
 import { OID } from "./ca-keys.js";
 import * as der from "./der.js";
 import { EXT, keyIdFromSpki } from "./x509-extensions.js";
+import { pemBlocks } from "./pem.js";
 
-// Extension OIDs and encoders live in their own module; callers keep importing everything from here.
+// Extension OIDs and encoders, and PEM, live in their own modules; callers keep importing everything
+// from here.
 export * from "./x509-extensions.js";
+export * from "./pem.js";
 
 const ATTR = {
   C: "2.5.4.6",
@@ -28,32 +31,6 @@ const ATTR = {
 } as const;
 
 const ATTR_NAME: Record<string, string> = Object.fromEntries(Object.entries(ATTR).map(([k, v]) => [v, k]));
-
-// ---------------------------------------------------------------------------------------------------
-// PEM
-
-export function pem(derBytes: Buffer, label: string): string {
-  const b64 = derBytes.toString("base64");
-  const lines: string[] = [];
-  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----`;
-}
-
-export interface PemBlock {
-  label: string;
-  der: Buffer;
-}
-
-export function pemBlocks(text: string): PemBlock[] {
-  const out: PemBlock[] = [];
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  for (const m of text.matchAll(re)) {
-    const body = m[2].replace(/\s+/g, "");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw invalidRequest(`malformed PEM block "${m[1]}"`);
-    out.push({ label: m[1], der: Buffer.from(body, "base64") });
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Names
@@ -295,7 +272,7 @@ export interface ParsedCsr {
 export function parseCsr(input: string | Buffer): ParsedCsr {
   let bytes: Buffer;
   if (typeof input === "string") {
-    const blocks = pemBlocks(input).filter((b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST");
+    const blocks = pemBlocks(input, "csr").filter((b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST");
     if (blocks.length !== 1) throw invalidRequest("csr contains no data: expected one PEM CERTIFICATE REQUEST block");
     bytes = blocks[0].der;
   } else bytes = input;

@@ -49,6 +49,7 @@
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
 import { silentLogger, type BackendLogger, type SystemView } from "../../core/framework/system-view.js";
+import { DEFAULT_INPUT_LIMITS } from "../../core/limits.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { PolicyCache } from "./key-store.js";
@@ -78,10 +79,16 @@ export interface TransitBackendOptions {
   keyManager?: KeyManager;
   /** Where auto-rotation reports (key names, never material). */
   logger?: BackendLogger;
+  /** Live versions one key may hold; default DEFAULT_INPUT_LIMITS.maxTransitKeyVersions. */
+  maxKeyVersions?: number;
 }
 
 export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBackend {
-  const env: TransitEnv = { deps: { keyManager: opts.keyManager }, cache: new PolicyCache() };
+  const env: TransitEnv = {
+    deps: { keyManager: opts.keyManager },
+    cache: new PolicyCache(),
+    maxKeyVersions: opts.maxKeyVersions ?? DEFAULT_INPUT_LIMITS.maxTransitKeyVersions,
+  };
   const logger = opts.logger ?? silentLogger;
   return new LogicalBackend({
     type: "transit",
@@ -124,5 +131,5 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
 
 /** The engine catalog's factory: HSM-backed keys use the core's KeyManager when HSMs are declared. */
 export function createTransitBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createTransitBackendWith({ keyManager: view.keyManager, logger: view.logger });
+  return createTransitBackendWith({ keyManager: view.keyManager, logger: view.logger, maxKeyVersions: view.limits.maxTransitKeyVersions });
 }

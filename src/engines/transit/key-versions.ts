@@ -8,6 +8,7 @@ import { HsmError } from "../../hsm/errors.js";
 import { isKeyDeleter, isKeyEncrypter, isManagedKeyResolver, type KeyAlgorithm, type KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { listPolicies, loadPolicy, savePolicy } from "./key-store.js";
+import { LIMIT_SETTING } from "../../core/limits.js";
 import type { TransitDeps } from "./transit-crypto.js";
 import { appendVersion, generateVersion, HSM_KEY_TYPES, nowTimestamp, type KeyPolicy, type KeyType, type KeyVersion } from "./transit-key.js";
 import { parseNs } from "../kv/kv-time.js";
@@ -129,6 +130,20 @@ export async function rotatePolicy(
   } catch (err) {
     await deleteOwnedHsmObjects([v], deps);
     throw err;
+  }
+}
+
+/**
+ * Refuses a new version when the key already holds `max` live ones. Every rotation rewrites the whole
+ * key entry, so its cost grows with the versions kept; OpenBao has no bound, but offers trimming
+ * (keys/:name/trim with min_available_version), which is what makes room again.
+ */
+export function checkRoomForVersion(p: KeyPolicy, max: number): void {
+  const live = Object.keys(p.keys).length;
+  if (live >= max) {
+    throw invalidRequest(
+      `key has ${live} live versions, the limit (server config limits.${LIMIT_SETTING.maxTransitKeyVersions}); trim old versions with keys/${p.name}/trim (min_available_version) first`,
+    );
   }
 }
 

@@ -11,6 +11,7 @@ import { definePath } from "../../core/framework/path.js";
 import { getJson, putJson } from "../../core/view.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { checkKeyName, loadPolicy, savePolicy, WRAPPING_KEY_PATH } from "./key-store.js";
+import { checkRoomForVersion } from "./key-versions.js";
 import { formatKey, planPolicy } from "./path-keys.js";
 import type { TransitEnv } from "./transit-env.js";
 import { decodeBase64 } from "./transit-input.js";
@@ -208,6 +209,7 @@ export function importVersionPath(env: TransitEnv) {
           const current = await loadPolicy(storage, name);
           if (!current) throw invalidRequest("no key exists with the given name; use keys/:name/import to import it");
           if (!current.importedKey) throw invalidRequest("the import_version endpoint can only be used with an imported key");
+          checkRoomForVersion(current, env.maxKeyVersions);
           const material = unwrapImport(await wrappingKey(storage), decodeBase64("ciphertext", fields.ciphertext), fields.hash_function);
           let v: KeyVersion;
           try {
@@ -218,6 +220,7 @@ export function importVersionPath(env: TransitEnv) {
           const p = await storage.transaction(async (txn) => {
             const p = await loadPolicy(txn, name);
             if (!p || p.type !== current.type) throw invalidRequest("key changed during import; retry");
+            checkRoomForVersion(p, env.maxKeyVersions);
             appendVersion(p, v);
             await savePolicy(txn, p);
             return p;

@@ -6,7 +6,7 @@ import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { checkKeyName, listPolicies, loadPolicy, policyKey, savePolicy } from "./key-store.js";
-import { boundKeyRef, checkHsmType, creationSeconds, deleteOwnedHsmObjects, makeVersion, rotatePolicy } from "./key-versions.js";
+import { boundKeyRef, checkHsmType, checkRoomForVersion, creationSeconds, deleteOwnedHsmObjects, makeVersion, rotatePolicy } from "./key-versions.js";
 import type { TransitDeps } from "./transit-crypto.js";
 import type { TransitEnv } from "./transit-env.js";
 import {
@@ -326,7 +326,11 @@ export function keyRotatePath(env: TransitEnv) {
           if (!current) throw invalidRequest("key not found");
           if (current.importedKey && !current.allowImportedKeyRotation) throw invalidRequest("imported keys do not allow rotation");
           if (keyRef && !current.hsm) throw invalidRequest("key_ref is only valid for HSM-backed keys");
-          const p = await rotatePolicy(storage, name, env.deps, { keyRef });
+          checkRoomForVersion(current, env.maxKeyVersions);
+          const p = await rotatePolicy(storage, name, env.deps, {
+            keyRef,
+            check: (latest) => (checkRoomForVersion(latest, env.maxKeyVersions), true),
+          });
           if (!p) throw invalidRequest("key not found");
           return { data: await formatKey(p, env.deps) };
         },

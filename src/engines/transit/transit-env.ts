@@ -10,6 +10,8 @@ import type { TransitDeps } from "./transit-crypto.js";
 export interface TransitEnv {
   deps: TransitDeps;
   cache: PolicyCache;
+  /** Live versions one key may hold (server config limits.max_transit_key_versions). */
+  maxKeyVersions: number;
 }
 
 /** The key `name`, or a 400 with OpenBao's wording (`what` = "encryption key", "signing key", …). */
