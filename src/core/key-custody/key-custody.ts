@@ -15,9 +15,9 @@
  */
 import { createHash } from "node:crypto";
 import { ArcaError } from "../errors.js";
+import { keyErrorToArca } from "../key-api-errors.js";
 import { getJson, putJson } from "../view.js";
-import { HsmError, HsmKeyNotFoundError, HsmUnavailableError } from "../../hsm/errors.js";
-import { Pkcs11UriError } from "../../hsm/uri.js";
+import { KeyError, KeyNotFoundError, KeyReferenceError, KeyUnavailableError } from "../../hsm/key-errors.js";
 import { identityKey, type KeyIdentity, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { MountEntry } from "../mounts.js";
@@ -38,7 +38,7 @@ const SYSTEM_KEYS_PREFIX = "core/system-keys/";
  * Same class as a missing key, so engines that already answer "not found" for a missing HSM key answer the
  * same for a key they may not use; the message is one for every case.
  */
-export class KeyNotUsableError extends HsmKeyNotFoundError {
+export class KeyNotUsableError extends KeyNotFoundError {
   constructor() {
     super("no key that this mount may use is at that reference");
   }
@@ -96,7 +96,7 @@ export class KeyCustody {
       } catch (err) {
         // HSM away: try again before the next grant. A key that is absent or has no CKA_ID cannot be
         // granted either, so it needs no reservation.
-        if (err instanceof HsmUnavailableError) still.push(uri);
+        if (err instanceof KeyUnavailableError) still.push(uri);
       }
     }
     this.pendingSealUris = still;
@@ -162,7 +162,7 @@ export class KeyCustody {
       throw new ArcaError("unavailable", "a seal key's HSM cannot be reached, so no key can be granted now; retry when it is back");
     }
     const identity = await this.identify(uri).catch((err: unknown) => {
-      throw apiErrorOf(err);
+      throw keyErrorToArca(err);
     });
     if (this.reserved.has(identityKey(identity)) || (await this.ownerOf(identity))) {
       throw new ArcaError("invalid_request", "this key is owned by a mount or a seal and cannot be granted");
@@ -180,7 +180,7 @@ export class KeyCustody {
     const refused = (): ArcaError =>
       new ArcaError("invalid_request", "the namespace key must be a managed key granted to the parent namespace and used by no mount (sys/managed-keys/pkcs11/:name)");
     const identity = await this.identify(uri).catch((err: unknown) => {
-      throw err instanceof KeyNotUsableError ? refused() : apiErrorOf(err);
+      throw err instanceof KeyNotUsableError ? refused() : keyErrorToArca(err);
     });
     if (this.reserved.has(identityKey(identity)) || !(await findGrantByIdentity(parent.store, identity))) throw refused();
     if (await this.claim({ kind: "namespace-seal", identity, namespace: namespaceUuid, createdAt: new Date().toISOString() })) return { identity, fresh: true };
@@ -249,14 +249,7 @@ function ownerKey(identity: KeyIdentity): string {
  * nothing about what exists); anything else about the reference reads as "not usable".
  */
 export function asNotUsable(err: unknown): Error {
-  if (err instanceof HsmUnavailableError || err instanceof Pkcs11UriError) return err;
-  if (err instanceof HsmError) return new KeyNotUsableError();
+  if (err instanceof KeyUnavailableError || err instanceof KeyReferenceError) return err;
+  if (err instanceof KeyError) return new KeyNotUsableError();
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** For the API paths custody answers itself (grants, namespace keys): HSM errors as 400 or 502, never 500. */
-function apiErrorOf(err: unknown): unknown {
-  if (err instanceof HsmUnavailableError) return new ArcaError("upstream", `the HSM cannot be reached: ${err.message}`, { cause: err });
-  if (err instanceof HsmError) return new ArcaError("invalid_request", err.message, { cause: err });
-  return err;
 }
