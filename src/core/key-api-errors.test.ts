@@ -12,7 +12,7 @@ import type { Signer } from "../hsm/key-manager.js";
 import { SoftwareKeyManagerNotHsm } from "../hsm/software-key-manager.js";
 import { ArcaError } from "./errors.js";
 import { DECRYPT_FAILED, keyErrorToArca } from "./key-api-errors.js";
-import { KeyNotUsableError } from "./key-custody/key-custody.js";
+import { asNotUsable, KeyNotUsableError } from "./key-custody/key-custody.js";
 
 /** A working software key manager that, once `failure` is set, fails every use of a key with it. */
 class FailingKeyManager extends SoftwareKeyManagerNotHsm {
@@ -97,5 +97,25 @@ describe("keyErrorToArca: one mapping of seam errors for transit and PKI", () =>
   it("leaves errors that are not the seam's alone", () => {
     const e = new TypeError("bug");
     expect(keyErrorToArca(e, "x")).toBe(e);
+  });
+});
+
+describe("custody's 'not usable' reads as a missing key through the mapping", () => {
+  const missing = keyErrorToArca(new KeyNotUsableError(), "x") as ArcaError;
+
+  it.each([new KeyNotFoundError("key k not found"), new KeyUsageError("no CKA_ID"), new HsmPinError("C_Login: CKR_PIN_INCORRECT"), new KeyConfigError("ambiguous label")])(
+    "%s",
+    (err) => {
+      const hidden = asNotUsable(err);
+      expect(hidden).toBeInstanceOf(KeyNotUsableError);
+      expect(hidden).toBeInstanceOf(KeyNotFoundError);
+      const mapped = keyErrorToArca(hidden, "x") as ArcaError;
+      expect([mapped.status, mapped.message]).toEqual([missing.status, missing.message]);
+      expect(missing.status).toBe(400);
+    },
+  );
+
+  it("an unavailable key store and a malformed reference keep their own answers", () => {
+    for (const err of [new HsmUnavailableError("device removed"), new KeyReferenceError("not a PKCS#11 URI")]) expect(asNotUsable(err)).toBe(err);
   });
 });

@@ -118,7 +118,7 @@ export class HsmKeyUsageError extends pkcs11Flavour(KeyUsageError) {}
 /** The token or library lacks a mechanism / key type we need. */
 export class HsmUnsupportedError extends pkcs11Flavour(KeyUnsupportedError) {}
 
-/** A PKCS#11 URI or HSM declaration is malformed or not allowed. */
+/** An HSM declaration is malformed, or a key URI names a module or token no declaration allows. */
 export class HsmConfigError extends pkcs11Flavour(KeyConfigError) {}
 
 /** Any other PKCS#11 failure (a bug on our side or an unusual device): not retried. */
