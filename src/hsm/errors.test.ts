@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   CKR,
   ckrName,
+  HsmAmbiguousKeyError,
+  HsmConfigError,
   HsmDecryptError,
   HsmKeyNotFoundError,
   HsmKeyUsageError,
@@ -12,6 +14,8 @@ import {
   isAlreadyLoggedIn,
   mapPkcs11Error,
 } from "./errors.js";
+import { KeyConfigError, KeyDecryptError, KeyError, KeyNotFoundError, KeyReferenceError, KeyUnavailableError, KeyUnsupportedError, KeyUsageError } from "./key-errors.js";
+import { Pkcs11UriError } from "./uri.js";
 
 /** Shaped like pkcs11js's Pkcs11Error: message is the CKR name, code the number. */
 function p11err(code: number): Error & { code: number } {
@@ -64,5 +68,33 @@ describe("mapPkcs11Error", () => {
     const m = mapPkcs11Error(p11err(CKR.PIN_INCORRECT), { fn: "C_Login" });
     expect(m.message).toBe("C_Login: CKR_PIN_INCORRECT (not retried)");
     expect(ckrName(0x999)).toBe("CKR_0x999");
+  });
+});
+
+describe("PKCS#11 errors are the seam's errors", () => {
+  // Engines catch only the seam's classes (key-errors.ts), so each PKCS#11 class must be its seam class.
+  const cases: Array<[Error, new (...a: never[]) => Error]> = [
+    [new HsmKeyNotFoundError("x"), KeyNotFoundError],
+    [new HsmKeyUsageError("x"), KeyUsageError],
+    [new HsmDecryptError("x"), KeyDecryptError],
+    [new HsmUnavailableError("x"), KeyUnavailableError],
+    [new HsmUnsupportedError("x"), KeyUnsupportedError],
+    [new HsmConfigError("x"), KeyConfigError],
+    [new HsmAmbiguousKeyError("x"), KeyConfigError],
+    [new Pkcs11UriError("x"), KeyReferenceError],
+    [new HsmPinError("x"), KeyError],
+    [new HsmOperationError("x"), KeyError],
+  ];
+  it.each(cases)("%s", (err, seam) => {
+    expect(err).toBeInstanceOf(seam);
+    expect(err).toBeInstanceOf(KeyError);
+    expect(err.name).toBe(err.constructor.name);
+  });
+
+  it("a PIN error is not 'unavailable' (it is never retried), and keeps its PKCS#11 detail", () => {
+    const e = mapPkcs11Error(p11err(CKR.PIN_INCORRECT), { fn: "C_Login" });
+    expect(e).not.toBeInstanceOf(KeyUnavailableError);
+    expect(e.ckr).toBe(CKR.PIN_INCORRECT);
+    expect(e.fn).toBe("C_Login");
   });
 });

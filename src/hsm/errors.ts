@@ -3,6 +3,8 @@
 //  - HsmUnavailableError means "reconnect with backoff" (device gone, session lost, library reset).
 //  - HsmDecryptError is an authentication failure (tampered ciphertext, wrong AAD, wrong key).
 // Messages carry the PKCS#11 function and return-value name only: never a PIN, never key material.
+// Each class is a seam error (key-errors.ts) with PKCS#11 detail: engines catch the seam classes only.
+import { KeyConfigError, KeyDecryptError, KeyError, KeyNotFoundError, KeyUnavailableError, KeyUnsupportedError, KeyUsageError } from "./key-errors.js";
 
 /** PKCS#11 return values we act on (PKCS#11 v2.40 §11.1). Numbers, so the map works without the binding. */
 export const CKR = {
@@ -61,45 +63,66 @@ export function ckrName(code: number): string {
   return CKR_NAMES.get(code) ?? `CKR_0x${code.toString(16)}`;
 }
 
-export class HsmError extends Error {
+/** What a PKCS#11 failure adds to a seam error: the return value and the function that failed. */
+export interface Pkcs11Detail {
   /** PKCS#11 return value when the error came from the library. */
   readonly ckr: number | undefined;
   /** PKCS#11 function that failed, e.g. "C_Sign". */
   readonly fn: string | undefined;
-  constructor(message: string, opts: { ckr?: number; fn?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = new.target.name;
-    this.ckr = opts.ckr;
-    this.fn = opts.fn;
-  }
+}
+
+export interface Pkcs11ErrorOptions {
+  ckr?: number;
+  fn?: string;
+  cause?: unknown;
+}
+
+/** Any error the PKCS#11 implementation throws: a seam error, perhaps with PKCS#11 detail. */
+export type HsmError = KeyError & Partial<Pkcs11Detail>;
+
+type SeamErrorClass = new (message: string, options?: { cause?: unknown }) => KeyError;
+type Pkcs11ErrorClass<B extends SeamErrorClass> = new (message: string, opts?: Pkcs11ErrorOptions) => InstanceType<B> & Pkcs11Detail;
+
+/** The seam error class `Base` with PKCS#11 detail (engines see `Base`; logs and retry policy see the CKR). */
+function pkcs11Flavour<B extends SeamErrorClass>(Base: B): Pkcs11ErrorClass<B> {
+  const Flavoured = class extends (Base as SeamErrorClass) implements Pkcs11Detail {
+    readonly ckr: number | undefined;
+    readonly fn: string | undefined;
+    constructor(message: string, opts: Pkcs11ErrorOptions = {}) {
+      super(message, { cause: opts.cause });
+      this.ckr = opts.ckr;
+      this.fn = opts.fn;
+    }
+  };
+  return Flavoured as unknown as Pkcs11ErrorClass<B>;
 }
 
 /** Wrong, locked or expired PIN. Final: never retried, and the token refuses further logins until reconfigured. */
-export class HsmPinError extends HsmError {}
+export class HsmPinError extends pkcs11Flavour(KeyError) {}
 
 /** The device, token, session or library is gone or broken; reconnecting (with backoff) may help. */
-export class HsmUnavailableError extends HsmError {}
+export class HsmUnavailableError extends pkcs11Flavour(KeyUnavailableError) {}
 
 /** Authenticated decryption failed: tampered ciphertext, wrong AAD or wrong key. */
-export class HsmDecryptError extends HsmError {}
+export class HsmDecryptError extends pkcs11Flavour(KeyDecryptError) {}
 
 /** No object matches the key reference. */
-export class HsmKeyNotFoundError extends HsmError {}
+export class HsmKeyNotFoundError extends pkcs11Flavour(KeyNotFoundError) {}
 
 /** More than one object matches the key reference (labels are not unique, G5): refuse to guess. */
-export class HsmAmbiguousKeyError extends HsmError {}
+export class HsmAmbiguousKeyError extends pkcs11Flavour(KeyConfigError) {}
 
 /** The key may not be used this way (not extractable, wrong usage flag, wrong key type). */
-export class HsmKeyUsageError extends HsmError {}
+export class HsmKeyUsageError extends pkcs11Flavour(KeyUsageError) {}
 
 /** The token or library lacks a mechanism / key type we need. */
-export class HsmUnsupportedError extends HsmError {}
+export class HsmUnsupportedError extends pkcs11Flavour(KeyUnsupportedError) {}
 
-/** A PKCS#11 URI or HSM declaration is malformed or not allowed. */
-export class HsmConfigError extends HsmError {}
+/** An HSM declaration is malformed, or a key URI names a module or token no declaration allows. */
+export class HsmConfigError extends pkcs11Flavour(KeyConfigError) {}
 
 /** Any other PKCS#11 failure (a bug on our side or an unusual device): not retried. */
-export class HsmOperationError extends HsmError {}
+export class HsmOperationError extends pkcs11Flavour(KeyError) {}
 
 const PIN_CODES = new Set<number>([CKR.PIN_INCORRECT, CKR.PIN_LOCKED, CKR.PIN_EXPIRED, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE]);
 const UNAVAILABLE_CODES = new Set<number>([
@@ -143,7 +166,7 @@ function isPkcs11Like(e: unknown): e is Pkcs11LikeError {
 
 /** The CKR code of a pkcs11js error, or undefined for anything else. */
 export function ckrOf(e: unknown): number | undefined {
-  if (e instanceof HsmError) return e.ckr;
+  if (e instanceof KeyError) return (e as HsmError).ckr;
   return isPkcs11Like(e) ? e.code : undefined;
 }
 
@@ -157,11 +180,11 @@ export interface MapContext {
 }
 
 /**
- * Maps any error thrown by the binding to a typed HsmError. The message names the function and CKR code only;
+ * Maps any error thrown by the binding to a typed seam error with PKCS#11 detail (seam errors pass through). The message names the function and CKR code only;
  * the original error is kept as `cause` for debugging (pkcs11js errors carry no arguments, so no PIN leaks).
  */
 export function mapPkcs11Error(e: unknown, ctx: MapContext): HsmError {
-  if (e instanceof HsmError) return e;
+  if (e instanceof KeyError) return e;
   const code = ckrOf(e);
   if (code === undefined) {
     const msg = e instanceof Error ? e.message : String(e);

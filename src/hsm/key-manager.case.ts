@@ -3,7 +3,7 @@
 // implementation under test.
 import { constants, createCipheriv, createHash, publicEncrypt, randomBytes, verify, type KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HsmDecryptError, HsmKeyNotFoundError, HsmKeyUsageError, HsmUnsupportedError } from "./errors.js";
+import { KeyDecryptError, KeyNotFoundError, KeyUnsupportedError, KeyUsageError } from "./key-errors.js";
 import { spkiDer } from "./key-encoding.js";
 import {
   defaultHash,
@@ -102,17 +102,17 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
           expect(verifies(alg, pub, data, pre)).toBe(true);
         });
 
-        it("RSA-OAEP decrypt (SHA-1 everywhere; SHA-256 or a typed HsmUnsupportedError)", async () => {
+        it("RSA-OAEP decrypt (SHA-1 everywhere; SHA-256 or a typed KeyUnsupportedError)", async () => {
           if (!isKeyEncrypter(km)) return;
           const secret = randomBytes(32);
           const ct1 = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, secret);
           expect(await km.decryptOaep(uri, ct1, { hash: "sha1" })).toEqual(secret);
           const bad = Buffer.from(ct1);
           bad[10] ^= 1;
-          await expect(km.decryptOaep(uri, bad, { hash: "sha1" })).rejects.toBeInstanceOf(HsmDecryptError);
+          await expect(km.decryptOaep(uri, bad, { hash: "sha1" })).rejects.toBeInstanceOf(KeyDecryptError);
           const ct256 = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, secret);
           if (opts.oaepSha256) expect(await km.decryptOaep(uri, ct256)).toEqual(secret);
-          else await expect(km.decryptOaep(uri, ct256)).rejects.toBeInstanceOf(HsmUnsupportedError);
+          else await expect(km.decryptOaep(uri, ct256)).rejects.toBeInstanceOf(KeyUnsupportedError);
         });
       }
 
@@ -146,15 +146,15 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
       expect(ip.kind).toBe("private");
       expect(ip.id).toBe(pair.id.toString("hex"));
       if (pair.publicUri) expect(await km.identify(pair.publicUri)).toEqual(ip);
-      await expect(km.identify(missingUri(a.uri))).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(km.identify(missingUri(a.uri))).rejects.toBeInstanceOf(KeyNotFoundError);
     });
 
-    it("missing keys are HsmKeyNotFoundError", async () => {
+    it("missing keys are KeyNotFoundError", async () => {
       const res = await km.createKey({ algorithm: "ec-p256", label: "case-missing" });
       const gone = missingUri(res.uri);
       expect(gone).not.toBe(res.uri);
-      await expect(km.getPublicKey(gone)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
-      await expect(km.createSigner(gone)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(km.getPublicKey(gone)).rejects.toBeInstanceOf(KeyNotFoundError);
+      await expect(km.createSigner(gone)).rejects.toBeInstanceOf(KeyNotFoundError);
     });
 
     describe("AES-256-GCM", () => {
@@ -164,7 +164,7 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
         uri = (await km.createKey({ algorithm: "aes-256", label: "case-aes" })).uri;
       });
 
-      it("round trip with AAD; tampering is HsmDecryptError", async () => {
+      it("round trip with AAD; tampering is KeyDecryptError", async () => {
         if (!isKeyEncrypter(km)) return;
         const pt = randomBytes(1024);
         const aad = Buffer.from("storage/path/of/entry");
@@ -175,18 +175,18 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
         expect(await km.decrypt(uri, ct, aad)).toEqual(pt);
         const flipped = Buffer.from(ct.ciphertext);
         flipped[0] ^= 0x80;
-        await expect(km.decrypt(uri, { ...ct, ciphertext: flipped }, aad)).rejects.toBeInstanceOf(HsmDecryptError);
+        await expect(km.decrypt(uri, { ...ct, ciphertext: flipped }, aad)).rejects.toBeInstanceOf(KeyDecryptError);
         const badTag = Buffer.from(ct.tag);
         badTag[15] ^= 1;
-        await expect(km.decrypt(uri, { ...ct, tag: badTag }, aad)).rejects.toBeInstanceOf(HsmDecryptError);
-        await expect(km.decrypt(uri, ct, Buffer.from("other/path"))).rejects.toBeInstanceOf(HsmDecryptError);
-        await expect(km.decrypt(uri, ct)).rejects.toBeInstanceOf(HsmDecryptError);
+        await expect(km.decrypt(uri, { ...ct, tag: badTag }, aad)).rejects.toBeInstanceOf(KeyDecryptError);
+        await expect(km.decrypt(uri, ct, Buffer.from("other/path"))).rejects.toBeInstanceOf(KeyDecryptError);
+        await expect(km.decrypt(uri, ct)).rejects.toBeInstanceOf(KeyDecryptError);
       });
 
       it("a secret key has no public key and cannot sign", async () => {
         if (!isKeyEncrypter(km)) return;
-        await expect(km.getPublicKey(uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
-        await expect(km.createSigner(uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
+        await expect(km.getPublicKey(uri)).rejects.toBeInstanceOf(KeyUsageError);
+        await expect(km.createSigner(uri)).rejects.toBeInstanceOf(KeyUsageError);
       });
 
       it("imported key material encrypts like node:crypto", async () => {
@@ -218,7 +218,7 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
         if (!isKeyWrapper(km)) return;
         const kek = await km.createKey({ algorithm: "aes-256", label: "case-kek2" });
         const fixed = await km.createKey({ algorithm: "aes-256", label: "case-fixed" });
-        await expect(km.wrapKey(kek.uri, fixed.uri)).rejects.toBeInstanceOf(HsmKeyUsageError);
+        await expect(km.wrapKey(kek.uri, fixed.uri)).rejects.toBeInstanceOf(KeyUsageError);
       });
 
       it("a corrupted wrapped key does not unwrap", async () => {
@@ -231,15 +231,15 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
       });
     });
 
-    it("deleteKey removes both halves; later use is HsmKeyNotFoundError", async () => {
+    it("deleteKey removes both halves; later use is KeyNotFoundError", async () => {
       if (!isKeyDeleter(km)) return;
       const res = await km.createKey({ algorithm: "ec-p256", label: "case-delete" });
       const signer = await km.createSigner(res.uri);
       await signer.sign(data);
       await km.deleteKey(res.uri);
-      await expect(signer.sign(data)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
-      await expect(km.deleteKey(res.uri)).rejects.toBeInstanceOf(HsmKeyNotFoundError);
-      await expect(km.getPublicKey(missingUri(res.uri))).rejects.toBeInstanceOf(HsmKeyNotFoundError);
+      await expect(signer.sign(data)).rejects.toBeInstanceOf(KeyNotFoundError);
+      await expect(km.deleteKey(res.uri)).rejects.toBeInstanceOf(KeyNotFoundError);
+      await expect(km.getPublicKey(missingUri(res.uri))).rejects.toBeInstanceOf(KeyNotFoundError);
     });
   });
 }

@@ -1,7 +1,8 @@
 // The key-manager seam engines use (after smallstep's kms.KeyManager): a small required core
 // (create, public key, signer, close) and optional powers checked at run time with type guards
 // (encrypt/decrypt, wrap/unwrap, delete, import). Keys are named by URI: `pkcs11:token=…;object=…;id=…;type=…`
-// for HSM keys, `software:…` for the in-memory development implementation. Engines depend on this file only.
+// for HSM keys, `software:…` for the in-memory development implementation. Engines depend on this file and
+// on key-errors.ts (the errors every implementation throws) only.
 import type { KeyObject } from "node:crypto";
 
 export type KeyAlgorithm = "aes-256" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ec-p256" | "ec-p384" | "ed25519";
@@ -74,7 +75,7 @@ export interface KeyManager {
   createKey(req: CreateKeyRequest): Promise<CreateKeyResponse>;
   getPublicKey(uri: string): Promise<KeyObject>;
   createSigner(uri: string): Promise<Signer>;
-  /** The identity of the key `uri` resolves to. Missing → HsmKeyNotFoundError; no CKA_ID → HsmKeyUsageError. */
+  /** The identity of the key `uri` resolves to. Missing → KeyNotFoundError; no CKA_ID → KeyUsageError. */
   identify(uri: string): Promise<KeyIdentity>;
   close(): Promise<void>;
 }
@@ -82,7 +83,7 @@ export interface KeyManager {
 /** AES-256-GCM with associated data, and RSA-OAEP decryption (the BYOK import path). */
 export interface KeyEncrypter {
   encrypt(uri: string, plaintext: Buffer, aad?: Buffer): Promise<AeadCiphertext>;
-  /** Throws HsmDecryptError when the tag does not verify (tampering, wrong AAD, wrong key). */
+  /** Throws KeyDecryptError when the tag does not verify (tampering, wrong AAD, wrong key). */
   decrypt(uri: string, ct: AeadCiphertext, aad?: Buffer): Promise<Buffer>;
   /** RSA-OAEP (MGF1 with the same hash, default sha256) with the private key at `uri`. */
   decryptOaep(uri: string, ciphertext: Buffer, opts?: { hash?: OaepHash; label?: Buffer }): Promise<Buffer>;
@@ -108,7 +109,7 @@ export interface KeyWrapper {
 }
 
 export interface KeyDeleter {
-  /** Deletes the key (both halves of a pair). Missing → HsmKeyNotFoundError. */
+  /** Deletes the key (both halves of a pair). Missing → KeyNotFoundError. */
   deleteKey(uri: string): Promise<void>;
 }
 

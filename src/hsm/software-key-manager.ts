@@ -18,7 +18,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { promisify } from "node:util";
-import { HsmConfigError, HsmDecryptError, HsmKeyNotFoundError, HsmKeyUsageError, HsmUnsupportedError } from "./errors.js";
+import { KeyConfigError, KeyDecryptError, KeyNotFoundError, KeyUsageError, KeyUnsupportedError } from "./key-errors.js";
 import { DIGEST_LENGTH, digestInfo, keyIdFromPublicKey } from "./key-encoding.js";
 import {
   defaultHash,
@@ -98,14 +98,14 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
 
   async getPublicKey(uri: string): Promise<KeyObject> {
     const e = this.lookup(uri);
-    if (!e.publicKey) throw new HsmKeyUsageError("a secret key has no public key");
+    if (!e.publicKey) throw new KeyUsageError("a secret key has no public key");
     return e.publicKey;
   }
 
   async createSigner(uri: string): Promise<Signer> {
     const e = this.lookup(uri);
     const publicKey = e.publicKey;
-    if (!publicKey) throw new HsmKeyUsageError("a secret key cannot sign");
+    if (!publicKey) throw new KeyUsageError("a secret key cannot sign");
     // Looked up per call, so a deleted key stops signing like an HSM key does.
     return { algorithm: e.algorithm, publicKey, sign: async (data, opts) => softwareSign(this.lookup(uri), data, opts ?? {}) };
   }
@@ -127,24 +127,24 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
       d.setAuthTag(ct.tag);
       return Buffer.concat([d.update(ct.ciphertext), d.final()]);
     } catch (err) {
-      throw new HsmDecryptError("authentication failed", { cause: err });
+      throw new KeyDecryptError("authentication failed", { cause: err });
     }
   }
 
   async decryptOaep(uri: string, ciphertext: Buffer, opts: { hash?: OaepHash; label?: Buffer } = {}): Promise<Buffer> {
     const e = this.lookup(uri);
-    if (!e.algorithm.startsWith("rsa-")) throw new HsmKeyUsageError("not an RSA key");
+    if (!e.algorithm.startsWith("rsa-")) throw new KeyUsageError("not an RSA key");
     try {
       return privateDecrypt({ key: e.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: opts.hash ?? "sha256", oaepLabel: opts.label }, ciphertext);
     } catch (err) {
-      throw new HsmDecryptError("RSA-OAEP decryption failed", { cause: err });
+      throw new KeyDecryptError("RSA-OAEP decryption failed", { cause: err });
     }
   }
 
   async wrapKey(wrappingUri: string, targetUri: string, mechanism: WrapMechanism = "aes-kwp"): Promise<Buffer> {
     const w = this.secret(wrappingUri);
     const t = this.lookup(targetUri);
-    if (!t.extractable) throw new HsmKeyUsageError("key is not extractable: it cannot be wrapped");
+    if (!t.extractable) throw new KeyUsageError("key is not extractable: it cannot be wrapped");
     const material = t.algorithm === "aes-256" ? t.key.export() : t.key.export({ type: "pkcs8", format: "der" });
     const [cipher, iv] = wrapCipher(mechanism);
     const c = createCipheriv(cipher, w.key, iv);
@@ -153,27 +153,27 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
 
   async unwrapKey(wrappingUri: string, req: UnwrapKeyRequest): Promise<CreateKeyResponse> {
     const w = this.secret(wrappingUri);
-    if (req.algorithm !== "aes-256") throw new HsmUnsupportedError("only AES-256 keys can be unwrapped portably");
+    if (req.algorithm !== "aes-256") throw new KeyUnsupportedError("only AES-256 keys can be unwrapped portably");
     const [cipher, iv] = wrapCipher(req.mechanism ?? "aes-kwp");
     let material: Buffer;
     try {
       const d = createDecipheriv(cipher, w.key, iv);
       material = Buffer.concat([d.update(req.wrapped), d.final()]);
     } catch (err) {
-      throw new HsmDecryptError("unwrap failed (integrity check)", { cause: err });
+      throw new KeyDecryptError("unwrap failed (integrity check)", { cause: err });
     }
-    if (material.length !== 32) throw new HsmDecryptError("unwrapped key is not 32 bytes");
+    if (material.length !== 32) throw new KeyDecryptError("unwrapped key is not 32 bytes");
     return this.addSecret(material, req.label, req.extractable ?? false);
   }
 
   async importKey(req: ImportKeyRequest): Promise<CreateKeyResponse> {
-    if (req.algorithm !== "aes-256" || req.material.length !== 32) throw new HsmUnsupportedError("importKey takes 32-byte AES-256 keys");
+    if (req.algorithm !== "aes-256" || req.material.length !== 32) throw new KeyUnsupportedError("importKey takes 32-byte AES-256 keys");
     return this.addSecret(Buffer.from(req.material), req.label, req.extractable ?? false);
   }
 
   async deleteKey(uri: string): Promise<void> {
     const id = this.idOf(uri);
-    if (!this.keys.delete(id)) throw new HsmKeyNotFoundError("key not found");
+    if (!this.keys.delete(id)) throw new KeyNotFoundError("key not found");
     await this.persist?.(id, undefined);
   }
 
@@ -202,10 +202,10 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
   private idOf(uri: string): string {
     const u = parseWithScheme(uri, SCHEME);
     if (u.id === undefined) {
-      if (u.object === undefined) throw new HsmConfigError("a key URI needs id= or object=");
+      if (u.object === undefined) throw new KeyConfigError("a key URI needs id= or object=");
       const matches = [...this.keys].filter(([, e]) => e.label === u.object);
-      if (matches.length === 0) throw new HsmKeyNotFoundError("key not found");
-      if (matches.length > 1) throw new HsmConfigError("several keys have this label; use id=");
+      if (matches.length === 0) throw new KeyNotFoundError("key not found");
+      if (matches.length > 1) throw new KeyConfigError("several keys have this label; use id=");
       return matches[0][0];
     }
     return u.id.toString("hex");
@@ -213,13 +213,13 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
 
   private lookup(uri: string): Entry {
     const e = this.keys.get(this.idOf(uri));
-    if (!e) throw new HsmKeyNotFoundError("key not found");
+    if (!e) throw new KeyNotFoundError("key not found");
     return e;
   }
 
   private secret(uri: string): Entry {
     const e = this.lookup(uri);
-    if (e.algorithm !== "aes-256") throw new HsmKeyUsageError(`key is ${e.algorithm}, aes-256 needed`);
+    if (e.algorithm !== "aes-256") throw new KeyUsageError(`key is ${e.algorithm}, aes-256 needed`);
     return e;
   }
 }
@@ -246,23 +246,23 @@ async function generate(alg: KeyAlgorithm): Promise<{ publicKey: KeyObject; priv
     case "ed25519":
       return generateKeyPairAsync("ed25519");
     default:
-      throw new HsmUnsupportedError(`unknown key algorithm ${String(alg)}`);
+      throw new KeyUnsupportedError(`unknown key algorithm ${String(alg)}`);
   }
 }
 
 async function softwareSign(e: Entry, data: Buffer, opts: SignOptions): Promise<Buffer> {
   if (e.algorithm === "ed25519") {
-    if (opts.prehashed) throw new HsmUnsupportedError("Ed25519 signs the message itself (no prehash)");
+    if (opts.prehashed) throw new KeyUnsupportedError("Ed25519 signs the message itself (no prehash)");
     return signAsync(null, data, e.key);
   }
   const hash = opts.hash ?? defaultHash(e.algorithm);
   if (opts.prehashed) {
-    if (data.length !== DIGEST_LENGTH[hash]) throw new HsmConfigError(`prehashed input must be a ${hash} digest`);
+    if (data.length !== DIGEST_LENGTH[hash]) throw new KeyConfigError(`prehashed input must be a ${hash} digest`);
     // node:crypto has no "sign this digest" for ECDSA/PSS; PKCS#1 v1.5 is a raw RSA operation over DigestInfo.
     if (e.algorithm.startsWith("rsa-") && opts.padding !== "pss") {
       return privateEncrypt({ key: e.key, padding: constants.RSA_PKCS1_PADDING }, digestInfo(hash, data));
     }
-    throw new HsmUnsupportedError("the software key manager signs prehashed input only for RSA PKCS#1 v1.5");
+    throw new KeyUnsupportedError("the software key manager signs prehashed input only for RSA PKCS#1 v1.5");
   }
   if (e.algorithm.startsWith("rsa-")) {
     const padding = opts.padding === "pss" ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING;

@@ -25,7 +25,6 @@ import { observeHsmCall } from "./call-observer.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   HsmAmbiguousKeyError,
-  HsmError,
   HsmKeyNotFoundError,
   HsmPinError,
   HsmUnavailableError,
@@ -33,6 +32,7 @@ import {
   mapPkcs11Error,
   type MapContext,
 } from "./errors.js";
+import { KeyError } from "./key-errors.js";
 import { describeSelector, pk, type FoundToken, type Handle, type P11, type Pkcs11Module, type TokenSelector } from "./module.js";
 import { SessionPool, type PooledSession } from "./session-pool.js";
 
@@ -224,7 +224,7 @@ export class HsmToken {
         if (!this.found || this.moduleGeneration !== this.module.generation) await this.ensureConnected();
         return await this.withSession(fn);
       } catch (e) {
-        const err = e instanceof HsmError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
+        const err = e instanceof KeyError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
         if (!(err instanceof HsmUnavailableError) || this.closed) throw err;
         this.disconnect();
         if (!idempotent || attempt >= this.policy.attempts) throw err;
@@ -355,8 +355,8 @@ export class HsmToken {
       // A PKCS#11 failure of C_Sign/C_Encrypt/... ends the active operation (PKCS#11 §5.2), so the session is
       // reusable; a device-class error or a non-HSM exception (thrown between an Init and its call, which
       // would leave the operation active) retires the session instead.
-      broken = !(e instanceof HsmError) || e instanceof HsmUnavailableError;
-      throw e instanceof HsmError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
+      broken = !(e instanceof KeyError) || e instanceof HsmUnavailableError;
+      throw e instanceof KeyError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
     } finally {
       this.pool.release(s, broken);
     }

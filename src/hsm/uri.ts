@@ -5,7 +5,7 @@
 // in `vendor`/`vendorQuery` so they survive a round trip; the key resolver treats a URI with unknown
 // path attributes as matching nothing, like other consumers do. Formatting never emits pin-value unless
 // the caller asks for it, so a formatted URI is safe to log by default.
-import { HsmConfigError } from "./errors.js";
+import { KeyReferenceError } from "./key-errors.js";
 
 export type Pkcs11ObjectType = "public" | "private" | "cert" | "secret-key" | "data";
 
@@ -44,7 +44,8 @@ export interface Pkcs11Uri {
   vendorQuery?: Record<string, string>;
 }
 
-export class Pkcs11UriError extends HsmConfigError {}
+/** A malformed PKCS#11 URI (the seam's KeyReferenceError: its message never echoes values). */
+export class Pkcs11UriError extends KeyReferenceError {}
 
 type StringKey =
   | "token"

@@ -14,7 +14,8 @@
  * The PIN is read by the HSM token when it logs in; it is never part of a URI we format, log or store.
  */
 import { constants, createHash, publicEncrypt, timingSafeEqual } from "node:crypto";
-import { HsmKeyNotFoundError, HsmPinError, HsmUnavailableError } from "../hsm/errors.js";
+import { HsmPinError } from "../hsm/errors.js";
+import { KeyNotFoundError, KeyUnavailableError } from "../hsm/key-errors.js";
 import type { HsmDeclaration } from "../hsm/hsm-registry.js";
 import type { KeyEncrypter, KeyManager, OaepHash } from "../hsm/key-manager.js";
 import type { TokenHealth } from "../hsm/token.js";
@@ -236,7 +237,7 @@ export class Pkcs11Seal implements AutoSeal {
   }
 
   isUnavailableError(err: unknown): boolean {
-    return err instanceof HsmUnavailableError;
+    return err instanceof KeyUnavailableError;
   }
 
   get keyUri(): string {
@@ -320,7 +321,7 @@ export class Pkcs11Seal implements AutoSeal {
       else await this.km.encrypt(this.spec.keyUri, Buffer.alloc(16));
       return;
     } catch (err) {
-      if (!(err instanceof HsmKeyNotFoundError)) throw err;
+      if (!(err instanceof KeyNotFoundError)) throw err;
     }
     await this.km.createKey({ algorithm: rsa ? "rsa-2048" : "aes-256", label: this.spec.keyLabel, hsm: this.spec.hsm, extractable: false, wrapping: false });
   }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Core, type SealTiming } from "../core/core.js";
 import { newMount } from "../core/mounts.js";
-import { HsmConfigError } from "../hsm/errors.js";
+import { KeyConfigError } from "../hsm/key-errors.js";
 import { parseHsmFlag, type HsmDeclaration, type HsmRegistry } from "../hsm/hsm-registry.js";
 import type { ReconnectPolicy } from "../hsm/token.js";
 import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
@@ -60,7 +60,7 @@ function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartO
       ...(opts.hsmReconnect ? { reconnect: opts.hsmReconnect } : {}),
     });
   } catch (err) {
-    if (err instanceof SealConfigError || err instanceof HsmConfigError) throw new ConfigError(err.message, "seal");
+    if (err instanceof SealConfigError || err instanceof KeyConfigError) throw new ConfigError(err.message, "seal");
     throw err;
   }
 }

@@ -14,7 +14,7 @@
 // servers receive it, so a typo must stop the daemon rather than silently change either.
 import type { HsmDeclaration } from "../hsm/hsm-registry.js";
 import { parsePkcs11Uri } from "../hsm/uri.js";
-import { HsmConfigError } from "../hsm/errors.js";
+import { KeyConfigError } from "../hsm/key-errors.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
 import {
   checkHclKeys,
@@ -174,7 +174,7 @@ function parseShare(b: HclObject, field: string, bad: Bad): ShareConfig {
   try {
     uri = parsePkcs11Uri(key);
   } catch (err) {
-    return bad(`${field}.key`, err instanceof HsmConfigError ? err.message : "is not a PKCS#11 URI");
+    return bad(`${field}.key`, err instanceof KeyConfigError ? err.message : "is not a PKCS#11 URI");
   }
   if (uri.object === undefined && uri.id === undefined) bad(`${field}.key`, "must name the key with object= (and optionally id=)");
   if (uri.type !== undefined && uri.type !== "secret-key") bad(`${field}.key`, "must name a secret key (type=secret-key or no type)");

@@ -7,7 +7,7 @@
 // associated data binds the ciphertext to its purpose and to that key URI, so a ciphertext produced by
 // the same HSM key for another purpose (or moved to another share block) does not open here.
 import { open, readFile, rename, stat, unlink } from "node:fs/promises";
-import { HsmKeyNotFoundError } from "../hsm/errors.js";
+import { KeyNotFoundError } from "../hsm/key-errors.js";
 import type { HsmRegistry } from "../hsm/hsm-registry.js";
 import type { KeyEncrypter, KeyManager } from "../hsm/key-manager.js";
 import { formatPkcs11Uri, parsePkcs11Uri } from "../hsm/uri.js";
@@ -70,7 +70,7 @@ export async function ensureShareKey(km: KeyManager & KeyEncrypter, registry: Hs
     await km.encrypt(keyUri, Buffer.alloc(1), shareAad("probe"));
     return false;
   } catch (err) {
-    if (!(err instanceof HsmKeyNotFoundError)) throw err;
+    if (!(err instanceof KeyNotFoundError)) throw err;
   }
   const u = parsePkcs11Uri(keyUri);
   // createKey picks a random CKA_ID; a URI that pins an id could then never find the key it created.

@@ -15,8 +15,9 @@
  */
 import { createHash } from "node:crypto";
 import { ArcaError } from "../errors.js";
+import { keyErrorToArca } from "../key-api-errors.js";
+import { KeyUnavailableError } from "../../hsm/key-errors.js";
 import { getJson, putJson } from "../view.js";
-import { HsmError, HsmUnavailableError } from "../../hsm/errors.js";
 import { identityKey, type KeyIdentity, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { MountEntry } from "../mounts.js";
@@ -79,7 +80,7 @@ export class KeyCustody implements ScopedCustody {
       } catch (err) {
         // HSM away: try again before the next grant. A key that is absent or has no CKA_ID cannot be
         // granted either, so it needs no reservation.
-        if (err instanceof HsmUnavailableError) still.push(uri);
+        if (err instanceof KeyUnavailableError) still.push(uri);
       }
     }
     this.pendingSealUris = still;
@@ -145,7 +146,7 @@ export class KeyCustody implements ScopedCustody {
       throw new ArcaError("unavailable", "a seal key's HSM cannot be reached, so no key can be granted now; retry when it is back");
     }
     const identity = await this.identify(uri).catch((err: unknown) => {
-      throw apiErrorOf(err);
+      throw keyErrorToArca(err);
     });
     if (this.reserved.has(identityKey(identity)) || (await this.ownerOf(identity))) {
       throw new ArcaError("invalid_request", "this key is owned by a mount or a seal and cannot be granted");
@@ -163,7 +164,7 @@ export class KeyCustody implements ScopedCustody {
     const refused = (): ArcaError =>
       new ArcaError("invalid_request", "the namespace key must be a managed key granted to the parent namespace and used by no mount (sys/managed-keys/pkcs11/:name)");
     const identity = await this.identify(uri).catch((err: unknown) => {
-      throw err instanceof KeyNotUsableError ? refused() : apiErrorOf(err);
+      throw err instanceof KeyNotUsableError ? refused() : keyErrorToArca(err);
     });
     if (this.reserved.has(identityKey(identity)) || !(await findGrantByIdentity(parent.store, identity))) throw refused();
     if (await this.claim({ kind: "namespace-seal", identity, namespace: namespaceUuid, createdAt: new Date().toISOString() })) return { identity, fresh: true };
@@ -225,11 +226,4 @@ function grantAllows(grant: ManagedKeyEntry, mount: MountEntry): boolean {
 
 function ownerKey(identity: KeyIdentity): string {
   return OWNERS_PREFIX + createHash("sha256").update(identityKey(identity)).digest("hex");
-}
-
-/** For the API paths custody answers itself (grants, namespace keys): HSM errors as 400 or 502, never 500. */
-function apiErrorOf(err: unknown): unknown {
-  if (err instanceof HsmUnavailableError) return new ArcaError("upstream", `the HSM cannot be reached: ${err.message}`, { cause: err });
-  if (err instanceof HsmError) return new ArcaError("invalid_request", err.message, { cause: err });
-  return err;
 }

@@ -2,8 +2,7 @@
  * What a mount-scoped key manager is checked against, and what it needs of KeyCustody: kept apart from
  * key-custody.ts so that the scoped manager and custody do not import each other.
  */
-import { HsmError, HsmKeyNotFoundError, HsmUnavailableError } from "../../hsm/errors.js";
-import { Pkcs11UriError } from "../../hsm/uri.js";
+import { KeyError, KeyNotFoundError, KeyReferenceError, KeyUnavailableError } from "../../hsm/key-errors.js";
 import type { KeyIdentity, KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { MountEntry } from "../mounts.js";
@@ -12,7 +11,7 @@ import type { MountEntry } from "../mounts.js";
  * Same class as a missing key, so engines that already answer "not found" for a missing HSM key answer the
  * same for a key they may not use; the message is one for every case.
  */
-export class KeyNotUsableError extends HsmKeyNotFoundError {
+export class KeyNotUsableError extends KeyNotFoundError {
   constructor() {
     super("no key that this mount may use is at that reference");
   }
@@ -51,7 +50,7 @@ export interface ScopedCustody {
  * nothing about what exists); anything else about the reference reads as "not usable".
  */
 export function asNotUsable(err: unknown): Error {
-  if (err instanceof HsmUnavailableError || err instanceof Pkcs11UriError) return err;
-  if (err instanceof HsmError) return new KeyNotUsableError();
+  if (err instanceof KeyUnavailableError || err instanceof KeyReferenceError) return err;
+  if (err instanceof KeyError) return new KeyNotUsableError();
   return err instanceof Error ? err : new Error(String(err));
 }

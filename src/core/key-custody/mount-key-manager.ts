@@ -6,7 +6,7 @@
  * Checks are cached per URI until custody's generation moves (a grant, a tune, a deletion), so the hot path
  * (transit encrypt, PKI sign) costs one map lookup; a withdrawn grant takes effect on the next call.
  */
-import { HsmUnsupportedError } from "../../hsm/errors.js";
+import { KeyUnsupportedError } from "../../hsm/key-errors.js";
 import {
   isKeyDeleter,
   isKeyEncrypter,
@@ -125,13 +125,13 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
   }
 
   async importKey(req: ImportKeyRequest): Promise<CreateKeyResponse> {
-    if (!isKeyImporter(this.inner)) throw new HsmUnsupportedError("the key manager cannot import keys");
+    if (!isKeyImporter(this.inner)) throw new KeyUnsupportedError("the key manager cannot import keys");
     return this.own(await this.inner.importKey(req));
   }
 
   /** Only the owner deletes: a granted (managed) key is the operator's, never removed by an engine. */
   async deleteKey(uri: string): Promise<void> {
-    if (!isKeyDeleter(this.inner)) throw new HsmUnsupportedError("the key manager cannot delete keys");
+    if (!isKeyDeleter(this.inner)) throw new KeyUnsupportedError("the key manager cannot delete keys");
     const identity = await this.custody.identify(uri);
     if (!(await this.custody.isOwner(this.scope, identity))) throw new KeyNotUsableError();
     try {
@@ -152,12 +152,12 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
   }
 
   private encrypter(): KeyEncrypter {
-    if (!isKeyEncrypter(this.inner)) throw new HsmUnsupportedError("the key manager cannot encrypt");
+    if (!isKeyEncrypter(this.inner)) throw new KeyUnsupportedError("the key manager cannot encrypt");
     return this.inner;
   }
 
   private wrapper(): KeyWrapper {
-    if (!isKeyWrapper(this.inner)) throw new HsmUnsupportedError("the key manager cannot wrap keys");
+    if (!isKeyWrapper(this.inner)) throw new KeyUnsupportedError("the key manager cannot wrap keys");
     return this.inner;
   }
 }

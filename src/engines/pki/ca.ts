@@ -5,6 +5,7 @@
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
 import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { isManagedKeyResolver, type KeyAlgorithm, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import { algorithmOfKey, generateSoftwareKey, loadSoftwareKey, signatureAlgorithm, softwareSigner, type SignatureAlgorithm } from "./ca-keys.js";
 import { getRecord, K, type IssuerEntry, type KeyEntry } from "./pki-store.js";
@@ -36,6 +37,30 @@ export function newSerial(): Buffer {
   return b;
 }
 
+/**
+ * A Signer over the key store's key at `uri` whose failures (making it, and every signature) are API errors
+ * through the one mapping every engine uses: a missing or unusable key is a 400, an HSM away a 502.
+ */
+async function keyStoreSigner(km: KeyManager, uri: string, what: string): Promise<Signer> {
+  let inner: Signer;
+  try {
+    inner = await km.createSigner(uri);
+  } catch (err) {
+    throw keyErrorToArca(err, what);
+  }
+  return {
+    algorithm: inner.algorithm,
+    publicKey: inner.publicKey,
+    sign: async (data, opts) => {
+      try {
+        return await inner.sign(data, opts);
+      } catch (err) {
+        throw keyErrorToArca(err, "signing with the HSM key failed");
+      }
+    },
+  };
+}
+
 export class CaRuntime {
   private readonly keys = new Map<string, LoadedKey>();
   private readonly issuers = new Map<string, LoadedIssuer>();
@@ -64,7 +89,7 @@ export class CaRuntime {
       signer = softwareSigner(loadSoftwareKey(entry.privateKeyPem), publicKey);
     } else {
       if (!entry.keyRef) throw new ArcaError("internal", `kms key ${entry.id} has no key reference`);
-      signer = await this.requireKeyManager().createSigner(entry.keyRef);
+      signer = await keyStoreSigner(this.requireKeyManager(), entry.keyRef, `the HSM key of key ${entry.id} cannot be used`);
     }
     const loaded = { entry, signer };
     this.keys.set(entry.id, loaded);
@@ -110,8 +135,13 @@ export class CaRuntime {
       };
     }
     const km = this.requireKeyManager();
-    const created = await km.createKey({ algorithm: alg, label });
-    const signer = await km.createSigner(created.uri);
+    let created;
+    try {
+      created = await km.createKey({ algorithm: alg, label });
+    } catch (err) {
+      throw keyErrorToArca(err, "creating the key in the HSM failed");
+    }
+    const signer = await keyStoreSigner(km, created.uri, "the new HSM key cannot be used");
     return { entryPart: { type: "kms", algorithm: alg, spki: spkiOf(signer.publicKey).toString("base64"), keyRef: created.uri }, signer };
   }
 
@@ -123,12 +153,7 @@ export class CaRuntime {
   async bindKmsKey(uri: string, expectSpki?: Buffer): Promise<{ entryPart: Pick<KeyEntry, "type" | "algorithm" | "spki" | "keyRef">; signer: Signer }> {
     if (!uri.startsWith("pkcs11:")) throw invalidRequest(`key_ref "${uri.slice(0, 80)}" is not a PKCS#11 URI (RFC 7512, "pkcs11:token=…;object=…")`);
     const km = this.requireKeyManager();
-    let signer: Signer;
-    try {
-      signer = await km.createSigner(uri);
-    } catch (err) {
-      throw invalidRequest(`unable to use HSM key ${uri.split("?")[0]}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const signer = await keyStoreSigner(km, uri, `unable to use HSM key ${uri.split("?")[0]}`);
     const alg = algorithmOfKey(signer.publicKey);
     if (!alg) throw invalidRequest("the HSM key is not a supported signing key (RSA 2048/3072/4096, EC P-256/P-384, Ed25519)");
     const spki = spkiOf(signer.publicKey);

@@ -1,13 +1,14 @@
 /**
  * Storage of transit key policies (layout in backend.ts) with a parse cache. Every operation reads the
- * policy record from the mount's view; the cache only saves re-parsing JSON and re-importing key objects,
+ * policy record from the mount's view; the cache only saves re-parsing JSON and re-opening version keys,
  * and is keyed by the stored bytes, so a write from anywhere (another request, the rotation job, restore)
  * is seen at once without invalidation.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../core/errors.js";
 import { getJson, putJson } from "../../core/view.js";
-import { ecPrivateScalar, ecPublicPoint } from "./digest-sign.js";
+import type { KeyManager } from "../../hsm/key-manager.js";
+import { openVersionKey } from "./open-version-key.js";
+import type { VersionKey } from "./version-key.js";
 import type { KeyValueReader, KeyValueStore, KeyValueWriter } from "../../storage/storage.js";
 import type { KeyPolicy, KeyVersion } from "./transit-key.js";
 
@@ -27,77 +28,25 @@ export function policyKey(name: string): string {
   return POLICY_PREFIX + name;
 }
 
-/** A parsed policy plus lazily imported key objects for its versions. */
+/**
+ * A parsed policy plus a VersionKey per version, made on first use and kept as long as the stored bytes do
+ * not change (so decoded software keys and fetched HSM public keys are reused across requests).
+ */
 export class CachedPolicy {
-  private readonly secretKeys = new Map<number, Buffer>();
-  private readonly privateKeys = new Map<number, KeyObject>();
-  private readonly publicKeys = new Map<number, KeyObject>();
-  /** Raw EC private scalars and public points for signing and verifying digests (digest-sign.ts). */
-  private readonly ecScalars = new Map<number, Uint8Array>();
-  private readonly ecPoints = new Map<number, Uint8Array>();
+  private readonly keys = new Map<number, { keyManager: KeyManager | undefined; key: VersionKey }>();
 
   constructor(
     readonly raw: Buffer,
     readonly policy: KeyPolicy,
   ) {}
 
-  /** The decoded symmetric key of version `ver` (AES, ChaCha20, HMAC key type). Never modify it. */
-  secretKey(ver: number, v: KeyVersion): Buffer {
-    let k = this.secretKeys.get(ver);
-    if (!k) {
-      if (!v.key) throw new ArcaError("internal", "key version has no symmetric material");
-      k = Buffer.from(v.key, "base64");
-      this.secretKeys.set(ver, k);
-    }
-    return k;
-  }
-
-  privateKey(ver: number, v: KeyVersion): KeyObject {
-    let k = this.privateKeys.get(ver);
-    if (!k) {
-      if (!v.privateKey) throw invalidRequest("no private key for this key version");
-      k = createPrivateKey({ key: Buffer.from(v.privateKey, "base64"), format: "der", type: "pkcs8" });
-      this.privateKeys.set(ver, k);
-    }
-    return k;
-  }
-
-  publicKey(ver: number, v: KeyVersion): KeyObject {
-    let k = this.publicKeys.get(ver);
-    if (!k) {
-      if (!v.publicKey) throw invalidRequest("no public key for this key version");
-      k = createPublicKey({ key: Buffer.from(v.publicKey, "base64"), format: "der", type: "spki" });
-      this.publicKeys.set(ver, k);
-    }
-    return k;
-  }
-
-  ecScalar(ver: number, v: KeyVersion): Uint8Array {
-    let d = this.ecScalars.get(ver);
-    if (!d) {
-      d = ecPrivateScalar(this.privateKey(ver, v));
-      this.ecScalars.set(ver, d);
-    }
-    return d;
-  }
-
-  /** The EC point of version `ver`, from `key` (its public key, software or HSM) the first time. */
-  ecPoint(ver: number, key: KeyObject): Uint8Array {
-    let q = this.ecPoints.get(ver);
-    if (!q) {
-      q = ecPublicPoint(key);
-      this.ecPoints.set(ver, q);
-    }
-    return q;
-  }
-
-  /** HSM public keys are fetched through the KeyManager once and kept here. */
-  rememberPublicKey(ver: number, k: KeyObject): void {
-    this.publicKeys.set(ver, k);
-  }
-
-  cachedPublicKey(ver: number): KeyObject | undefined {
-    return this.publicKeys.get(ver);
+  /** The handle of version `ver` (whose record is `v`), over `keyManager` when its material is in a key store. */
+  versionKey(ver: number, v: KeyVersion, keyManager: KeyManager | undefined): VersionKey {
+    const hit = this.keys.get(ver);
+    if (hit && hit.keyManager === keyManager) return hit.key;
+    const key = openVersionKey(this.policy, v, keyManager);
+    this.keys.set(ver, { keyManager, key });
+    return key;
   }
 }
 

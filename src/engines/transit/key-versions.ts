@@ -3,8 +3,8 @@
  * KeyManager seam, and deleting HSM objects transit owns.
  */
 import { randomBytes } from "node:crypto";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
-import { HsmError } from "../../hsm/errors.js";
+import { invalidRequest } from "../../core/errors.js";
+import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { isKeyDeleter, isKeyEncrypter, isManagedKeyResolver, type KeyAlgorithm, type KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { listPolicies, loadPolicy, savePolicy } from "./key-store.js";
@@ -27,8 +27,7 @@ export function checkHsmType(type: KeyType): KeyAlgorithm {
 }
 
 function hsmFailure(what: string, err: unknown): never {
-  if (err instanceof HsmError) throw new ArcaError("upstream", `${what}: ${err.message}`, { cause: err });
-  throw err;
+  throw keyErrorToArca(err, what);
 }
 
 /** Creates the key inside the HSM (sensitive, not extractable). */
@@ -60,8 +59,7 @@ export async function referHsmVersion(p: KeyPolicy, uri: string, deps: TransitDe
       if (signer.algorithm !== algorithm) throw invalidRequest(`key_ref names a ${signer.algorithm} key, not ${p.type}`);
     }
   } catch (err) {
-    if (err instanceof HsmError) throw invalidRequest(`key_ref is not usable: ${err.message}`);
-    throw err;
+    throw keyErrorToArca(err, "key_ref is not usable");
   }
   return { creationTime: nowTimestamp(), hsm: { uri, owned: false } };
 }

@@ -9,6 +9,7 @@ import { ArcaError, invalidRequest, notFound } from "../../core/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { TransitDeps } from "./transit-crypto.js";
 import { loadOrFail, type TransitEnv } from "./transit-env.js";
+import { openVersionKey } from "./open-version-key.js";
 import { renderPublicKey } from "./path-keys.js";
 import { capabilities, isEcdsa, isRsa, isSymmetricCipher, type KeyPolicy, type KeyVersion } from "./transit-key.js";
 
@@ -43,9 +44,7 @@ async function exportOne(p: KeyPolicy, v: KeyVersion, type: ExportType, deps: Tr
       return k;
     }
     case "public-key": {
-      if (v.publicKey) return renderPublicKey(p.type, createPublicKey({ key: Buffer.from(v.publicKey, "base64"), format: "der", type: "spki" }));
-      if (v.hsm && deps.keyManager) return renderPublicKey(p.type, await deps.keyManager.getPublicKey(v.hsm.uri));
-      throw invalidRequest("no public key for this key version");
+      return renderPublicKey(p.type, await openVersionKey(p, v, deps.keyManager).publicKey());
     }
   }
 }

@@ -23,7 +23,8 @@ import {
   type KeyType,
   type KeyVersion,
 } from "./transit-key.js";
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { openVersionKey } from "./open-version-key.js";
 
 /** Public key as OpenBao renders it: PEM SPKI, except Ed25519 which is the raw 32 bytes in base64. */
 export function renderPublicKey(type: KeyType, key: KeyObject): string {
@@ -32,15 +33,11 @@ export function renderPublicKey(type: KeyType, key: KeyObject): string {
 }
 
 async function versionPublicKey(p: KeyPolicy, v: KeyVersion, deps: TransitDeps): Promise<KeyObject | undefined> {
-  if (v.publicKey) return createPublicKey({ key: Buffer.from(v.publicKey, "base64"), format: "der", type: "spki" });
-  if (v.hsm && deps.keyManager) {
-    try {
-      return await deps.keyManager.getPublicKey(v.hsm.uri);
-    } catch {
-      return undefined; // a read must not fail because the HSM is away; the key simply shows no public key
-    }
+  try {
+    return await openVersionKey(p, v, deps.keyManager).publicKey();
+  } catch {
+    return undefined; // a read must not fail because the HSM is away; the key simply shows no public key
   }
-  return undefined;
 }
 
 function keyDisplayName(type: KeyType): string {

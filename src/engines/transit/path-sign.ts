@@ -115,7 +115,7 @@ function verifyPathAt(env: TransitEnv, pattern: string) {
             const sig = itemString(item, "signature");
             const mac = itemString(item, "hmac");
             if (sig !== "" && mac !== "") throw invalidRequest("provide one of signature or hmac, not both");
-            if (mac !== "") return { valid: verifyHmac(cp.policy, mac, input, base.hashAlgorithm) };
+            if (mac !== "") return { valid: verifyHmac(cp, mac, input, base.hashAlgorithm, env.deps) };
             if (sig === "") throw invalidRequest("missing signature or hmac to verify");
             return { valid: await verifySignature(cp, sig, input, { ...base, context: optionalBase64("context", item.context) }, env.deps) };
           };
@@ -154,7 +154,7 @@ function hmacPathAt(env: TransitEnv, pattern: string) {
           const algorithm = fields.urlalgorithm ?? fields.algorithm;
           const one = async (item: BatchItem) => {
             const ver = encryptionVersion(cp.policy, itemInt(item, "key_version") ?? fields.key_version);
-            return { hmac: hmacVersion(cp.policy, ver, inputOf(item), algorithm) };
+            return { hmac: hmacVersion(cp, ver, inputOf(item), algorithm, env.deps) };
           };
           if (!batch) return { data: await one(singleItem(req.data, ["input", "key_version"])) };
           return batchResponse(await runBatch(batch, one, () => ({})), fields.partial_failure_response_code);
