@@ -51,6 +51,12 @@ export interface CoreOptions {
   maxLeaseTtl?: number;
 }
 
+/** What sys/metrics serves: the server's metrics registry. */
+export interface MetricsSource {
+  prometheusText(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
 export interface InitRequest {
   secretShares: number;
   secretThreshold: number;
@@ -117,6 +123,8 @@ export class Core {
   readonly keyManager: KeyManager | undefined;
   /** Who may use which HSM key; engines get keys only through it (keysFor). */
   readonly custody: KeyCustody | undefined;
+  /** What sys/metrics serves; set by the server once its registry exists (none: sys/metrics answers 404). */
+  metrics: MetricsSource | undefined;
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
   readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
