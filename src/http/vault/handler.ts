@@ -244,7 +244,8 @@ function handleOne(
         data: hasBody ? body : queryData(query),
         clientToken: token,
         remoteAddress: httpReq.socket.remoteAddress ?? "",
-        wrapTtl: wrap,
+        // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
+        wrapTtl: bare ? undefined : wrap,
         // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
         ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
       });
