@@ -11,7 +11,8 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
 import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "./errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
-import type { PathMatch } from "./framework/path.js";
+import type { HandlerContext, PathMatch } from "./framework/path.js";
+import type { Fields } from "./framework/fields.js";
 import { ROOT_NAMESPACE, type Caller, type Operation, type Request, type Response } from "./framework/request.js";
 import type { MountEntry } from "./mounts.js";
 import type { RouteMatch } from "./router.js";
@@ -66,6 +67,12 @@ export interface CoreOptions {
   limits?: Partial<InputLimits>;
 }
 
+/** What sys/metrics serves: the server's metrics registry. */
+export interface MetricsSource {
+  prometheusText(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
 export interface InitRequest {
   secretShares: number;
   secretThreshold: number;
@@ -98,6 +105,8 @@ interface Admitted {
   ns: Namespace;
   route: RouteMatch;
   match: PathMatch;
+  /** The request's context in its backend: the existence check and the handler share it (one field parse). */
+  ctx: HandlerContext<Fields>;
   token: ResolvedToken | undefined;
 }
 
@@ -131,6 +140,8 @@ export class Core {
   readonly keyManager: KeyManager | undefined;
   /** Who may use which HSM key; engines get keys only through it (keysFor). */
   readonly custody: KeyCustody | undefined;
+  /** What sys/metrics serves; set by the server once its registry exists (none: sys/metrics answers 404). */
+  metrics: MetricsSource | undefined;
   /** The root-token generation attempt (sys/generate-root/*), authorised by operator shares. */
   readonly rootGeneration: RootGeneration = new RootGeneration(this);
   private readonly engines: Map<string, BackendFactory>;
@@ -503,7 +514,7 @@ export class Core {
       await this.audit.logResponse(req, undefined, err);
       throw err;
     }
-    const { ns, route, match, token } = admitted;
+    const { ns, route, match, ctx, token } = admitted;
 
     await this.audit.logRequest(req);
     let resp: Response | undefined;
@@ -514,7 +525,7 @@ export class Core {
       throw err;
     }
     try {
-      resp = await route.backend.handle(req, match, route.storage);
+      resp = await route.backend.handle(req, match, route.storage, ctx);
       // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
       if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
         resp = await ns.wrapper.wrap(resp, req.wrapTtl, req.path);
@@ -530,6 +541,11 @@ export class Core {
       }
     }
     await this.audit.logResponse(req, resp, undefined);
+    if (resp?.afterAudit) {
+      const after = resp.afterAudit;
+      delete resp.afterAudit;
+      await after();
+    }
     return resp;
   }
 
@@ -542,7 +558,7 @@ export class Core {
     if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
       throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
     }
-    let located: Omit<Admitted, "token">;
+    let located: Omit<Admitted, "token" | "ctx">;
     try {
       located = await this.locate(req, namespaceHeader);
     } catch (err) {
@@ -550,25 +566,27 @@ export class Core {
     }
     const { ns, route, match } = located;
     const { backend, storage } = route;
+    const ctx = backend.context(req, match, storage);
+    const unauthenticated = backend.isUnauthenticated(route.relPath, match);
     // POST/PUT arrive as "update"; the path's existence check turns them into "create" when new.
     const probeOp = req.operation === "update" ? "create" : req.operation;
     if (!backend.supports(match, probeOp) && !backend.supports(match, req.operation)) {
       const err = unsupportedOperation();
-      throw backend.isUnauthenticated(route.relPath) ? err : await this.concealed(req, err);
+      throw unauthenticated ? err : await this.concealed(req, err);
     }
 
     let token: ResolvedToken | undefined;
-    if (!backend.isUnauthenticated(route.relPath)) {
+    if (!unauthenticated) {
       token = await this.resolveToken(req.clientToken, req.remoteAddress);
       // A token works in its own namespace and below it, never above or beside.
       if (!token || !token.ns.contains(ns)) throw permissionDenied();
       req.caller = token.ns.tokens.toCaller(token.entry);
       if (req.operation === "update" || req.operation === "create") {
-        const exists = await backend.exists(req, match, storage);
+        const exists = await backend.exists(req, match, storage, ctx);
         req.operation = exists === false ? "create" : "update";
         if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
       }
-      await this.authorize(req, route, ns, token);
+      await this.authorize(req, route, match, ns, token);
       if (!(await token.ns.tokens.use(token.entry))) throw permissionDenied();
     } else if (req.clientToken) {
       // Unauthenticated paths still learn who is calling when a valid token is sent (e.g. login audit).
@@ -577,11 +595,11 @@ export class Core {
       else token = undefined;
     }
     if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
-    return { ns, route, match, token };
+    return { ns, route, match, ctx, token };
   }
 
   /** The namespace, mount and endpoint of a request (sets the request's routing fields). Throws when any is missing. */
-  private async locate(req: Request, namespaceHeader: string | undefined): Promise<Omit<Admitted, "token">> {
+  private async locate(req: Request, namespaceHeader: string | undefined): Promise<Omit<Admitted, "token" | "ctx">> {
     const resolved = this.namespaces.resolve(namespaceHeader, req.path);
     const ns = resolved.ns;
     req.path = resolved.path;
@@ -613,13 +631,15 @@ export class Core {
 
   /**
    * Policies are the token's namespace's, over paths relative to it: a parent's policy grants a child's
-   * paths as `child/secret/...` (OpenBao's rule).
+   * paths as `child/secret/...` (OpenBao's rule). Sudo is decided here, once: a root path refuses without
+   * it, and every handler reads the answer from `req.sudo`.
    */
-  private async authorize(req: Request, route: RouteMatch, ns: Namespace, token: ResolvedToken): Promise<void> {
+  private async authorize(req: Request, route: RouteMatch, match: PathMatch, ns: Namespace, token: ResolvedToken): Promise<void> {
     const scoped = await this.aclIn(token, ns);
     if (!scoped) throw permissionDenied();
     const result = scoped.acl.check({ path: scoped.prefix + req.path, operation: req.operation, data: req.data, wrapTtl: req.wrapTtl });
     if (!result.allowed) throw permissionDenied();
-    if (route.backend.isRootPath(route.relPath) && !result.sudo) throw permissionDenied();
+    if (route.backend.isRootPath(route.relPath, match) && !result.sudo) throw permissionDenied();
+    req.sudo = result.sudo;
   }
 }

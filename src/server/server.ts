@@ -107,6 +107,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const listeners: RunningListener[] = [];
   try {
     const metrics = new ServerMetrics(core, built.registry);
+    core.metrics = metrics;
     for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

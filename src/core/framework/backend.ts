@@ -18,6 +18,7 @@ import {
   splitPath,
   type CompiledPath,
   type PathMatch,
+  type HandlerContext,
   type PathSpec,
 } from "./path.js";
 import type { Fields } from "./fields.js";
@@ -27,9 +28,12 @@ export interface BackendSpec {
   /** Mount type, e.g. "kv", "token", "system". */
   type: string;
   paths: PathSpec<Fields>[];
-  /** Paths that need `sudo` on top of the operation's capability (globs: trailing "*"). */
+  /**
+   * Paths that need `sudo` on top of the operation's capability (globs: trailing "*"). OpenBao's
+   * PathsSpecial.Root; a declared path may instead say `sudo: true` itself.
+   */
   rootPaths?: string[];
-  /** Paths served without a token (login endpoints, CA fetches). */
+  /** Paths served without a token (login endpoints, CA fetches); or `unauthenticated: true` on the path. */
   unauthenticatedPaths?: string[];
   help?: string;
   /** After the mount is live: mounted, or rebuilt at unseal. A failure at mount refuses the mount. */
@@ -136,26 +140,53 @@ export class LogicalBackend {
     return ops.has(operation) || (operation === "create" && ops.has("update"));
   }
 
-  isRootPath(path: string): boolean {
-    return globMatch(this.rootPaths, path);
+  /** Whether `path` needs sudo: listed in rootPaths, or its declared path (`m`, when routed) says so. */
+  isRootPath(path: string, m?: PathMatch): boolean {
+    return m?.path.spec.sudo === true || globMatch(this.rootPaths, path);
   }
 
-  isUnauthenticated(path: string): boolean {
-    return globMatch(this.unauthPaths, path);
+  /** Whether `path` is served without a token: listed, or its declared path (`m`, when routed) says so. */
+  isUnauthenticated(path: string, m?: PathMatch): boolean {
+    return m?.path.spec.unauthenticated === true || globMatch(this.unauthPaths, path);
+  }
+
+  /**
+   * The request's entry into the backend: one context (and so one parse of the fields) shared by the
+   * existence check and the handler.
+   */
+  context(req: Request, m: PathMatch, storage: KeyValueStore): HandlerContext<Fields> {
+    return buildContext(req, m, storage);
   }
 
   /** Returns true/false from the path's existence check, or undefined when it has none. */
-  async exists(req: Request, m: PathMatch, storage: KeyValueStore): Promise<boolean | undefined> {
+  async exists(req: Request, m: PathMatch, storage: KeyValueStore, ctx = this.context(req, m, storage)): Promise<boolean | undefined> {
     const check = m.path.spec.existenceCheck;
     if (!check) return undefined;
-    return check(buildContext(req, m, storage));
+    return check(ctx);
   }
 
-  async handle(req: Request, m: PathMatch, storage: KeyValueStore): Promise<Response | undefined> {
+  async handle(req: Request, m: PathMatch, storage: KeyValueStore, ctx = this.context(req, m, storage)): Promise<Response | undefined> {
     const op = m.path.operations.get(req.operation) ?? (req.operation === "create" ? m.path.operations.get("update") : undefined);
     if (!op) throw unsupportedOperation();
-    return op.handler(buildContext(req, m, storage));
+    const resp = await op.handler(ctx);
+    // As OpenBao's framework: a caller whose fields were dropped is told so (a typo is not silent). Only
+    // with a response to carry the warning, and only for paths that declare what they take.
+    if (resp && !resp.raw) {
+      const ignored = ignoredFields(m, req.data);
+      if (ignored.length > 0) resp.warnings = [...(resp.warnings ?? []), `Endpoint ignored these unrecognized parameters: [${ignored.join(" ")}]`];
+    }
+    return resp;
   }
+}
+
+/** Request fields the matched path does not declare (sorted, as OpenBao lists them). */
+function ignoredFields(m: PathMatch, data: Record<string, unknown>): string[] {
+  const spec = m.path.spec;
+  if (spec.takesArbitraryInput || spec.fields === undefined) return [];
+  const declared = spec.fields;
+  return Object.keys(data)
+    .filter((k) => !Object.hasOwn(declared, k) && !Object.hasOwn(m.params, k))
+    .sort();
 }
 
 function assertUnambiguous(paths: CompiledPath[]): void {

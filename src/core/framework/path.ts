@@ -39,6 +39,15 @@ export interface PathSpec<F extends Fields = Fields> {
   operations: Partial<Record<Operation, OperationSpec<F> | Handler<F>>>;
   /** Decides create vs update (and so the ACL capability) for POST/PUT. */
   existenceCheck?: (ctx: HandlerContext<F>) => Promise<boolean>;
+  /** Served without a token (login endpoints, CA fetches, the classic root generation). */
+  unauthenticated?: boolean;
+  /** Every operation needs `sudo` on top of its own capability (OpenBao's root paths). */
+  sudo?: boolean;
+  /**
+   * The handler reads request data beyond its declared fields (KV v1 secrets, cubbyhole, response
+   * wrapping): undeclared fields are then not reported back as ignored.
+   */
+  takesArbitraryInput?: boolean;
   synopsis?: string;
   description?: string;
 }
@@ -151,16 +160,24 @@ export function matchPath(p: CompiledPath, path: string | SplitPath): Record<str
 
 const NO_FIELDS: Fields = {};
 
+/**
+ * One request's view of its path, built once and shared by the existence check and the handler. Fields
+ * are parsed on first use (and then kept): a malformed field is reported only once the caller is
+ * authorised, never to a caller the policy would refuse.
+ */
 export function buildContext(
   req: Request,
   match: PathMatch,
   storage: KeyValueStore,
 ): HandlerContext<Fields> {
   const fieldSpecs = match.path.spec.fields ?? NO_FIELDS;
-  const fields = parseFields(fieldSpecs, req.data, match.params);
+  let parsed: FieldValues<Fields> | undefined;
   return {
     req,
-    fields,
+    get fields(): FieldValues<Fields> {
+      parsed ??= parseFields(fieldSpecs, req.data, match.params);
+      return parsed;
+    },
     has: (name) => name in match.params || (req.data[name] !== undefined && req.data[name] !== null),
     storage,
     params: match.params,

@@ -41,6 +41,11 @@ export interface Request {
   /** The raw client token, if any. Never logged; audit sees only its HMAC. */
   clientToken: string | undefined;
   caller: Caller | undefined;
+  /**
+   * Set by the pipeline once the token is authorised: the caller's policy grants `sudo` on this path (root
+   * tokens always). Handlers that relax a rule for privileged callers read it here, never re-derive it.
+   */
+  sudo?: boolean;
   remoteAddress: string;
   /** Seconds; set from X-Vault-Wrap-TTL. */
   wrapTtl: number | undefined;
@@ -103,4 +108,10 @@ export interface Response {
   wrapInfo?: WrapInfo;
   /** Headers to add (e.g. Location for 201/307). */
   headers?: Record<string, string>;
+  /**
+   * Work the pipeline runs once the response is audited, outside the namespace's request count: sys/seal
+   * seals here, because sealing tears the audit devices down and its own response must be on record first.
+   * Never sent to the client.
+   */
+  afterAudit?: () => Promise<void>;
 }

@@ -13,6 +13,7 @@ import { auditPaths } from "./path-audit.js";
 import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
 import { managedKeyPaths } from "./path-managed-keys.js";
+import { sealPaths } from "./path-seal.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
@@ -28,12 +29,13 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Cor
       ...namespacePaths(ns, core),
       ...wrappingPaths(ns),
       ...managedKeyPaths(ns, core),
-      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core)] : []),
+      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core)] : []),
     ],
     // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full
     // (vault/logical_system.go PathsSpecial.Root), so a policy written for OpenBao grants no more here,
     // including for endpoints Arca does not serve yet; plus Arca's own stricter entries (every rotate/
-    // path, root-token generation).
+    // path, root-token generation). Paths declared in this backend may say `sudo: true` themselves
+    // (seal, step-down); the list stays for OpenBao's globs over paths served elsewhere or not at all.
     rootPaths: [
       "auth/*",
       "remount",

@@ -9,14 +9,65 @@ import { definePath, type PathSpec } from "../framework/path.js";
 import type { Core } from "../core.js";
 import { decodeShare, generateRootWire } from "../../seal/generate-root.js";
 
-export function generateRootPaths(core: Core): PathSpec[] {
+const ATTEMPT_FIELDS = {
+  otp: { type: "string", description: "One-time pad as long as a token (28 characters); generated and returned when omitted." },
+  pgp_key: { type: "string", description: "Not supported: the token is returned XORed with the OTP only." },
+} as const;
+
+const UPDATE_FIELDS = {
+  key: { type: "string", description: "One unseal (or recovery) share, hex or base64." },
+  nonce: { type: "string", description: "The attempt's nonce." },
+} as const;
+
+async function submitShare(core: Core, key: string | undefined, nonce: string | undefined): Promise<Record<string, unknown>> {
+  if (!key) throw new ArcaError("invalid_request", "'key' must be specified in request body as JSON");
+  const share = decodeShare(key);
+  try {
+    return generateRootWire(await core.rootGeneration.update(share, nonce ?? ""));
+  } finally {
+    share.fill(0);
+  }
+}
+
+/**
+ * The classic sys/generate-root/{attempt,update}: unauthenticated (operator shares are the authorisation),
+ * but through the pipeline like every request, so each attempt and share is audited. The wire format
+ * answers these with the bare status object (src/http/vault). OpenBao ≥ 2.5.3 turns them off by default
+ * in favour of sys/generate-root-token/*; we keep them on because hvac and the vault/bao CLI (`operator
+ * generate-root`) call only these, and the point is recovering when no root token is left.
+ */
+function classicGenerateRootPaths(core: Core): PathSpec[] {
   return [
     definePath({
-      pattern: "generate-root-token/attempt",
-      fields: {
-        otp: { type: "string", description: "One-time pad as long as a token (28 characters); generated and returned when omitted." },
-        pgp_key: { type: "string", description: "Not supported: the token is returned XORed with the OTP only." },
+      pattern: "generate-root/attempt",
+      unauthenticated: true,
+      fields: ATTEMPT_FIELDS,
+      synopsis: "Read, start or cancel a root-token generation attempt (authorised by the shares, not a token).",
+      operations: {
+        read: async () => ({ data: generateRootWire(core.rootGeneration.status()) }),
+        update: async ({ fields }) => ({ data: generateRootWire(core.rootGeneration.start({ otp: fields.otp, pgpKey: fields.pgp_key })) }),
+        delete: async () => {
+          core.rootGeneration.cancel();
+          return undefined;
+        },
       },
+    }),
+    definePath({
+      pattern: "generate-root/update",
+      unauthenticated: true,
+      fields: UPDATE_FIELDS,
+      synopsis: "Submit one share to the root-token generation attempt.",
+      operations: { update: async ({ fields }) => ({ data: await submitShare(core, fields.key, fields.nonce) }) },
+    }),
+  ];
+}
+
+export function generateRootPaths(core: Core): PathSpec[] {
+  return [
+    ...classicGenerateRootPaths(core),
+    definePath({
+      pattern: "generate-root-token/attempt",
+      fields: ATTEMPT_FIELDS,
       synopsis: "Read, start or cancel a root-token generation attempt authorised by unseal or recovery shares.",
       operations: {
         read: async () => ({ data: generateRootWire(core.rootGeneration.status()) }),
@@ -29,22 +80,9 @@ export function generateRootPaths(core: Core): PathSpec[] {
     }),
     definePath({
       pattern: "generate-root-token/update",
-      fields: {
-        key: { type: "string", description: "One unseal (or recovery) share, hex or base64." },
-        nonce: { type: "string", description: "The attempt's nonce." },
-      },
+      fields: UPDATE_FIELDS,
       synopsis: "Submit one share to the root-token generation attempt.",
-      operations: {
-        update: async ({ fields }) => {
-          if (!fields.key) throw new ArcaError("invalid_request", "'key' must be specified in request body as JSON");
-          const share = decodeShare(fields.key);
-          try {
-            return { data: generateRootWire(await core.rootGeneration.update(share, fields.nonce ?? "")) };
-          } finally {
-            share.fill(0);
-          }
-        },
-      },
+      operations: { update: async ({ fields }) => ({ data: await submitShare(core, fields.key, fields.nonce) }) },
     }),
   ];
 }

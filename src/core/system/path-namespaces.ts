@@ -5,7 +5,7 @@
  */
 import { ArcaError } from "../errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
-import type { Request, Response } from "../framework/request.js";
+import type { Response } from "../framework/request.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { renderNamespace } from "../namespaces/namespace-entry.js";
@@ -77,11 +77,6 @@ export function namespacePaths(ns: Namespace, core: Core): PathSpec[] {
     const sorted = found.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
     return { data: { keys: sorted.map(keyOf), key_info: Object.fromEntries(sorted.map((n) => [keyOf(n), describe(n)])) } };
   };
-  const callerHasSudo = async (req: Request): Promise<boolean> => {
-    const token = await core.resolveCaller(req.caller);
-    const scoped = token ? await core.aclIn(token, ns) : undefined;
-    return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
-  };
   const lockTarget = (path: string | undefined): Namespace => (path ? existing(path) : ns);
 
   return [
@@ -107,7 +102,7 @@ export function namespacePaths(ns: Namespace, core: Core): PathSpec[] {
       synopsis: "Unlock a namespace's API with the key the lock returned (sudo needs none).",
       operations: {
         update: async ({ fields, req }) => {
-          await registry.unlock(lockTarget(fields.path), fields.unlock_key, !fields.unlock_key && (await callerHasSudo(req)));
+          await registry.unlock(lockTarget(fields.path), fields.unlock_key, !fields.unlock_key && req.sudo === true);
           return undefined;
         },
       },

@@ -7,7 +7,7 @@
 import { ArcaError, notFound } from "../errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
-import type { AuthResponse, Request, Response } from "../framework/request.js";
+import type { AuthResponse, Response } from "../framework/request.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
@@ -26,13 +26,6 @@ const DISPLAY_NAME_SANITIZE = /[^a-zA-Z0-9-]/g;
 const TIDY_WARNING = "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.";
 
 // ---- shared state for the handlers ----------------------------------------------------------------
-
-/** Root or sudo on the requested path, as OpenBao's SudoPrivilege(mountPoint + path). */
-async function callerHasSudo(env: Env, req: Request): Promise<boolean> {
-  const token = await env.core.resolveCaller(req.caller);
-  const scoped = token ? await env.core.aclIn(token, env.ns) : undefined;
-  return scoped ? scoped.acl.check({ path: scoped.prefix + req.path, operation: "update" }).sudo : false;
-}
 
 function authFor(entry: TokenEntry, clientToken: string, leaseDuration: number): AuthResponse {
   return {
@@ -132,7 +125,8 @@ async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, roleName:
     role = await ns.tokens.readRole(roleName);
     if (!role) throw badRequest(`unknown role ${roleName}`);
   }
-  const isSudo = await callerHasSudo(env, req);
+  // Root or sudo on the requested path (OpenBao's SudoPrivilege), as the pipeline decided it.
+  const isSudo = req.sudo === true;
 
   let typeStr = f.type ?? "";
   if (role) {
@@ -542,7 +536,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
           const token = requireToken(ctx.fields.token);
           // OpenBao checks sudo here (its root path is only the old "revoke-orphan/<token>" form), so a
           // caller without sudo gets 400, not 403.
-          if (!(await callerHasSudo(env, ctx.req))) throw badRequest("root or sudo privileges required to revoke and orphan");
+          if (ctx.req.sudo !== true) throw badRequest("root or sudo privileges required to revoke and orphan");
           const entry = await tokens.lookup(token);
           if (!entry || entry.numUses < 0) throw badRequest("token to revoke not found");
           await tokens.revokeOrphan(entry.id);

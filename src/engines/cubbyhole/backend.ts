@@ -32,6 +32,8 @@ export function createCubbyholeBackend(): LogicalBackend {
       definePath({
         pattern: ":path*",
         fields: PATH_FIELDS,
+        // A write's whole body is the secret.
+        takesArbitraryInput: true,
         synopsis: "Read, write, list or delete a secret in the calling token's cubbyhole.",
         existenceCheck: async (ctx) => (await ctx.storage.get(ownKey(ctx, ctx.params.path ?? ""))) !== undefined,
         operations: {

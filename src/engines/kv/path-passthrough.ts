@@ -41,6 +41,8 @@ async function scan(r: KeyValueReader, prefix: string): Promise<string[]> {
 
 export const passthroughPath = definePath({
   pattern: ":path*",
+  // A write's whole body is the secret.
+  takesArbitraryInput: true,
   fields: {
     path: { type: "string", description: "Location of the secret." },
     // Typed "any" and coerced only when listing: on writes the whole body is the secret, and a secret may

@@ -12,7 +12,7 @@ import { DurationError, parseDuration } from "../../core/framework/duration.js";
 import { setOwn } from "../../core/own-keys.js";
 import { parseBody, readBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
-import { handleRawSys, RAW_SYS_PATHS } from "./sys-raw.js";
+import { BARE_SYS_PATHS, handleRawSys, RAW_SYS_PATHS, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
 import type { Logger } from "../../server/log.js";
 import type { ServerMetrics } from "../../server/metrics.js";
@@ -170,7 +170,7 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
 
 export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { core, logger, maxRequestSize, metrics } = opts;
-  const handle = handleOne(core, logger, maxRequestSize, metrics);
+  const handle = handleOne(core, logger, maxRequestSize);
   if (!metrics) {
     return async (httpReq, res) => {
       await handle(httpReq, res);
@@ -187,7 +187,6 @@ function handleOne(
   core: Core,
   logger: Logger,
   maxRequestSize: number,
-  metrics: ServerMetrics | undefined,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<{ mount: string; operation: string }> {
   return async (httpReq, res) => {
     const url = httpReq.url ?? "/";
@@ -220,13 +219,16 @@ function handleOne(
       if (RAW_SYS_PATHS.has(path)) {
         if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
         if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
-        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token, metrics);
-        if (r.raw) {
-          res.writeHead(r.status, { "Content-Type": r.raw.contentType, "Cache-Control": "no-store" });
-          res.end(r.raw.body);
-        } else send(res, r.status, r.body);
+        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
+        send(res, r.status, r.body);
         return { mount: path, operation: method.toLowerCase() };
       }
+      if (sealedNoop(core, path, method) && (namespace === undefined || headerSegments(namespace).length === 0)) {
+        send(res, 204, undefined, undefined, namespace);
+        return { mount: path, operation: method.toLowerCase() };
+      }
+      const bare = BARE_SYS_PATHS.has(path);
+      if (bare && !(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
       const help = query.get("help");
       if (help !== null && parseBool(help) === true && method === "GET") {
         send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
@@ -242,12 +244,14 @@ function handleOne(
         data: hasBody ? body : queryData(query),
         clientToken: token,
         remoteAddress: httpReq.socket.remoteAddress ?? "",
-        wrapTtl: wrap,
+        // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
+        wrapTtl: bare ? undefined : wrap,
         // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
         ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
       });
       const resp = await core.handleRequest(request, namespace);
-      writeResponse(res, request, resp, namespace);
+      if (bare) send(res, resp?.data ? 200 : 204, resp?.data ?? undefined, undefined, namespace);
+      else writeResponse(res, request, resp, namespace);
       return { mount: request.mountPoint, operation: request.operation };
     } catch (err) {
       const seen = { mount: request?.mountPoint ?? "", operation: request?.operation ?? "" };

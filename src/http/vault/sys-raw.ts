@@ -1,21 +1,19 @@
 /**
- * The non-logical sys endpoints, served beside the pipeline because they work while sealed and answer
- * bare JSON objects rather than the envelope: init, seal-status, unseal, health, leader, generate-root;
- * plus seal and step-down, which need a token with sudo on their path.
+ * The sys endpoints served beside the pipeline: those that work while sealed, take no token and answer
+ * bare JSON objects rather than the envelope (init, seal-status, unseal, health, leader). Every endpoint
+ * that takes a token (sys/seal, sys/step-down, sys/metrics) and the classic root generation are declared
+ * paths of the system backend and go through the pipeline (token → ACL → audit → handler → audit); this
+ * module only says how the wire format answers them.
  */
-import { ArcaError, permissionDenied } from "../../core/errors.js";
+import { ArcaError } from "../../core/errors.js";
 import type { Core } from "../../core/core.js";
 import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../server/version.js";
-import type { ServerMetrics } from "../../server/metrics.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
-import { decodeShare, generateRootWire } from "../../seal/generate-root.js";
 
 export interface RawResult {
   status: number;
   body?: unknown;
-  /** A non-JSON answer (Prometheus text). */
-  raw?: { contentType: string; body: string };
 }
 
 function toInt(v: unknown, name: string): number {
@@ -186,83 +184,20 @@ async function leader(core: Core): Promise<RawResult> {
   return { status: 200, body: { ha_enabled: false, is_self: false, active_time: "0001-01-01T00:00:00Z", leader_address: "", leader_cluster_address: "", performance_standby: false, performance_standby_last_remote_wal: 0 } };
 }
 
-/** sys/seal and sys/step-down: a token with sudo on the path (root tokens have it). */
-async function privileged(core: Core, path: string, token: string | undefined, method: string): Promise<RawResult> {
-  if (method !== "PUT" && method !== "POST") throw new ArcaError("unsupported_operation", "unsupported operation");
-  if (core.sealed) return { status: 204 };
-  const resolved = await core.resolveToken(token);
-  const scoped = resolved ? await core.aclIn(resolved, core.root) : undefined;
-  if (!scoped) throw permissionDenied();
-  const result = scoped.acl.check({ path, operation: "update" });
-  if (!result.allowed || !result.sudo) throw permissionDenied();
-  if (path === "sys/seal") await core.sealNow();
-  return { status: 204 };
-}
+export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"]);
 
 /**
- * The classic, unauthenticated sys/generate-root/{attempt,update}: operator shares are the authorisation.
- * OpenBao ≥ 2.5.3 turns these off by default in favour of the authenticated sys/generate-root-token/*;
- * we keep them on because hvac and the vault/bao CLI (`operator generate-root`) call only these paths,
- * and the whole point is recovering when no root token is left to authenticate with.
+ * Pipeline endpoints whose OpenBao wire format is the bare `data` object, not the envelope (the classic,
+ * unauthenticated root generation); an uninitialised server answers them 400, as OpenBao does.
  */
-async function generateRoot(core: Core, path: string, method: string, data: Record<string, unknown>): Promise<RawResult> {
-  const attempt = path === "sys/generate-root/attempt";
-  const allowed = attempt ? ["GET", "PUT", "POST", "DELETE"] : ["PUT", "POST"];
-  if (!allowed.includes(method)) throw new ArcaError("unsupported_operation", "unsupported operation");
-  if (!(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
-  if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
-  const gen = core.rootGeneration;
-  if (attempt) {
-    if (method === "GET") return { status: 200, body: generateRootWire(gen.status()) };
-    if (method === "DELETE") {
-      gen.cancel();
-      return { status: 204 };
-    }
-    const otp = optionalString(data.otp, "otp");
-    const pgpKey = optionalString(data.pgp_key, "pgp_key");
-    return { status: 200, body: generateRootWire(gen.start({ otp, pgpKey })) };
-  }
-  const key = data.key;
-  if (typeof key !== "string" || key === "") throw new ArcaError("invalid_request", "'key' must be specified in request body as JSON");
-  const share = decodeShare(key);
-  try {
-    return { status: 200, body: generateRootWire(await gen.update(share, optionalString(data.nonce, "nonce") ?? "")) };
-  } finally {
-    share.fill(0);
-  }
-}
+export const BARE_SYS_PATHS = new Set(["sys/generate-root/attempt", "sys/generate-root/update"]);
 
-function optionalString(v: unknown, name: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw new ArcaError("invalid_request", `${name} must be a string`);
-  return v;
-}
-
-export const RAW_SYS_PATHS = new Set([
-  "sys/init",
-  "sys/seal-status",
-  "sys/unseal",
-  "sys/health",
-  "sys/leader",
-  "sys/seal",
-  "sys/step-down",
-  "sys/metrics",
-  "sys/generate-root/attempt",
-  "sys/generate-root/update",
-]);
-
-/** sys/metrics: a token with read on sys/metrics; Prometheus text with format=prometheus, else JSON. */
-async function metricsEndpoint(core: Core, token: string | undefined, method: string, query: URLSearchParams, metrics: ServerMetrics | undefined): Promise<RawResult> {
-  if (method !== "GET") throw new ArcaError("unsupported_operation", "unsupported operation");
-  if (!metrics) throw new ArcaError("not_found", "metrics are not enabled");
-  if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
-  const resolved = await core.resolveToken(token);
-  const scoped = resolved ? await core.aclIn(resolved, core.root) : undefined;
-  if (!scoped?.acl.check({ path: "sys/metrics", operation: "read" }).allowed) throw permissionDenied();
-  if (query.get("format") === "prometheus") {
-    return { status: 200, raw: { contentType: "text/plain; version=0.0.4; charset=utf-8", body: await metrics.prometheusText() } };
-  }
-  return { status: 200, body: await metrics.json() };
+/**
+ * sys/seal and sys/step-down on a sealed server: there is nothing to seal or step down from and no token
+ * can be checked, so OpenBao answers 204 before looking at the request (SealWithRequest, StepDown).
+ */
+export function sealedNoop(core: Core, path: string, method: string): boolean {
+  return core.sealed && (path === "sys/seal" || path === "sys/step-down") && (method === "PUT" || method === "POST");
 }
 
 export async function handleRawSys(
@@ -272,11 +207,8 @@ export async function handleRawSys(
   query: URLSearchParams,
   data: Record<string, unknown>,
   token: string | undefined,
-  metrics?: ServerMetrics,
 ): Promise<RawResult> {
   switch (path) {
-    case "sys/metrics":
-      return metricsEndpoint(core, token, method, query, metrics);
     case "sys/init":
       return init(core, method, data);
     case "sys/seal-status":
@@ -287,12 +219,7 @@ export async function handleRawSys(
     case "sys/health":
       if (method !== "GET" && method !== "HEAD") throw new ArcaError("unsupported_operation", "unsupported operation");
       return health(core, query, method === "HEAD", token);
-    case "sys/leader":
+    default: // sys/leader
       return leader(core);
-    case "sys/generate-root/attempt":
-    case "sys/generate-root/update":
-      return generateRoot(core, path, method, data);
-    default:
-      return privileged(core, path, token, method);
   }
 }
