@@ -10,7 +10,7 @@
 // Jobs run one at a time (the Go runtime is single-threaded anyway) in arrival order; a bounded queue
 // waits behind them and a full queue is refused at once instead of growing.
 //
-// The worker's code is the string below, run with `eval: true`: it needs nothing but the parser module
+// The worker's code is the string below, an ES module loaded from a data: URL: it needs nothing but the parser module
 // (its absolute path is resolved here and passed in), so the same code works when the server runs from
 // dist/ and when tests run the TypeScript sources, with no worker file to build or locate.
 
@@ -18,15 +18,15 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
 const WORKER_SOURCE = `
-"use strict";
-const { parentPort, workerData } = require("node:worker_threads");
+import { parentPort, workerData } from "node:worker_threads";
+import { createRequire } from "node:module";
+import fs from "node:fs";
 // The Go runtime writes its crash dump (goroutine stacks) to fd 2 with fs.writeSync and its exit code
 // with console.warn: noise in the server's log, not news. This worker's fs module is its own.
-const fs = require("node:fs");
 const writeSync = fs.writeSync;
 fs.writeSync = (fd, buf, ...rest) => (fd === 1 || fd === 2 ? buf.length : writeSync(fd, buf, ...rest));
 console.warn = () => {};
-const { parse } = require(workerData.parserPath);
+const { parse } = createRequire(workerData.parserPath)(workerData.parserPath);
 parentPort.on("message", (job) => {
   parse(workerData.filename, job.text).then(
     // As JSON text: JSON.parse on the main thread is cheaper than structured-clone deserialisation.
@@ -44,6 +44,8 @@ parentPort.on("message", (job) => {
 // Ready once the WASM has started (the first parse waits for it), so a job's time budget is its own.
 parse(workerData.filename, "").then(() => parentPort.postMessage({ ready: true }), () => process.exit(1));
 `;
+
+const WORKER_URL = new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`);
 
 // Allowance for a fresh worker to start the WASM (gunzip, instantiate, Go runtime) before its first job.
 const STARTUP_ALLOWANCE_MS = 15_000;
@@ -142,8 +144,9 @@ export class HclWorker {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
+    // An ES module from a data: URL, not `eval: true`: eval'd code is CommonJS or ESM depending on how the
+    // process was started (--input-type), and this must work however that was.
+    const worker = new Worker(WORKER_URL, {
       workerData: { parserPath: this.parserPath, filename: this.opts.filename },
     });
     worker.on("message", (msg: WorkerMessage) => this.onMessage(worker, msg));

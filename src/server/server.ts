@@ -71,7 +71,8 @@ function hsmDeclaration(h: HsmConfig): HsmDeclaration {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(parseLogLevel(config.logLevel));
-  await warmUpHcl();
+  // Only a head start: a parser that fails to start here is started again by the first parse.
+  await warmUpHcl().catch((err: unknown) => logger.warn({ error: err instanceof Error ? err.message : String(err) }, "HCL parser warm-up failed"));
   // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
   const built = buildConfiguredSeals(config, logger, opts);
   const storage = openStorage(config.storage);
