@@ -16,7 +16,7 @@ import {
   parseHclConfig,
   type HclBlock,
   type HclObject,
-} from "./hcl.js";
+} from "../common/hcl/hcl.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
 import { opensslCiphersFromGo, TLS_VERSION_NAMES, tlsVersionAtMost, tlsVersionFromOpenBao } from "./tls-settings.js";
 import type { SecureVersion } from "node:tls";

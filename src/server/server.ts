@@ -18,7 +18,7 @@ import { startListener, type RunningListener } from "./listener.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type ServerConfig, type StorageConfig } from "./config.js";
-import { warmUpHcl } from "./hcl.js";
+import { warmUpHcl } from "../common/hcl/hcl.js";
 import { startJobs, type JobsOptions } from "./jobs.js";
 
 export interface RunningServer {

@@ -27,7 +27,7 @@ import {
   loadHclConfig,
   parseHclConfig,
   type HclObject,
-} from "../server/hcl.js";
+} from "../common/hcl/hcl.js";
 
 export const DEFAULT_INTERVAL_MS = 5_000;
 export const DEFAULT_BACKOFF_MAX_MS = 60_000;
