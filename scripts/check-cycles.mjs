@@ -8,6 +8,13 @@
 // (The cycles this was written to remove — core ↔ namespaces, approle and userpass backend ↔ paths — were
 // all type-only.) Dynamic `import()` is lazy and is not counted.
 //
+// It also enforces the layering below (LAYERS): the bottom folders — leaf modules (common/), crypto,
+// storage, HSM access and seals — import only from folders beneath them, never from the core, the server,
+// the wire formats, engines, auth methods, the CLI or the unsealer. A lower module that reaches up is how
+// the next cycle starts (storage needing ArcaError from core/ was one). Test files (`*.test.ts`) are
+// exempt: nothing imports them, and integration tests there start whole servers. Conformance suites
+// (`*.case.ts`) are not exempt: implementations import them.
+//
 // Uses the TypeScript parser the project already depends on; nothing else.
 //
 //   node scripts/check-cycles.mjs [dir]     (default: src)
@@ -102,14 +109,46 @@ function loopIn(component) {
   return [start];
 }
 
-const rel = (f) => relative(process.cwd(), f);
-if (components.length === 0) {
-  console.log(`check-cycles: no import cycles among ${files.length} modules in ${rel(root) || "."}`);
-  process.exit(0);
+/**
+ * The bottom layers of src/ and the folders each may import from (besides itself). Everything else in
+ * src/ (core, server, http, engines, auth, cli, unsealer) sits above them and may import any of them.
+ */
+const LAYERS = {
+  common: [], // leaf modules: errors, ids, version, HCL parsing
+  crypto: ["common"],
+  storage: ["common", "crypto"],
+  hsm: ["common", "crypto"],
+  seal: ["common", "crypto", "storage", "hsm"],
+};
+
+/** The top folder of `file` under the scanned root, e.g. "storage" for src/storage/sqlite.ts. */
+const topFolder = (file) => relative(root, file).split(/[\\/]/)[0];
+
+const layerBreaks = [];
+for (const [file, imports] of graph) {
+  const from = topFolder(file);
+  const allowed = LAYERS[from];
+  if (allowed === undefined || file.endsWith(".test.ts")) continue;
+  for (const target of imports) {
+    const to = topFolder(target);
+    if (to !== from && !allowed.includes(to)) layerBreaks.push([file, target]);
+  }
 }
+
+const rel = (f) => relative(process.cwd(), f);
 for (const c of components) {
   console.error(`import cycle (${c.length} modules): ${loopIn(c).map(rel).join(" -> ")}`);
   if (c.length > 2) console.error(`  modules in it: ${c.map(rel).sort().join(", ")}`);
 }
-console.error(`check-cycles: ${components.length} import cycle(s) in ${rel(root) || "."}`);
+for (const [file, target] of layerBreaks) {
+  const from = topFolder(file);
+  const allowed = LAYERS[from].length > 0 ? LAYERS[from].join(", ") : "nothing outside it";
+  console.error(`layer break: ${rel(file)} imports ${rel(target)} (${from}/ may import only ${allowed})`);
+}
+if (components.length === 0 && layerBreaks.length === 0) {
+  console.log(`check-cycles: no import cycles and no layer breaks among ${files.length} modules in ${rel(root) || "."}`);
+  process.exit(0);
+}
+if (components.length > 0) console.error(`check-cycles: ${components.length} import cycle(s) in ${rel(root) || "."}`);
+if (layerBreaks.length > 0) console.error(`check-cycles: ${layerBreaks.length} layer break(s) in ${rel(root) || "."}`);
 process.exit(1);

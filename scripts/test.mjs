@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test suite, the one command README and CI run: build (the CLI tests run bin/arca from
-// dist/), type-aware lint, no import cycles in src/ (scripts/check-cycles.mjs), then every vitest suite. Ends with a plain "N passed, N failed" line.
+// dist/), type-aware lint, no import cycles or layer breaks in src/ (scripts/check-cycles.mjs), then every vitest suite. Ends with a plain "N passed, N failed" line.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 

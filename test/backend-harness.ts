@@ -2,7 +2,7 @@
  * Drives one logical backend the way the core does (route, existence check for writes, handle) over a
  * real SQLite storage view, without HTTP, tokens or policy. Shared by the engines' unit tests.
  */
-import { ArcaError } from "../src/core/errors.js";
+import { ArcaError } from "../src/common/errors.js";
 import type { LogicalBackend } from "../src/core/framework/backend.js";
 import type { Operation, Request, Response } from "../src/core/framework/request.js";
 import { StorageView } from "../src/core/view.js";

@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import { Core, type BackendFactory, type CoreBackendFactory } from "../src/core/core.js";
-import { ArcaError } from "../src/core/errors.js";
+import { ArcaError } from "../src/common/errors.js";
 import { createSystemBackend } from "../src/core/system/backend.js";
 import { createTokenBackend } from "../src/core/tokens/token-backend.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";

@@ -6,7 +6,8 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type RunningServer } from "../src/server/server.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type SealConfig, type ServerConfig } from "../src/server/config.js";
+import { DEFAULT_MAX_REQUEST_SIZE, type SealConfig, type ServerConfig } from "../src/server/config.js";
+import type { HsmBlockConfig } from "../src/hsm/hsm-config.js";
 import { quietLogger } from "./servers.js";
 import type { SoftHsmToken } from "./softhsm.js";
 
@@ -19,7 +20,7 @@ export function pkcs11SealBlock(token: SoftHsmToken, extra: Record<string, strin
   };
 }
 
-export function sealedConfig(dir: string, seals: SealConfig[], hsms: HsmConfig[] = []): ServerConfig {
+export function sealedConfig(dir: string, seals: SealConfig[], hsms: HsmBlockConfig[] = []): ServerConfig {
   return {
     storage: { type: "sqlite", path: join(dir, "arca.db") },
     listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],

@@ -4,7 +4,7 @@
  * tokens themselves, they ask the core's TokenStore here, so policies, TTL bounds and parentage
  * (login tokens are orphans) are decided identically for AppRole, userpass and whatever comes next.
  */
-import { ArcaError, permissionDenied } from "../core/errors.js";
+import { ArcaError, permissionDenied } from "../common/errors.js";
 import type { Fields } from "../core/framework/fields.js";
 import type { AuthResponse, Request, Response } from "../core/framework/request.js";
 import type { SystemView } from "../core/framework/system-view.js";

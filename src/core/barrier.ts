@@ -8,7 +8,7 @@
  * by the seals (wrapped, outside the barrier). See docs/storage-layout.md.
  */
 import { gcmOpen, gcmSeal, AuthenticationError } from "../crypto/aead.js";
-import { ArcaError, sealedError } from "./errors.js";
+import { ArcaError, sealedError } from "../common/errors.js";
 import { Keyring, type RotationConfig } from "./keyring.js";
 import { EntryCache } from "./entry-cache.js";
 import type { KeyValueReader, KeyValueStore, KeyValueTxn, ListOptions } from "../storage/storage.js";

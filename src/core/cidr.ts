@@ -3,7 +3,7 @@
  * cidrutil/parseutil semantics). IPv4 clients on a dual-stack socket are compared as IPv4.
  */
 import { BlockList, isIP } from "node:net";
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
 

@@ -9,7 +9,7 @@
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
-import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "./errors.js";
+import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "../common/errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
 import type { HandlerContext, PathMatch } from "./framework/path.js";
 import type { Fields } from "./framework/fields.js";
@@ -23,7 +23,7 @@ import { Namespace } from "./namespaces/namespace.js";
 import { NamespaceRegistry } from "./namespaces/namespace-registry.js";
 import { accessorNamespaceId, tokenNamespaceId } from "./namespaces/namespace-entry.js";
 import { SealManager } from "../seal/seal-manager.js";
-import { RootGeneration } from "../seal/generate-root.js";
+import { RootGeneration } from "./generate-root.js";
 import { operatorShares } from "../seal/seal.js";
 import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";

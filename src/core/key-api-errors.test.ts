@@ -10,7 +10,7 @@ import { HsmKeyNotFoundError, HsmPinError, HsmUnavailableError } from "../hsm/er
 import { KeyConfigError, KeyDecryptError, KeyError, KeyNotFoundError, KeyReferenceError, KeyUnavailableError, KeyUnsupportedError, KeyUsageError } from "../hsm/key-errors.js";
 import type { Signer } from "../hsm/key-manager.js";
 import { SoftwareKeyManagerNotHsm } from "../hsm/software-key-manager.js";
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 import { DECRYPT_FAILED, keyErrorToArca } from "./key-api-errors.js";
 import { asNotUsable, KeyNotUsableError } from "./key-custody/key-custody.js";
 

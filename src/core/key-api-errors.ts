@@ -5,7 +5,7 @@
  * ciphertext that does not authenticate) is a 400; a key store that cannot be reached, or that fails for a
  * reason of its own (its PIN, a device fault), is a 502. Never a 500: these are not bugs.
  */
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 import { KeyConfigError, KeyDecryptError, KeyError, KeyNotFoundError, KeyUnavailableError, KeyUnsupportedError, KeyUsageError } from "../hsm/key-errors.js";
 
 /** What every AEAD failure answers, as OpenBao does; the key store's own words stay in `cause` for the log. */

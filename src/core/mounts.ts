@@ -4,10 +4,10 @@
  * its own prefix in the barrier (`logical/<uuid>/` or `auth/<uuid>/`) and the engine sees only a view of it.
  */
 import { randomUUID } from "node:crypto";
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 import { getJson, putJson } from "./view.js";
 import type { KeyValueStore } from "../storage/storage.js";
-import { randomBase62 } from "./ids.js";
+import { randomBase62 } from "../common/ids.js";
 
 export type MountTable = "secret" | "auth";
 

@@ -3,7 +3,7 @@
  * each "/"-terminated prefix of the path from the longest down, so its cost depends on the path's depth,
  * not on the number of mounts.
  */
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
 import { routePath, type MountEntry } from "./mounts.js";
 import { StorageView } from "./view.js";

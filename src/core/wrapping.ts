@@ -6,7 +6,7 @@
  * The wrapping token itself is an ordinary token (policy `response-wrapping`, one use, TTL = wrap TTL),
  * so it expires and is revoked like any other.
  */
-import { ArcaError } from "./errors.js";
+import { ArcaError } from "../common/errors.js";
 import { getJson, putJson, StorageView } from "./view.js";
 import type { Response, WrapInfo } from "./framework/request.js";
 import type { TokenStore } from "./tokens/token-store.js";

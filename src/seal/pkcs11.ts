@@ -17,6 +17,7 @@ import { constants, createHash, publicEncrypt, timingSafeEqual } from "node:cryp
 import { HsmPinError } from "../hsm/errors.js";
 import { KeyNotFoundError, KeyUnavailableError } from "../hsm/key-errors.js";
 import type { HsmDeclaration } from "../hsm/hsm-registry.js";
+import { pinSourceOf } from "../hsm/hsm-config.js";
 import type { KeyEncrypter, KeyManager, OaepHash } from "../hsm/key-manager.js";
 import type { TokenHealth } from "../hsm/token.js";
 import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../hsm/uri.js";
@@ -94,13 +95,6 @@ function bool(v: SealParam | undefined, field: string): boolean {
   throw new SealConfigError(`${field}: expected a boolean`);
 }
 
-/** OpenBao's pin forms: a literal, `file://<path>` or `env://<VAR>`. */
-function pinSource(pin: string): Pick<HsmDeclaration, "pin" | "pinFile" | "pinEnv"> {
-  if (pin.startsWith("file://")) return { pinFile: pin.slice("file://".length) };
-  if (pin.startsWith("env://")) return { pinEnv: pin.slice("env://".length) };
-  return { pin };
-}
-
 function parseKeyId(raw: string, field: string): Buffer {
   const hex = raw.replace(/^0x/i, "");
   if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new SealConfigError(`${field}: key_id must be hex (e.g. "0x3333")`);
@@ -176,7 +170,7 @@ export function parsePkcs11SealParams(
     if (!pin) throw new SealConfigError(`${field}: pin is required (a value, file://<path> or env://<VAR>)`);
     if (!keyLabel && !keyIdRaw) throw new SealConfigError(`${field}: key_label or key_id is required`);
     hsm = `seal-${name}`;
-    declaration = { name: hsm, lib, tokenLabel, ...pinSource(pin) };
+    declaration = { name: hsm, lib, tokenLabel, ...pinSourceOf(pin) };
     uri = { token: tokenLabel, modulePath: lib };
     if (keyLabel) uri.object = keyLabel;
     if (keyIdRaw) uri.id = parseKeyId(keyIdRaw, `${field}.key_id`);

@@ -13,7 +13,7 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { AES256_KEY_BYTES, AuthenticationError, gcmOpen, gcmSeal, zero } from "../crypto/aead.js";
-import { ArcaError } from "../core/errors.js";
+import { ArcaError } from "../common/errors.js";
 import { combineShares, splitSecret } from "./shamir.js";
 import {
   isAutoSealType,

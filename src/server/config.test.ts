@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_REQUEST_SIZE, loadServerConfig, parseServerConfig } from "./config.js";
+import { hsmBlockConformance } from "../hsm/hsm-config.case.js";
 
 const HCL = `
 storage "sqlite" {
@@ -186,6 +187,8 @@ describe("parseServerConfig", () => {
     expect(err.message).not.toContain("12345678");
   });
 });
+
+hsmBlockConformance("server config", async (hsmBlocks) => (await parseServerConfig(MIN + PLAIN + hsmBlocks)).hsms);
 
 describe("hsm max_sessions", () => {
   it("is accepted and validated", async () => {

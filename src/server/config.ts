@@ -16,12 +16,13 @@ import {
   parseHclConfig,
   type HclBlock,
   type HclObject,
-} from "./hcl.js";
+} from "../common/hcl/hcl.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
 import { opensslCiphersFromGo, TLS_VERSION_NAMES, tlsVersionAtMost, tlsVersionFromOpenBao } from "./tls-settings.js";
 import type { SecureVersion } from "node:tls";
 import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
+import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -60,18 +61,6 @@ export interface SealConfig {
   params: Readonly<Record<string, SealParam>>;
 }
 
-export interface HsmConfig {
-  name: string;
-  lib: string;
-  tokenLabel?: string;
-  serial?: string;
-  pin?: string;
-  pinFile?: string;
-  pinEnv?: string;
-  /** Sessions (operations) in flight on this token; default: see src/hsm/token.ts. */
-  maxSessions?: number;
-}
-
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
 export interface ServerConfig {
@@ -86,7 +75,7 @@ export interface ServerConfig {
   defaultLeaseTtl: number;
   maxLeaseTtl: number;
   seals: SealConfig[];
-  hsms: HsmConfig[];
+  hsms: HsmBlockConfig[];
   /** The `limits` block: only the settings written; the rest take the core's defaults. */
   limits?: Partial<InputLimits>;
   /** Unknown or ignored settings, for the start-up log. */
@@ -158,7 +147,6 @@ const LISTENER_UNSUPPORTED: ReadonlyArray<{ key: string; whenTrue?: boolean; wha
   { key: "x_forwarded_for_client_cert_header", what: "client certificates forwarded in a header" },
   { key: "x_forwarded_for_client_cert_header_decoder", what: "client certificates forwarded in a header" },
 ];
-const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env", "max_sessions"] as const;
 const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   trace: "trace",
   debug: "debug",
@@ -223,12 +211,7 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   hclBool(doc, "disable_mlock", "disable_mlock"); // type-checked, otherwise ignored (no mlock in Node)
 
   const seals = hclBlocks(doc, "seal", 1).map((block, i) => parseSeal(block, `seal.${block.labels[0]}[${i}]`, bad));
-  const hsms = hclBlocks(doc, "hsm", 1).map((block) => parseHsm(block, bad));
-  const names = new Set<string>();
-  for (const h of hsms) {
-    if (names.has(h.name)) bad(`hsm.${h.name}`, "duplicate hsm name");
-    names.add(h.name);
-  }
+  const hsms = parseHsmBlocks(doc, bad);
 
   const limits = parseLimits(doc, bad);
 
@@ -404,37 +387,4 @@ function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {
     }
   }
   return { type, disabled, params: Object.freeze(params) };
-}
-
-function parseHsm(block: HclBlock, bad: Bad): HsmConfig {
-  const name = block.labels[0];
-  const field = `hsm.${name}`;
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) bad(field, "hsm name may only contain letters, digits, '.', '_' and '-'");
-  const b = block.body;
-  checkHclKeys(b, HSM_KEYS, field);
-  const lib = hclString(b, "lib", `${field}.lib`);
-  if (!lib) return bad(`${field}.lib`, "is required (path to the PKCS#11 module)");
-  const tokenLabel = hclString(b, "token_label", `${field}.token_label`) || undefined;
-  const serial = hclString(b, "serial", `${field}.serial`) || undefined;
-  // A token is chosen by label or serial, never by slot index (slot order is not stable).
-  if (!tokenLabel && !serial) bad(field, "token_label or serial is required");
-  const pin = hclString(b, "pin", `${field}.pin`) || undefined;
-  const pinFile = hclString(b, "pin_file", `${field}.pin_file`) || undefined;
-  const pinEnv = hclString(b, "pin_env", `${field}.pin_env`) || undefined;
-  const pinSources = [pin, pinFile, pinEnv].filter((x) => x !== undefined).length;
-  if (pinSources > 1) bad(field, "set only one of pin, pin_file and pin_env");
-  const maxSessions = hclNumber(b, "max_sessions", `${field}.max_sessions`);
-  if (maxSessions !== undefined && (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > 1024)) {
-    bad(`${field}.max_sessions`, "must be a whole number from 1 to 1024");
-  }
-  return {
-    ...optional("maxSessions", maxSessions),
-    name,
-    lib,
-    ...optional("tokenLabel", tokenLabel),
-    ...optional("serial", serial),
-    ...optional("pin", pin),
-    ...optional("pinFile", pinFile),
-    ...optional("pinEnv", pinEnv),
-  };
 }

@@ -17,8 +17,9 @@ import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
-import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type HsmConfig, type ServerConfig, type StorageConfig } from "./config.js";
-import { warmUpHcl } from "./hcl.js";
+import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
+import type { HsmBlockConfig } from "../hsm/hsm-config.js";
+import { warmUpHcl } from "../common/hcl/hcl.js";
 import { startJobs, type JobsOptions } from "./jobs.js";
 
 export interface RunningServer {
@@ -65,7 +66,7 @@ function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartO
   }
 }
 
-function hsmDeclaration(h: HsmConfig): HsmDeclaration {
+function hsmDeclaration(h: HsmBlockConfig): HsmDeclaration {
   return { ...h };
 }
 
@@ -202,14 +203,14 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
 }
 
 /** The `hsm` and `seal "pkcs11"` blocks the dev flag stands for. */
-export function devHsmConfig(flag: string): { hsm: HsmConfig; seal: ServerConfig["seals"][number] } {
+export function devHsmConfig(flag: string): { hsm: HsmBlockConfig; seal: ServerConfig["seals"][number] } {
   let decl: HsmDeclaration;
   try {
     decl = parseHsmFlag(flag, "dev");
   } catch (err) {
     throw new ConfigError(`-dev-hsm: ${err instanceof Error ? err.message : String(err)}`, "dev-hsm");
   }
-  const hsm: HsmConfig = { name: decl.name, lib: decl.lib };
+  const hsm: HsmBlockConfig = { name: decl.name, lib: decl.lib };
   if (decl.tokenLabel !== undefined) hsm.tokenLabel = decl.tokenLabel;
   if (decl.serial !== undefined) hsm.serial = decl.serial;
   if (decl.pin !== undefined) hsm.pin = decl.pin;

@@ -6,7 +6,7 @@
  * Values reaching storage are already encrypted by the barrier, except the few seal entries that must
  * be readable while sealed (and those hold only ciphertext of the root key).
  */
-import { ArcaError } from "../core/errors.js";
+import { ArcaError } from "../common/errors.js";
 
 export interface ListOptions {
   /** Exclusive cursor: only keys sorting after this one (relative to the prefix) are returned. */

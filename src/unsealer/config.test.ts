@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF_MAX_MS, DEFAULT_INTERVAL_MS, parseUnsealerConfig, UnsealerConfigError } from "./config.js";
+import { hsmBlockConformance } from "../hsm/hsm-config.case.js";
 
 const HSM = `hsm "soft" {
   lib         = "/usr/lib/softhsm/libsofthsm2.so"
@@ -14,6 +15,8 @@ const SHARE = `share {
 function hcl(unsealer: string, extra = `${HSM}\n${SHARE}`): string {
   return `unsealer {\n${unsealer}\n}\n${extra}\n`;
 }
+
+hsmBlockConformance("unsealer config", async (hsmBlocks) => (await parseUnsealerConfig(hcl(`servers = ["https://a"]`, `${hsmBlocks}\n${SHARE}`))).hsms);
 
 async function configError(text: string): Promise<UnsealerConfigError> {
   try {

@@ -12,14 +12,13 @@
 //
 // Every block is strict (unknown keys are errors): this file decides which HSM holds the share and which
 // servers receive it, so a typo must stop the daemon rather than silently change either.
-import type { HsmDeclaration } from "../hsm/hsm-registry.js";
+import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
 import { parsePkcs11Uri } from "../hsm/uri.js";
 import { KeyConfigError } from "../hsm/key-errors.js";
 import { parseDurationSeconds } from "../core/policy/policy.js";
 import {
   checkHclKeys,
   hclAttr,
-  hclBlocks,
   hclBodies,
   hclBool,
   hclString,
@@ -27,7 +26,7 @@ import {
   loadHclConfig,
   parseHclConfig,
   type HclObject,
-} from "../server/hcl.js";
+} from "../common/hcl/hcl.js";
 
 export const DEFAULT_INTERVAL_MS = 5_000;
 export const DEFAULT_BACKOFF_MAX_MS = 60_000;
@@ -46,7 +45,7 @@ export interface UnsealerConfig {
   tlsSkipVerify: boolean;
   intervalMs: number;
   backoffMaxMs: number;
-  hsms: HsmDeclaration[];
+  hsms: HsmBlockConfig[];
   shares: ShareConfig[];
 }
 
@@ -63,7 +62,6 @@ export class UnsealerConfigError extends Error {
 
 const TOP_LEVEL = ["unsealer", "hsm", "share"] as const;
 const UNSEALER_KEYS = ["servers", "ca_cert", "tls_skip_verify", "interval", "backoff_max"] as const;
-const HSM_KEYS = ["lib", "token_label", "serial", "pin", "pin_file", "pin_env"] as const;
 const SHARE_KEYS = ["key", "file"] as const;
 
 // HclSyntaxError never quotes source text, so a PIN written inline cannot leak through an error.
@@ -100,13 +98,8 @@ function build(doc: HclObject, filename: string): UnsealerConfig {
   if (intervalMs <= 0) bad("unsealer.interval", "must be greater than zero");
   if (backoffMaxMs < intervalMs) bad("unsealer.backoff_max", "must not be shorter than interval");
 
-  const hsms = hclBlocks(doc, "hsm", 1).map((block) => parseHsm(block.labels[0], block.body, bad));
+  const hsms = parseHsmBlocks(doc, bad);
   if (hsms.length === 0) bad("hsm", `at least one hsm "NAME" { lib, token_label, pin_file } block is required`);
-  const names = new Set<string>();
-  for (const h of hsms) {
-    if (names.has(h.name)) bad(`hsm.${h.name}`, "duplicate hsm name");
-    names.add(h.name);
-  }
 
   const shareBodies = hclAttr(doc, "share") === undefined ? [] : hclBodies(doc.share, "share");
   if (shareBodies.length === 0) bad("share", `at least one share { key, file } block is required`);
@@ -138,30 +131,6 @@ function durationMs(body: HclObject, key: string, field: string, bad: Bad): numb
   const secs = parseDurationSeconds(v);
   if (secs === undefined) return bad(field, `invalid duration (use e.g. "5s", "500ms" or seconds)`);
   return Math.round(secs * 1000);
-}
-
-function parseHsm(name: string, b: HclObject, bad: Bad): HsmDeclaration {
-  const field = `hsm.${name}`;
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) bad(field, "hsm name may only contain letters, digits, '.', '_' and '-'");
-  checkHclKeys(b, HSM_KEYS, field);
-  const lib = hclString(b, "lib", `${field}.lib`);
-  if (!lib) return bad(`${field}.lib`, "is required (path to the PKCS#11 module)");
-  const tokenLabel = hclString(b, "token_label", `${field}.token_label`) || undefined;
-  const serial = hclString(b, "serial", `${field}.serial`) || undefined;
-  // A token is chosen by label or serial, never by slot index (slot order is not stable).
-  if (!tokenLabel && !serial) bad(field, "token_label or serial is required");
-  const pin = hclString(b, "pin", `${field}.pin`) || undefined;
-  const pinFile = hclString(b, "pin_file", `${field}.pin_file`) || undefined;
-  const pinEnv = hclString(b, "pin_env", `${field}.pin_env`) || undefined;
-  const pinSources = [pin, pinFile, pinEnv].filter((x) => x !== undefined).length;
-  if (pinSources !== 1) bad(field, "set exactly one of pin, pin_file and pin_env");
-  const d: HsmDeclaration = { name, lib };
-  if (tokenLabel !== undefined) d.tokenLabel = tokenLabel;
-  if (serial !== undefined) d.serial = serial;
-  if (pin !== undefined) d.pin = pin;
-  if (pinFile !== undefined) d.pinFile = pinFile;
-  if (pinEnv !== undefined) d.pinEnv = pinEnv;
-  return d;
 }
 
 function parseShare(b: HclObject, field: string, bad: Bad): ShareConfig {

@@ -15,7 +15,7 @@
  * run in one storage transaction.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { getJson, putJson } from "../../core/view.js";
 import type { KeyValueReader, KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 import type { TokenParams } from "../token-fields.js";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { expectArcaError, initializedCore } from "../../../test/core.js";
 import { Core } from "../../core/core.js";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { Operation, Response } from "../../core/framework/request.js";
 import { SqliteStorage } from "../../storage/sqlite.js";
 import { createAppRoleBackend } from "./backend.js";

@@ -4,7 +4,7 @@
  * wrong. A secret ID's checks and its use count run in one storage transaction: two concurrent logins
  * can never both spend the last use, and a refused login (CIDR, token CIDR) spends none.
  */
-import { ArcaError, permissionDenied } from "../../core/errors.js";
+import { ArcaError, permissionDenied } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Request } from "../../core/framework/request.js";

@@ -4,7 +4,7 @@
  * constraint (bind_secret_id or a CIDR binding), role_id is a UUID unless the caller sets one.
  */
 import { randomUUID } from "node:crypto";
-import { ArcaError, notFound, unsupportedPath } from "../../core/errors.js";
+import { ArcaError, notFound, unsupportedPath } from "../../common/errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";

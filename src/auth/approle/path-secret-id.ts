@@ -4,7 +4,7 @@
  * exactly once, by the call that creates it, and only its HMAC is stored.
  */
 import { randomUUID } from "node:crypto";
-import { ArcaError, notFound } from "../../core/errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";

@@ -15,7 +15,7 @@
  * State is in memory and per mount: a restart or a seal forgets it, which is acceptable for throttling
  * (it never grants access). Both tables are bounded; locked users are the last to be forgotten.
  */
-import { ArcaError, permissionDenied } from "../../core/errors.js";
+import { ArcaError, permissionDenied } from "../../common/errors.js";
 
 export interface LockoutPolicy {
   threshold: number;

@@ -4,7 +4,7 @@
  * message nor the timing tells whether the user exists. Users are locked out after repeated failures
  * (per mount, whatever the source) and each source address is limited (login-limiter.ts).
  */
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { issueLoginToken } from "../token-fields.js";

@@ -3,7 +3,7 @@
  * as OpenBao's builtin/credential/userpass. Usernames are case-insensitive (stored lower-cased). No
  * response ever carries the password or its hash.
  */
-import { ArcaError, notFound, unsupportedPath } from "../../core/errors.js";
+import { ArcaError, notFound, unsupportedPath } from "../../common/errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";

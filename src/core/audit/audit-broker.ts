@@ -6,7 +6,7 @@
  * Layout (barrier): `core/audit` = the device table; `sys/audit-salt/<path>` = each device's HMAC key.
  */
 import { randomBytes } from "node:crypto";
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { getJson, putJson } from "../view.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { AuthResponse, Request, Response } from "../framework/request.js";

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { createSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { chainLine, GENESIS, stateAfter, type ChainState } from "./chain.js";
 
 export interface AuditDevice {

@@ -8,7 +8,7 @@
  * when a storage key under the mount changed elsewhere (another node), `cleanup` when the mount goes away
  * (unmount, seal). Every hook is optional; a backend without one keeps nothing outside its storage.
  */
-import { ArcaError, unsupportedOperation, unsupportedPath } from "../errors.js";
+import { ArcaError, unsupportedOperation, unsupportedPath } from "../../common/errors.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import {
   buildContext,

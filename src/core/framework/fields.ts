@@ -3,7 +3,7 @@
  * strings, lists as comma-separated strings and durations as Go strings. Handlers get values of the
  * declared TypeScript type; a value that cannot be coerced is a 400 naming the field.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { DurationError, parseDuration } from "./duration.js";
 import { setOwn } from "../own-keys.js";
 

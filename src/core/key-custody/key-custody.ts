@@ -14,7 +14,7 @@
  * of another owner and a seal key all get the same answer (KeyNotUsableError).
  */
 import { createHash } from "node:crypto";
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { keyErrorToArca } from "../key-api-errors.js";
 import { KeyUnavailableError } from "../../hsm/key-errors.js";
 import { getJson, putJson } from "../view.js";

@@ -6,7 +6,7 @@
  *
  * Storage (the namespace's store): `core/managed-keys/pkcs11/<name>` → ManagedKeyEntry.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { getJson, putJson } from "../view.js";
 import type { KeyIdentity } from "../../hsm/key-manager.js";
 import type { KeyValueReader, KeyValueStore } from "../../storage/storage.js";

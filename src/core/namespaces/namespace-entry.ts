@@ -2,7 +2,7 @@
  * The stored form of a namespace: one entry per namespace at `core/namespaces/<uuid>` in the server's
  * barrier (no single table, so thousands of namespaces cost one small entry each), and the names rules.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { ROOT_NAMESPACE } from "../framework/request.js";
 
 /** A sealable namespace's keyring protection: its root key, encrypted inside the tenant's HSM key. */

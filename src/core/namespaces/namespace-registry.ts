@@ -9,9 +9,9 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { LIMIT_SETTING } from "../limits.js";
-import { ArcaError, notFound } from "../errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { getJson, putJson, StorageView } from "../view.js";
-import { randomBase62 } from "../ids.js";
+import { randomBase62 } from "../../common/ids.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { KeyIdentity, KeyManager } from "../../hsm/key-manager.js";
 import type { KeyCustody } from "../key-custody/key-custody.js";

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Barrier } from "../barrier.js";
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { zero } from "../../crypto/aead.js";
 import { isKeyEncrypter, type KeyEncrypter, type KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";

@@ -10,7 +10,7 @@
  * Mount lifecycle: a backend is initialised once its mount is live (mounted, or rebuilt at setup) and
  * cleaned up when it goes (unmount, teardown at seal or delete).
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { LogicalBackend } from "../framework/backend.js";
 import { ROOT_NAMESPACE, type NamespaceRef } from "../framework/request.js";
 import { dataPrefix, loadTable, newMount, routePath, saveTable, type MountEntry, type MountTable } from "../mounts.js";

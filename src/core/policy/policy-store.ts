@@ -4,9 +4,9 @@
  * Parsed policies and built ACLs are cached; every change goes through this class, which drops the
  * affected cache entries.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { DEFAULT_INPUT_LIMITS, LIMIT_SETTING, type InputLimits } from "../limits.js";
-import { HclParserBusy } from "../../server/hcl.js";
+import { HclParserBusy } from "../../common/hcl/hcl.js";
 import { getJson, putJson } from "../view.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { ACL } from "./acl.js";

@@ -2,7 +2,7 @@
 //
 // A policy is a list of path rules. Parsing keeps every rule, including expired ones and identity-
 // templated ones; the ACL decides what to do with them (skip expired, never match templated).
-// Parsing cost is dominated by the HCL parser (~0.7 ms for a 20-line policy, see src/server/hcl.ts), so
+// Parsing cost is dominated by the HCL parser (~0.7 ms for a 20-line policy, see src/common/hcl/hcl.ts), so
 // callers should cache parsed policies rather than re-parse per request.
 
 import {
@@ -17,7 +17,7 @@ import {
   parseHcl,
   type HclObject,
   type HclValue,
-} from "../../server/hcl.js";
+} from "../../common/hcl/hcl.js";
 
 export type Capability = "create" | "read" | "update" | "patch" | "delete" | "list" | "scan" | "sudo" | "deny";
 

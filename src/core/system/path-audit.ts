@@ -1,5 +1,5 @@
 /** sys/audit (enable, disable, list audit devices) and sys/audit-hash. */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Core } from "../core.js";
 import type { AuditTableEntry } from "../audit/audit-broker.js";

@@ -1,5 +1,5 @@
 /** sys/capabilities, capabilities-self, capabilities-accessor. */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Core, ResolvedToken } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";

@@ -4,10 +4,10 @@
  * both forms, as in OpenBao), answered in the envelope with the status under `data`. The bao CLI of those
  * versions (`bao operator generate-root`) calls these; hvac and the vault CLI call the classic ones.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Core } from "../core.js";
-import { decodeShare, generateRootWire } from "../../seal/generate-root.js";
+import { decodeShare, generateRootWire } from "../generate-root.js";
 
 const ATTEMPT_FIELDS = {
   otp: { type: "string", description: "One-time pad as long as a token (28 characters); generated and returned when omitted." },

@@ -2,14 +2,14 @@
  * sys/internal/ui/mounts (the bao/vault CLI asks it which KV version a mount is) and
  * sys/internal/specs/openapi (the OpenAPI document of every mounted path).
  */
-import { permissionDenied } from "../errors.js";
+import { permissionDenied } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import { openApiPathItem, openApiPathTemplate } from "../framework/openapi.js";
 import { routePath } from "../mounts.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import { renderMount } from "./render.js";
-import { VERSION } from "../../server/version.js";
+import { VERSION } from "../../common/version.js";
 
 export function internalPaths(ns: Namespace, core: Core): PathSpec[] {
   return [

@@ -5,7 +5,7 @@
  * them (a tenant admin writes its own policies, so a policy cannot be what stops it); a namespace's own tokens
  * may read and list what was granted to it. Keys owned by a mount or a seal are never grantable.
  */
-import { ArcaError, notFound } from "../errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import { ROOT_NAMESPACE, type Request } from "../framework/request.js";
 import type { Core } from "../core.js";

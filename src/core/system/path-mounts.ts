@@ -1,5 +1,5 @@
 /** sys/mounts and sys/auth: enable, disable, read, tune (one implementation for both tables). */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath } from "../framework/path.js";
 import { parseFields, type Fields } from "../framework/fields.js";
 import { effectiveUserLockout, isReservedSecretPath, newMount, normaliseMountPath, type MountConfig, type MountTable, type UserLockoutConfig } from "../mounts.js";

@@ -3,7 +3,7 @@
  * one; the API lock; and, beyond OpenBao, the seal of namespaces whose keyring the tenant's HSM key holds.
  * Paths are relative to the calling namespace.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Response } from "../framework/request.js";
 import type { Core } from "../core.js";

@@ -1,5 +1,5 @@
 /** sys/policies/acl/* and the legacy sys/policy/*. */
-import { ArcaError, notFound } from "../errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Namespace } from "../namespaces/namespace.js";
 

@@ -3,7 +3,7 @@
  * every other and the pipeline checks, audits and counts them (token → ACL → audit → handler → audit).
  * Seal and step-down need sudo, as OpenBao's sealInitCommon/StepDown require root privileges.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Core } from "../core.js";
 

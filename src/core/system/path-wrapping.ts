@@ -1,5 +1,5 @@
 /** sys/wrapping/wrap, unwrap, lookup and rewrap. */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Namespace } from "../namespaces/namespace.js";
 

@@ -1,6 +1,6 @@
 /** Mount entries as OpenBao renders them in sys/mounts and sys/auth. */
 import type { MountEntry } from "../mounts.js";
-import { VERSION } from "../../server/version.js";
+import { VERSION } from "../../common/version.js";
 
 export function renderMountConfig(m: MountEntry): Record<string, unknown> {
   const c = m.config;

@@ -4,7 +4,7 @@
  * revoke-orphan, accessors, roles and tidy. Token entries are only ever touched through the core's
  * TokenStore; these handlers decide policy, TTL and parentage and shape the responses.
  */
-import { ArcaError, notFound } from "../errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath, type HandlerContext, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { AuthResponse, Response } from "../framework/request.js";

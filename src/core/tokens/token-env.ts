@@ -1,5 +1,5 @@
 /** What the token endpoints share: the core, their namespace and mount, and a few naming and lease rules. */
-import { unsupportedPath } from "../errors.js";
+import { unsupportedPath } from "../../common/errors.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";

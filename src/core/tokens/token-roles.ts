@@ -1,5 +1,5 @@
 /** Token roles (`auth/token/roles/:name`): their fields, the write rules and the read shape. */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { HandlerContext } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
 import type { Response } from "../framework/request.js";

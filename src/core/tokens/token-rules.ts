@@ -2,7 +2,7 @@
  * Policy-set and TTL rules shared by every way a token is made (token store, auth methods), after
  * OpenBao's sdk/helper/policyutil, strutil and framework.CalculateTTL.
  */
-import { ArcaError } from "../errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { formatDuration } from "../framework/duration.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);

@@ -20,8 +20,8 @@
  * scheduler) then revokes each expired token with its subtree, and its cubbyhole through the revoke hooks.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { ArcaError } from "../errors.js";
-import { randomBase62 } from "../ids.js";
+import { ArcaError } from "../../common/errors.js";
+import { randomBase62 } from "../../common/ids.js";
 import { getJson, putJson } from "../view.js";
 import { EXPIRY_PREFIX, dueBuckets, expiryKey } from "./expiry-index.js";
 import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";

@@ -6,7 +6,7 @@
  * STORAGE LAYOUT (an on-disk format, forever), inside the mount's view:
  *   <token entry id>/<path>   the request body as JSON (token entry ids are salted hashes, never tokens)
  */
-import { ArcaError, notFound, permissionDenied } from "../../core/errors.js";
+import { ArcaError, notFound, permissionDenied } from "../../common/errors.js";
 import { LogicalBackend } from "../../core/framework/backend.js";
 import { definePath, type HandlerContext } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";

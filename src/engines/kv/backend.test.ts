@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { Request, Response } from "../../core/framework/request.js";
 import { backendHarness, type Call } from "../../../test/backend-harness.js";
 import { createKvBackend } from "./backend.js";

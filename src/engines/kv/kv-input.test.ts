@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import {
   mergePatch,
   parseCas,

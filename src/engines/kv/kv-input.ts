@@ -3,7 +3,7 @@
  * rejection is an ArcaError with OpenBao's message where OpenBao has one, so a malformed request can never
  * surface as a TypeError (500).
  */
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { setOwn } from "../../core/own-keys.js";
 
 /** Longest secret path accepted, in UTF-8 bytes. */

@@ -1,7 +1,7 @@
 /**
  * `config`: mount-wide settings of a KV v2 mount (max_versions, cas_required, delete_version_after).
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { DurationError, formatDuration, parseDuration } from "../../core/framework/duration.js";
 import { definePath } from "../../core/framework/path.js";
 import { DELETE_VERSION_AFTER_DISABLED, loadConfig, saveConfig } from "./kv-store.js";

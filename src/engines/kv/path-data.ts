@@ -4,7 +4,7 @@
  * read-modify-write runs in one storage transaction so concurrent writers cannot lose updates or both
  * pass the same check-and-set.
  */
-import { ArcaError, invalidRequest, notFound } from "../../core/errors.js";
+import { ArcaError, invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueReader, KeyValueTxn } from "../../storage/storage.js";

@@ -2,7 +2,7 @@
  * `delete/<path>` and `undelete/<path>`: soft-delete or restore chosen versions of a secret. Soft deletion
  * only stamps a deletion time in the key's metadata; the data stays until destroyed or pruned.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { parseVersions, validatePath } from "./kv-input.js";
 import { isDeleted, loadConfig, loadMetadata, saveMetadata, scheduledDeletion } from "./kv-store.js";

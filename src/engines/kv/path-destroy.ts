@@ -2,7 +2,7 @@
  * `destroy/<path>`: permanently removes the data of chosen versions; their metadata stays, marked
  * destroyed, so reads of them answer 404 with that metadata.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { parseVersions, validatePath } from "./kv-input.js";
 import { loadMetadata, saveMetadata, versionKey } from "./kv-store.js";

@@ -2,7 +2,7 @@
  * `metadata/<path>` (per-key settings, version bookkeeping, key listing) and OpenBao's
  * `detailed-metadata/<path>` (a listing with every key's metadata in key_info, one consistent snapshot).
  */
-import { notFound } from "../../core/errors.js";
+import { notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueReader } from "../../storage/storage.js";

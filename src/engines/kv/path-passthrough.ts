@@ -3,7 +3,7 @@
  * "passthrough" backend). Entries live under `entries/` in the mount's view, so that the mount could later
  * be upgraded in place to the v2 layout, which uses other prefixes.
  */
-import { invalidRequest, notFound } from "../../core/errors.js";
+import { invalidRequest, notFound } from "../../common/errors.js";
 import { parseDuration } from "../../core/framework/duration.js";
 import { coerceField, type FieldSpec } from "../../core/framework/fields.js";
 import { definePath } from "../../core/framework/path.js";

@@ -2,7 +2,7 @@
  * `subkeys/<path>`: the structure of a secret version with every value replaced by null, so a caller can
  * see which keys exist without being able to read them.
  */
-import { ArcaError, notFound } from "../../core/errors.js";
+import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { subkeys, validatePath } from "./kv-input.js";
 import { versionView } from "./kv-store.js";

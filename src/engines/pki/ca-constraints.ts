@@ -4,7 +4,7 @@
  * enforce the parent's limits anyway, but a sub-CA that claims more than its parent grants is a
  * certificate that fails somewhere far from here; sign-intermediate refuses it up front instead.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import * as der from "./der.js";
 import { EXT, type ParsedCertificate } from "./x509.js";
 

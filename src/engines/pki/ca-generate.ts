@@ -3,7 +3,7 @@
  * comes from (internal | exported | existing | kms), the CA subject and extensions, and storing a new
  * issuer with its key.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { KeyValueTxn } from "../../storage/storage.js";
 import type { Signer } from "../../hsm/key-manager.js";

@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, generateKeyPair, sign as signSync, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { HashAlgorithm, KeyAlgorithm, SignOptions, Signer } from "../../hsm/key-manager.js";
 import { explicit, int, nullValue, oid, seq } from "./der.js";
 

@@ -4,7 +4,7 @@
  * the KeyManager), and signs certificates. Software and HSM keys are both `Signer`s here.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { isManagedKeyResolver, type KeyAlgorithm, type KeyManager, type Signer } from "../../hsm/key-manager.js";
 import { algorithmOfKey, generateSoftwareKey, loadSoftwareKey, signatureAlgorithm, softwareSigner, type SignatureAlgorithm } from "./ca-keys.js";

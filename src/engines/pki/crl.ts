@@ -10,7 +10,7 @@
  * Records from before CRL issuers (`crls/<issuer id>`, `delta-crls/<issuer id>`) are migrated at the first
  * rebuild of their CRL issuer: their numbers are honoured (the new number is above them), then they go.
  */
-import { invalidRequest, notFound } from "../../core/errors.js";
+import { invalidRequest, notFound } from "../../common/errors.js";
 import type { KeyValueReader, KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 import { signatureAlgorithm } from "./ca-keys.js";
 import type { CaRuntime, LoadedIssuer } from "./ca.js";

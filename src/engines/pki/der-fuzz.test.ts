@@ -5,7 +5,7 @@ import { createPrivateKey, sign, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { pkiSuite } from "./pki-harness.test-util.js";
 import { pem, pemBlocks } from "./x509.js";
 import * as der from "./der.js";

@@ -5,7 +5,7 @@
  * Parsing of untrusted input (CSRs, certificates, PEM bundles) still goes through @peculiar/x509 where the
  * structure is rich; this reader is for the few fixed structures we produce or must slice (raw TBS bytes).
  */
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 
 export const TAG = {
   BOOLEAN: 0x01,

@@ -9,7 +9,7 @@
  * default issuer's last change and the last change of the default; a CRL's is its thisUpdate. Issuers
  * stored before Last-Modified existed have no time: they are always served in full.
  */
-import { notFound } from "../../core/errors.js";
+import { notFound } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Request, Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";

@@ -5,7 +5,7 @@
  * key already sits in an HSM, named by `key_ref` PKCS#11 URI — checked to match before anything is stored).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";

@@ -7,7 +7,7 @@
  */
 import { generateKeyPair, randomUUID, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Request, Response } from "../../core/framework/request.js";

@@ -3,7 +3,7 @@
  * `config/issuers`; keys: `keys/` LIST, `key/:ref` (GET, POST, DELETE), `config/keys`; and the mount
  * settings `config/urls`, `config/crl`.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import { keyTypeOf, keyBitsOf } from "./ca-keys.js";

@@ -4,7 +4,7 @@
  * `keys/import` (a software private key as PEM, or an HSM key named by PKCS#11 URI in `key_ref`).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";

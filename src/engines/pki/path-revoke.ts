@@ -5,7 +5,7 @@
  * revocation as soon as the call returns.
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";

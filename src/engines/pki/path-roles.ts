@@ -3,7 +3,7 @@
  * sizes are refused when the role is written, not when it is first used.
  */
 import { validateCidrList } from "../../core/cidr.js";
-import { invalidRequest, notFound } from "../../core/errors.js";
+import { invalidRequest, notFound } from "../../common/errors.js";
 import type { FieldSpec, Fields } from "../../core/framework/fields.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import { keyAlgorithmFor } from "./ca-keys.js";

@@ -4,7 +4,7 @@
  * software (internal | exported), taken from the mount's keys (existing), or created in / bound from the
  * HSM (kms) — where the private key never leaves the token.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { Fields } from "../../core/framework/fields.js";

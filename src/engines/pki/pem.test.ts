@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { api, devServer } from "../../../test/servers.js";
 import type { RunningServer } from "../../server/server.js";
 import { MAX_PEM_BUNDLE_BYTES, MAX_PEM_FIELD_BYTES, pem, pemBlocks } from "./pem.js";

@@ -11,7 +11,7 @@
  * Semantics are the old regex's: blocks in order, a BEGIN without a matching END is skipped, text
  * between blocks is ignored, whitespace inside a body is dropped, the body must be base64.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 
 export interface PemBlock {
   label: string;

@@ -3,7 +3,7 @@
  * format). Records are JSON; certificates are stored as PEM exactly as served, so reads do no encoding work.
  */
 import { randomUUID } from "node:crypto";
-import { invalidRequest, notFound } from "../../core/errors.js";
+import { invalidRequest, notFound } from "../../common/errors.js";
 import { getJson, putJson } from "../../core/view.js";
 import type { KeyAlgorithm } from "../../hsm/key-manager.js";
 import type { KeyValueReader, KeyValueWriter } from "../../storage/storage.js";

@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import { addressInCidrs } from "../../core/cidr.js";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 
 export interface Role {
   issuerRef: string;

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import * as der from "./der.js";
 
 export const EXT = {

@@ -5,7 +5,7 @@
  * is untrusted, so every accessor validates tags and lengths and a failure is a 400 naming the input.
  */
 import { createPublicKey, verify as verifySig, type KeyObject } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { HashAlgorithm, Signer } from "../../hsm/key-manager.js";
 import type { SignatureAlgorithm } from "./ca-keys.js";
 import { OID } from "./ca-keys.js";

@@ -19,7 +19,7 @@
  * schemes collide only by chance (2^-96 per pair), as random nonces do. Rotating the key moves to scheme 2.
  */
 import { createHmac, hkdfSync } from "node:crypto";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { KeyVersion } from "./transit-key.js";
 
 /** The scheme new versions are made with (stored as KeyVersion.convergentNonce). */

@@ -1,7 +1,7 @@
 import { constants, createHash, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import {
   ecdsaSignDigest,
   ecdsaVerifyDigest,

@@ -10,7 +10,7 @@
  */
 import { constants, createHash, privateDecrypt, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 
 export type EcdsaType = "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521";
 export type DsaEncoding = "der" | "ieee-p1363";

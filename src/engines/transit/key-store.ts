@@ -4,7 +4,7 @@
  * and is keyed by the stored bytes, so a write from anywhere (another request, the rotation job, restore)
  * is seen at once without invalidation.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { getJson, putJson } from "../../core/view.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { openVersionKey } from "./open-version-key.js";

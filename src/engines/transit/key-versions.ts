@@ -3,7 +3,7 @@
  * KeyManager seam, and deleting HSM objects transit owns.
  */
 import { randomBytes } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { isKeyDeleter, isKeyEncrypter, isManagedKeyResolver, type KeyAlgorithm, type KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";

@@ -5,7 +5,7 @@
  * key, fetched once. Seam errors become API errors through the one mapping every engine uses.
  */
 import type { KeyObject } from "node:crypto";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { ecPublicPoint, parsePssSalt } from "./digest-sign.js";
 import { isKeyEncrypter, type HashAlgorithm, type KeyEncrypter, type KeyManager, type SignOptions } from "../../hsm/key-manager.js";

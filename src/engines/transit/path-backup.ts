@@ -5,7 +5,7 @@
  * Backup format (an on-disk format, forever): base64(JSON {"format": "arca-transit-backup", "version": 1,
  * "policy": <the stored KeyPolicy record, see backend.ts>}).
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { CONVERGENT_NONCE_SCHEME } from "./convergent-nonce.js";
 import { checkKeyName, loadPolicy, savePolicy } from "./key-store.js";

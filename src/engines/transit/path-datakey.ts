@@ -3,7 +3,7 @@
  * clear too when `:plaintext` is "plaintext" ("wrapped" returns only the ciphertext).
  */
 import { randomBytes } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { encryptVersion, requireCapability } from "./transit-crypto.js";
 import { loadOrFail, type TransitEnv } from "./transit-env.js";

@@ -3,7 +3,7 @@
  * Encrypt upserts a missing key (aes256-gcm96 unless `type` says otherwise) when config/keys allows it; the
  * core asks for the `create` capability then, through the existence check.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import { checkKeyName, loadKeysConfig, policyKey, type CachedPolicy } from "./key-store.js";

@@ -5,7 +5,7 @@
  * base64 of the raw 32 bytes).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { ArcaError, invalidRequest, notFound } from "../../core/errors.js";
+import { ArcaError, invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { TransitDeps } from "./transit-crypto.js";
 import { loadOrFail, type TransitEnv } from "./transit-env.js";

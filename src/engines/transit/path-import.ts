@@ -6,7 +6,7 @@
  */
 import { constants, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPair, privateDecrypt, randomBytes, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { getJson, putJson } from "../../core/view.js";
 import type { KeyValueStore } from "../../storage/storage.js";

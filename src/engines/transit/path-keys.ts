@@ -1,7 +1,7 @@
 /**
  * `keys`, `keys/:name`, `keys/:name/config`, `keys/:name/rotate`, `keys/:name/trim`: the key lifecycle.
  */
-import { invalidRequest, notFound } from "../../core/errors.js";
+import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";

@@ -2,7 +2,7 @@
  * `random[/:source][/:urlbytes]` and `hash[/:urlalgorithm]`: key-less utilities.
  */
 import { randomBytes } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { digest } from "./transit-crypto.js";
 import { decodeBase64 } from "./transit-input.js";

@@ -3,7 +3,7 @@
  * MACs, single or batch_input. Signatures are `vault:vN:` + base64 (asn1) or base64url (jws); with jws an
  * ECDSA signature is r‖s as JWS (RFC 7518 §3.4) wants it, so a JWS is `header.payload.` + that body.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { hmacVersion, requireCapability, signVersion, verifyHmac, verifySignature, type SignParams } from "./transit-crypto.js";
 import { loadOrFail, type TransitEnv } from "./transit-env.js";

@@ -23,7 +23,7 @@ import {
   type DecipherGCM,
   type KeyObject,
 } from "node:crypto";
-import { ArcaError, invalidRequest } from "../../core/errors.js";
+import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { DECRYPT_FAILED } from "../../core/key-api-errors.js";
 import { convergentNonce } from "./convergent-nonce.js";
 import { ecdsaSignDigest, ecPrivateScalar, ecPublicPoint, modulusBits, parsePssSalt, pssSignSalt, rsaPssSignDigest } from "./digest-sign.js";

@@ -5,7 +5,7 @@
  * cryptography, in software or in a key store, and this file never asks which.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import type { DsaEncoding } from "./digest-sign.js";
 import type { CachedPolicy } from "./key-store.js";

@@ -2,7 +2,7 @@
  * What every transit path handler shares: the injected dependencies (the KeyManager for HSM keys) and the
  * mount's policy parse cache.
  */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import type { KeyValueReader } from "../../storage/storage.js";
 import { checkKeyName, type CachedPolicy, type PolicyCache } from "./key-store.js";
 import type { TransitDeps } from "./transit-crypto.js";

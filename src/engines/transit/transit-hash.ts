@@ -1,5 +1,5 @@
 /** Transit's hash names (OpenBao's wire names) and the digest facts signing needs. */
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 
 /** Wire hash names (OpenBao's) → node:crypto digest names. Aliases without "2-" are accepted as well. */
 const HASHES: Record<string, string> = {

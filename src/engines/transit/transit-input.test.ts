@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { decodeBase64, isStdBase64 } from "./transit-input.js";
 
 /** The reference grammar: groups of four, the last one possibly "xx==" or "xxx=" (Go's StdEncoding). */

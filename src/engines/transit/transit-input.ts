@@ -2,7 +2,7 @@
  * Input handling shared by the transit endpoints: strict base64, the `vault:vN:` envelope, batch_input
  * (bounded, per-item errors) and the batch status code rules (partial_failure_response_code).
  */
-import { ArcaError, invalidRequest, isArcaError } from "../../core/errors.js";
+import { ArcaError, invalidRequest, isArcaError } from "../../common/errors.js";
 import { coerceField } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";
 

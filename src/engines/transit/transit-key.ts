@@ -4,7 +4,7 @@
  */
 import { generateKeyPair, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { formatNs, nowNs } from "../kv/kv-time.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);

@@ -3,7 +3,7 @@
  * ECDSA (over a message or a digest), RSA PKCS#1 v1.5 (with or without DigestInfo) and RSA-PSS.
  */
 import { constants, publicDecrypt, timingSafeEqual, verify as cryptoVerify, type KeyObject } from "node:crypto";
-import { invalidRequest } from "../../core/errors.js";
+import { invalidRequest } from "../../common/errors.js";
 import { ecdsaVerifyDigest, maxPssSalt, modulusBits, parsePssSalt, rsaPssVerifyDigest } from "./digest-sign.js";
 import { DIGEST_BYTES, DIGEST_INFO, requireHash } from "./transit-hash.js";
 import { isEcdsa, type KeyType } from "./transit-key.js";

@@ -3,7 +3,7 @@
  * the body does not start with `{` or `[`). Anything malformed is a 400, anything too big a 413.
  */
 import type { IncomingMessage } from "node:http";
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers["content-length"];

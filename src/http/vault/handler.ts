@@ -3,7 +3,7 @@
  * policy or touches storage; it only translates.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ArcaError, isArcaError } from "../../core/errors.js";
+import { ArcaError, isArcaError } from "../../common/errors.js";
 import { namespaceUnavailableError, type Core } from "../../core/core.js";
 import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";

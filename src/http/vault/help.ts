@@ -1,5 +1,5 @@
 /** `?help=1` on any path: the declared path's help text and its OpenAPI fragment. */
-import { ArcaError, permissionDenied } from "../../core/errors.js";
+import { ArcaError, permissionDenied } from "../../common/errors.js";
 import type { Core } from "../../core/core.js";
 import { helpMarkdown, openApiPathItem, openApiPathTemplate } from "../../core/framework/openapi.js";
 

@@ -5,10 +5,10 @@
  * paths of the system backend and go through the pipeline (token → ACL → audit → handler → audit); this
  * module only says how the wire format answers them.
  */
-import { ArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import type { Core } from "../../core/core.js";
 import { parseBool } from "../../core/framework/fields.js";
-import { VERSION, COMMIT_DATE } from "../../server/version.js";
+import { VERSION, COMMIT_DATE } from "../../common/version.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
 
 export interface RawResult {

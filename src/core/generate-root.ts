@@ -15,9 +15,9 @@
  * PGP-encrypted tokens (`pgp_key`) are refused: there is no OpenPGP implementation here.
  */
 import { randomUUID, timingSafeEqual } from "node:crypto";
-import { ArcaError } from "../core/errors.js";
-import { randomBase62 } from "../core/ids.js";
-import { TOKEN_PREFIX } from "../core/tokens/token-store.js";
+import { ArcaError } from "../common/errors.js";
+import { randomBase62 } from "../common/ids.js";
+import { TOKEN_PREFIX } from "./tokens/token-store.js";
 import { zero } from "../crypto/aead.js";
 
 /** Root tokens are `hvs.` + 24 base62 characters; the OTP must be exactly as long to XOR them. */

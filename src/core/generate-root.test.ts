@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArcaError } from "../core/errors.js";
+import { ArcaError } from "../common/errors.js";
 import { api, freshServer } from "../../test/servers.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON, type SoftHsmToken } from "../../test/softhsm.js";
 import { pkcs11SealBlock, sealedConfig, startSealed } from "../../test/hsm-servers.js";

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHclNesting, HclLimitError } from "./hcl-prescan.js";
 import { HclSyntaxError, parseHcl } from "./hcl.js";
-import { DEFAULT_POLICY_TEXT } from "../core/policy/builtin.js";
+import { DEFAULT_POLICY_TEXT } from "../../core/policy/builtin.js";
 
 const depthOk = (text: string, max = 64): boolean => {
   try {
