@@ -3,26 +3,18 @@
  * policy or touches storage; it only translates.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ArcaError, isArcaError } from "../../core/errors.js";
+import { ArcaError } from "../../core/errors.js";
 import { namespaceUnavailableError, type Core } from "../../core/core.js";
 import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";
 import type { Operation, Request, Response } from "../../core/framework/request.js";
 import { DurationError, parseDuration } from "../../core/framework/duration.js";
 import { setOwn } from "../../core/own-keys.js";
-import { parseBody, readBody } from "./body.js";
+import { parseBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
 import { BARE_SYS_PATHS, handleRawSys, RAW_SYS_PATHS, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
-import type { Logger } from "../../server/log.js";
-import type { ServerMetrics } from "../../server/metrics.js";
-
-export interface VaultHandlerOptions {
-  core: Core;
-  logger: Logger;
-  maxRequestSize: number;
-  metrics?: ServerMetrics;
-}
+import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
 
@@ -168,103 +160,81 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
   send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers, namespace);
 }
 
-export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { core, logger, maxRequestSize, metrics } = opts;
-  const handle = handleOne(core, logger, maxRequestSize);
-  if (!metrics) {
-    return async (httpReq, res) => {
-      await handle(httpReq, res);
-    };
-  }
-  return async (httpReq, res) => {
-    const started = process.hrtime.bigint();
-    const seen = await handle(httpReq, res);
-    metrics.observe({ mount: seen.mount, operation: seen.operation, status: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+/** The OpenBao wire format: everything under /v1/ (and, as the fallback format, a 404 for anything else). */
+export function vaultWireFormat(core: Core): WireFormat {
+  return {
+    name: "vault",
+    matches: (pathname) => pathname.startsWith("/v1/"),
+    translate: (input, res) => translate(core, input, res),
+    renderError: (res, input, err) => {
+      const namespace = namespaceHeader(input.http);
+      if (namespace !== undefined && !res.headersSent) res.setHeader("X-Vault-Namespace", namespace);
+      sendError(res, err);
+    },
   };
 }
 
-function handleOne(
-  core: Core,
-  logger: Logger,
-  maxRequestSize: number,
-): (req: IncomingMessage, res: ServerResponse) => Promise<{ mount: string; operation: string }> {
-  return async (httpReq, res) => {
-    const url = httpReq.url ?? "/";
-    const q = url.indexOf("?");
-    const rawPath = q === -1 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-    let request: Request | undefined;
-    // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
-    let namespace: string | undefined;
-    try {
-      if (!rawPath.startsWith("/v1/")) {
-        send(res, 404, { errors: [] });
-        return { mount: "", operation: "" };
-      }
-      const path = logicalPath(rawPath.slice(4));
-      const method = httpReq.method ?? "GET";
-      if (method === "PATCH") {
-        const ct = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-        if (ct !== "application/merge-patch+json") {
-          throw new ArcaError("unsupported_media_type", "PATCH requires the application/merge-patch+json content type");
-        }
-      }
-      const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
-      const rawBody = hasBody ? await readBody(httpReq, maxRequestSize) : undefined;
-      // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
-      const body = rawBody === undefined ? {} : isOcspRequest(httpReq) ? { http_raw_body: rawBody } : parseBody(rawBody);
-      const token = clientToken(httpReq);
-      namespace = namespaceHeader(httpReq);
-
-      if (RAW_SYS_PATHS.has(path)) {
-        if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
-        if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
-        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
-        send(res, r.status, r.body);
-        return { mount: path, operation: method.toLowerCase() };
-      }
-      if (sealedNoop(core, path, method) && (namespace === undefined || headerSegments(namespace).length === 0)) {
-        send(res, 204, undefined, undefined, namespace);
-        return { mount: path, operation: method.toLowerCase() };
-      }
-      const bare = BARE_SYS_PATHS.has(path);
-      if (bare && !(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
-      const help = query.get("help");
-      if (help !== null && parseBool(help) === true && method === "GET") {
-        send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
-        return { mount: "", operation: "help" };
-      }
-      const operation = operationFor(method, query);
-      const wrap = wrapTtl(httpReq);
-      let reqPath = path;
-      if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
-      request = core.newRequest({
-        operation,
-        path: reqPath,
-        data: hasBody ? body : queryData(query),
-        clientToken: token,
-        remoteAddress: httpReq.socket.remoteAddress ?? "",
-        // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
-        wrapTtl: bare ? undefined : wrap,
-        // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
-        ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
-      });
-      const resp = await core.handleRequest(request, namespace);
-      if (bare) send(res, resp?.data ? 200 : 204, resp?.data ?? undefined, undefined, namespace);
-      else writeResponse(res, request, resp, namespace);
-      return { mount: request.mountPoint, operation: request.operation };
-    } catch (err) {
-      const seen = { mount: request?.mountPoint ?? "", operation: request?.operation ?? "" };
-      if (namespace !== undefined && !res.headersSent) res.setHeader("X-Vault-Namespace", namespace);
-      if (isArcaError(err) && err.kind !== "internal") {
-        sendError(res, err);
-        return seen;
-      }
-      // Internal errors are logged by request id; clients get no detail that could carry secrets.
-      logger.error({ requestId: request?.id, path: request?.path, err: err instanceof Error ? err.message : String(err) }, "internal error");
-      if (!res.headersSent) send(res, 500, { errors: ["internal error"] });
-      else res.destroy();
-      return seen;
+async function translate(core: Core, input: WireInput, res: ServerResponse): Promise<WireCall | WireAnswered> {
+  const { http: httpReq, pathname: rawPath, query } = input;
+  if (!rawPath.startsWith("/v1/")) {
+    send(res, 404, { errors: [] });
+    return { kind: "answered", mount: "", operation: "" };
+  }
+  const path = logicalPath(rawPath.slice(4));
+  const method = httpReq.method ?? "GET";
+  if (method === "PATCH") {
+    const ct = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    if (ct !== "application/merge-patch+json") {
+      throw new ArcaError("unsupported_media_type", "PATCH requires the application/merge-patch+json content type");
     }
+  }
+  const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
+  const rawBody = hasBody ? await input.readBody() : undefined;
+  // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
+  const body = rawBody === undefined ? {} : isOcspRequest(httpReq) ? { http_raw_body: rawBody } : parseBody(rawBody);
+  const token = clientToken(httpReq);
+  // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
+  const namespace = namespaceHeader(httpReq);
+
+  if (RAW_SYS_PATHS.has(path)) {
+    if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
+    const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
+    send(res, r.status, r.body, undefined, namespace);
+    return { kind: "answered", mount: path, operation: method.toLowerCase() };
+  }
+  if (sealedNoop(core, path, method) && (namespace === undefined || headerSegments(namespace).length === 0)) {
+    send(res, 204, undefined, undefined, namespace);
+    return { kind: "answered", mount: path, operation: method.toLowerCase() };
+  }
+  const bare = BARE_SYS_PATHS.has(path);
+  if (bare && !(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
+  const help = query.get("help");
+  if (help !== null && parseBool(help) === true && method === "GET") {
+    send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
+    return { kind: "answered", mount: "", operation: "help" };
+  }
+  const operation = operationFor(method, query);
+  const wrap = wrapTtl(httpReq);
+  let reqPath = path;
+  if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
+  const request = core.newRequest({
+    operation,
+    path: reqPath,
+    data: hasBody ? body : queryData(query),
+    clientToken: token,
+    remoteAddress: httpReq.socket.remoteAddress ?? "",
+    // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
+    wrapTtl: bare ? undefined : wrap,
+    // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
+    ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
+  });
+  return {
+    kind: "call",
+    request,
+    namespaceHeader: namespace,
+    render: (r, resp) => {
+      if (bare) send(r, resp?.data ? 200 : 204, resp?.data ?? undefined, undefined, namespace);
+      else writeResponse(r, request, resp, namespace);
+    },
   };
 }
