@@ -7,7 +7,7 @@ import { ArcaError } from "../../core/errors.js";
 import { namespaceUnavailableError, type Core } from "../../core/core.js";
 import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
+import { headerFields, rawMediaType, type Operation, type Request, type Response } from "../../core/framework/request.js";
 import { DurationError, parseDuration } from "../../core/framework/duration.js";
 import { setOwn } from "../../core/own-keys.js";
 import { parseBody } from "./body.js";
@@ -23,7 +23,7 @@ const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-
  * header set with setHeader sends writeHead down Node's slower merging path, and the common cases are
  * object literals because spreads here showed in profiles (both measured on namespaced KV reads).
  */
-function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>, namespace?: string): void {
+function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string | string[]>, namespace?: string): void {
   const echo = namespace === undefined ? undefined : { "X-Vault-Namespace": namespace };
   if (body === undefined) {
     res.writeHead(status, { "Cache-Control": "no-store", ...extra, ...echo });
@@ -32,7 +32,7 @@ function send(res: ServerResponse, status: number, body: unknown, extra?: Record
   }
   const payload = JSON.stringify(body);
   const length = Buffer.byteLength(payload);
-  let headers: Record<string, string | number>;
+  let headers: Record<string, string | number | string[]>;
   if (extra !== undefined) headers = { ...JSON_HEADERS, "Content-Length": length, ...extra, ...echo };
   else if (namespace === undefined) headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length };
   else headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length, "X-Vault-Namespace": namespace };
@@ -100,12 +100,6 @@ function queryData(query: URLSearchParams): Record<string, unknown> {
   return out;
 }
 
-function isOcspRequest(req: IncomingMessage): boolean {
-  const ct = req.headers["content-type"];
-  if (ct === undefined || ct === "application/json") return false;
-  return ct.split(";")[0].trim().toLowerCase() === "application/ocsp-request";
-}
-
 function clientToken(req: IncomingMessage): string | undefined {
   const header = req.headers["x-vault-token"];
   if (typeof header === "string" && header !== "") return header;
@@ -135,7 +129,7 @@ function wrapTtl(req: IncomingMessage): number | undefined {
 
 function writeResponse(res: ServerResponse, req: Request, resp: Response | undefined, namespace: string | undefined): void {
   if (resp?.raw) {
-    const headers: Record<string, string> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...resp.raw.headers };
+    const headers: Record<string, string | string[]> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...headerFields(resp.raw.headers) };
     if (namespace !== undefined) headers["X-Vault-Namespace"] = namespace;
     res.writeHead(resp.raw.status, headers);
     res.end(resp.raw.body);
@@ -154,10 +148,10 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
     return;
   }
   if (isEmpty(resp)) {
-    send(res, resp?.status ?? 204, undefined, resp?.headers, namespace);
+    send(res, resp?.status ?? 204, undefined, resp?.headers && headerFields(resp.headers), namespace);
     return;
   }
-  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers, namespace);
+  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers && headerFields(resp.headers), namespace);
 }
 
 /** The OpenBao wire format: everything under /v1/ (and, as the fallback format, a 404 for anything else). */
@@ -190,8 +184,10 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
   }
   const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
   const rawBody = hasBody ? await input.readBody() : undefined;
-  // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
-  const body = rawBody === undefined ? {} : isOcspRequest(httpReq) ? { http_raw_body: rawBody } : parseBody(rawBody);
+  // Protocol bodies (OCSP, ACME's JWS, DER and PEM uploads) reach the core as bytes, for the paths that
+  // declare them; every other body is OpenBao's JSON (or form) field set.
+  const mediaType = rawBody === undefined ? undefined : rawMediaType(httpReq.headers["content-type"]);
+  const body = rawBody === undefined || mediaType !== undefined ? {} : parseBody(rawBody);
   const token = clientToken(httpReq);
   // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
   const namespace = namespaceHeader(httpReq);
@@ -221,6 +217,7 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
     operation,
     path: reqPath,
     data: hasBody ? body : queryData(query),
+    ...(rawBody !== undefined && mediaType !== undefined ? { body: { mediaType, bytes: rawBody } } : {}),
     clientToken: token,
     remoteAddress: httpReq.socket.remoteAddress ?? "",
     // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
