@@ -4,7 +4,7 @@
  */
 import { ArcaError } from "../src/common/errors.js";
 import type { LogicalBackend } from "../src/core/framework/backend.js";
-import type { Operation, Request, Response } from "../src/core/framework/request.js";
+import type { Operation, RawBody, Request, Response } from "../src/core/framework/request.js";
 import { StorageView } from "../src/core/view.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";
 
@@ -21,7 +21,8 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
   /** The operation each call ran as (after the existence check turned a write into create or update). */
   const ops: Operation[] = [];
 
-  async function call(op: Call, path: string, data: Record<string, unknown> = {}): Promise<Response | undefined> {
+  /** `body`: a raw body, as a wire format hands it over for a path that declares `rawBody`. */
+  async function call(op: Call, path: string, data: Record<string, unknown> = {}, body?: RawBody): Promise<Response | undefined> {
     const operation: Operation = op === "write" ? "update" : op;
     const m = backend.resolve(path, operation);
     const req: Request = {
@@ -29,6 +30,7 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
       operation,
       path: `${mount.point}${path}`,
       data,
+      ...(body ? { body } : {}),
       clientToken: undefined,
       namespace: { id: "root", path: "" },
       caller: undefined,

@@ -1,9 +1,14 @@
-/** HTTP(S) listeners serving the OpenBao API. */
+/**
+ * HTTP(S) listeners: one server per listener block, shared by every wire format (OpenBao's /v1 API, and
+ * beside it any other front door), routed by URL prefix in the front door.
+ */
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createVaultHandler } from "../http/vault/handler.js";
+import { vaultWireFormat } from "../http/vault/handler.js";
+import { createFrontDoor } from "../http/front-door.js";
+import type { WireFormat } from "../http/wire-format.js";
 import { supportListVerbs } from "../http/vault/list-verb.js";
 import type { Core } from "../core/core.js";
 import type { Logger } from "./log.js";
@@ -41,8 +46,24 @@ export function tlsServerOptions(cfg: ListenerConfig): HttpsOptions {
   return opts;
 }
 
-export async function startListener(core: Core, cfg: ListenerConfig, logger: Logger, metrics?: ServerMetrics): Promise<RunningListener> {
-  const handler = createVaultHandler({ core, logger, metrics, maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER });
+/**
+ * `formats` are the front doors served beside OpenBao's /v1 API, each under its own URL prefix; the
+ * OpenBao format comes last and answers what no other claims.
+ */
+export async function startListener(
+  core: Core,
+  cfg: ListenerConfig,
+  logger: Logger,
+  metrics?: ServerMetrics,
+  formats: readonly WireFormat[] = [],
+): Promise<RunningListener> {
+  const handler = createFrontDoor({
+    core,
+    logger,
+    metrics,
+    maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER,
+    formats: [...formats, vaultWireFormat(core)],
+  });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
   const tls = !cfg.tlsDisable;
   const server: Server = tls

@@ -163,6 +163,12 @@ export class DeviceAuditBroker implements AuditBroker {
 
   private authOf(req: Request, salt: Buffer, hmacAccessor: boolean): Record<string, unknown> | undefined {
     const c = req.caller;
+    // No token, but the path established who called (an ACME account's key, a Barbican project): that
+    // identity is on record instead. Set by the handler, so only the response entry carries it.
+    if (!c && req.auditIdentity) {
+      const id = req.auditIdentity;
+      return { display_name: id.displayName ?? `${id.kind}-${id.id}`, identity: { kind: id.kind, id: id.id }, policies: [], token_policies: [], metadata: null };
+    }
     if (!c) return undefined;
     return {
       client_token: req.clientToken ? hmacString(salt, req.clientToken) : "",

@@ -14,12 +14,14 @@ import {
   buildContext,
   compilePath,
   compareSpecificity,
+  joinedStorage,
   matchPath,
   splitPath,
   type CompiledPath,
   type PathMatch,
   type HandlerContext,
   type PathSpec,
+  withStorage,
 } from "./path.js";
 import type { Fields } from "./fields.js";
 import type { Operation, Request, Response } from "./request.js";
@@ -168,7 +170,12 @@ export class LogicalBackend {
   async handle(req: Request, m: PathMatch, storage: KeyValueStore, ctx = this.context(req, m, storage)): Promise<Response | undefined> {
     const op = m.path.operations.get(req.operation) ?? (req.operation === "create" ? m.path.operations.get("update") : undefined);
     if (!op) throw unsupportedOperation();
-    const resp = await op.handler(ctx);
+    if (req.body !== undefined && !m.path.spec.rawBody?.mediaTypes.includes(req.body.mediaType)) {
+      throw new ArcaError("unsupported_media_type", `unsupported media type: ${req.body.mediaType}`);
+    }
+    const resp = op.transaction
+      ? await ctx.storage.transaction((txn) => op.handler(withStorage(ctx, joinedStorage(txn))))
+      : await op.handler(ctx);
     // As OpenBao's framework: a caller whose fields were dropped is told so (a typo is not silent). Only
     // with a response to carry the warning, and only for paths that declare what they take.
     if (resp && !resp.raw) {

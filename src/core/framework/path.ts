@@ -10,9 +10,9 @@
  * registration order; two patterns of equal specificity that can match the same path are refused when
  * the backend is built.
  */
-import type { KeyValueStore } from "../../storage/storage.js";
+import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 import { parseFields, type Fields, type FieldValues } from "./fields.js";
-import type { Operation, Request, Response } from "./request.js";
+import type { Operation, RawMediaType, Request, Response } from "./request.js";
 
 export interface HandlerContext<F extends Fields> {
   req: Request;
@@ -31,6 +31,12 @@ export type Handler<F extends Fields> = (ctx: HandlerContext<F>) => Promise<Resp
 export interface OperationSpec<F extends Fields> {
   handler: Handler<F>;
   summary?: string;
+  /**
+   * The handler's storage is one transaction: the framework opens it, passes it as `ctx.storage`, and
+   * commits when the handler returns (rolls back when it throws). For read-modify-writes whose work is
+   * all storage; slow work (key generation, an HSM call) belongs before a transaction, not in one.
+   */
+  transaction?: boolean;
 }
 
 export interface PathSpec<F extends Fields = Fields> {
@@ -39,6 +45,11 @@ export interface PathSpec<F extends Fields = Fields> {
   operations: Partial<Record<Operation, OperationSpec<F> | Handler<F>>>;
   /** Decides create vs update (and so the ACL capability) for POST/PUT. */
   existenceCheck?: (ctx: HandlerContext<F>) => Promise<boolean>;
+  /**
+   * The path takes its body as bytes of these media types (`ctx.req.body`), not as fields: OCSP requests,
+   * ACME's JWS, certificate uploads. A raw body of any other type, or on a path without this, is a 415.
+   */
+  rawBody?: { mediaTypes: readonly RawMediaType[] };
   /** Served without a token (login endpoints, CA fetches, the classic root generation). */
   unauthenticated?: boolean;
   /** Every operation needs `sudo` on top of its own capability (OpenBao's root paths). */
@@ -182,4 +193,28 @@ export function buildContext(
     storage,
     params: match.params,
   };
+}
+
+/**
+ * A transaction seen as the mount's storage, for a handler that declared `transaction: true`: its reads and
+ * writes are the transaction's, and a `transaction(...)` inside it joins this one (helpers that open their
+ * own for standalone use then stay atomic with the rest of the handler).
+ */
+export function joinedStorage(txn: KeyValueTxn): KeyValueStore {
+  return {
+    get: (key) => txn.get(key),
+    list: (prefix, opts) => txn.list(prefix, opts),
+    put: (key, value) => txn.put(key, value),
+    delete: (key) => txn.delete(key),
+    transaction: (fn) => fn(txn),
+  };
+}
+
+/** The same request context over other storage (the fields, parsed or not, are shared with `ctx`). */
+export function withStorage(ctx: HandlerContext<Fields>, storage: KeyValueStore): HandlerContext<Fields> {
+  // A prototype link rather than a spread: a spread would read `fields` and so parse them here, before
+  // the handler asks (and parse errors belong to the handler's turn).
+  const scoped = Object.create(ctx) as HandlerContext<Fields>;
+  Object.defineProperty(scoped, "storage", { value: storage, enumerable: true });
+  return scoped;
 }

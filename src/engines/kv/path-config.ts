@@ -48,18 +48,17 @@ export const configPath = definePath({
     },
     update: {
       summary: "Configure backend level settings that are applied to every key in the key-value store.",
+      transaction: true,
       handler: async (ctx) => {
         const { fields, storage } = ctx;
         if (!ctx.has("max_versions") && !ctx.has("cas_required") && !ctx.has("delete_version_after")) return undefined;
         const maxVersions = fields.max_versions === undefined ? undefined : nonNegative("max_versions", fields.max_versions);
         const dva = ctx.has("delete_version_after") ? parseSignedDuration("delete_version_after", fields.delete_version_after) : undefined;
-        await storage.transaction(async (txn) => {
-          const c = await loadConfig(txn);
-          if (maxVersions !== undefined) c.maxVersions = maxVersions;
-          if (fields.cas_required !== undefined) c.casRequired = fields.cas_required;
-          if (dva !== undefined) c.deleteVersionAfter = dva < 0 ? DELETE_VERSION_AFTER_DISABLED : dva;
-          await saveConfig(txn, c);
-        });
+        const c = await loadConfig(storage);
+        if (maxVersions !== undefined) c.maxVersions = maxVersions;
+        if (fields.cas_required !== undefined) c.casRequired = fields.cas_required;
+        if (dva !== undefined) c.deleteVersionAfter = dva < 0 ? DELETE_VERSION_AFTER_DISABLED : dva;
+        await saveConfig(storage, c);
         return undefined;
       },
     },

@@ -95,6 +95,7 @@ export const dataPath = definePath({
     },
     update: {
       summary: "Write a new version of a secret.",
+      transaction: true,
       handler: async (ctx) => {
         const { params, fields, storage } = ctx;
         const path = validatePath(params.path);
@@ -102,16 +103,15 @@ export const dataPath = definePath({
         if (!ctx.has("data")) throw invalidRequest("no data provided");
         const data = serialiseData(fields.data);
         const cas = casOption(fields.options);
-        return storage.transaction(async (txn) => {
-          const config = await loadConfig(txn);
-          const meta = (await loadMetadata(txn, path)) ?? newMetadata(""); // created_time comes from the first version
-          checkCas(cas, config, meta);
-          return appendVersion(txn, path, meta, config, data);
-        });
+        const config = await loadConfig(storage);
+        const meta = (await loadMetadata(storage, path)) ?? newMetadata(""); // created_time comes from the first version
+        checkCas(cas, config, meta);
+        return appendVersion(storage, path, meta, config, data);
       },
     },
     patch: {
       summary: "Apply a JSON merge patch to the current version, creating a new version.",
+      transaction: true,
       handler: async (ctx) => {
         const { params, fields, storage } = ctx;
         const path = validatePath(params.path);
@@ -119,36 +119,33 @@ export const dataPath = definePath({
         const patch = fields.data;
         if (!isPlainObject(patch)) throw invalidRequest(`error converting input for field "data": expected a JSON object`);
         const cas = casOption(fields.options);
-        return storage.transaction(async (txn) => {
-          const meta = await loadMetadata(txn, path);
-          if (!meta) throw notFound();
-          const config = await loadConfig(txn);
-          checkCas(cas, config, meta);
-          const current = meta.versions[String(meta.currentVersion)];
-          if (!current) throw notFound();
-          if (current.destroyed || isDeleted(current)) {
-            // OpenBao answers a patch of a deleted version with the flat version metadata (unlike read).
-            throw new ArcaError("not_found", "", { data: versionView(meta, meta.currentVersion, current) });
-          }
-          const raw = await txn.get(versionKey(path, meta.currentVersion));
-          if (raw === undefined) throw new ArcaError("internal", "could not find version data");
-          const merged = mergePatch(JSON.parse(raw.toString("utf8")), patch);
-          return appendVersion(txn, path, meta, config, serialiseData(merged));
-        });
+        const meta = await loadMetadata(storage, path);
+        if (!meta) throw notFound();
+        const config = await loadConfig(storage);
+        checkCas(cas, config, meta);
+        const current = meta.versions[String(meta.currentVersion)];
+        if (!current) throw notFound();
+        if (current.destroyed || isDeleted(current)) {
+          // OpenBao answers a patch of a deleted version with the flat version metadata (unlike read).
+          throw new ArcaError("not_found", "", { data: versionView(meta, meta.currentVersion, current) });
+        }
+        const raw = await storage.get(versionKey(path, meta.currentVersion));
+        if (raw === undefined) throw new ArcaError("internal", "could not find version data");
+        const merged = mergePatch(JSON.parse(raw.toString("utf8")), patch);
+        return appendVersion(storage, path, meta, config, serialiseData(merged));
       },
     },
     delete: {
       summary: "Soft-delete the current version of a secret.",
+      transaction: true,
       handler: async ({ params, storage }) => {
         const path = validatePath(params.path);
-        await storage.transaction(async (txn) => {
-          const meta = await loadMetadata(txn, path);
-          if (!meta) return;
-          const latest = meta.versions[String(meta.currentVersion)];
-          if (!latest || latest.destroyed || isDeleted(latest)) return;
-          latest.deletionTime = formatNs(nowNs());
-          await saveMetadata(txn, path, meta);
-        });
+        const meta = await loadMetadata(storage, path);
+        if (!meta) return;
+        const latest = meta.versions[String(meta.currentVersion)];
+        if (!latest || latest.destroyed || isDeleted(latest)) return;
+        latest.deletionTime = formatNs(nowNs());
+        await saveMetadata(storage, path, meta);
         return undefined;
       },
     },

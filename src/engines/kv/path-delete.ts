@@ -20,12 +20,13 @@ export const deletePath = definePath({
     },
   },
   operations: {
-    update: async ({ params, fields, storage }) => {
-      const path = validatePath(params.path);
-      const versions = parseVersions(fields.versions);
-      if (versions.length === 0) throw invalidRequest("No version number provided");
-      await storage.transaction(async (txn) => {
-        const meta = await loadMetadata(txn, path);
+    update: {
+      transaction: true,
+      handler: async ({ params, fields, storage }) => {
+        const path = validatePath(params.path);
+        const versions = parseVersions(fields.versions);
+        if (versions.length === 0) throw invalidRequest("No version number provided");
+        const meta = await loadMetadata(storage, path);
         if (!meta) return;
         const now = nowNs();
         for (const n of versions) {
@@ -33,9 +34,9 @@ export const deletePath = definePath({
           if (!v || v.destroyed || isDeleted(v, now)) continue;
           v.deletionTime = formatNs(now);
         }
-        await saveMetadata(txn, path, meta);
-      });
-      return undefined;
+        await saveMetadata(storage, path, meta);
+        return undefined;
+      },
     },
   },
   synopsis: "Marks one or more versions as deleted in the KV store.",
@@ -56,23 +57,24 @@ export const undeletePath = definePath({
     },
   },
   operations: {
-    update: async ({ params, fields, storage }) => {
-      const path = validatePath(params.path);
-      const versions = parseVersions(fields.versions);
-      if (versions.length === 0) throw invalidRequest("No version number provided");
-      await storage.transaction(async (txn) => {
-        const meta = await loadMetadata(txn, path);
+    update: {
+      transaction: true,
+      handler: async ({ params, fields, storage }) => {
+        const path = validatePath(params.path);
+        const versions = parseVersions(fields.versions);
+        if (versions.length === 0) throw invalidRequest("No version number provided");
+        const meta = await loadMetadata(storage, path);
         if (!meta) return;
-        const config = await loadConfig(txn);
+        const config = await loadConfig(storage);
         for (const n of versions) {
           const v = meta.versions[String(n)];
           if (!v || v.destroyed) continue;
           // A restored version gets a fresh deletion deadline when delete_version_after applies (OpenBao).
           v.deletionTime = scheduledDeletion(nowNs(), config, meta);
         }
-        await saveMetadata(txn, path, meta);
-      });
-      return undefined;
+        await saveMetadata(storage, path, meta);
+        return undefined;
+      },
     },
   },
   synopsis: "Undeletes one or more versions from the KV store.",

@@ -14,22 +14,23 @@ export const destroyPath = definePath({
     versions: { type: "any", description: "The versions to destroy. Their data will be permanently deleted." },
   },
   operations: {
-    update: async ({ params, fields, storage }) => {
-      const path = validatePath(params.path);
-      const versions = parseVersions(fields.versions);
-      if (versions.length === 0) throw invalidRequest("no version number provided");
-      await storage.transaction(async (txn) => {
-        const meta = await loadMetadata(txn, path);
+    update: {
+      transaction: true,
+      handler: async ({ params, fields, storage }) => {
+        const path = validatePath(params.path);
+        const versions = parseVersions(fields.versions);
+        if (versions.length === 0) throw invalidRequest("no version number provided");
+        const meta = await loadMetadata(storage, path);
         if (!meta) return;
         for (const n of versions) {
           const v = meta.versions[String(n)];
           if (!v || v.destroyed) continue;
           v.destroyed = true;
-          await txn.delete(versionKey(path, n));
+          await storage.delete(versionKey(path, n));
         }
-        await saveMetadata(txn, path, meta);
-      });
-      return undefined;
+        await saveMetadata(storage, path, meta);
+        return undefined;
+      },
     },
   },
   synopsis: "Permanently removes one or more versions in the KV store",

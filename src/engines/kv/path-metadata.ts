@@ -164,15 +164,14 @@ export const metadataPath = definePath({
     },
     delete: {
       summary: "Delete a key: its metadata and the data of all its versions.",
+      transaction: true,
       handler: async ({ params, storage }) => {
         const path = validatePath(params.path);
         if (path === "") return rootNotSupported();
-        await storage.transaction(async (txn) => {
-          const meta = await loadMetadata(txn, path);
-          if (!meta) return;
-          for (const [n, v] of Object.entries(meta.versions)) if (!v.destroyed) await txn.delete(versionKey(path, Number(n)));
-          await txn.delete(metadataKey(path));
-        });
+        const meta = await loadMetadata(storage, path);
+        if (!meta) return;
+        for (const [n, v] of Object.entries(meta.versions)) if (!v.destroyed) await storage.delete(versionKey(path, Number(n)));
+        await storage.delete(metadataKey(path));
         return undefined;
       },
     },

@@ -164,7 +164,7 @@ describe("pki: revocation, CRL and OCSP", () => {
       expect(tmp.openssl(["ocsp", "-issuer", caF, "-cert", leafF, "-no_nonce", "-reqout", reqF]).status).toBe(0);
       const { readFileSync } = await import("node:fs");
       const reqDer = readFileSync(reqF);
-      const post = (await h.call("write", "ocsp", { http_raw_body: reqDer }))!.raw!;
+      const post = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: reqDer }))!.raw!;
       expect(post.contentType).toBe("application/ocsp-response");
       const respF = tmp.file(`${uniq("resp")}.der`, post.body);
       const out = tmp.openssl(["ocsp", "-respin", respF, "-no_nonce", "-issuer", caF, "-CAfile", caF, "-cert", leafF]);
@@ -181,11 +181,11 @@ describe("pki: revocation, CRL and OCSP", () => {
     const reqText = tmp.openssl(["ocsp", "-issuer", caF, "-cert", leafF, "-reqout", nreq, "-req_text"]).out;
     const nonce = /OCSP Nonce:\s*\n\s*([0-9A-F]+)/.exec(reqText)![1];
     const { readFileSync } = await import("node:fs");
-    const nresp = (await h.call("write", "ocsp", { http_raw_body: readFileSync(nreq) }))!.raw!;
+    const nresp = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: readFileSync(nreq) }))!.raw!;
     const respText = tmp.openssl(["ocsp", "-respin", tmp.file(`${uniq("nresp")}.der`, nresp.body), "-resp_text", "-noverify"]).out;
     expect(respText).toContain(nonce);
     // Malformed OCSP requests get an OCSP error, not JSON.
-    const m = (await h.call("write", "ocsp", { http_raw_body: Buffer.from("nonsense") }))!.raw!;
+    const m = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: Buffer.from("nonsense") }))!.raw!;
     expect(Buffer.from(m.body as Buffer).toString("hex")).toBe("30030a0101");
   });
 

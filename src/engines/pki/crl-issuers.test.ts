@@ -43,7 +43,7 @@ async function ocspStatus(h: PkiHarness, caPem: string, leafPem: string): Promis
   const leafF = f("leaf.pem", leafPem);
   const reqF = tmp.path(uniq("req.der"));
   expect(tmp.openssl(["ocsp", "-issuer", caF, "-cert", leafF, "-no_nonce", "-reqout", reqF]).status).toBe(0);
-  const resp = (await h.call("write", "ocsp", { http_raw_body: readFileSync(reqF) }))!.raw!;
+  const resp = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: readFileSync(reqF) }))!.raw!;
   const out = tmp.openssl(["ocsp", "-respin", f("resp.der", resp.body), "-no_nonce", "-issuer", caF, "-CAfile", caF, "-cert", leafF]).out;
   expect(out).toMatch(/Response verify OK/);
   return /: (good|revoked|unknown)/.exec(out)![1];

@@ -60,7 +60,7 @@ describe.skipIf(!available)(available ? "pki with CA keys in SoftHSM" : SOFTHSM_
       expect(v.out).toMatch(/certificate revoked/);
       const reqF = tmp.path(`req-${++n}.der`);
       expect(tmp.openssl(["ocsp", "-issuer", caF, "-cert", leafF, "-no_nonce", "-reqout", reqF]).status).toBe(0);
-      const resp = (await h.call("write", "ocsp", { http_raw_body: readFileSync(reqF) }))!.raw!;
+      const resp = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: readFileSync(reqF) }))!.raw!;
       const o = tmp.openssl(["ocsp", "-respin", f("resp.der", resp.body), "-no_nonce", "-issuer", caF, "-CAfile", caF, "-cert", leafF]);
       expect(o.out).toMatch(/Response verify OK/);
       expect(o.out).toMatch(/: revoked/);

@@ -26,7 +26,7 @@ describe("pki: OCSP nonce size (RFC 8954)", () => {
     await h.call("write", "roles/web", { allowed_domains: "example.com", allow_subdomains: true, max_ttl: "1h", key_type: "ec" });
     const leaf = (await h.data("write", "issue/web", { common_name: "n.example.com", ttl: "1h" })).certificate as string;
     const ask = async (nonce: Buffer): Promise<string> => {
-      const r = (await h.call("write", "ocsp", { http_raw_body: requestWithNonce(ca, leaf, nonce) }))!.raw!;
+      const r = (await h.call("write", "ocsp", {}, { mediaType: "application/ocsp-request", bytes: requestWithNonce(ca, leaf, nonce) }))!.raw!;
       return Buffer.from(r.body as Buffer).toString("hex");
     };
     for (const size of [1, 16, 32]) {

@@ -37,11 +37,11 @@ async function conditional(req: Request, lastModifiedMs: number | undefined, ful
   const lastModified = new Date(Math.floor(lastModifiedMs / 1000) * 1000).toUTCString();
   const since = ifModifiedSince(req);
   if (since !== undefined && Math.floor(lastModifiedMs / 1000) <= since) {
-    return { raw: { status: 304, contentType: "text/plain", body: "", headers: { "Last-Modified": lastModified } } };
+    return { raw: { status: 304, contentType: "text/plain", body: "", headers: { lastModified } } };
   }
   const resp = await full();
-  if (resp.raw) return { ...resp, raw: { ...resp.raw, headers: { ...resp.raw.headers, "Last-Modified": lastModified } } };
-  return { ...resp, headers: { ...resp.headers, "Last-Modified": lastModified } };
+  if (resp.raw) return { ...resp, raw: { ...resp.raw, headers: { ...resp.raw.headers, lastModified } } };
+  return { ...resp, headers: { ...resp.headers, lastModified } };
 }
 
 const crlTime = (rec: CrlRecord): number => rec.thisUpdate * 1000;

@@ -1,7 +1,6 @@
 /**
  * OCSP responder (RFC 6960), unauthenticated: `GET ocsp/<base64 DER request>` and `POST ocsp` with the
- * DER request. The HTTP layer hands a non-JSON body to the backend as `http_raw_body` (Buffer, or base64
- * string). Failures are OCSP error responses (HTTP 200 with a non-successful responseStatus), as OCSP
+ * DER request, declared as the path's raw body (`application/ocsp-request`). Failures are OCSP error responses (HTTP 200 with a non-successful responseStatus), as OCSP
  * clients expect, never JSON errors.
  */
 import { definePath, type PathSpec } from "../../core/framework/path.js";
@@ -49,18 +48,12 @@ export async function respondOcsp(storage: KeyValueStore, runtime: CaRuntime, bo
   return answer(await ocspResponse(issuer, req, status, new Date(Math.floor(Date.now() / 1000) * 1000), cfg.ocspExpiry));
 }
 
-function bodyOf(data: Record<string, unknown>): Buffer | undefined {
-  const b = data.http_raw_body;
-  if (Buffer.isBuffer(b)) return b;
-  if (typeof b === "string") return Buffer.from(b, "base64");
-  return undefined;
-}
-
 export function ocspPaths(runtime: CaRuntime): PathSpec[] {
   return [
     definePath({
       pattern: "ocsp",
-      operations: { update: async ({ req, storage }) => respondOcsp(storage, runtime, bodyOf(req.data)) },
+      rawBody: { mediaTypes: ["application/ocsp-request"] },
+      operations: { update: async ({ req, storage }) => respondOcsp(storage, runtime, req.body?.bytes) },
       synopsis: "Query a certificate's revocation status through OCSP (POST).",
     }),
     definePath({

@@ -52,9 +52,10 @@ export function rolePaths(): PathSpec[] {
           if (!r) return undefined;
           return { data: roleView({ ...defaultRole(), ...r }) };
         },
-        create: async (ctx) => writeRole(ctx, false),
-        update: async (ctx) => writeRole(ctx, false),
-        patch: async (ctx) => writeRole(ctx, true),
+        // One transaction per read-modify-write of the role.
+        create: { transaction: true, handler: async (ctx) => writeRole(ctx, false) },
+        update: { transaction: true, handler: async (ctx) => writeRole(ctx, false) },
+        patch: { transaction: true, handler: async (ctx) => writeRole(ctx, true) },
         delete: async ({ params, storage }) => {
           await storage.delete(K.role(params.name));
           return undefined;
@@ -76,23 +77,22 @@ export function rolePaths(): PathSpec[] {
   ];
 }
 
+/** Runs inside the operation's declared transaction (`ctx.storage` is the transaction). */
 async function writeRole(
   ctx: { params: Record<string, string>; fields: Record<string, unknown>; has(n: string): boolean; storage: import("../../storage/storage.js").KeyValueStore },
   patch: boolean,
 ): Promise<undefined | { data: Record<string, unknown> }> {
   const name = ctx.params.name;
   if (!/^[\w.-]+$/.test(name)) throw invalidRequest(`invalid role name "${name}"`);
-  return ctx.storage.transaction(async (txn) => {
-    const existing = await getRecord<Partial<Role>>(txn, K.role(name));
-    if (patch && !existing) throw notFound(`role ${name} does not exist`);
-    const r: Role = { ...defaultRole(), ...(patch ? existing : {}) };
-    const rec = r as unknown as Record<string, unknown>;
-    for (const [wire, field] of ROLE_FIELDS) if (ctx.has(wire)) rec[field] = field === "policyIdentifiers" ? parsePolicyIdentifiers(ctx.fields[wire]) : ctx.fields[wire];
-    // OpenBao: an empty cn_validations means the default set.
-    if (r.cnValidations.length === 0) r.cnValidations = ["email", "hostname"];
-    if (r.issuerRef === "") r.issuerRef = "default";
-    validateRole(r);
-    await putRecord(txn, K.role(name), r);
-    return { data: roleView(r) };
-  });
+  const existing = await getRecord<Partial<Role>>(ctx.storage, K.role(name));
+  if (patch && !existing) throw notFound(`role ${name} does not exist`);
+  const r: Role = { ...defaultRole(), ...(patch ? existing : {}) };
+  const rec = r as unknown as Record<string, unknown>;
+  for (const [wire, field] of ROLE_FIELDS) if (ctx.has(wire)) rec[field] = field === "policyIdentifiers" ? parsePolicyIdentifiers(ctx.fields[wire]) : ctx.fields[wire];
+  // OpenBao: an empty cn_validations means the default set.
+  if (r.cnValidations.length === 0) r.cnValidations = ["email", "hostname"];
+  if (r.issuerRef === "") r.issuerRef = "default";
+  validateRole(r);
+  await putRecord(ctx.storage, K.role(name), r);
+  return { data: roleView(r) };
 }

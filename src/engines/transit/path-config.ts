@@ -11,13 +11,14 @@ export const keysConfigPath = definePath({
   fields: { disable_upsert: { type: "bool", description: "Refuse to create keys from encrypt requests." } },
   operations: {
     read: async ({ storage }) => ({ data: { disable_upsert: (await loadKeysConfig(storage)).disableUpsert } }),
-    update: async ({ fields, storage }) => {
-      await storage.transaction(async (txn) => {
-        const c = await loadKeysConfig(txn);
+    update: {
+      transaction: true,
+      handler: async ({ fields, storage }) => {
+        const c = await loadKeysConfig(storage);
         if (fields.disable_upsert !== undefined) c.disableUpsert = fields.disable_upsert;
-        await putJson(txn, KEYS_CONFIG_PATH, c);
-      });
-      return { data: { disable_upsert: (await loadKeysConfig(storage)).disableUpsert } };
+        await putJson(storage, KEYS_CONFIG_PATH, c);
+        return { data: { disable_upsert: (await loadKeysConfig(storage)).disableUpsert } };
+      },
     },
   },
   synopsis: "Configuration common across all keys",

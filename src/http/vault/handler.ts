@@ -3,26 +3,18 @@
  * policy or touches storage; it only translates.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ArcaError, isArcaError } from "../../common/errors.js";
+import { ArcaError } from "../../common/errors.js";
 import { namespaceUnavailableError, type Core } from "../../core/core.js";
 import { headerSegments } from "../../core/namespaces/namespace-entry.js";
 import { parseBool } from "../../core/framework/fields.js";
-import type { Operation, Request, Response } from "../../core/framework/request.js";
+import { headerFields, rawMediaType, type Operation, type Request, type Response } from "../../core/framework/request.js";
 import { DurationError, parseDuration } from "../../core/framework/duration.js";
 import { setOwn } from "../../core/own-keys.js";
-import { parseBody, readBody } from "./body.js";
+import { parseBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
 import { BARE_SYS_PATHS, handleRawSys, RAW_SYS_PATHS, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
-import type { Logger } from "../../server/log.js";
-import type { ServerMetrics } from "../../server/metrics.js";
-
-export interface VaultHandlerOptions {
-  core: Core;
-  logger: Logger;
-  maxRequestSize: number;
-  metrics?: ServerMetrics;
-}
+import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
 
@@ -31,7 +23,7 @@ const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-
  * header set with setHeader sends writeHead down Node's slower merging path, and the common cases are
  * object literals because spreads here showed in profiles (both measured on namespaced KV reads).
  */
-function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>, namespace?: string): void {
+function send(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string | string[]>, namespace?: string): void {
   const echo = namespace === undefined ? undefined : { "X-Vault-Namespace": namespace };
   if (body === undefined) {
     res.writeHead(status, { "Cache-Control": "no-store", ...extra, ...echo });
@@ -40,7 +32,7 @@ function send(res: ServerResponse, status: number, body: unknown, extra?: Record
   }
   const payload = JSON.stringify(body);
   const length = Buffer.byteLength(payload);
-  let headers: Record<string, string | number>;
+  let headers: Record<string, string | number | string[]>;
   if (extra !== undefined) headers = { ...JSON_HEADERS, "Content-Length": length, ...extra, ...echo };
   else if (namespace === undefined) headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length };
   else headers = { "Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": length, "X-Vault-Namespace": namespace };
@@ -108,12 +100,6 @@ function queryData(query: URLSearchParams): Record<string, unknown> {
   return out;
 }
 
-function isOcspRequest(req: IncomingMessage): boolean {
-  const ct = req.headers["content-type"];
-  if (ct === undefined || ct === "application/json") return false;
-  return ct.split(";")[0].trim().toLowerCase() === "application/ocsp-request";
-}
-
 function clientToken(req: IncomingMessage): string | undefined {
   const header = req.headers["x-vault-token"];
   if (typeof header === "string" && header !== "") return header;
@@ -143,7 +129,7 @@ function wrapTtl(req: IncomingMessage): number | undefined {
 
 function writeResponse(res: ServerResponse, req: Request, resp: Response | undefined, namespace: string | undefined): void {
   if (resp?.raw) {
-    const headers: Record<string, string> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...resp.raw.headers };
+    const headers: Record<string, string | string[]> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...headerFields(resp.raw.headers) };
     if (namespace !== undefined) headers["X-Vault-Namespace"] = namespace;
     res.writeHead(resp.raw.status, headers);
     res.end(resp.raw.body);
@@ -162,109 +148,90 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
     return;
   }
   if (isEmpty(resp)) {
-    send(res, resp?.status ?? 204, undefined, resp?.headers, namespace);
+    send(res, resp?.status ?? 204, undefined, resp?.headers && headerFields(resp.headers), namespace);
     return;
   }
-  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers, namespace);
+  send(res, resp?.status ?? 200, renderSuccess(req, resp ?? {}), resp?.headers && headerFields(resp.headers), namespace);
 }
 
-export function createVaultHandler(opts: VaultHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { core, logger, maxRequestSize, metrics } = opts;
-  const handle = handleOne(core, logger, maxRequestSize);
-  if (!metrics) {
-    return async (httpReq, res) => {
-      await handle(httpReq, res);
-    };
-  }
-  return async (httpReq, res) => {
-    const started = process.hrtime.bigint();
-    const seen = await handle(httpReq, res);
-    metrics.observe({ mount: seen.mount, operation: seen.operation, status: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+/** The OpenBao wire format: everything under /v1/ (and, as the fallback format, a 404 for anything else). */
+export function vaultWireFormat(core: Core): WireFormat {
+  return {
+    name: "vault",
+    matches: (pathname) => pathname.startsWith("/v1/"),
+    translate: (input, res) => translate(core, input, res),
+    renderError: (res, input, err) => {
+      const namespace = namespaceHeader(input.http);
+      if (namespace !== undefined && !res.headersSent) res.setHeader("X-Vault-Namespace", namespace);
+      sendError(res, err);
+    },
   };
 }
 
-function handleOne(
-  core: Core,
-  logger: Logger,
-  maxRequestSize: number,
-): (req: IncomingMessage, res: ServerResponse) => Promise<{ mount: string; operation: string }> {
-  return async (httpReq, res) => {
-    const url = httpReq.url ?? "/";
-    const q = url.indexOf("?");
-    const rawPath = q === -1 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-    let request: Request | undefined;
-    // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
-    let namespace: string | undefined;
-    try {
-      if (!rawPath.startsWith("/v1/")) {
-        send(res, 404, { errors: [] });
-        return { mount: "", operation: "" };
-      }
-      const path = logicalPath(rawPath.slice(4));
-      const method = httpReq.method ?? "GET";
-      if (method === "PATCH") {
-        const ct = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-        if (ct !== "application/merge-patch+json") {
-          throw new ArcaError("unsupported_media_type", "PATCH requires the application/merge-patch+json content type");
-        }
-      }
-      const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
-      const rawBody = hasBody ? await readBody(httpReq, maxRequestSize) : undefined;
-      // Binary protocol bodies (OCSP) reach the engine as bytes, as OpenBao's http_raw_body.
-      const body = rawBody === undefined ? {} : isOcspRequest(httpReq) ? { http_raw_body: rawBody } : parseBody(rawBody);
-      const token = clientToken(httpReq);
-      namespace = namespaceHeader(httpReq);
-
-      if (RAW_SYS_PATHS.has(path)) {
-        if (namespace !== undefined) res.setHeader("X-Vault-Namespace", namespace);
-        if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
-        const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
-        send(res, r.status, r.body);
-        return { mount: path, operation: method.toLowerCase() };
-      }
-      if (sealedNoop(core, path, method) && (namespace === undefined || headerSegments(namespace).length === 0)) {
-        send(res, 204, undefined, undefined, namespace);
-        return { mount: path, operation: method.toLowerCase() };
-      }
-      const bare = BARE_SYS_PATHS.has(path);
-      if (bare && !(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
-      const help = query.get("help");
-      if (help !== null && parseBool(help) === true && method === "GET") {
-        send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
-        return { mount: "", operation: "help" };
-      }
-      const operation = operationFor(method, query);
-      const wrap = wrapTtl(httpReq);
-      let reqPath = path;
-      if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
-      request = core.newRequest({
-        operation,
-        path: reqPath,
-        data: hasBody ? body : queryData(query),
-        clientToken: token,
-        remoteAddress: httpReq.socket.remoteAddress ?? "",
-        // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
-        wrapTtl: bare ? undefined : wrap,
-        // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
-        ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
-      });
-      const resp = await core.handleRequest(request, namespace);
-      if (bare) send(res, resp?.data ? 200 : 204, resp?.data ?? undefined, undefined, namespace);
-      else writeResponse(res, request, resp, namespace);
-      return { mount: request.mountPoint, operation: request.operation };
-    } catch (err) {
-      const seen = { mount: request?.mountPoint ?? "", operation: request?.operation ?? "" };
-      if (namespace !== undefined && !res.headersSent) res.setHeader("X-Vault-Namespace", namespace);
-      if (isArcaError(err) && err.kind !== "internal") {
-        sendError(res, err);
-        return seen;
-      }
-      // Internal errors are logged by request id; clients get no detail that could carry secrets.
-      logger.error({ requestId: request?.id, path: request?.path, err: err instanceof Error ? err.message : String(err) }, "internal error");
-      if (!res.headersSent) send(res, 500, { errors: ["internal error"] });
-      else res.destroy();
-      return seen;
+async function translate(core: Core, input: WireInput, res: ServerResponse): Promise<WireCall | WireAnswered> {
+  const { http: httpReq, pathname: rawPath, query } = input;
+  if (!rawPath.startsWith("/v1/")) {
+    send(res, 404, { errors: [] });
+    return { kind: "answered", mount: "", operation: "" };
+  }
+  const path = logicalPath(rawPath.slice(4));
+  const method = httpReq.method ?? "GET";
+  if (method === "PATCH") {
+    const ct = (httpReq.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    if (ct !== "application/merge-patch+json") {
+      throw new ArcaError("unsupported_media_type", "PATCH requires the application/merge-patch+json content type");
     }
+  }
+  const hasBody = method === "POST" || method === "PUT" || method === "PATCH";
+  const rawBody = hasBody ? await input.readBody() : undefined;
+  // Protocol bodies (OCSP, ACME's JWS, DER and PEM uploads) reach the core as bytes, for the paths that
+  // declare them; every other body is OpenBao's JSON (or form) field set.
+  const mediaType = rawBody === undefined ? undefined : rawMediaType(httpReq.headers["content-type"]);
+  const body = rawBody === undefined || mediaType !== undefined ? {} : parseBody(rawBody);
+  const token = clientToken(httpReq);
+  // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
+  const namespace = namespaceHeader(httpReq);
+
+  if (RAW_SYS_PATHS.has(path)) {
+    if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
+    const r = await handleRawSys(core, path, method, query, hasBody ? body : queryData(query), token);
+    send(res, r.status, r.body, undefined, namespace);
+    return { kind: "answered", mount: path, operation: method.toLowerCase() };
+  }
+  if (sealedNoop(core, path, method) && (namespace === undefined || headerSegments(namespace).length === 0)) {
+    send(res, 204, undefined, undefined, namespace);
+    return { kind: "answered", mount: path, operation: method.toLowerCase() };
+  }
+  const bare = BARE_SYS_PATHS.has(path);
+  if (bare && !(await core.isInitialized())) throw new ArcaError("invalid_request", "server is not yet initialized");
+  const help = query.get("help");
+  if (help !== null && parseBool(help) === true && method === "GET") {
+    send(res, 200, await helpFor(core, path, token, namespace), undefined, namespace);
+    return { kind: "answered", mount: "", operation: "help" };
+  }
+  const operation = operationFor(method, query);
+  const wrap = wrapTtl(httpReq);
+  let reqPath = path;
+  if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
+  const request = core.newRequest({
+    operation,
+    path: reqPath,
+    data: hasBody ? body : queryData(query),
+    ...(rawBody !== undefined && mediaType !== undefined ? { body: { mediaType, bytes: rawBody } } : {}),
+    clientToken: token,
+    remoteAddress: httpReq.socket.remoteAddress ?? "",
+    // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
+    wrapTtl: bare ? undefined : wrap,
+    // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).
+    ...(typeof httpReq.headers["if-modified-since"] === "string" ? { headers: { "if-modified-since": httpReq.headers["if-modified-since"] } } : {}),
+  });
+  return {
+    kind: "call",
+    request,
+    namespaceHeader: namespace,
+    render: (r, resp) => {
+      if (bare) send(r, resp?.data ? 200 : 204, resp?.data ?? undefined, undefined, namespace);
+      else writeResponse(r, request, resp, namespace);
+    },
   };
 }
