@@ -121,9 +121,10 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
       fields: issuerFields,
       operations: {
         read: async ({ storage, params }) => ({ data: issuerView(await resolveIssuer(storage, params.issuer_ref)) }),
-        update: async (ctx) => {
-          const { storage, params, fields } = ctx;
-          return storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async (ctx) => {
+            const { storage: txn, params, fields } = ctx;
             const e = await resolveIssuer(txn, params.issuer_ref);
             if (ctx.has("issuer_name") && fields.issuer_name !== undefined) {
               await assertNameFree(txn, "issuer", fields.issuer_name, e.id);
@@ -140,18 +141,19 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
             if (fields.ocsp_servers) e.ocspServers = fields.ocsp_servers;
             await putRecord(txn, K.issuer(e.id), e);
             return { data: issuerView(e) };
-          });
+          },
         },
-        delete: async ({ storage, params }) => {
-          await storage.transaction(async (txn) => {
+        delete: {
+          transaction: true,
+          handler: async ({ storage: txn, params }) => {
             const e = await resolveIssuer(txn, params.issuer_ref);
             await txn.delete(K.issuer(e.id));
             await forgetIssuerCrls(txn, e);
             const ic = await loadIssuersConfig(txn);
             if (ic.default === e.id) await putRecord(txn, K.issuersConfig, { ...ic, default: "", lastModified: Date.now() });
             runtime.forget(e.id);
-          });
-          return undefined;
+            return undefined;
+          },
         },
       },
     }),
@@ -178,8 +180,9 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
           const c = await loadIssuersConfig(storage);
           return { data: { default: c.default, default_follows_latest_issuer: c.defaultFollowsLatestIssuer } };
         },
-        update: async ({ storage, fields }) =>
-          storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, fields }) => {
             const c = await loadIssuersConfig(txn);
             if (fields.default !== undefined) {
               const id = (await resolveIssuer(txn, fields.default)).id;
@@ -189,7 +192,8 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
             if (fields.default_follows_latest_issuer !== undefined) c.defaultFollowsLatestIssuer = fields.default_follows_latest_issuer;
             await putRecord(txn, K.issuersConfig, c);
             return { data: { default: c.default, default_follows_latest_issuer: c.defaultFollowsLatestIssuer } };
-          }),
+          },
+        },
       },
     }),
     definePath({
@@ -207,8 +211,9 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
       fields: { key_name: { type: "string" } },
       operations: {
         read: async ({ storage, params }) => ({ data: keyView(await resolveKey(storage, params.key_ref)) }),
-        update: async ({ storage, params, fields }) =>
-          storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, params, fields }) => {
             const k = await resolveKey(txn, params.key_ref);
             if (fields.key_name !== undefined) {
               await assertNameFree(txn, "key", fields.key_name, k.id);
@@ -216,17 +221,19 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
             }
             await putRecord(txn, K.key(k.id), k);
             return { data: keyView(k) };
-          }),
-        delete: async ({ storage, params }) => {
-          await storage.transaction(async (txn) => {
+          },
+        },
+        delete: {
+          transaction: true,
+          handler: async ({ storage: txn, params }) => {
             const k = await resolveKey(txn, params.key_ref);
             if ((await listIssuers(txn)).some((i) => i.keyId === k.id)) throw invalidRequest(`key ${k.id} is in use by an issuer; delete the issuer first`);
             await txn.delete(K.key(k.id));
             const kc = await loadKeysConfig(txn);
             if (kc.default === k.id) await putRecord(txn, K.keysConfig, { default: "" });
-          });
-          runtime.forget();
-          return undefined;
+            runtime.forget();
+            return undefined;
+          },
         },
       },
     }),
@@ -235,12 +242,14 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
       fields: { default: { type: "string" } },
       operations: {
         read: async ({ storage }) => ({ data: { default: (await loadKeysConfig(storage)).default } }),
-        update: async ({ storage, fields }) =>
-          storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, fields }) => {
             const id = fields.default ? (await resolveKey(txn, fields.default)).id : "";
             await putRecord(txn, K.keysConfig, { default: id });
             return { data: { default: id } };
-          }),
+          },
+        },
       },
     }),
     definePath({
@@ -254,8 +263,9 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
       },
       operations: {
         read: async ({ storage }) => ({ data: urlsView(await loadUrls(storage)) }),
-        update: async ({ storage, fields }) => {
-          await storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, fields }) => {
             const u = await loadUrls(txn);
             if (fields.issuing_certificates) u.issuingCertificates = fields.issuing_certificates;
             if (fields.crl_distribution_points) u.crlDistributionPoints = fields.crl_distribution_points;
@@ -270,8 +280,8 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
               if (!URL_RE.test(filled)) throw invalidRequest(`invalid URL "${url}"${u.enableTemplating ? "" : " (templates need enable_templating=true)"}`);
             }
             await putRecord(txn, K.urls, u);
-          });
-          return undefined;
+            return undefined;
+          },
         },
       },
     }),
@@ -286,8 +296,9 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
           const c = await loadCluster(storage);
           return { data: { path: c.path, aia_path: c.aiaPath } };
         },
-        update: async ({ storage, fields }) =>
-          storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, fields }) => {
             const c = await loadCluster(txn);
             if (fields.path !== undefined) c.path = fields.path.replace(/\/+$/, "");
             if (fields.aia_path !== undefined) c.aiaPath = fields.aia_path.replace(/\/+$/, "");
@@ -296,7 +307,8 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
             }
             await putRecord(txn, K.cluster, c);
             return { data: { path: c.path, aia_path: c.aiaPath } };
-          }),
+          },
+        },
       },
       synopsis: "Set the cluster's mount URL, used to template AIA URLs ({{cluster_path}}, {{cluster_aia_path}}).",
     }),
