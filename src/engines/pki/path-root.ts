@@ -175,13 +175,15 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
       pattern: "root/replace",
       fields: { default: { type: "string", default: "next" } },
       operations: {
-        update: async ({ storage, fields }) =>
-          storage.transaction(async (txn) => {
+        update: {
+          transaction: true,
+          handler: async ({ storage: txn, fields }) => {
             const target = await resolveIssuer(txn, fields.default);
             const c = await loadIssuersConfig(txn);
             if (c.default !== target.id) await putRecord(txn, K.issuersConfig, { ...c, default: target.id, lastModified: Date.now() });
             return { data: { default: target.id, default_follows_latest_issuer: c.defaultFollowsLatestIssuer } };
-          }),
+          },
+        },
       },
       synopsis: "Make another issuer (by default the one named \"next\") the default issuer.",
     }),
@@ -190,19 +192,20 @@ export function rootPaths(runtime: CaRuntime): PathSpec[] {
     definePath({
       pattern: "root",
       operations: {
-        delete: async ({ storage }) => {
-          // Removes every issuer and key record (HSM objects are left alone: the HSM owns their lifecycle), and
-          // the CRLs no issuer can serve now; CRL number counters stay, so a CA imported again continues its
-          // sequence (crl.ts).
-          await storage.transaction(async (txn) => {
+        // Removes every issuer and key record (HSM objects are left alone: the HSM owns their lifecycle), and
+        // the CRLs no issuer can serve now; CRL number counters stay, so a CA imported again continues its
+        // sequence (crl.ts).
+        delete: {
+          transaction: true,
+          handler: async ({ storage: txn }) => {
             for (const i of await listIssuers(txn)) await txn.delete(K.issuer(i.id));
             for (const prefix of ["crls/", "delta-crls/"]) for (const k of await txn.list(prefix)) await txn.delete(`${prefix}${k}`);
             for (const k of await listKeys(txn)) await txn.delete(K.key(k.id));
             await txn.delete(K.issuersConfig);
             await txn.delete(K.keysConfig);
-          });
-          runtime.forget();
-          return undefined;
+            runtime.forget();
+            return undefined;
+          },
         },
       },
       synopsis: "Deletes the root CA key to allow a new one to be generated.",
