@@ -113,8 +113,9 @@ export const metadataPath = definePath({
     },
     update: {
       summary: "Create a key's metadata or replace its settings.",
+      transaction: true,
       handler: async (ctx) => {
-        const { params, fields, req, storage } = ctx;
+        const { params, fields, req, storage: txn } = ctx;
         const path = validatePath(params.path);
         if (path === "") return rootNotSupported();
         const cmGiven = ctx.has("custom_metadata");
@@ -126,40 +127,36 @@ export const metadataPath = definePath({
           customMetadata = parseCustomMetadata(req.data.custom_metadata, false) as Record<string, string>;
           validateCustomMetadata(customMetadata);
         }
-        const warnings = await storage.transaction(async (txn) => {
-          const config = await loadConfig(txn);
-          const meta = (await loadMetadata(txn, path)) ?? newMetadata(formatNs(nowNs()));
-          if (maxVersions !== undefined) meta.maxVersions = maxVersions;
-          if (fields.cas_required !== undefined) meta.casRequired = fields.cas_required;
-          if (fields.delete_version_after !== undefined) meta.deleteVersionAfter = fields.delete_version_after;
-          if (customMetadata !== undefined) meta.customMetadata = storedCustomMetadata(customMetadata);
-          await saveMetadata(txn, path, meta);
-          return fields.cas_required === false && config.casRequired ? [CAS_IGNORED_WARNING] : [];
-        });
-        return warnings.length > 0 ? { warnings } : undefined;
+        const config = await loadConfig(txn);
+        const meta = (await loadMetadata(txn, path)) ?? newMetadata(formatNs(nowNs()));
+        if (maxVersions !== undefined) meta.maxVersions = maxVersions;
+        if (fields.cas_required !== undefined) meta.casRequired = fields.cas_required;
+        if (fields.delete_version_after !== undefined) meta.deleteVersionAfter = fields.delete_version_after;
+        if (customMetadata !== undefined) meta.customMetadata = storedCustomMetadata(customMetadata);
+        await saveMetadata(txn, path, meta);
+        return fields.cas_required === false && config.casRequired ? { warnings: [CAS_IGNORED_WARNING] } : undefined;
       },
     },
     patch: {
       summary: "Change some of a key's settings (JSON merge patch; custom_metadata keys set to null are removed).",
-      handler: async ({ params, fields, req, storage }) => {
+      transaction: true,
+      handler: async ({ params, fields, req, storage: txn }): Promise<Response | undefined> => {
         const path = validatePath(params.path);
         if (path === "") return rootNotSupported();
         const given = (name: string): boolean => Object.hasOwn(req.data, name);
         const maxVersions = fields.max_versions === undefined ? undefined : nonNegative("max_versions", fields.max_versions);
         const cmRaw = req.data.custom_metadata;
         const cmPatch = given("custom_metadata") && cmRaw !== null ? parseCustomMetadata(cmRaw, true) : undefined;
-        return storage.transaction(async (txn): Promise<Response | undefined> => {
-          const meta = await loadMetadata(txn, path);
-          if (!meta) throw notFound();
-          const config = await loadConfig(txn);
-          // A null in a merge patch resets the setting to its default.
-          if (given("max_versions")) meta.maxVersions = maxVersions ?? 0;
-          if (given("cas_required")) meta.casRequired = fields.cas_required ?? false;
-          if (given("delete_version_after")) meta.deleteVersionAfter = fields.delete_version_after ?? 0;
-          if (given("custom_metadata")) meta.customMetadata = patchCustomMetadata(meta, cmPatch);
-          await saveMetadata(txn, path, meta);
-          return fields.cas_required === false && config.casRequired ? { warnings: [CAS_IGNORED_WARNING] } : undefined;
-        });
+        const meta = await loadMetadata(txn, path);
+        if (!meta) throw notFound();
+        const config = await loadConfig(txn);
+        // A null in a merge patch resets the setting to its default.
+        if (given("max_versions")) meta.maxVersions = maxVersions ?? 0;
+        if (given("cas_required")) meta.casRequired = fields.cas_required ?? false;
+        if (given("delete_version_after")) meta.deleteVersionAfter = fields.delete_version_after ?? 0;
+        if (given("custom_metadata")) meta.customMetadata = patchCustomMetadata(meta, cmPatch);
+        await saveMetadata(txn, path, meta);
+        return fields.cas_required === false && config.casRequired ? { warnings: [CAS_IGNORED_WARNING] } : undefined;
       },
     },
     delete: {
