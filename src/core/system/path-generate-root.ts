@@ -30,19 +30,22 @@ async function submitShare(core: Core, key: string | undefined, nonce: string | 
 }
 
 /**
- * The classic sys/generate-root/{attempt,update}: unauthenticated (operator shares are the authorisation),
- * but through the pipeline like every request, so each attempt and share is audited. The wire format
+ * `<prefix>/{attempt,update}`. The classic sys/generate-root/* are unauthenticated (operator shares are the
+ * authorisation) but go through the pipeline like every request, so each attempt and share is audited;
+ * sys/generate-root-token/* are the same endpoints behind a token (sudo, root namespace). The wire format
  * answers these with the bare status object (src/http/vault). OpenBao ≥ 2.5.3 turns them off by default
  * in favour of sys/generate-root-token/*; we keep them on because hvac and the vault/bao CLI (`operator
  * generate-root`) call only these, and the point is recovering when no root token is left.
  */
-function classicGenerateRootPaths(core: Core): PathSpec[] {
+function rootGenerationPaths(core: Core, prefix: "generate-root" | "generate-root-token", unauthenticated: boolean): PathSpec[] {
   return [
     definePath({
-      pattern: "generate-root/attempt",
-      unauthenticated: true,
+      pattern: `${prefix}/attempt`,
+      ...(unauthenticated ? { unauthenticated: true } : {}),
       fields: ATTEMPT_FIELDS,
-      synopsis: "Read, start or cancel a root-token generation attempt (authorised by the shares, not a token).",
+      synopsis: unauthenticated
+        ? "Read, start or cancel a root-token generation attempt (authorised by the shares, not a token)."
+        : "Read, start or cancel a root-token generation attempt authorised by unseal or recovery shares.",
       operations: {
         read: async () => ({ data: generateRootWire(core.rootGeneration.status()) }),
         update: async ({ fields }) => ({ data: generateRootWire(core.rootGeneration.start({ otp: fields.otp, pgpKey: fields.pgp_key })) }),
@@ -53,8 +56,8 @@ function classicGenerateRootPaths(core: Core): PathSpec[] {
       },
     }),
     definePath({
-      pattern: "generate-root/update",
-      unauthenticated: true,
+      pattern: `${prefix}/update`,
+      ...(unauthenticated ? { unauthenticated: true } : {}),
       fields: UPDATE_FIELDS,
       synopsis: "Submit one share to the root-token generation attempt.",
       operations: { update: async ({ fields }) => ({ data: await submitShare(core, fields.key, fields.nonce) }) },
@@ -63,26 +66,5 @@ function classicGenerateRootPaths(core: Core): PathSpec[] {
 }
 
 export function generateRootPaths(core: Core): PathSpec[] {
-  return [
-    ...classicGenerateRootPaths(core),
-    definePath({
-      pattern: "generate-root-token/attempt",
-      fields: ATTEMPT_FIELDS,
-      synopsis: "Read, start or cancel a root-token generation attempt authorised by unseal or recovery shares.",
-      operations: {
-        read: async () => ({ data: generateRootWire(core.rootGeneration.status()) }),
-        update: async ({ fields }) => ({ data: generateRootWire(core.rootGeneration.start({ otp: fields.otp, pgpKey: fields.pgp_key })) }),
-        delete: async () => {
-          core.rootGeneration.cancel();
-          return undefined;
-        },
-      },
-    }),
-    definePath({
-      pattern: "generate-root-token/update",
-      fields: UPDATE_FIELDS,
-      synopsis: "Submit one share to the root-token generation attempt.",
-      operations: { update: async ({ fields }) => ({ data: await submitShare(core, fields.key, fields.nonce) }) },
-    }),
-  ];
+  return [...rootGenerationPaths(core, "generate-root", true), ...rootGenerationPaths(core, "generate-root-token", false)];
 }
