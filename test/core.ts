@@ -8,6 +8,7 @@ import { ArcaError } from "../src/common/errors.js";
 import { createSystemBackend } from "../src/core/system/backend.js";
 import { createTokenBackend } from "../src/core/tokens/token-backend.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";
+import type { Operation, Response } from "../src/core/framework/request.js";
 
 export interface TestCore {
   core: Core;
@@ -42,4 +43,16 @@ export async function expectArcaError(p: Promise<unknown>, status: number, messa
   if (message instanceof RegExp) expect(ae.message).toMatch(message);
   else if (message !== undefined) expect(ae.message).toBe(message);
   return ae;
+}
+
+/** One request through the core's pipeline, as `token` (the root token unless given). */
+export function coreCall(t: TestCore, operation: Operation, path: string, data: Record<string, unknown> = {}, token: string = t.root): Promise<Response | undefined> {
+  return t.core.handleRequest(t.core.newRequest({ operation, path, data, clientToken: token }));
+}
+
+/** A new token (made by root) carrying `policy`. */
+export async function tokenWithPolicy(t: TestCore, policy: string): Promise<string> {
+  const resp = await coreCall(t, "update", "auth/token/create", { policies: [policy] });
+  if (!resp?.auth) throw new Error("no auth block");
+  return resp.auth.clientToken;
 }

@@ -4,7 +4,7 @@
  * PKI mount here either.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { expectArcaError, initializedCore, type TestCore } from "../../../test/core.js";
+import { coreCall, expectArcaError, initializedCore, tokenWithPolicy, type TestCore } from "../../../test/core.js";
 import type { Operation, Response } from "../framework/request.js";
 import { createPkiBackend } from "../../engines/pki/backend.js";
 import { createUserpassBackend } from "../../auth/userpass/backend.js";
@@ -25,15 +25,8 @@ afterEach(async () => {
   await t.storage.close();
 });
 
-async function call(operation: Operation, path: string, data: Record<string, unknown> = {}, clientToken = t.root): Promise<Response | undefined> {
-  return t.core.handleRequest(t.core.newRequest({ operation, path, data, clientToken }));
-}
-
-async function tokenWith(policy: string): Promise<string> {
-  const resp = await call("update", "auth/token/create", { policies: [policy] });
-  if (!resp?.auth) throw new Error("no auth block");
-  return resp.auth.clientToken;
-}
+const call = (operation: Operation, path: string, data: Record<string, unknown> = {}, token = t.root): Promise<Response | undefined> => coreCall(t, operation, path, data, token);
+const tokenWith = (policy: string): Promise<string> => tokenWithPolicy(t, policy);
 
 describe("sudo-protected paths", () => {
   it("enabling, tuning and disabling an auth method needs sudo on sys/auth/*", async () => {
