@@ -5,10 +5,28 @@
 import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { parseVersions, validatePath } from "./kv-input.js";
-import { isDeleted, loadConfig, loadMetadata, saveMetadata, scheduledDeletion } from "./kv-store.js";
+import { isDeleted, loadConfig, loadMetadata, saveMetadata, scheduledDeletion, type KeyMetadata } from "./kv-store.js";
+import type { KeyValueReader } from "../../storage/storage.js";
 import { formatNs, nowNs } from "./kv-time.js";
 
 const pathField = { type: "string", description: "Location of the secret." } as const;
+
+/**
+ * What delete, undelete and destroy act on: the secret's path, the versions named (none is a 400 with the
+ * endpoint's own OpenBao wording) and its metadata; undefined when the key does not exist (nothing to do).
+ */
+export async function versionsTarget(
+  storage: KeyValueReader,
+  rawPath: string,
+  rawVersions: unknown,
+  noneGiven: string,
+): Promise<{ path: string; versions: number[]; meta: KeyMetadata } | undefined> {
+  const path = validatePath(rawPath);
+  const versions = parseVersions(rawVersions);
+  if (versions.length === 0) throw invalidRequest(noneGiven);
+  const meta = await loadMetadata(storage, path);
+  return meta ? { path, versions, meta } : undefined;
+}
 
 export const deletePath = definePath({
   pattern: "delete/:path+",
@@ -23,11 +41,9 @@ export const deletePath = definePath({
     update: {
       transaction: true,
       handler: async ({ params, fields, storage }) => {
-        const path = validatePath(params.path);
-        const versions = parseVersions(fields.versions);
-        if (versions.length === 0) throw invalidRequest("No version number provided");
-        const meta = await loadMetadata(storage, path);
-        if (!meta) return;
+        const target = await versionsTarget(storage, params.path, fields.versions, "No version number provided");
+        if (!target) return;
+        const { path, versions, meta } = target;
         const now = nowNs();
         for (const n of versions) {
           const v = meta.versions[String(n)];
@@ -60,11 +76,9 @@ export const undeletePath = definePath({
     update: {
       transaction: true,
       handler: async ({ params, fields, storage }) => {
-        const path = validatePath(params.path);
-        const versions = parseVersions(fields.versions);
-        if (versions.length === 0) throw invalidRequest("No version number provided");
-        const meta = await loadMetadata(storage, path);
-        if (!meta) return;
+        const target = await versionsTarget(storage, params.path, fields.versions, "No version number provided");
+        if (!target) return;
+        const { path, versions, meta } = target;
         const config = await loadConfig(storage);
         for (const n of versions) {
           const v = meta.versions[String(n)];

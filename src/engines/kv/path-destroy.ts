@@ -2,10 +2,9 @@
  * `destroy/<path>`: permanently removes the data of chosen versions; their metadata stays, marked
  * destroyed, so reads of them answer 404 with that metadata.
  */
-import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
-import { parseVersions, validatePath } from "./kv-input.js";
-import { loadMetadata, saveMetadata, versionKey } from "./kv-store.js";
+import { saveMetadata, versionKey } from "./kv-store.js";
+import { versionsTarget } from "./path-delete.js";
 
 export const destroyPath = definePath({
   pattern: "destroy/:path+",
@@ -17,11 +16,9 @@ export const destroyPath = definePath({
     update: {
       transaction: true,
       handler: async ({ params, fields, storage }) => {
-        const path = validatePath(params.path);
-        const versions = parseVersions(fields.versions);
-        if (versions.length === 0) throw invalidRequest("no version number provided");
-        const meta = await loadMetadata(storage, path);
-        if (!meta) return;
+        const target = await versionsTarget(storage, params.path, fields.versions, "no version number provided");
+        if (!target) return;
+        const { path, versions, meta } = target;
         for (const n of versions) {
           const v = meta.versions[String(n)];
           if (!v || v.destroyed) continue;
