@@ -12,6 +12,7 @@ import { policyCommand } from "./policy-command.js";
 import { namespaceCommand } from "./namespace-command.js";
 import { auditCommand } from "./audit-command.js";
 import { unsealerCommand } from "./unsealer-command.js";
+import { agentCommand } from "./agent-command.js";
 import { secretsCommand } from "./secrets-command.js";
 import { serverCommand } from "./server-command.js";
 import { tokenCommand } from "./token-command.js";
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   policy: { run: policyCommand, summary: "write, read, list, delete ACL policies" },
   namespace: { run: namespaceCommand, summary: "create, lookup, list, patch, delete, lock, unlock, seal, unseal namespaces" },
   unsealer: { run: unsealerCommand, summary: "Auto-unseal daemon; seal-share stores a share sealed by an HSM key" },
+  agent: { run: agentCommand, summary: "Keep certificates for keys held in a PKCS#11 token (or TPM) issued and renewed" },
   audit: { run: auditCommand, summary: "enable, disable, list audit devices; verify a log's chain" },
   secrets: { run: secretsCommand, summary: "enable, disable, list, tune secrets engines" },
   auth: { run: authCommand, summary: "enable, disable, list, tune auth methods" },
