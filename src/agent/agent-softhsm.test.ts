@@ -9,6 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/cli.js";
 import { cleanupSoftHsm, createSoftHsmToken, pkcs11Tool, softHsmAvailable, SOFTHSM_SKIP_REASON, type SoftHsmToken } from "../../test/softhsm.js";
 import { agentCommand } from "../cli/agent-command.js";
+import { createLogger } from "../server/log.js";
+import { api } from "../../test/servers.js";
+import { runAgent } from "./agent.js";
+import { loadAgentConfig } from "./config.js";
 import type { CliIo } from "../cli/io.js";
 import {
   arcaWithPki,
@@ -232,15 +236,50 @@ http {
     const daemon = agentCommand([`-config=${config}`, "-log-level=error"], io, { signal: controller.signal });
     try {
       const first = await waitForCert(f("short.pem"), () => true);
+      // The token the agent holds is revoked behind its back: the next sign answers 403 and it logs in again.
+      const held = readFileSync(f("token-renew"), "utf8");
+      expect((await api(arca.server.url, "PUT", "auth/token/revoke", { token: arca.root, body: { token: held } })).status).toBe(204);
       // The role gives 9 s; the agent renews at 2/3 of that (minus up to 10% jitter): well before notAfter.
       const second = await waitForCert(f("short.pem"), (c) => c.serialNumber !== first.serialNumber, 20_000);
       expect(Date.now()).toBeLessThan(new Date(first.validTo).getTime());
       expect(second.publicKey.export({ type: "spki", format: "der" }).equals(first.publicKey.export({ type: "spki", format: "der" }))).toBe(true);
       expect(readFileSync(marker, "utf8").trim().split("\n").length).toBeGreaterThanOrEqual(2);
+      expect(readFileSync(f("token-renew"), "utf8")).not.toBe(held);
     } finally {
       controller.abort();
       await daemon;
     }
+  });
+
+  it("the daemon backs off on errors (exponential, capped) and writes nothing the role refused", async () => {
+    const config = await loadAgentConfig(
+      await agentConfig(
+        "backoff",
+        `certificate "refused" {
+  mount       = "pki"
+  role        = "svc"
+  common_name = "evil.example.org"
+  key         = "${serverKey()}"
+  cert_file   = "${f("refused.pem")}"
+  exec        = "touch ${f("refused-exec")}"
+}`,
+      ),
+    );
+    const lines: string[] = [];
+    const controller = new AbortController();
+    const run = runAgent(config, { logger: createLogger("error", (l) => void lines.push(l)), signal: controller.signal, backoff: { baseMs: 40, maxMs: 160 } });
+    await new Promise((r) => setTimeout(r, 1500));
+    controller.abort();
+    await run;
+    const failures = lines.map((l) => JSON.parse(l) as { msg: string; failures: number; retryInMs: number; error: string });
+    expect(failures.length).toBeGreaterThanOrEqual(4);
+    expect(failures.map((x) => x.failures)).toEqual(failures.map((_, i) => i + 1));
+    expect(failures.every((x) => x.msg === "certificate renewal failed" && x.retryInMs <= 160)).toBe(true);
+    expect(failures[0].retryInMs).toBeLessThanOrEqual(40);
+    expect(failures.at(-1)?.retryInMs).toBeGreaterThanOrEqual(80);
+    expect(failures[0].error).toMatch(/^certificate "refused": pki\/sign\/svc refused/);
+    expect(existsSync(f("refused.pem"))).toBe(false);
+    expect(existsSync(f("refused-exec"))).toBe(false);
   });
 
   it("bad configuration fails with one clear line: unknown token, wrong PIN, a role refusing the name", async () => {
