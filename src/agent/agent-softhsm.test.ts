@@ -1,7 +1,7 @@
 // `arca agent` end to end with a SoftHSM token as the service's token: keys born in the token, CSRs signed
 // there, certificates from a real Arca server, then used through OpenSSL's pkcs11 engine by openssl
 // s_server/s_client, nginx and curl. Tests are shuffled (vitest.config.ts): each reads only what beforeAll made.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -215,6 +215,65 @@ http {
       expect(without.out).toContain("400 No required SSL certificate was sent");
     } finally {
       await nginx.stop();
+    }
+  });
+
+  it.skipIf(!nginxAvailable())("Python behind nginx: nginx holds the token keys for Python's ssl, which cannot load engine keys, in both directions", async () => {
+    const [tlsPort, proxyPort, appPort] = [await freePort(), await freePort(), await freePort()];
+    const prefix = mkdtempSync(join(work, "nginx-py-"));
+    mkdirSync(join(prefix, "app"));
+    writeFileSync(join(prefix, "app", "index.html"), "from python\n");
+    const app = startProcess("/usr/bin/python3", ["-m", "http.server", String(appPort), "--bind", "127.0.0.1", "--directory", join(prefix, "app")], env);
+    const conf = join(prefix, "nginx.conf");
+    writeFileSync(
+      conf,
+      `daemon off;
+master_process off;
+error_log stderr warn;
+pid ${join(prefix, "nginx.pid")};
+events { worker_connections 16; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  # Inbound: mTLS terminated with the server's token key, plain HTTP to the Python app on loopback.
+  server {
+    listen 127.0.0.1:${tlsPort} ssl;
+    ssl_certificate ${f("server-chain.pem")};
+    ssl_certificate_key "engine:pkcs11:${serverKey()}";
+    ssl_client_certificate ${f("arca-ca.pem")};
+    ssl_verify_client on;
+    location / { proxy_pass http://127.0.0.1:${appPort}; }
+  }
+  # Outbound: a Python client speaks plain HTTP on loopback; nginx presents the client's token key upstream.
+  server {
+    listen 127.0.0.1:${proxyPort};
+    location / {
+      proxy_pass https://127.0.0.1:${tlsPort};
+      proxy_ssl_certificate ${f("client.pem")};
+      proxy_ssl_certificate_key "engine:pkcs11:${clientKey()}";
+      proxy_ssl_trusted_certificate ${f("arca-ca.pem")};
+      proxy_ssl_verify on;
+      proxy_ssl_name localhost;
+      proxy_ssl_server_name on;
+    }
+  }
+}
+`,
+    );
+    const nginx = startProcess("nginx", ["-p", prefix, "-c", conf, "-e", "stderr"], env);
+    try {
+      await waitForPort(appPort, app);
+      await waitForPort(tlsPort, nginx);
+      const py = await runCommand("/usr/bin/python3", ["-c", `import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:${proxyPort}/index.html").read().decode(), end="")`], env);
+      expectOk(py, `python through nginx (${nginx.output()})`);
+      expect(py.out).toBe("from python\n");
+    } finally {
+      await nginx.stop();
+      await app.stop();
     }
   });
 

@@ -59,7 +59,16 @@ async function startSoftTpm(work: string, name: string): Promise<SoftTpm> {
     ["socket", "--tpm2", "--tpmstate", `dir=${state}`, "--server", `type=tcp,port=${port},bindaddr=127.0.0.1`, "--ctrl", `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, "--flags", "not-need-init,startup-clear"],
     process.env,
   );
-  await waitForPort(port, proc);
+  try {
+    await waitForPort(port, proc);
+    return provisionToken(name, proc, port, store, wrap);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
+function provisionToken(name: string, proc: Spawned, port: number, store: string, wrap: string): SoftTpm {
   const tcti = `swtpm:host=127.0.0.1,port=${port}`;
   for (const cmd of PTOOL_COMMANDS) {
     const path = join(wrap, `tpm2_${cmd}`);
