@@ -302,7 +302,8 @@ http {
       const second = await waitForCert(f("short.pem"), (c) => c.serialNumber !== first.serialNumber, 20_000);
       expect(Date.now()).toBeLessThan(new Date(first.validTo).getTime());
       expect(second.publicKey.export({ type: "spki", format: "der" }).equals(first.publicKey.export({ type: "spki", format: "der" }))).toBe(true);
-      expect(readFileSync(marker, "utf8").trim().split("\n").length).toBeGreaterThanOrEqual(2);
+      // exec runs after the files are written: give it a moment to finish.
+      await waitUntil(() => existsSync(marker) && readFileSync(marker, "utf8").trim().split("\n").length >= 2);
       expect(readFileSync(f("token-renew"), "utf8")).not.toBe(held);
     } finally {
       controller.abort();
@@ -378,6 +379,14 @@ function quietIo(): CliIo {
     readStdin: async () => "",
     readSecretLine: async () => "",
   };
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function waitForCert(path: string, accept: (c: X509Certificate) => boolean, timeoutMs = 15_000): Promise<X509Certificate> {
