@@ -31,6 +31,20 @@ describe("agent config", () => {
     expect(c.certificates[0]).toMatchObject({ name: "web", hsm: "svc", keyType: "ec", keyBits: 0, altNames: ["a.svc.test"], ipSans: ["10.0.0.1"], renewBeforeSeconds: 8 * 3600, exec: ["nginx", "-s", "reload"] });
   });
 
+  it("reads a sink mode as octal however it is written", async () => {
+    for (const written of ["0600", `"0600"`, "600"]) {
+      const c = await parseAgentConfig(base("").replace(`config = { path = "/run/token" }`, `config = {
+ path = "/run/token"
+ mode = ${written}
+ }`));
+      expect(c.autoAuth.sinks[0].mode).toBe(0o600);
+    }
+    await expect(parseAgentConfig(base("").replace(`config = { path = "/run/token" }`, `config = {
+ path = "/run/token"
+ mode = 999
+ }`))).rejects.toThrow(/mode: must be a file mode/);
+  });
+
   it("runs a string exec through the shell", async () => {
     expect((await parseAgentConfig(base(`exec = "nginx -s reload"`))).certificates[0].exec).toEqual(["/bin/sh", "-c", "nginx -s reload"]);
   });

@@ -110,7 +110,7 @@ export class AgentConfigError extends Error {
   }
 }
 
-const TOP_LEVEL = ["vault", "auto_auth", "hsm", "certificate", "pid_file", "exit_after_auth"] as const;
+const TOP_LEVEL = ["vault", "auto_auth", "hsm", "certificate"] as const;
 const VAULT_KEYS = ["address", "ca_cert", "tls_skip_verify", "client_cert", "client_key", "namespace"] as const;
 const AUTO_AUTH_KEYS = ["method", "sink"] as const;
 const METHOD_KEYS = ["mount_path", "config", "namespace"] as const;
@@ -247,9 +247,18 @@ function parseSink(type: string, b: HclObject, field: string, bad: Bad): FileSin
   const c = hclMap(b, "config", `${field}.config`) ?? {};
   checkHclKeys(c, ["path", "mode"], `${field}.config`);
   const path = hclString(c, "path", `${field}.config.path`) || bad(`${field}.config.path`, "is required");
-  const mode = hclNumber(c, "mode", `${field}.config.mode`) ?? 0o640;
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) bad(`${field}.config.mode`, "must be a file mode (e.g. 0640 written as 416)");
-  return { path, mode };
+  return { path, mode: fileMode(c, `${field}.config.mode`, bad) };
+}
+
+/**
+ * A chmod-style mode, read as octal digits whether written `mode = 0640` (HCL2 reads that as the number 640:
+ * Vault Agent's HCL1 read it as octal) or `mode = "0640"`. Default 0640, Vault Agent's.
+ */
+function fileMode(c: HclObject, field: string, bad: Bad): number {
+  const raw = hclString(c, "mode", field);
+  if (raw === undefined || raw === "") return 0o640;
+  if (!/^0?[0-7]{3}$/.test(raw.trim())) return bad(field, `must be a file mode such as 0640`);
+  return parseInt(raw.trim(), 8);
 }
 
 function parseCertificate(name: string, b: HclObject, hsms: HsmBlockConfig[], bad: Bad): CertificateConfig {
