@@ -7,25 +7,9 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FakeDataKeys } from "./fake-data-keys.test-util.js";
-import { KMS_V2_PROTO, loadKmsV2, PROTO_LOADER_OPTIONS, startKmsGrpcServer, type KmsGrpcServer } from "./grpc-server.js";
+import { KMS_V2_PROTO, PROTO_LOADER_OPTIONS, startKmsGrpcServer, type KmsGrpcServer } from "./grpc-server.js";
+import { kmsClient, unary, type KmsClient } from "./kms-client.test-util.js";
 import { KmsService } from "./kms-service.js";
-
-type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
-interface KmsClient extends grpc.Client {
-  Status(req: object, cb: Callback<{ version: string; healthz: string; key_id: string }>): void;
-  Encrypt(req: { plaintext: Buffer; uid: string }, cb: Callback<{ ciphertext: Buffer; key_id: string; annotations: Record<string, Buffer> }>): void;
-  Decrypt(req: { ciphertext: Buffer; uid: string; key_id: string; annotations?: Record<string, Buffer> }, cb: Callback<{ plaintext: Buffer }>): void;
-}
-
-/** A KMS v2 client on `socket`, as the API server would make one. */
-export function kmsClient(socket: string): KmsClient {
-  const Ctor = (loadKmsV2().v2 as grpc.GrpcObject).KeyManagementService as grpc.ServiceClientConstructor;
-  return new Ctor(`unix:${socket}`, grpc.credentials.createInsecure()) as unknown as KmsClient;
-}
-
-export function unary<T>(fn: (cb: Callback<T>) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T))));
-}
 
 describe("KMS v2 proto", () => {
   it("has the official service paths and message fields (names, numbers, types)", () => {
