@@ -18,6 +18,7 @@ import { KeyCache } from "./key-cache.js";
 import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
 import type { KeystoreRegistry } from "./keystore.js";
 import { builtinKeystoreTypes } from "./keystore-types.js";
+import { pluginKeystoreType, type KeystorePluginResolver } from "./keystore-plugin.js";
 import { configurationsListPath, configurationsPath } from "./path-configurations.js";
 import { graphPath } from "./path-graph.js";
 import { keyActionPaths, keysListPath, keysPath } from "./path-keys.js";
@@ -96,7 +97,9 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
   });
 }
 
-/** The engine catalog's factory. */
-export function createKeychainBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options });
+/** The engine catalog's factory; with the server's keystore plugins, `type=plugin` keystores are known too. */
+export function createKeychainBackend(_mount: MountEntry, view: SystemView, keystorePlugins?: KeystorePluginResolver): LogicalBackend {
+  const keystoreTypes = builtinKeystoreTypes();
+  if (keystorePlugins) keystoreTypes.register(pluginKeystoreType(keystorePlugins));
+  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, keystoreTypes });
 }
