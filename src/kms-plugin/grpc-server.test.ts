@@ -75,6 +75,11 @@ describe("KMS v2 gRPC server on a unix socket", () => {
     expect(dec.plaintext).toEqual(pt);
   });
 
+  it("a request over the message bound is RESOURCE_EXHAUSTED and the server keeps serving", async () => {
+    await expect(unary((cb) => client.Encrypt({ plaintext: Buffer.alloc(5 * 1024 * 1024), uid: "big" }, cb))).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    expect((await unary<{ healthz: string }>((cb) => client.Status({}, cb))).healthz).toBe("ok");
+  });
+
   it("garbage ciphertext is INVALID_ARGUMENT; Arca refusing is FAILED_PRECONDITION, unreachable is UNAVAILABLE and healthz says so", async () => {
     await expect(unary((cb) => client.Decrypt({ ciphertext: Buffer.from("garbage"), uid: "u", key_id: "k" }, cb))).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     const enc = await unary<{ ciphertext: Buffer }>((cb) => client.Encrypt({ plaintext: Buffer.from("p"), uid: "u" }, cb));

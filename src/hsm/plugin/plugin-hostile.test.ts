@@ -1,13 +1,13 @@
 // A keystore plugin is another program: it may hang, send garbage or endless frames, lie about shapes or die
 // mid-call. Each of these must be an error for the calls it touches (never a crash or a hang of the server),
 // and the client must recover once the plugin behaves again.
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { KeyNotFoundError, KeyUnavailableError, KeyUsageError } from "../key-errors.js";
+import { KeyNotFoundError, KeyUnavailableError, KeyUnsupportedError, KeyUsageError } from "../key-errors.js";
 import { isKeyEncrypter, type KeyManager } from "../key-manager.js";
 import { startKeystorePlugin } from "./plugin-key-manager.js";
 import { PluginProtocolError, RPC_INVALID_PARAMS } from "./protocol.js";
@@ -163,6 +163,15 @@ describe("keystore plugin client against a hostile plugin", () => {
     await expect(km.identify("fake:x")).rejects.toBeInstanceOf(KeyUnavailableError);
   });
 
+  it("a request over the frame bound is refused before sending; the connection stays usable", async () => {
+    const p = await fakePlugin((req, s) => s.write(result(req, { iv: "AAAAAAAAAAAAAAAA", ciphertext: "", tag: "AAAAAAAAAAAAAAAAAAAAAA==" })));
+    const km = await client(p.socket, { maxFrameBytes: 64 * 1024 });
+    if (!isKeyEncrypter(km)) throw new Error("the fake plugin announced encrypt");
+    await expect(km.encrypt("fake:x", Buffer.alloc(128 * 1024))).rejects.toBeInstanceOf(KeyUnsupportedError);
+    expect((await km.encrypt("fake:x", Buffer.alloc(16))).tag.length).toBe(16);
+    expect(p.connections()).toBe(1);
+  });
+
   it("only the powers the plugin announced appear on the KeyManager", async () => {
     const p = await fakePlugin(() => undefined);
     const km = await client(p.socket);
@@ -177,6 +186,21 @@ describe("keystore plugin client against a hostile plugin", () => {
   ])("a handshake with %s is refused at start", async (_name, handshake) => {
     const p = await fakePlugin(() => undefined, { handshake });
     await expect(startKeystorePlugin({ name: "fake", socket: p.socket })).rejects.toBeInstanceOf(PluginProtocolError);
+  });
+
+  const root = process.getuid?.() === 0;
+  it.skipIf(!root)("a socket owned by another user is refused (needs root to chown; CI runs as root)", async () => {
+    const p = await fakePlugin(() => undefined);
+    chownSync(p.socket, 65534, 65534);
+    await expect(startKeystorePlugin({ name: "fake", socket: p.socket })).rejects.toThrow(/owned by another user/);
+    chownSync(p.socket, 0, 0);
+    await expect(startKeystorePlugin({ name: "fake", socket: p.socket }).then((km) => km.close())).resolves.toBeUndefined();
+  });
+
+  it("a path that is not a socket is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arca-not-socket-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    await expect(startKeystorePlugin({ name: "fake", socket: dir })).rejects.toThrow(/not a socket/);
   });
 
   it("a socket nobody listens on is KeyUnavailableError at start", async () => {

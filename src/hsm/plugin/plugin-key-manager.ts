@@ -24,7 +24,7 @@ import type {
   WrapMechanism,
 } from "../key-manager.js";
 import { KEY_ALGORITHMS } from "../key-manager.js";
-import { connectUnix, PluginProcess } from "./plugin-process.js";
+import { checkPluginSocket, connectUnix, PluginProcess } from "./plugin-process.js";
 import {
   b64,
   CAPABILITIES,
@@ -162,6 +162,7 @@ class PluginClient {
       this.process = await PluginProcess.spawn(this.opts.command, this.opts.env);
       socket = await this.process.connect(this.startTimeoutMs);
     } else {
+      await checkPluginSocket(this.opts.socket!);
       socket = await connectUnix(this.opts.socket!).catch(() => {
         throw new KeyUnavailableError(`keystore plugin ${this.name}: cannot connect to its socket`);
       });

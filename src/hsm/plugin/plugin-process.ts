@@ -2,7 +2,7 @@
 // inside a fresh private directory (mode 0700, so no other user can connect or plant a socket there), and a
 // minimal environment (PATH plus what the operator's config sets; never the server's own secrets).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { lstat, mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,4 +82,20 @@ export function connectUnix(path: string): Promise<Socket> {
     });
     s.once("error", reject);
   });
+}
+
+/**
+ * A socket somebody else runs must be a socket owned by this user or root: another local user must not be
+ * able to stand in for the keystore by planting a socket where the operator pointed.
+ */
+export async function checkPluginSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch {
+    throw new KeyUnavailableError("keystore plugin socket does not exist");
+  }
+  if (!st.isSocket()) throw new KeyUnavailableError("keystore plugin socket path is not a socket");
+  const me = process.getuid?.();
+  if (me !== undefined && st.uid !== me && st.uid !== 0) throw new KeyUnavailableError("keystore plugin socket is owned by another user");
 }
