@@ -8,7 +8,7 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
-import { createKeychainBackend } from "../engines/keychain/backend.js";
+import { keychainFactory } from "../engines/keychain/backend.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -17,7 +17,8 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
   ]);
 }
 
-export function builtinEngines(): Map<string, BackendFactory> {
+/** `devMode`: a dev server, where engines may offer development-only features (keychain's software keystore). */
+export function builtinEngines(opts: { devMode?: boolean } = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -25,6 +26,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["keychain", createKeychainBackend],
+    ["keychain", keychainFactory(opts.devMode ?? false)],
   ]);
 }

@@ -96,7 +96,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
   });
 }
 
-/** The engine catalog's factory. */
-export function createKeychainBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options });
+/** The engine catalog's factory; `devMode` (a dev server) allows the software keystore on every mount. */
+export function keychainFactory(devMode: boolean): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) => createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode });
 }
