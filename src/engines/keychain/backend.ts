@@ -15,6 +15,7 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { runKeychainJobs } from "./jobs.js";
 import { KeyCache } from "./key-cache.js";
+import { RecordCache } from "./record-cache.js";
 import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
 import type { KeystoreRegistry } from "./keystore.js";
 import { builtinKeystoreTypes } from "./keystore-types.js";
@@ -72,6 +73,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     keyManager: opts.keyManager,
     logger: opts.logger ?? silentLogger,
     settings: () => settingsFrom(options(), opts.devMode ?? false),
+    records: new RecordCache(),
     running: new Set(),
   };
   return new LogicalBackend({
@@ -92,7 +94,12 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     help: HELP,
     periodic: async ({ storage, now }) => runKeychainJobs(env, storage, now),
     // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
-    cleanup: async () => env.cache.clear(),
+    cleanup: async () => {
+      env.cache.clear();
+      env.records.changed();
+    },
+    // Another node wrote a record: read it afresh from now on.
+    invalidate: async () => env.records.changed(),
   });
 }
 

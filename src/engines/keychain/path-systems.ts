@@ -7,7 +7,7 @@ import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { decryptDataKey, generateDataKey, newL3, rewrapDataKey } from "./chain.js";
-import type { KeychainEnv } from "./keychain-env.js";
+import { mutating, type KeychainEnv } from "./keychain-env.js";
 import { checkName, mustGet, newId, now, records, type SystemRecord } from "./records.js";
 
 function systemData(s: SystemRecord): Record<string, unknown> {
@@ -68,13 +68,13 @@ export function systemsPath(env: KeychainEnv) {
     },
     existenceCheck: async ({ storage, fields }) => (await records.system(storage, fields.name)) !== undefined,
     operations: {
-      create: { summary: "Link a system to a key configuration (a new L3).", handler: async ({ storage, fields }) => void (await createSystem(env, storage, fields)) },
-      update: { summary: "Link a system to a key configuration (a new L3).", handler: async ({ storage, fields }) => void (await createSystem(env, storage, fields)) },
+      create: { summary: "Link a system to a key configuration (a new L3).", handler: mutating(env, async ({ storage, fields }) => void (await createSystem(env, storage, fields))) },
+      update: { summary: "Link a system to a key configuration (a new L3).", handler: mutating(env, async ({ storage, fields }) => void (await createSystem(env, storage, fields))) },
       read: async ({ storage, fields }) => {
         const s = await records.system(storage, fields.name);
         return s ? { data: systemData(s) } : undefined;
       },
-      delete: async ({ storage, fields }) => {
+      delete: mutating(env, async ({ storage, fields }) => {
         const s = await records.system(storage, fields.name);
         if (!s) return undefined;
         await storage.transaction(async (txn) => {
@@ -83,7 +83,7 @@ export function systemsPath(env: KeychainEnv) {
         });
         for (const v of Object.keys(s.l3)) env.cache.drop(`l3/${s.id}/${v}`);
         return undefined;
-      },
+      }),
     },
     synopsis: "Manage a system (L3)",
   });
