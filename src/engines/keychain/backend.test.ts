@@ -356,4 +356,20 @@ describe("keychain engine (software keystore)", () => {
       await s.close();
     }
   });
+
+  it("rotates a system's L3: old data keys still decrypt, rewrap moves them to the new version", async () => {
+    await chain(h);
+    const old = await datakey(h);
+    expect((await h.call("update", "systems/s1/rotate"))?.data).toMatchObject({ latest_version: 2 });
+    const fresh = await datakey(h);
+    expect(Buffer.from(fresh.ciphertext, "base64").readUInt32BE(1)).toBe(2);
+    expect(await decrypt(h, old.ciphertext)).toBe(old.plaintext);
+    const moved = ((await h.call("update", "systems/s1/rewrap", { ciphertext: old.ciphertext }))?.data as { ciphertext: string }).ciphertext;
+    expect(Buffer.from(moved, "base64").readUInt32BE(1)).toBe(2);
+    expect(await decrypt(h, moved)).toBe(old.plaintext);
+    await h.call("update", "keys/k1/disable");
+    expect((await h.fails("update", "systems/s1/rotate")).status).toBe(400);
+    expect((await h.fails("update", "systems/s1/rewrap", { ciphertext: old.ciphertext })).status).toBe(400);
+    expect(await decrypt(h, moved)).toBe(old.plaintext);
+  });
 });
