@@ -48,6 +48,8 @@ export interface StartOptions {
   hsmReconnect?: Partial<ReconnectPolicy>;
   /** Background jobs' interval and clock (tests shorten and move them). */
   jobs?: JobsOptions;
+  /** A dev server: engines may offer what is for development only (the keychain's software keystore). */
+  devMode?: boolean;
 }
 
 function openStorage(cfg: StorageConfig): Storage {
@@ -81,7 +83,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   const core = new Core({
     storage,
-    engines: builtinEngines({ keystorePlugins: (name) => keystorePlugins.resolve(name) }),
+    engines: builtinEngines({ devMode: opts.devMode ?? false, keystorePlugins: (name) => keystorePlugins.resolve(name) }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,
@@ -185,6 +187,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
   let recoveryKey = "";
   const server = await startServer(config, {
     logger: opts.logger,
+    devMode: true,
     afterCore: async (core) => {
       const init = await core.initialize(
         auto ? { secretShares: 0, secretThreshold: 0, recoveryShares: 1, recoveryThreshold: 1 } : { secretShares: 1, secretThreshold: 1 },

@@ -15,6 +15,7 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { runKeychainJobs } from "./jobs.js";
 import { KeyCache } from "./key-cache.js";
+import { RecordCache } from "./record-cache.js";
 import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
 import type { KeystoreRegistry } from "./keystore.js";
 import { builtinKeystoreTypes } from "./keystore-types.js";
@@ -73,6 +74,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     keyManager: opts.keyManager,
     logger: opts.logger ?? silentLogger,
     settings: () => settingsFrom(options(), opts.devMode ?? false),
+    records: new RecordCache(),
     running: new Set(),
   };
   return new LogicalBackend({
@@ -93,13 +95,23 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     help: HELP,
     periodic: async ({ storage, now }) => runKeychainJobs(env, storage, now),
     // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
-    cleanup: async () => env.cache.clear(),
+    cleanup: async () => {
+      env.cache.clear();
+      env.records.changed();
+    },
+    // Another node wrote a record: read it afresh from now on.
+    invalidate: async () => env.records.changed(),
   });
 }
 
-/** The engine catalog's factory; with the server's keystore plugins, `type=plugin` keystores are known too. */
-export function createKeychainBackend(_mount: MountEntry, view: SystemView, keystorePlugins?: KeystorePluginResolver): LogicalBackend {
-  const keystoreTypes = builtinKeystoreTypes();
-  if (keystorePlugins) keystoreTypes.register(pluginKeystoreType(keystorePlugins));
-  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, keystoreTypes });
+/**
+ * The engine catalog's factory. `devMode` (a dev server) allows the software keystore on every mount; with
+ * the server's keystore plugins, `type=plugin` keystores are known too.
+ */
+export function keychainFactory(devMode: boolean, keystorePlugins?: KeystorePluginResolver): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) => {
+    const keystoreTypes = builtinKeystoreTypes();
+    if (keystorePlugins) keystoreTypes.register(pluginKeystoreType(keystorePlugins));
+    return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode, keystoreTypes });
+  };
 }
