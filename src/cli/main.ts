@@ -5,6 +5,7 @@ import { EXIT_API, EXIT_OK, EXIT_USAGE, UsageError } from "./context.js";
 import { deleteCommand, listCommand, readCommand, writeCommand } from "./generic-command.js";
 import { escapeTerminalControls } from "./format.js";
 import { processIo, type CliIo } from "./io.js";
+import { kmsPluginCommand } from "./kms-plugin-command.js";
 import { kvCommand } from "./kv-command.js";
 import { loginCommand } from "./login-command.js";
 import { operatorCommand, statusCommand } from "./operator-command.js";
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   secrets: { run: secretsCommand, summary: "enable, disable, list, tune secrets engines" },
   auth: { run: authCommand, summary: "enable, disable, list, tune auth methods" },
   kv: { run: kvCommand, summary: "put, get, patch, delete, undelete, destroy, list, metadata" },
+  "kms-plugin": { run: (argv, io) => kmsPluginCommand(argv, io), summary: "Kubernetes KMS v2 plugin on a keychain system's data keys" },
   read: { run: readCommand, summary: "Read any API path" },
   write: { run: writeCommand, summary: "Write any API path" },
   list: { run: listCommand, summary: "List keys under any API path" },

@@ -23,6 +23,7 @@ import type { SecureVersion } from "node:tls";
 import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
+import { parseKeystorePluginBlocks, type KeystorePluginBlockConfig } from "../hsm/plugin/plugin-config.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -76,6 +77,8 @@ export interface ServerConfig {
   maxLeaseTtl: number;
   seals: SealConfig[];
   hsms: HsmBlockConfig[];
+  /** `keystore_plugin` blocks: out-of-process key stores (docs/keystore-plugins.md), started on first use. */
+  keystorePlugins?: KeystorePluginBlockConfig[];
   /** The `limits` block: only the settings written; the rest take the core's defaults. */
   limits?: Partial<InputLimits>;
   /** Unknown or ignored settings, for the start-up log. */
@@ -108,6 +111,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "max_lease_ttl",
   "seal",
   "hsm",
+  "keystore_plugin",
   "limits",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
@@ -212,6 +216,7 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
 
   const seals = hclBlocks(doc, "seal", 1).map((block, i) => parseSeal(block, `seal.${block.labels[0]}[${i}]`, bad));
   const hsms = parseHsmBlocks(doc, bad);
+  const keystorePlugins = parseKeystorePluginBlocks(doc, bad);
 
   const limits = parseLimits(doc, bad);
 
@@ -228,6 +233,7 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
     maxLeaseTtl,
     seals,
     hsms,
+    ...optional("keystorePlugins", keystorePlugins.length > 0 ? keystorePlugins : undefined),
     warnings,
   };
 }

@@ -8,6 +8,8 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
+import { keychainFactory } from "../engines/keychain/backend.js";
+import type { KeystorePluginResolver } from "../engines/keychain/keystore-plugin.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -16,7 +18,15 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
   ]);
 }
 
-export function builtinEngines(): Map<string, BackendFactory> {
+/** What the server gives engines besides their mount. */
+export interface EngineOptions {
+  /** A dev server, where engines may offer development-only features (keychain's software keystore). */
+  devMode?: boolean;
+  /** The declared keystore plugins (keychain's `type=plugin` keystores). */
+  keystorePlugins?: KeystorePluginResolver;
+}
+
+export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -24,5 +34,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
+    ["keychain", keychainFactory(opts.devMode ?? false, opts.keystorePlugins)],
   ]);
 }

@@ -19,6 +19,7 @@ import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
 import type { HsmBlockConfig } from "../hsm/hsm-config.js";
+import { KeystorePluginSet } from "../hsm/plugin/plugin-set.js";
 import { warmUpHcl } from "../common/hcl/hcl.js";
 import { startJobs, type JobsOptions } from "./jobs.js";
 
@@ -47,6 +48,8 @@ export interface StartOptions {
   hsmReconnect?: Partial<ReconnectPolicy>;
   /** Background jobs' interval and clock (tests shorten and move them). */
   jobs?: JobsOptions;
+  /** A dev server: engines may offer what is for development only (the keychain's software keystore). */
+  devMode?: boolean;
 }
 
 function openStorage(cfg: StorageConfig): Storage {
@@ -77,9 +80,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
   const built = buildConfiguredSeals(config, logger, opts);
   const storage = openStorage(config.storage);
+  const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   const core = new Core({
     storage,
-    engines: builtinEngines(),
+    engines: builtinEngines({ devMode: opts.devMode ?? false, keystorePlugins: (name) => keystorePlugins.resolve(name) }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,
@@ -92,6 +96,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
   const release = async (): Promise<void> => {
     await core.shutdown();
+    await keystorePlugins.close();
     await built.close();
     await storage.close();
   };
@@ -145,6 +150,8 @@ export interface DevOptions {
   devHsm?: string;
   /** The config file's `limits` block (tests lower or raise them). */
   limits?: ServerConfig["limits"];
+  /** `keystore_plugin` blocks (tests declare the sample provider). */
+  keystorePlugins?: ServerConfig["keystorePlugins"];
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -167,6 +174,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     hsms: [],
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.keystorePlugins ? { keystorePlugins: opts.keystorePlugins } : {}),
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {
@@ -179,6 +187,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
   let recoveryKey = "";
   const server = await startServer(config, {
     logger: opts.logger,
+    devMode: true,
     afterCore: async (core) => {
       const init = await core.initialize(
         auto ? { secretShares: 0, secretThreshold: 0, recoveryShares: 1, recoveryThreshold: 1 } : { secretShares: 1, secretThreshold: 1 },
