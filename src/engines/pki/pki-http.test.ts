@@ -65,6 +65,19 @@ describe("PKI over HTTP", () => {
   });
 });
 
+describe("cert-manager's default ttl=2160h0m0s against a shorter role max_ttl", () => {
+  it("is capped with a warning in the envelope, not refused", async () => {
+    await api(s.url, "POST", "pki/roles/short", { token: root, body: { allowed_domains: "example.test", allow_subdomains: "true", max_ttl: "720h", key_type: "ec" } });
+    execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "short.key"), "-out", join(dir, "short.csr"), "-subj", "/CN=short.example.test"], { stdio: "ignore" });
+    const csr = execFileSync("cat", [join(dir, "short.csr")]).toString();
+    const signed = await api(s.url, "POST", "pki/sign/short", { token: root, body: { common_name: "short.example.test", ttl: "2160h0m0s", csr } });
+    expect(signed.status).toBe(200);
+    expect(signed.body?.warnings).toEqual(['TTL "2160h0m0s" is longer than permitted maxTTL "720h0m0s", so maxTTL is being used']);
+    const expiration = (signed.body?.data as { expiration: number }).expiration;
+    expect(Math.abs(expiration - Math.floor(Date.now() / 1000) - 720 * 3600)).toBeLessThan(10);
+  });
+});
+
 describe("OCSP GET with slashes in the base64 request", () => {
   it("routes a request whose base64 contains '//' to the OCSP handler", async () => {
     // Not a valid OCSP request: what matters is that it reaches the OCSP handler (an OCSP error answer),
