@@ -148,6 +148,9 @@ describe.skipIf(!available)("hvac against a dev server", () => {
       list_root: ["a/"],
       read_deleted: { exception: "InvalidPath", errors: [] },
       list_after_delete: ["c"],
+      lease_default: 768 * 3600,
+      lease_own_ttl: 1800,
+      lease_tuned: 7200,
       after_disable: [],
       read_unmounted: { exception: "InvalidPath", errors: ['no handler for route "compat-kv1/a/c". route entry not found.'] },
     });
