@@ -12,7 +12,7 @@
  *   config/urls               UrlsConfig {issuingCertificates[], crlDistributionPoints[], ocspServers[], enableTemplating,
  *                             deltaCrlDistributionPoints[]}
  *   config/crl                CrlConfig {expiry (s), disable, ocspDisable, ocspExpiry (s), autoRebuild, enableDelta,
- *                             deltaRebuildInterval (s)}
+ *                             deltaRebuildInterval (s), autoRebuildGracePeriod (s)?, given? {field: text as written}}
  *   keys/<key id>             KeyEntry {id (uuid), name, type "internal"|"kms", algorithm, spki (base64 DER),
  *                             privateKeyPem (internal only), keyRef (kms: PKCS#11 URI), externalKeyRef?}
  *   issuers/<issuer id>       IssuerEntry {id (uuid), name, keyId ("" = no key here), certificate (PEM),
