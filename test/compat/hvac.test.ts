@@ -151,6 +151,10 @@ describe.skipIf(!available)("hvac against a dev server", () => {
       lease_default: 768 * 3600,
       lease_own_ttl: 1800,
       lease_tuned: 7200,
+      move_top_level_id: true,
+      move_info: { source_mount: "compat-kv2/", target_mount: "compat-kv2-moved/", status: "success" },
+      after_move_back: { k: "v" },
+      move_onto_used: { exception: "InvalidRequest", errors: ['path already in use at "compat-kv1/"'] },
       after_disable: [],
       read_unmounted: { exception: "InvalidPath", errors: ['no handler for route "compat-kv1/a/c". route entry not found.'] },
     });

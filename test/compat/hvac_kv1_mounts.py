@@ -36,6 +36,17 @@ def scenario(r):
     r["lease_tuned"] = kv.read_secret(path="plain", mount_point="compat-kv1-lease")["lease_duration"]
     c.sys.disable_secrets_engine(path="compat-kv1-lease")
 
+    # sys/remount through hvac's move_backend: the mount and its secrets move, the old path is gone.
+    moved = c.sys.move_backend("compat-kv2", "compat-kv2-moved")
+    # hvac's adapter turns a JSON answer into a dict (OpenBao answers 200 with the migration id).
+    migration = moved["data"]["migration_id"]
+    r["move_top_level_id"] = moved["migration_id"] == migration
+    r["move_info"] = c.read("sys/remount/status/" + migration)["data"]["migration_info"]
+    c.secrets.kv.v2.create_or_update_secret(path="m", secret={"k": "v"}, mount_point="compat-kv2-moved")
+    c.sys.move_backend("compat-kv2-moved", "compat-kv2")
+    r["after_move_back"] = c.secrets.kv.v2.read_secret_version(path="m", mount_point="compat-kv2")["data"]["data"]
+    r["move_onto_used"] = expect_raises(hvac.exceptions.InvalidRequest, c.sys.move_backend, "compat-kv2", "compat-kv1")
+
     c.sys.disable_secrets_engine(path="compat-kv1")
     c.sys.disable_secrets_engine(path="compat-kv2")
     r["after_disable"] = sorted(k for k in c.sys.list_mounted_secrets_engines()["data"] if k.startswith("compat-"))

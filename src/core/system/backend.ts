@@ -15,6 +15,7 @@ import { generateRootPaths } from "./path-generate-root.js";
 import { managedKeyPaths } from "./path-managed-keys.js";
 import { sealPaths } from "./path-seal.js";
 import { counterPaths } from "./path-counters.js";
+import { remountPaths } from "./path-remount.js";
 import { hostInfoPaths } from "./path-host-info.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
@@ -25,6 +26,7 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Cor
     paths: [
       ...mountPaths(ns, core, "secret"),
       ...mountPaths(ns, core, "auth"),
+      ...remountPaths(ns, core),
       ...policyPaths(ns),
       ...capabilityPaths(ns, core),
       ...internalPaths(ns, core),
