@@ -159,4 +159,18 @@ describe.skipIf(!available)("hvac against a dev server", () => {
       read_unmounted: { exception: "InvalidPath", errors: ['no handler for route "compat-kv1/a/c". route entry not found.'] },
     });
   });
+
+  it("OpenBao parity: batch tokens and PKI config/crl read-back", async () => {
+    const r = await hvac("hvac_parity.py", env);
+    expect(r).toEqual({
+      batch_created: { prefix: "hvb.", accessor: "", token_type: "batch", renewable: false, lease_duration: 1800 },
+      batch_reads: { v: "1" },
+      batch_lookup_self: { type: "batch", accessor: "", renewable: false, policies: ["default", "parity-reader"], orphan: false },
+      batch_renew: { exception: "InvalidRequest", errors: ["batch tokens cannot be renewed"] },
+      batch_child: { exception: "InvalidRequest", errors: ["batch tokens cannot create more tokens"] },
+      batch_num_uses: { exception: "InvalidRequest", errors: ['batch tokens cannot have "num_uses" set'] },
+      batch_tampered: { exception: "Forbidden", errors: ["permission denied"] },
+      crl_config: { expiry: "48h", ocsp_expiry: "90m", auto_rebuild_grace_period: "6h", delta_rebuild_interval: "15m" },
+    });
+  });
 });
