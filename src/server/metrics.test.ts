@@ -33,6 +33,7 @@ describe("sys/metrics", () => {
   });
 
   it("answers without format in go-metrics' JSON shape, as OpenBao does", async () => {
+    await api(s.url, "POST", "secret/data/m", { token: s.rootToken, body: { data: { v: 1 } } });
     await api(s.url, "GET", "secret/data/m", { token: s.rootToken });
     const res = await fetch(`${s.url}/v1/sys/metrics`, { headers: { "X-Vault-Token": s.rootToken! } });
     expect(res.status).toBe(200);
