@@ -367,9 +367,12 @@ export function validity(
   issuerNotAfter: Date,
   behavior: "err" | "truncate" | "permit",
   now = Date.now(),
+  mount: { def: number; max: number } = { def: SYSTEM_MAX_TTL, max: SYSTEM_MAX_TTL },
 ): { validity: Validity; warnings: string[] } {
   const warnings: string[] = [];
-  const maxTtl = r.maxTtl > 0 ? r.maxTtl : SYSTEM_MAX_TTL;
+  // OpenBao's order: the role's max_ttl, else the mount's max lease TTL; the request's ttl, else the
+  // role's ttl, else the mount's default lease TTL.
+  const maxTtl = r.maxTtl > 0 ? r.maxTtl : mount.max;
   let notAfterMs: number;
   if (req.notAfter) {
     const t = Date.parse(req.notAfter);
@@ -378,7 +381,7 @@ export function validity(
     notAfterMs = t;
   } else {
     let ttl = req.ttl;
-    if (ttl === 0) ttl = r.ttl > 0 ? Math.min(r.ttl, maxTtl) : maxTtl;
+    if (ttl === 0) ttl = r.ttl > 0 ? r.ttl : mount.def;
     if (ttl > maxTtl) {
       warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(maxTtl)}", so maxTTL is being used`);
       ttl = maxTtl;
