@@ -23,7 +23,7 @@ export interface TokenParams {
   tokenPeriod: number;
   tokenNoDefaultPolicy: boolean;
   tokenNumUses: number;
-  tokenType: "default" | "service";
+  tokenType: "default" | "service" | "batch";
   tokenBoundCidrs: string[];
   /** Legacy `policies` / `period` / `ttl` / `max_ttl` / `bound_cidrs`, echoed on read as OpenBao does. */
   policies: string[];
@@ -102,8 +102,7 @@ export function parseTokenFields(p: TokenParams, input: TokenFieldInput, legacy:
     } else if (t === "default-batch") {
       t = "batch";
     }
-    if (t === "batch") throw badRequest("batch tokens are not supported by this server");
-    if (t !== "default" && t !== "service") throw badRequest(`invalid 'token_type' value ${JSON.stringify(t)}`);
+    if (t !== "default" && t !== "service" && t !== "batch") throw badRequest(`invalid 'token_type' value ${JSON.stringify(t)}`);
     p.tokenType = t;
   }
   if (input.has("token_no_default_policy")) p.tokenNoDefaultPolicy = Boolean(input.get("token_no_default_policy"));
@@ -201,6 +200,22 @@ export function checkTokenBoundCidrs(req: Request, cidrs: readonly string[]): vo
  * "default" unless token_no_default_policy, TTL by framework.CalculateTTL bounded by the mount's and the
  * system's max lease TTL, num_uses, period and explicit max TTL.
  */
+/**
+ * The type of a login's token: the role's token_type within what the auth mount's tune allows
+ * (OpenBao: "service"/"batch" on the mount force it; "default-batch" makes batch the default).
+ */
+export function loginTokenType(role: TokenParams["tokenType"], mountTokenType: string | undefined): "service" | "batch" {
+  switch (mountTokenType) {
+    case "service":
+    case "batch":
+      return mountTokenType;
+    case "default-batch":
+      return role === "default" ? "batch" : role;
+    default:
+      return role === "batch" ? "batch" : "service";
+  }
+}
+
 export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
   const { view, params: p } = l;
   const boundCidrs = l.boundCidrs && l.boundCidrs.length > 0 ? l.boundCidrs : p.tokenBoundCidrs;
@@ -208,6 +223,11 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
 
   const policies = sanitizePolicies(p.tokenPolicies, !p.tokenNoDefaultPolicy);
   if (policies.includes("root")) throw badRequest("auth methods cannot create root tokens");
+  const type = loginTokenType(p.tokenType, view.mount().config.tokenType);
+  if (type === "batch") {
+    const badReason = p.tokenNumUses !== 0 ? "num_uses" : p.tokenPeriod !== 0 ? "period" : "";
+    if (badReason !== "") throw badRequest(`batch tokens cannot have "${badReason}" set`);
+  }
   const bounds = view.leaseBounds();
   const { ttl, warnings } = calculateTtl({
     increment: 0,
@@ -242,6 +262,7 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
     noDefaultPolicy: p.tokenNoDefaultPolicy,
     // Enforced on every use of the token, not only at login (core.resolveToken).
     boundCidrs,
+    type,
   });
   const auth: AuthResponse = {
     clientToken: token,

@@ -496,6 +496,8 @@ export class Core {
    */
   async aclIn(token: ResolvedToken, ns: Namespace): Promise<{ acl: ACL; prefix: string } | undefined> {
     if (!token.ns.contains(ns)) return undefined;
+    // A batch token is valid in its own namespace only (its key and id bind it there; so does this).
+    if (token.entry.type === "batch" && token.ns !== ns) return undefined;
     return { acl: await token.ns.policies.aclFor(token.entry.policies), prefix: ns.path.slice(token.ns.path.length) };
   }
 

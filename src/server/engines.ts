@@ -28,7 +28,7 @@ export interface EngineOptions {
 
 export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
-    ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
+    ["kv", (mount, view) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1, defaultLeaseTtl: () => view.leaseBounds().def })],
     ["approle", createAppRoleBackend],
     ["userpass", createUserpassBackend],
     ["transit", createTransitBackend],

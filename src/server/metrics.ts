@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Core } from "../core/core.js";
 import { setHsmCallObserver } from "../hsm/call-observer.js";
+import { metricsSummary, type MetricsSummary } from "./metrics-summary.js";
 
 /** The declared HSM tokens, probed at each scrape (HsmRegistry). */
 export interface HsmTokenProbe {
@@ -23,6 +24,7 @@ export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"mount" | "operation" | "status">;
   private readonly latency: Histogram<"mount" | "operation">;
+  private readonly startedAt = Date.now();
 
   constructor(core: Core, hsms?: HsmTokenProbe) {
     const registers = [this.registry];
@@ -86,7 +88,8 @@ export class ServerMetrics {
     return this.registry.metrics();
   }
 
-  async json(): Promise<unknown> {
-    return this.registry.getMetricsAsJSON();
+  /** go-metrics' summary shape, as OpenBao's sys/metrics answers without format (metrics-summary.ts). */
+  async json(): Promise<MetricsSummary> {
+    return metricsSummary(await this.registry.getMetricsAsJSON(), new Date(), (Date.now() - this.startedAt) / 1000);
   }
 }

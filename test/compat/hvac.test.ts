@@ -148,8 +148,29 @@ describe.skipIf(!available)("hvac against a dev server", () => {
       list_root: ["a/"],
       read_deleted: { exception: "InvalidPath", errors: [] },
       list_after_delete: ["c"],
+      lease_default: 768 * 3600,
+      lease_own_ttl: 1800,
+      lease_tuned: 7200,
+      move_top_level_id: true,
+      move_info: { source_mount: "compat-kv2/", target_mount: "compat-kv2-moved/", status: "success" },
+      after_move_back: { k: "v" },
+      move_onto_used: { exception: "InvalidRequest", errors: ['path already in use at "compat-kv1/"'] },
       after_disable: [],
       read_unmounted: { exception: "InvalidPath", errors: ['no handler for route "compat-kv1/a/c". route entry not found.'] },
+    });
+  });
+
+  it("OpenBao parity: batch tokens and PKI config/crl read-back", async () => {
+    const r = await hvac("hvac_parity.py", env);
+    expect(r).toEqual({
+      batch_created: { prefix: "hvb.", accessor: "", token_type: "batch", renewable: false, lease_duration: 1800 },
+      batch_reads: { v: "1" },
+      batch_lookup_self: { type: "batch", accessor: "", renewable: false, policies: ["default", "parity-reader"], orphan: false },
+      batch_renew: { exception: "InvalidRequest", errors: ["batch tokens cannot be renewed"] },
+      batch_child: { exception: "InvalidRequest", errors: ["batch tokens cannot create more tokens"] },
+      batch_num_uses: { exception: "InvalidRequest", errors: ['batch tokens cannot have "num_uses" set'] },
+      batch_tampered: { exception: "Forbidden", errors: ["permission denied"] },
+      crl_config: { expiry: "48h", ocsp_expiry: "90m", auto_rebuild_grace_period: "6h", delta_rebuild_interval: "15m" },
     });
   });
 });

@@ -128,6 +128,28 @@ describe("node-vault against a dev server", () => {
     expect(revoked.message).toBe("permission denied");
   });
 
+  it("OpenBao parity: batch tokens, KV v1 lease_duration, sys/remount, sys/metrics JSON", async () => {
+    // node-vault's tokenCreate schema has no `type`: the generic write sends it as given.
+    const batch = (await nodeVault({ endpoint: s.url, token: s.rootToken }).write("auth/token/create", { policies: ["default"], ttl: "20m", type: "batch" })) as {
+      auth: { client_token: string; accessor: string; lease_duration: number };
+    };
+    expect(batch.auth.client_token).toMatch(/^hvb\./);
+    expect(batch.auth).toMatchObject({ accessor: "", lease_duration: 1200 });
+    const holder = nodeVault({ endpoint: s.url, token: batch.auth.client_token });
+    expect(((await holder.tokenLookupSelf()) as { data: { type: string } }).data.type).toBe("batch");
+    expect((await failure(holder.tokenRenewSelf())).response.statusCode).toBe(400);
+
+    await vault.mount({ mount_point: "nv-lease", type: "kv", options: { version: "1" } });
+    await vault.write("nv-lease/x", { v: "1" });
+    expect(((await vault.read("nv-lease/x")) as { lease_duration: number }).lease_duration).toBe(768 * 3600);
+    await vault.write("sys/remount", { from: "nv-lease", to: "nv-lease-moved" });
+    expect(((await vault.read("nv-lease-moved/x")) as { data: object }).data).toEqual({ v: "1" });
+    await vault.unmount({ mount_point: "nv-lease-moved" });
+
+    const metrics = (await vault.read("sys/metrics")) as Record<string, unknown>;
+    expect(Object.keys(metrics).sort()).toEqual(["Counters", "Gauges", "Points", "Samples", "Timestamp"]);
+  });
+
   it("manages policies through the legacy sys/policy endpoints and maps a 403 to an error", async () => {
     const rules = 'path "secret/data/nv-allowed/*" { capabilities = ["create", "read", "update"] }';
     await vault.addPolicy({ name: "nv-policy", rules });

@@ -264,6 +264,39 @@ export class Namespace {
     await removed.storage.clear();
   }
 
+  /**
+   * Moves a mount to another path of this namespace (sys/remount). Its data is stored under its uuid, not
+   * its path, so nothing is copied: the table records the new path and the router serves the same backend
+   * there. The caller checks that the destination is allowed for the mount's table.
+   */
+  async moveMount(entry: MountEntry, toPath: string): Promise<MountEntry> {
+    if (entry.builtin) throw new ArcaError("invalid_request", `cannot remount "${routePath(entry)}"`);
+    const moved: MountEntry = { ...entry, path: toPath };
+    this.checkFree(routePath(moved));
+    const next = this.mountEntries.map((m) => (m.uuid === entry.uuid ? moved : m));
+    await saveTable(this.store, entry.table, next);
+    this.mountEntries = next;
+    const mounted = this.router.remove(routePath(entry));
+    if (mounted) {
+      mounted.entry = moved;
+      this.router.add(mounted);
+    }
+    return moved;
+  }
+
+  /** Refuses a route a mount or a child namespace already holds (OpenBao's remount wording). */
+  checkFree(route: string): void {
+    const clash = this.router.conflicts(route);
+    if (clash) throw new ArcaError("invalid_request", `path already in use at "${clash}"`);
+    const first = route.slice(0, route.indexOf("/"));
+    if (this.children.has(first)) throw new ArcaError("invalid_request", `path is already in use by the namespace ${this.path}${first}/`);
+  }
+
+  /** The storage view holding a mount's data in this namespace (cross-namespace moves copy through it). */
+  mountStorage(entry: MountEntry): StorageView {
+    return new StorageView(this.store, dataPrefix(entry));
+  }
+
   async updateMount(entry: MountEntry): Promise<void> {
     this.mountEntries = this.mountEntries.map((m) => (m.uuid === entry.uuid ? entry : m));
     await saveTable(this.store, entry.table, this.mountEntries);

@@ -14,6 +14,9 @@ import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
 import { managedKeyPaths } from "./path-managed-keys.js";
 import { sealPaths } from "./path-seal.js";
+import { counterPaths } from "./path-counters.js";
+import { remountPaths } from "./path-remount.js";
+import { hostInfoPaths } from "./path-host-info.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
@@ -23,13 +26,14 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Cor
     paths: [
       ...mountPaths(ns, core, "secret"),
       ...mountPaths(ns, core, "auth"),
+      ...remountPaths(ns, core),
       ...policyPaths(ns),
       ...capabilityPaths(ns, core),
       ...internalPaths(ns, core),
       ...namespacePaths(ns, core),
       ...wrappingPaths(ns),
       ...managedKeyPaths(ns, core),
-      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core)] : []),
+      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core), ...counterPaths(core), ...hostInfoPaths()] : []),
     ],
     // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full
     // (vault/logical_system.go PathsSpecial.Root), so a policy written for OpenBao grants no more here,

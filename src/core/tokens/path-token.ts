@@ -78,6 +78,11 @@ async function extendWithinAncestors(env: Env, entry: TokenEntry, ttl: number, w
   return granted;
 }
 
+/** A batch token lives until its TTL or its parent ends (OpenBao's expiration manager refuses the same). */
+function refuseBatch(entry: TokenEntry): void {
+  if (entry.type === "batch") throw badRequest("batch tokens cannot be revoked");
+}
+
 function requireToken(token: string | undefined): string {
   if (!token) throw badRequest("missing token ID");
   return token;
@@ -217,7 +222,10 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
         update: async (ctx) => {
           const entry = await tokens.lookup(requireToken(ctx.fields.token));
           // Revoking an unknown token succeeds: revocation is idempotent.
-          if (entry) await tokens.revokeTree(entry.id);
+          if (entry) {
+            refuseBatch(entry);
+            await tokens.revokeTree(entry.id);
+          }
           return undefined;
         },
       },
@@ -227,6 +235,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
       pattern: "revoke-self",
       operations: {
         update: async (ctx) => {
+          if (ctx.req.caller?.tokenType === "batch") throw badRequest("batch tokens cannot be revoked");
           if (ctx.req.caller) await tokens.revokeTree(ctx.req.caller.tokenEntryId);
           return undefined;
         },
@@ -257,6 +266,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
           if (ctx.req.sudo !== true) throw badRequest("root or sudo privileges required to revoke and orphan");
           const entry = await tokens.lookup(token);
           if (!entry || entry.numUses < 0) throw badRequest("token to revoke not found");
+          refuseBatch(entry);
           await tokens.revokeOrphan(entry.id);
           return undefined;
         },

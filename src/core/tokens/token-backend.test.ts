@@ -135,7 +135,7 @@ describe("auth/token/create", () => {
   });
 
   it("rejects bad input with 4xx errors", async () => {
-    await expectError(create({ type: "batch" }), 400);
+    await expectError(create({ type: "batch", num_uses: 2 }), 400, 'batch tokens cannot have "num_uses" set');
     await expectError(create({ type: "weird" }), 400, "invalid 'token_type' value");
     await expectError(create({ num_uses: -1 }), 400, "number of uses cannot be negative");
     await expectError(create({ ttl: "forever" }), 400);
@@ -375,7 +375,8 @@ describe("roles", () => {
     await expectError(call("update", "roles/x", { token_type: "batch" }), 400, "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens");
     await expectError(call("update", "roles/x", { path_suffix: "a/../b" }), 400);
     await call("update", "roles/b", { token_type: "batch", orphan: true, renewable: false });
-    await expectError(create({}, root, "create/b"), 400, "batch tokens are not supported");
+    expect((await create({ policies: ["app"] }, root, "create/b")).tokenType).toBe("batch");
+    await expectError(create({}, root, "create/b"), 400, "batch tokens cannot be root tokens");
   });
 });
 

@@ -60,8 +60,13 @@ export async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, ro
     if (role.tokenType === "default-batch" && typeStr === "") typeStr = "batch";
     else if (role.tokenType === "service" || role.tokenType === "batch") typeStr = role.tokenType;
   }
-  if (typeStr === "batch") throw invalidRequest("batch tokens are not supported");
-  if (typeStr !== "" && typeStr !== "service") throw invalidRequest("invalid 'token_type' value");
+  if (typeStr !== "" && typeStr !== "service" && typeStr !== "batch") throw invalidRequest("invalid 'token_type' value");
+  const batch = typeStr === "batch";
+  if (batch) {
+    // What a batch token cannot carry, in OpenBao's order and words.
+    const badReason = (f.explicit_max_ttl ?? 0) !== 0 ? "explicit_max_ttl" : (f.num_uses ?? 0) !== 0 ? "num_uses" : (f.period ?? 0) !== 0 ? "period" : "";
+    if (badReason !== "") throw invalidRequest(`batch tokens cannot have "${badReason}" set`);
+  }
 
   const numUsesIn = f.num_uses ?? 0;
   if (numUsesIn < 0) throw invalidRequest("number of uses cannot be negative");
@@ -144,6 +149,7 @@ export async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, ro
   if (policies.includes("root") && !parent.policies.includes("root")) {
     throw invalidRequest("root tokens may not be created without parent token being root");
   }
+  if (batch && policies.includes("root")) throw invalidRequest("batch tokens cannot be root tokens");
 
   // Parentage.
   let isOrphan = orphan;
@@ -198,6 +204,7 @@ export async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, ro
     if (parent.expireTime !== 0) throw invalidRequest("expiring root tokens cannot create non-expiring root tokens");
     renewable = false;
   }
+  if (batch) renewable = false;
 
   const { token, entry } = await ns.tokens.create({
     policies,
@@ -221,6 +228,7 @@ export async function handleCreate(env: Env, ctx: CreateCtx, orphan: boolean, ro
     noDefaultPolicy: noDefault,
     role: role?.name,
     boundCidrs: role?.tokenBoundCidrs,
+    type: batch ? "batch" : "service",
   });
   warnings.push(...(await policyWarnings(env, entry.policies)));
   return { auth: authFor(entry, token, entry.ttl), warnings };

@@ -94,4 +94,6 @@ export interface CreateTokenParams {
   boundCidrs?: string[];
   /** Token role name, recorded so renewals follow the role's period / explicit max TTL. */
   role?: string;
+  /** "batch": a self-contained encrypted token, nothing stored (batch-token.ts); default "service". */
+  type?: "service" | "batch";
 }

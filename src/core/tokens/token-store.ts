@@ -3,6 +3,7 @@
  * keyed by HMAC-SHA256(per-cluster salt, token). Layout below the store's view (barrier `sys/token/`):
  *
  *   salt                      32 random bytes
+ *   batch-key                 32 random bytes: AES-256 key of this namespace's batch tokens (batch-token.ts)
  *   id/<hash>                 TokenEntry (JSON)
  *   accessor/<hash>           { id: <token hash>, accessor? }   (accessors are hashed too; `accessor`
  *                             is kept so LIST auth/token/accessors needs no entry read; older rows lack it)
@@ -27,6 +28,7 @@ import { EXPIRY_PREFIX, dueBuckets, expiryKey } from "./expiry-index.js";
 import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";
 import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 import type { CreateTokenParams, TidyResult, TokenEntry, TokenRole } from "./token-entry.js";
+import { BATCH_TOKEN_PREFIX, MAX_BATCH_TOKEN_LENGTH, openBatch, sealBatch } from "./batch-token.js";
 
 export const TOKEN_PREFIX = "hvs.";
 const CACHE_LIMIT = 100_000;
@@ -44,6 +46,12 @@ const MAX_CHAIN_DEPTH = 1000;
 
 export class TokenStore {
   private salt: Buffer | undefined;
+  private batchKey: Buffer | undefined;
+  /**
+   * Batch tokens met on this node, by hash: the pipeline later finds the caller by its entry id
+   * (`lookupById`), and a batch token has no stored entry. Validity is checked again on every use.
+   */
+  private readonly batchById = new Map<string, TokenEntry>();
   private readonly cache = new Map<string, TokenEntry>();
   /**
    * token → its salted hash, for tokens that resolved to an entry. An HMAC costs ~10-15 µs in a loaded
@@ -73,8 +81,15 @@ export class TokenStore {
       await this.store.put("salt", salt);
     }
     this.salt = salt;
+    let batchKey = await this.store.get("batch-key");
+    if (!batchKey) {
+      batchKey = randomBytes(32);
+      await this.store.put("batch-key", batchKey);
+    }
+    this.batchKey = batchKey;
     this.cache.clear();
     this.hashMemo.clear();
+    this.batchById.clear();
     await this.backfillExpiryIndex();
   }
 
@@ -103,8 +118,11 @@ export class TokenStore {
   teardown(): void {
     this.salt?.fill(0);
     this.salt = undefined;
+    this.batchKey?.fill(0);
+    this.batchKey = undefined;
     this.cache.clear();
     this.hashMemo.clear();
+    this.batchById.clear();
   }
 
   hash(value: string): string {
@@ -116,8 +134,47 @@ export class TokenStore {
     if (p.id !== undefined) {
       if (p.id.includes(".") || p.id === "" || p.id.length > 256) throw new ArcaError("invalid_request", "custom token ID cannot contain \".\"");
     }
+    if (p.type === "batch") return this.createBatch(p);
     const token = (p.id ?? TOKEN_PREFIX + randomBase62(24)) + this.suffix;
     const now = Date.now();
+    const ttl = this.leaseTtl(p, now);
+    const entry: TokenEntry = {
+      id: this.hash(token),
+      accessor: randomBase62(24) + this.suffix,
+      ...this.entryFields(p, now, ttl),
+      renewable: ttl > 0 && (p.renewable ?? true),
+      type: "service",
+    };
+    await this.store.transaction(async (txn) => {
+      if (await txn.get(`id/${entry.id}`)) throw new ArcaError("invalid_request", "cannot create a token with a duplicate ID");
+      await putJson(txn, `id/${entry.id}`, entry);
+      await putJson(txn, `accessor/${this.hash(entry.accessor)}`, { id: entry.id, accessor: entry.accessor });
+      if (entry.parent) await txn.put(`parent/${entry.parent}/${entry.id}`, Buffer.alloc(0));
+      const expiry = expiryKey(entry);
+      if (expiry) await txn.put(expiry, Buffer.alloc(0));
+    });
+    return { token, entry };
+  }
+
+  /**
+   * A batch token: nothing is stored, the token carries its entry sealed (batch-token.ts). It always
+   * expires, has no accessor and is never renewable; the creator has refused what a batch token cannot
+   * carry (num_uses, period, explicit max TTL, root).
+   */
+  private createBatch(p: CreateTokenParams): { token: string; entry: TokenEntry } {
+    if (!this.batchKey) throw new ArcaError("sealed", "Vault is sealed");
+    const now = Date.now();
+    const ttl = this.leaseTtl(p, now);
+    if (ttl === 0) throw new ArcaError("invalid_request", "batch tokens must have a TTL");
+    const entry: TokenEntry = { id: "", accessor: "", ...this.entryFields(p, now, ttl), numUses: 0, explicitMaxTtl: 0, period: 0, renewable: false, type: "batch" };
+    const token = BATCH_TOKEN_PREFIX + sealBatch(this.batchKey, this.namespace.id, entry) + this.suffix;
+    if (token.length > MAX_BATCH_TOKEN_LENGTH) throw new ArcaError("invalid_request", "batch token too large: too many policies or too much metadata");
+    entry.id = this.hash(token);
+    return { token, entry };
+  }
+
+  /** The TTL a new token gets: its period or ttl, bounded by its explicit max, the max and its parent. */
+  private leaseTtl(p: CreateTokenParams, now: number): number {
     let ttl = p.period && p.period > 0 ? p.period : (p.ttl ?? 0);
     if (p.explicitMaxTtl && p.explicitMaxTtl > 0 && (ttl === 0 || ttl > p.explicitMaxTtl)) ttl = p.explicitMaxTtl;
     if (p.maxTtl && p.maxTtl > 0 && (ttl === 0 || ttl > p.maxTtl) && !(p.policies.includes("root") && !p.parent)) ttl = p.maxTtl;
@@ -126,9 +183,12 @@ export class TokenStore {
       const left = Math.floor((p.parent.expireTime - now) / 1000);
       if (ttl === 0 || ttl > left) ttl = Math.max(left, 1);
     }
-    const entry: TokenEntry = {
-      id: this.hash(token),
-      accessor: randomBase62(24) + this.suffix,
+    return ttl;
+  }
+
+  /** The fields a new entry takes from its parameters, whatever its type. */
+  private entryFields(p: CreateTokenParams, now: number, ttl: number): Omit<TokenEntry, "id" | "accessor" | "renewable" | "type"> {
+    return {
       parent: p.parent && !p.orphan ? p.parent.id : "",
       ...(p.parent && !p.orphan && p.parentNamespace && p.parentNamespace !== this.namespace.id ? { parentNamespace: p.parentNamespace } : {}),
       policies: [...new Set(p.policies)].sort(),
@@ -141,29 +201,20 @@ export class TokenStore {
       creationTtl: ttl,
       explicitMaxTtl: p.explicitMaxTtl ?? 0,
       period: p.period ?? 0,
-      renewable: ttl > 0 && (p.renewable ?? true),
       expireTime: ttl > 0 ? now + ttl * 1000 : 0,
       issueTime: now,
-      type: "service",
       entityId: "",
       noDefaultPolicy: p.noDefaultPolicy ?? false,
       ...(p.boundCidrs && p.boundCidrs.length > 0 ? { boundCidrs: [...p.boundCidrs] } : {}),
+      ...(p.role ? { role: p.role } : {}),
     };
-    if (p.role) entry.role = p.role;
-    await this.store.transaction(async (txn) => {
-      if (await txn.get(`id/${entry.id}`)) throw new ArcaError("invalid_request", "cannot create a token with a duplicate ID");
-      await putJson(txn, `id/${entry.id}`, entry);
-      await putJson(txn, `accessor/${this.hash(entry.accessor)}`, { id: entry.id, accessor: entry.accessor });
-      if (entry.parent) await txn.put(`parent/${entry.parent}/${entry.id}`, Buffer.alloc(0));
-      const expiry = expiryKey(entry);
-      if (expiry) await txn.put(expiry, Buffer.alloc(0));
-    });
-    return { token, entry };
   }
 
   /** Resolves a client token to its live entry (undefined when unknown, expired or used up). */
   async lookup(token: string): Promise<TokenEntry | undefined> {
-    if (!token || token.length > 512) return undefined;
+    if (!token) return undefined;
+    if (token.startsWith(BATCH_TOKEN_PREFIX)) return this.lookupBatch(token);
+    if (token.length > 512) return undefined;
     const memo = this.hashMemo.get(token);
     if (memo !== undefined) {
       if (!this.salt) throw new ArcaError("sealed", "Vault is sealed");
@@ -188,10 +239,45 @@ export class TokenStore {
    */
   async lookupById(id: string): Promise<TokenEntry | undefined> {
     const entry = await this.read(id);
-    if (!entry) return undefined;
+    if (!entry) {
+      const batch = this.batchById.get(id);
+      return batch ? this.liveBatch(batch) : undefined;
+    }
     const chain = await this.inspectChain(entry, Date.now());
     if (chain.revoke) await this.revokeTree(chain.revoke);
     return chain.live ? entry : undefined;
+  }
+
+  /**
+   * Opens a batch token of this namespace: undefined when it is forged, tampered with, from another
+   * namespace (wrong suffix, or sealed under another namespace's key and id), expired, or when its parent
+   * is gone.
+   */
+  private async lookupBatch(token: string): Promise<TokenEntry | undefined> {
+    if (!this.batchKey) throw new ArcaError("sealed", "Vault is sealed");
+    if (token.length > MAX_BATCH_TOKEN_LENGTH) return undefined;
+    const body = token.slice(BATCH_TOKEN_PREFIX.length, token.length - this.suffix.length);
+    if (!token.endsWith(this.suffix) || body.includes(".")) return undefined;
+    const entry = openBatch(this.batchKey, this.namespace.id, body, this.hash(token));
+    return entry ? this.liveBatch(entry) : undefined;
+  }
+
+  /** A batch entry while it is unexpired and its parent (if any) is live; remembered by id for `lookupById`. */
+  private async liveBatch(entry: TokenEntry): Promise<TokenEntry | undefined> {
+    if (entry.expireTime <= Date.now()) {
+      this.batchById.delete(entry.id);
+      return undefined;
+    }
+    if (entry.parent) {
+      const store = entry.parentNamespace !== undefined && entry.parentNamespace !== this.namespace.id ? this.otherStore(entry.parentNamespace) : this;
+      if (!store || !(await store.lookupById(entry.parent))) {
+        this.batchById.delete(entry.id);
+        return undefined;
+      }
+    }
+    if (this.batchById.size >= HASH_MEMO_LIMIT) this.batchById.clear();
+    this.batchById.set(entry.id, entry);
+    return entry;
   }
 
   /** A stored entry, through the cache; no validity check. */

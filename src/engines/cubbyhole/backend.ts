@@ -18,6 +18,8 @@ const PATH_FIELDS = { path: { type: "string", default: "", description: "Locatio
 function ownKey(ctx: HandlerContext<Fields>, path: string): string {
   const id = ctx.req.caller?.tokenEntryId;
   if (!id) throw permissionDenied();
+  // A batch token is stored nowhere, so nothing would ever clear its cubbyhole (OpenBao's refusal).
+  if (ctx.req.caller?.tokenType === "batch") throw new ArcaError("invalid_request", 'cubbyhole operations are only supported by "service" type tokens');
   if (path.split("/").some((s) => s === "." || s === "..") || path.length > 1024) {
     throw new ArcaError("invalid_request", "invalid path");
   }

@@ -9,7 +9,7 @@ const GO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 /** A KV backend driven as the core drives it (test/backend-harness.ts). */
 function harness(version: 1 | 2) {
-  const h = backendHarness(createKvBackend({ version }), { point: "secret/", type: "kv" });
+  const h = backendHarness(createKvBackend({ version, defaultLeaseTtl: () => 768 * 3600 }), { point: "secret/", type: "kv" });
   const { storage, view, backend, call, fails } = h;
 
   async function raw(key: string): Promise<string | undefined> {
@@ -585,7 +585,8 @@ describe("kv v1", () => {
     expect(await backend.exists({ data: {} } as unknown as Request, m, view)).toBe(false);
     expect(await call("write", "app/db", { user: "u", nested: { a: [1] }, limit: "not a number" })).toBeUndefined();
     expect(await backend.exists({ data: {} } as unknown as Request, m, view)).toBe(true);
-    expect(await call("read", "app/db")).toEqual({ data: { user: "u", nested: { a: [1] }, limit: "not a number" } });
+    // lease_duration: the mount's default lease TTL when the secret has no ttl of its own (OpenBao's rule).
+    expect(await call("read", "app/db")).toEqual({ data: { user: "u", nested: { a: [1] }, limit: "not a number" }, leaseDuration: 768 * 3600 });
     expect(await raw("entries/app/db")).toBe('{"user":"u","nested":{"a":[1]},"limit":"not a number"}');
 
     await call("write", "app/db", { user: "v" }); // update replaces

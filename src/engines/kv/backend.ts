@@ -38,6 +38,8 @@ import { subkeysPath } from "./path-subkeys.js";
 export interface KvBackendOptions {
   /** The mount's `options.version`: 2 for the versioned store, 1 for plain pass-through. */
   version: 1 | 2;
+  /** v1 only: the mount's default lease TTL now, which reads answer as lease_duration (OpenBao's rule). */
+  defaultLeaseTtl?: () => number;
 }
 
 const V2_HELP = `
@@ -56,7 +58,7 @@ assumed that some outside process will revoke and/or replace the secret at that 
 
 export function createKvBackend(options: KvBackendOptions): LogicalBackend {
   if (options.version === 1) {
-    return new LogicalBackend({ type: "kv", paths: [passthroughPath], help: V1_HELP });
+    return new LogicalBackend({ type: "kv", paths: [passthroughPath(options.defaultLeaseTtl ?? (() => 0))], help: V1_HELP });
   }
   return new LogicalBackend({
     type: "kv",

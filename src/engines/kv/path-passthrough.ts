@@ -39,7 +39,11 @@ async function scan(r: KeyValueReader, prefix: string): Promise<string[]> {
   return out;
 }
 
-export const passthroughPath = definePath({
+/**
+ * The v1 path. `defaultLeaseTtl` is the mount's default lease TTL as tuned now (read per request, so a tune
+ * shows at once): OpenBao answers every read with it as lease_duration unless the secret has its own "ttl".
+ */
+export const passthroughPath = (defaultLeaseTtl: () => number) => definePath({
   pattern: ":path*",
   // A write's whole body is the secret.
   takesArbitraryInput: true,
@@ -61,8 +65,7 @@ export const passthroughPath = definePath({
       const raw = await storage.get(ENTRIES_PREFIX + path);
       if (raw === undefined) throw notFound();
       const data = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
-      const ttl = ttlOf(data);
-      return ttl === undefined ? { data } : { data, leaseDuration: ttl };
+      return { data, leaseDuration: ttlOf(data) || defaultLeaseTtl() };
     },
     update: async ({ params, req, storage }) => {
       const path = validatePath(params.path);

@@ -261,9 +261,24 @@ describe("pki: bad input is a 4xx and nothing is issued or stored", () => {
     await nothingStored(h, before);
   });
 
-  it("TTL beyond max_ttl or beyond the CA's own expiry", async () => {
+  it("TTL beyond max_ttl is capped with OpenBao's warning; not_after beyond it is refused", async () => {
+    const { h } = await setup();
+    const start = Math.floor(Date.now() / 1000);
+    const r = await h.call("write", "issue/web", { common_name: "a.example.com", ttl: "2160h0m0s" });
+    expect(r?.warnings).toEqual(['TTL "2160h0m0s" is longer than permitted maxTTL "100h0m0s", so maxTTL is being used']);
+    const expiration = r?.data?.expiration as number;
+    expect(expiration - start).toBeGreaterThanOrEqual(100 * 3600 - 2);
+    expect(expiration - start).toBeLessThanOrEqual(100 * 3600 + 2);
+    const csr = opensslCsr("s.example.com", ["DNS:s.example.com"]);
+    expect((await h.call("write", "sign/web", { csr, common_name: "s.example.com", ttl: "101h" }))?.warnings?.[0]).toMatch(/^TTL "101h0m0s" is longer than permitted maxTTL "100h0m0s"/);
+    const within = await h.call("write", "issue/web", { common_name: "a.example.com", ttl: "1h" });
+    expect(within?.warnings).toBeUndefined();
+    const late = new Date(Date.now() + 200 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+    expect((await h.fails("write", "issue/web", { common_name: "a.example.com", not_after: late })).message).toMatch(/max_ttl/);
+  });
+
+  it("TTL beyond the CA's own expiry", async () => {
     const { h, before } = await setup();
-    expect((await h.fails("write", "issue/web", { common_name: "a.example.com", ttl: "101h" })).message).toMatch(/max_ttl/);
     await h.call("write", "roles/long", { allowed_domains: "example.com", allow_subdomains: true, max_ttl: "5000h", key_type: "ec" });
     const e = await h.fails("write", "issue/long", { common_name: "a.example.com", ttl: "2000h" });
     expect(e.status).toBe(400);

@@ -12,7 +12,7 @@
  *   config/urls               UrlsConfig {issuingCertificates[], crlDistributionPoints[], ocspServers[], enableTemplating,
  *                             deltaCrlDistributionPoints[]}
  *   config/crl                CrlConfig {expiry (s), disable, ocspDisable, ocspExpiry (s), autoRebuild, enableDelta,
- *                             deltaRebuildInterval (s)}
+ *                             deltaRebuildInterval (s), autoRebuildGracePeriod (s)?, given? {field: text as written}}
  *   keys/<key id>             KeyEntry {id (uuid), name, type "internal"|"kms", algorithm, spki (base64 DER),
  *                             privateKeyPem (internal only), keyRef (kms: PKCS#11 URI), externalKeyRef?}
  *   issuers/<issuer id>       IssuerEntry {id (uuid), name, keyId ("" = no key here), certificate (PEM),
@@ -42,7 +42,7 @@
  * Keys and issuers are separate records (as in OpenBao ≥1.11) so one key can back several issuers (rotation,
  * cross-signing) and an imported chain parent can exist without a key.
  */
-import type { SystemView } from "../../core/framework/system-view.js";
+import type { LeaseBounds, SystemView } from "../../core/framework/system-view.js";
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
@@ -66,6 +66,8 @@ barrier) or in an HSM (type kms, or imported with key_ref), in which case they n
 export interface PkiBackendOptions {
   /** Where kms keys are created and HSM keys are resolved; without it, kms requests are refused. */
   keyManager?: KeyManager;
+  /** The mount's lease TTLs now (default and max), for roles without their own ttl / max_ttl. */
+  leaseBounds?: () => LeaseBounds;
 }
 
 export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
@@ -78,7 +80,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       ...issuerPaths(runtime),
       ...keyPaths(runtime),
       ...rolePaths(),
-      ...issuePaths(runtime),
+      ...issuePaths(runtime, opts.leaseBounds),
       ...revokePaths(runtime),
       ...fetchPaths(runtime),
       ...ocspPaths(runtime),
@@ -114,5 +116,5 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
 }
 
 export function createPkiBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createPkiBackendWith({ keyManager: view.keyManager });
+  return createPkiBackendWith({ keyManager: view.keyManager, leaseBounds: () => view.leaseBounds() });
 }

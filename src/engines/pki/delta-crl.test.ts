@@ -111,4 +111,21 @@ describe("pki delta CRLs", () => {
     expect((await h.dump("delta-crls/")).size).toBe(0);
     expect((await h.fails("write", "config/crl", { delta_rebuild_interval: "0s" })).status).toBe(400);
   });
+
+  it("config/crl reads back durations exactly as written (OpenBao's defaults when never written)", async () => {
+    const h = pki();
+    expect(await h.data("read", "config/crl")).toEqual({
+      expiry: "72h", disable: false, ocsp_disable: false, ocsp_expiry: "12h", auto_rebuild: false,
+      auto_rebuild_grace_period: "12h", enable_delta: false, delta_rebuild_interval: "15m",
+    });
+    await h.call("write", "config/crl", { expiry: "48h", ocsp_expiry: "90m", delta_rebuild_interval: 600, auto_rebuild: true, auto_rebuild_grace_period: "2h" });
+    expect(await h.data("read", "config/crl")).toMatchObject({ expiry: "48h", ocsp_expiry: "90m", delta_rebuild_interval: "600", auto_rebuild_grace_period: "2h" });
+    // A later write of other fields keeps the text of the durations it does not touch.
+    await h.call("write", "config/crl", { disable: false });
+    expect((await h.data("read", "config/crl")).expiry).toBe("48h");
+    const e = await h.fails("write", "config/crl", { auto_rebuild_grace_period: "48h" });
+    expect(e.status).toBe(400);
+    expect(e.message).toBe("CRL auto-rebuilding grace period (48h) must be strictly shorter than CRL expiry (48h) value when auto-rebuilding of CRLs is enabled");
+    expect((await h.data("read", "config/crl")).auto_rebuild_grace_period).toBe("2h");
+  });
 });

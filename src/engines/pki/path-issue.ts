@@ -9,6 +9,7 @@ import { generateKeyPair, randomUUID, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { invalidRequest } from "../../common/errors.js";
 import type { Fields } from "../../core/framework/fields.js";
+import type { LeaseBounds } from "../../core/framework/system-view.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Request, Response } from "../../core/framework/request.js";
 import type { KeyValueStore } from "../../storage/storage.js";
@@ -138,6 +139,7 @@ export async function buildLeaf(
   csr: x.ParsedCsr | undefined,
   verbatim: boolean,
   tctx?: TemplateContext,
+  mountLease?: LeaseBounds,
 ): Promise<IssueOutcome> {
   if (!issuer.key) throw invalidRequest(`issuer ${issuer.entry.id} has no key in this mount: it cannot issue`);
   if (!issuer.entry.usage.includes("issuing-certificates")) throw invalidRequest(`issuer ${issuer.entry.id} is not allowed to issue certificates (usage)`);
@@ -181,7 +183,7 @@ export async function buildLeaf(
     const why = serialNumberRefusal(role, subjectSerial);
     if (why) throw invalidRequest(why);
   }
-  const { validity: v, warnings } = validity(role, { ttl: f.ttl ?? 0, notAfter: f.not_after }, issuer.cert.notAfter, issuer.entry.leafNotAfterBehavior);
+  const { validity: v, warnings } = validity(role, { ttl: f.ttl ?? 0, notAfter: f.not_after }, issuer.cert.notAfter, issuer.entry.leafNotAfterBehavior, Date.now(), mountLease);
   const usageBits = keyUsageBits(verbatim && f.key_usage ? f.key_usage : role.keyUsage);
   const ekus = extKeyUsageOids(role, f, verbatim);
   const urls = await aiaUrls(storage, issuer.entry.id);
@@ -221,7 +223,8 @@ export async function buildLeaf(
   return { certDer, serial: x.serialToString(serial), notAfter: Math.floor(v.notAfter.getTime() / 1000), warnings };
 }
 
-export function issuePaths(runtime: CaRuntime): PathSpec[] {
+/** `leaseBounds`: the mount's lease TTLs now, which bound a role without its own ttl / max_ttl. */
+export function issuePaths(runtime: CaRuntime, leaseBounds?: () => LeaseBounds): PathSpec[] {
   type Ctx = { fields: Record<string, unknown>; params: Record<string, string>; storage: KeyValueStore; req: Request };
 
   const run = async (ctx: Ctx, mode: "issue" | "sign" | "verbatim"): Promise<Response> => {
@@ -245,7 +248,7 @@ export function issuePaths(runtime: CaRuntime): PathSpec[] {
       checkKeyAgainstRole(role, csr.publicKey);
       spki = csr.spki;
     }
-    const out = await buildLeaf(ctx.storage, issuer, role, f, spki, csr, mode === "verbatim", { entityId: ctx.req.caller?.entityId ?? "" });
+    const out = await buildLeaf(ctx.storage, issuer, role, f, spki, csr, mode === "verbatim", { entityId: ctx.req.caller?.entityId ?? "" }, leaseBounds?.());
     const certificate = certPem(out.certDer);
     if (!role.noStore) {
       const record: CertEntry = { serial: out.serial, certificate, issuerId: issuerEntry.id, notAfter: out.notAfter };

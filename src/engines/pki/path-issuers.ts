@@ -27,26 +27,49 @@ import {
   type KeyEntry,
   type LeafNotAfterBehavior,
   type CrlConfig,
+  type CrlDurationField,
   type UrlsConfig,
 } from "./pki-store.js";
 import { forgetIssuerCrls, rebuildAllCrls } from "./crl.js";
-import { formatDuration } from "../../core/framework/duration.js";
+import { formatDuration, parseDuration } from "../../core/framework/duration.js";
 
 const USAGES = ["read-only", "issuing-certificates", "crl-signing", "ocsp-signing"];
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\/\S+$/i;
 
+/** A duration as written when we have that text and it still means the stored value, else Go's form. */
+function durationAsGiven(c: CrlConfig, field: CrlDurationField): string {
+  const text = c.given?.[field];
+  return text !== undefined && parseDurationOr(text) === c[field] ? text : formatDuration(c[field]);
+}
+
+function parseDurationOr(text: string): number | undefined {
+  try {
+    return parseDuration(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function crlConfigView(c: CrlConfig): Record<string, unknown> {
   return {
-    expiry: formatDuration(c.expiry),
+    expiry: durationAsGiven(c, "expiry"),
     disable: c.disable,
     ocsp_disable: c.ocspDisable,
-    ocsp_expiry: formatDuration(c.ocspExpiry),
+    ocsp_expiry: durationAsGiven(c, "ocspExpiry"),
     auto_rebuild: c.autoRebuild,
+    auto_rebuild_grace_period: durationAsGiven(c, "autoRebuildGracePeriod"),
     enable_delta: c.enableDelta,
-    delta_rebuild_interval: formatDuration(c.deltaRebuildInterval),
+    delta_rebuild_interval: durationAsGiven(c, "deltaRebuildInterval"),
   };
 }
+
+const CRL_DURATIONS: ReadonlyArray<readonly [wire: string, field: CrlDurationField]> = [
+  ["expiry", "expiry"],
+  ["ocsp_expiry", "ocspExpiry"],
+  ["delta_rebuild_interval", "deltaRebuildInterval"],
+  ["auto_rebuild_grace_period", "autoRebuildGracePeriod"],
+];
 
 function urlsView(u: UrlsConfig): Record<string, unknown> {
   return {
@@ -322,13 +345,19 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
         auto_rebuild: { type: "bool" },
         enable_delta: { type: "bool" },
         delta_rebuild_interval: { type: "duration" },
+        auto_rebuild_grace_period: { type: "duration" },
       },
       operations: {
         read: async ({ storage }) => ({ data: crlConfigView(await loadCrlConfig(storage)) }),
-        update: async ({ storage, fields }) => {
+        update: async ({ storage, fields, req }) => {
           const { before, after } = await storage.transaction(async (txn) => {
             const prev = await loadCrlConfig(txn);
-            const c = { ...prev };
+            const c = { ...prev, given: { ...prev.given } };
+            for (const [wire, field] of CRL_DURATIONS) {
+              const raw = req.data[wire];
+              if (typeof raw === "string" || typeof raw === "number") c.given[field] = String(raw);
+            }
+            if (fields.auto_rebuild_grace_period !== undefined) c.autoRebuildGracePeriod = fields.auto_rebuild_grace_period;
             if (fields.expiry !== undefined) c.expiry = fields.expiry;
             if (fields.disable !== undefined) c.disable = fields.disable;
             if (fields.ocsp_disable !== undefined) c.ocspDisable = fields.ocsp_disable;
@@ -340,6 +369,11 @@ export function issuerPaths(runtime: CaRuntime): PathSpec[] {
               c.deltaRebuildInterval = fields.delta_rebuild_interval;
             }
             if (c.expiry <= 0) throw invalidRequest("expiry must be positive");
+            if (c.autoRebuild && c.autoRebuildGracePeriod >= c.expiry) {
+              throw invalidRequest(
+                `CRL auto-rebuilding grace period (${durationAsGiven(c, "autoRebuildGracePeriod")}) must be strictly shorter than CRL expiry (${durationAsGiven(c, "expiry")}) value when auto-rebuilding of CRLs is enabled`,
+              );
+            }
             await putRecord(txn, K.crl, c);
             return { before: prev, after: c };
           });

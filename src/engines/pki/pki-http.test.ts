@@ -65,6 +65,34 @@ describe("PKI over HTTP", () => {
   });
 });
 
+describe("cert-manager's default ttl=2160h0m0s against a shorter role max_ttl", () => {
+  it("is capped with a warning in the envelope, not refused", async () => {
+    await api(s.url, "POST", "pki/roles/short", { token: root, body: { allowed_domains: "example.test", allow_subdomains: "true", max_ttl: "720h", key_type: "ec" } });
+    execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "short.key"), "-out", join(dir, "short.csr"), "-subj", "/CN=short.example.test"], { stdio: "ignore" });
+    const csr = execFileSync("cat", [join(dir, "short.csr")]).toString();
+    const signed = await api(s.url, "POST", "pki/sign/short", { token: root, body: { common_name: "short.example.test", ttl: "2160h0m0s", csr } });
+    expect(signed.status).toBe(200);
+    expect(signed.body?.warnings).toEqual(['TTL "2160h0m0s" is longer than permitted maxTTL "720h0m0s", so maxTTL is being used']);
+    const expiration = (signed.body?.data as { expiration: number }).expiration;
+    expect(Math.abs(expiration - Math.floor(Date.now() / 1000) - 720 * 3600)).toBeLessThan(10);
+  });
+});
+
+describe("a role without ttl / max_ttl takes the mount's tuned lease TTLs (OpenBao's order)", () => {
+  it("defaults to the mount's default_lease_ttl and caps at its max_lease_ttl with the warning", async () => {
+    expect((await api(s.url, "POST", "sys/mounts/pki-tuned", { token: root, body: { type: "pki", config: { default_lease_ttl: "2h", max_lease_ttl: "100h" } } })).status).toBe(204);
+    await api(s.url, "POST", "pki-tuned/root/generate/internal", { token: root, body: { common_name: "Tuned Root", key_type: "ec", ttl: "1000h" } });
+    await api(s.url, "POST", "pki-tuned/roles/open", { token: root, body: { allowed_domains: "example.test", allow_subdomains: "true", key_type: "ec" } });
+    const now = Math.floor(Date.now() / 1000);
+    const plain = await api(s.url, "POST", "pki-tuned/issue/open", { token: root, body: { common_name: "a.example.test" } });
+    expect(Math.abs((plain.body?.data as { expiration: number }).expiration - now - 2 * 3600)).toBeLessThan(10);
+    expect(plain.body?.warnings).toBeNull();
+    const long = await api(s.url, "POST", "pki-tuned/issue/open", { token: root, body: { common_name: "a.example.test", ttl: "2160h0m0s" } });
+    expect(long.body?.warnings).toEqual(['TTL "2160h0m0s" is longer than permitted maxTTL "100h0m0s", so maxTTL is being used']);
+    expect(Math.abs((long.body?.data as { expiration: number }).expiration - now - 100 * 3600)).toBeLessThan(10);
+  });
+});
+
 describe("OCSP GET with slashes in the base64 request", () => {
   it("routes a request whose base64 contains '//' to the OCSP handler", async () => {
     // Not a valid OCSP request: what matters is that it reaches the OCSP handler (an OCSP error answer),

@@ -96,7 +96,16 @@ export interface CrlConfig {
   enableDelta: boolean;
   /** Seconds: how stale a delta CRL may get before a fetch rebuilds it. */
   deltaRebuildInterval: number;
+  /** Seconds before a CRL's nextUpdate at which auto_rebuild rebuilds it (stored and checked, see crlConfigView). */
+  autoRebuildGracePeriod: number;
+  /**
+   * The duration fields as the caller wrote them ("48h", "2880m", "172800"), read back exactly as OpenBao
+   * does: configuration tools compare what they wrote with what they read and report drift otherwise.
+   */
+  given?: Partial<Record<CrlDurationField, string>>;
 }
+
+export type CrlDurationField = "expiry" | "ocspExpiry" | "deltaRebuildInterval" | "autoRebuildGracePeriod";
 
 export interface CertEntry {
   serial: string;
@@ -156,6 +165,9 @@ export const DEFAULT_CRL_CONFIG: CrlConfig = {
   autoRebuild: false,
   enableDelta: false,
   deltaRebuildInterval: 15 * 60,
+  autoRebuildGracePeriod: 12 * 3600,
+  // OpenBao's defaults are these strings.
+  given: { expiry: "72h", ocspExpiry: "12h", deltaRebuildInterval: "15m", autoRebuildGracePeriod: "12h" },
 };
 
 export const newId = (): string => randomUUID();

@@ -5,6 +5,7 @@
 import { isIP } from "node:net";
 import { addressInCidrs } from "../../core/cidr.js";
 import { invalidRequest } from "../../common/errors.js";
+import { formatDuration } from "../../core/framework/duration.js";
 
 export interface Role {
   issuerRef: string;
@@ -355,8 +356,10 @@ export interface Validity {
 }
 
 /**
- * The certificate's validity. A TTL beyond the role's max_ttl is refused (not capped), and so is a notAfter
- * beyond the issuer's own expiry unless the issuer's leaf_not_after_behavior says truncate/permit.
+ * The certificate's validity. A TTL beyond the role's max_ttl is capped to it with a warning, as OpenBao
+ * does (cert-manager asks for 2160h whatever the role allows and must not be refused); an explicit
+ * not_after beyond max_ttl is refused. A notAfter beyond the issuer's own expiry is refused unless the
+ * issuer's leaf_not_after_behavior says truncate/permit.
  */
 export function validity(
   r: Role,
@@ -364,9 +367,12 @@ export function validity(
   issuerNotAfter: Date,
   behavior: "err" | "truncate" | "permit",
   now = Date.now(),
+  mount: { def: number; max: number } = { def: SYSTEM_MAX_TTL, max: SYSTEM_MAX_TTL },
 ): { validity: Validity; warnings: string[] } {
   const warnings: string[] = [];
-  const maxTtl = r.maxTtl > 0 ? r.maxTtl : SYSTEM_MAX_TTL;
+  // OpenBao's order: the role's max_ttl, else the mount's max lease TTL; the request's ttl, else the
+  // role's ttl, else the mount's default lease TTL.
+  const maxTtl = r.maxTtl > 0 ? r.maxTtl : mount.max;
   let notAfterMs: number;
   if (req.notAfter) {
     const t = Date.parse(req.notAfter);
@@ -375,8 +381,11 @@ export function validity(
     notAfterMs = t;
   } else {
     let ttl = req.ttl;
-    if (ttl === 0) ttl = r.ttl > 0 ? Math.min(r.ttl, maxTtl) : maxTtl;
-    if (ttl > maxTtl) throw invalidRequest(`requested ttl ${ttl}s is beyond the role's max_ttl (${maxTtl}s)`);
+    if (ttl === 0) ttl = r.ttl > 0 ? r.ttl : mount.def;
+    if (ttl > maxTtl) {
+      warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(maxTtl)}", so maxTTL is being used`);
+      ttl = maxTtl;
+    }
     notAfterMs = now + ttl * 1000;
   }
   if (notAfterMs > issuerNotAfter.getTime()) {
