@@ -148,6 +148,8 @@ export interface WrappedImportRequest {
   /** The key inside (only AES-256 is portable across HSMs, G4). */
   algorithm: "aes-256";
   label: string;
+  /** The imported key may wrap/unwrap other keys (default true, like createKey); it always encrypts/decrypts. */
+  wrapping?: boolean;
 }
 
 /**

@@ -266,7 +266,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     const { encryptedKey, wrappedKey } = splitRsaAesMaterial(req.material, w.modulusBytes, 32);
     const hash = req.hash ?? "sha256";
     const id = randomBytes(16);
-    const target = secretTemplate(req.label, id, false, true);
+    const target = secretTemplate(req.label, id, false, req.wrapping ?? true);
     await w.token.run(
       (ctx) =>
         w.token.withKey(ctx, w.query, w.name, async (wh) => {

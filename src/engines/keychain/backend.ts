@@ -20,6 +20,7 @@ import type { KeystoreRegistry } from "./keystore.js";
 import { builtinKeystoreTypes } from "./keystore-types.js";
 import { configurationsListPath, configurationsPath } from "./path-configurations.js";
 import { graphPath } from "./path-graph.js";
+import { byokPaths } from "./path-byok.js";
 import { keyActionPaths, keysListPath, keysPath } from "./path-keys.js";
 import { keystoresListPath, keystoresPath } from "./path-keystores.js";
 import { dataKeyPaths, systemsListPath, systemsPath } from "./path-systems.js";
@@ -82,6 +83,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
       keysListPath(env),
       keysPath(env),
       ...keyActionPaths(env),
+      ...byokPaths(env),
       configurationsListPath(env),
       configurationsPath(env),
       systemsListPath(env),
