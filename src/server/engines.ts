@@ -9,6 +9,7 @@ import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
 import { createKeychainBackend } from "../engines/keychain/backend.js";
+import type { OutboundPolicy } from "../common/outbound-guard.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -17,7 +18,12 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
   ]);
 }
 
-export function builtinEngines(): Map<string, BackendFactory> {
+/** Server-config settings some engines need (the `keychain` block's outbound policy). */
+export interface EngineSettings {
+  keychainOutbound?: OutboundPolicy;
+}
+
+export function builtinEngines(settings: EngineSettings = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -25,6 +31,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["keychain", createKeychainBackend],
+    ["keychain", (mount, view) => createKeychainBackend(mount, view, settings.keychainOutbound)],
   ]);
 }

@@ -66,6 +66,10 @@ function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartO
   }
 }
 
+function optionalOutbound(config: ServerConfig): { keychainOutbound?: ServerConfig["keychainOutbound"] } {
+  return config.keychainOutbound ? { keychainOutbound: config.keychainOutbound } : {};
+}
+
 function hsmDeclaration(h: HsmBlockConfig): HsmDeclaration {
   return { ...h };
 }
@@ -79,7 +83,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const storage = openStorage(config.storage);
   const core = new Core({
     storage,
-    engines: builtinEngines(),
+    engines: builtinEngines({ ...optionalOutbound(config) }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,

@@ -6,7 +6,8 @@
  * chain and its associated data: chain.ts; the keystore seam: keystore.ts.
  *
  * Mount options: allow_software_keystore ("true": the dev-only software keystore may be used),
- * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000).
+ * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000),
+ * hyok_sync_interval (duration, default 1m: how often HYOK keys are probed, hyok-sync.ts).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
 import { parseDuration } from "../../core/framework/duration.js";
@@ -21,6 +22,8 @@ import { builtinKeystoreTypes } from "./keystore-types.js";
 import { configurationsListPath, configurationsPath } from "./path-configurations.js";
 import { graphPath } from "./path-graph.js";
 import { byokPaths } from "./path-byok.js";
+import { HyokSync, hyokSyncInterval } from "./hyok-sync.js";
+import { STRICT_OUTBOUND, type OutboundPolicy } from "../../common/outbound-guard.js";
 import { keyActionPaths, keysListPath, keysPath } from "./path-keys.js";
 import { keystoresListPath, keystoresPath } from "./path-keystores.js";
 import { dataKeyPaths, systemsListPath, systemsPath } from "./path-systems.js";
@@ -45,6 +48,8 @@ export interface KeychainBackendOptions {
   keystoreTypes?: KeystoreRegistry;
   /** The plaintext cache (tests pass one they can watch); default a KeyCache of the mount's cache_size. */
   cache?: KeyCache;
+  /** Where transit (HYOK) keystores may connect: the server config's keychain block; default https to public addresses. */
+  outbound?: OutboundPolicy;
 }
 
 function settingsFrom(options: Record<string, string> | null | undefined, devMode: boolean): KeychainSettings {
@@ -68,13 +73,14 @@ function cacheSize(options: Record<string, string> | null | undefined): number {
 export function createKeychainBackendWith(opts: KeychainBackendOptions): LogicalBackend {
   const options = opts.options ?? (() => null);
   const env: KeychainEnv = {
-    keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes(),
+    keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes({ outbound: () => opts.outbound ?? STRICT_OUTBOUND }),
     cache: opts.cache ?? new KeyCache(cacheSize(options())),
     keyManager: opts.keyManager,
     logger: opts.logger ?? silentLogger,
     settings: () => settingsFrom(options(), opts.devMode ?? false),
     running: new Set(),
   };
+  const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
   return new LogicalBackend({
     type: "keychain",
     paths: [
@@ -92,13 +98,16 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
       graphPath(env),
     ],
     help: HELP,
-    periodic: async ({ storage, now }) => runKeychainJobs(env, storage, now),
+    periodic: async ({ storage, now }) => {
+      await runKeychainJobs(env, storage, now);
+      await hyokSync.runIfDue(storage, now);
+    },
     // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
     cleanup: async () => env.cache.clear(),
   });
 }
 
 /** The engine catalog's factory. */
-export function createKeychainBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options });
+export function createKeychainBackend(_mount: MountEntry, view: SystemView, outbound?: OutboundPolicy): LogicalBackend {
+  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, ...(outbound ? { outbound } : {}) });
 }
