@@ -8,7 +8,7 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
-import { createKeychainBackend } from "../engines/keychain/backend.js";
+import { keychainFactory } from "../engines/keychain/backend.js";
 import type { OutboundPolicy } from "../common/outbound-guard.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
@@ -18,12 +18,11 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
   ]);
 }
 
-/** Server-config settings some engines need (the `keychain` block's outbound policy). */
-export interface EngineSettings {
-  keychainOutbound?: OutboundPolicy;
-}
-
-export function builtinEngines(settings: EngineSettings = {}): Map<string, BackendFactory> {
+/**
+ * `devMode`: a dev server, where engines may offer development-only features (keychain's software keystore).
+ * `keychainOutbound`: the config's keychain block (where HYOK keystores may connect).
+ */
+export function builtinEngines(opts: { devMode?: boolean; keychainOutbound?: OutboundPolicy } = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -31,6 +30,6 @@ export function builtinEngines(settings: EngineSettings = {}): Map<string, Backe
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["keychain", (mount, view) => createKeychainBackend(mount, view, settings.keychainOutbound)],
+    ["keychain", keychainFactory(opts.devMode ?? false, opts.keychainOutbound)],
   ]);
 }

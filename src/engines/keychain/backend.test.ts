@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { backendHarness } from "../../../test/backend-harness.js";
 import { createKeychainBackendWith } from "./backend.js";
 import { KeyCache } from "./key-cache.js";
+import { KeystoreRegistry, type KeystoreProvider, type KeystoreType } from "./keystore.js";
+import { softwareKeystoreType } from "./keystore-software.js";
 
 /** A cache that remembers a copy of every plaintext put in it, so storage can be scanned for them. */
 class WatchedCache extends KeyCache {
@@ -307,5 +309,67 @@ describe("keychain engine (software keystore)", () => {
     expect(Object.prototype).not.toHaveProperty("x");
     await h.call("update", "keys/__proto__/revoke");
     expect((await h.fails("update", "systems/__proto__/decrypt", { ciphertext: dk.ciphertext })).status).toBe(400);
+  });
+
+  it("an unwrap under way when revoke returns does not answer (a slow keystore, registered as its own type)", async () => {
+    let release: () => void = () => undefined;
+    let gate: Promise<void> | undefined;
+    // The software keystore, with unwraps held at a gate the test opens: a slow HSM or remote keystore.
+    const slow: KeystoreType = {
+      type: "slow",
+      origins: ["generated"],
+      parse: (input, ctx) => softwareKeystoreType.parse(input, ctx),
+      open(settings, ctx): KeystoreProvider {
+        const inner = softwareKeystoreType.open(settings, ctx);
+        return {
+          createKey: (req) => inner.createKey(req),
+          wrap: (ref, pt, aad) => inner.wrap(ref, pt, aad),
+          unwrap: async (ref, blob, aad) => {
+            if (gate) await gate;
+            return inner.unwrap(ref, blob, aad);
+          },
+          probe: (ref) => inner.probe(ref),
+          destroy: (ref) => inner.destroy(ref),
+        };
+      },
+    };
+    const backend = createKeychainBackendWith({ options: () => OPTIONS, keystoreTypes: new KeystoreRegistry([slow]) });
+    const s = backendHarness(backend, { point: "kc/", type: "keychain" });
+    try {
+      await s.call("write", "keystores/slow", { type: "slow" });
+      await s.call("write", "keys/k1", { keystore: "slow" });
+      await s.call("write", "key-configurations/c1", { primary_key: "k1" });
+      await s.call("write", "systems/s1", { key_configuration: "c1" });
+      const dk = (await s.call("update", "systems/s1/datakey", {}))?.data as { ciphertext: string };
+      await backend.cleanup(); // nothing cached: the next decrypt must unwrap L2 in the keystore
+      gate = new Promise((r) => (release = r));
+      const pending = s.call("update", "systems/s1/decrypt", { ciphertext: dk.ciphertext }).then(
+        () => "answered",
+        (err: Error) => err.message,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      await s.call("update", "keys/k1/revoke");
+      release();
+      expect(await pending).toMatch(/revoked while this request ran/);
+    } finally {
+      release();
+      await s.close();
+    }
+  });
+
+  it("rotates a system's L3: old data keys still decrypt, rewrap moves them to the new version", async () => {
+    await chain(h);
+    const old = await datakey(h);
+    expect((await h.call("update", "systems/s1/rotate"))?.data).toMatchObject({ latest_version: 2 });
+    const fresh = await datakey(h);
+    expect(Buffer.from(fresh.ciphertext, "base64").readUInt32BE(1)).toBe(2);
+    expect(await decrypt(h, old.ciphertext)).toBe(old.plaintext);
+    const moved = ((await h.call("update", "systems/s1/rewrap", { ciphertext: old.ciphertext }))?.data as { ciphertext: string }).ciphertext;
+    expect(Buffer.from(moved, "base64").readUInt32BE(1)).toBe(2);
+    expect(await decrypt(h, moved)).toBe(old.plaintext);
+    await h.call("update", "keys/k1/disable");
+    expect((await h.fails("update", "systems/s1/rotate")).status).toBe(400);
+    expect((await h.fails("update", "systems/s1/rewrap", { ciphertext: old.ciphertext })).status).toBe(400);
+    expect(await decrypt(h, moved)).toBe(old.plaintext);
   });
 });

@@ -16,6 +16,7 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import { runKeychainJobs } from "./jobs.js";
 import { KeyCache } from "./key-cache.js";
+import { RecordCache } from "./record-cache.js";
 import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
 import type { KeystoreRegistry } from "./keystore.js";
 import { builtinKeystoreTypes } from "./keystore-types.js";
@@ -78,6 +79,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     keyManager: opts.keyManager,
     logger: opts.logger ?? silentLogger,
     settings: () => settingsFrom(options(), opts.devMode ?? false),
+    records: new RecordCache(),
     running: new Set(),
   };
   const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
@@ -103,11 +105,17 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
       await hyokSync.runIfDue(storage, now);
     },
     // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
-    cleanup: async () => env.cache.clear(),
+    cleanup: async () => {
+      env.cache.clear();
+      env.records.changed();
+    },
+    // Another node wrote a record: read it afresh from now on.
+    invalidate: async () => env.records.changed(),
   });
 }
 
-/** The engine catalog's factory. */
-export function createKeychainBackend(_mount: MountEntry, view: SystemView, outbound?: OutboundPolicy): LogicalBackend {
-  return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, ...(outbound ? { outbound } : {}) });
+/** The engine catalog's factory; `devMode` (a dev server) allows the software keystore on every mount. */
+export function keychainFactory(devMode: boolean, outbound?: OutboundPolicy): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) =>
+    createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode, ...(outbound ? { outbound } : {}) });
 }

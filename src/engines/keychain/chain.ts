@@ -48,8 +48,8 @@ export function assertGeneration(env: KeychainEnv, gen: number): void {
 }
 
 /** The configuration's primary L1, which must still be the key it was wrapped under (same id). */
-export async function primaryKeyOf(storage: KeyValueStore, cfg: ConfigurationRecord): Promise<KeyRecord> {
-  const key = await records.key(storage, cfg.primary_key);
+export async function primaryKeyOf(env: KeychainEnv, storage: KeyValueStore, cfg: ConfigurationRecord): Promise<KeyRecord> {
+  const key = await env.records.get(`keys/${cfg.primary_key}`, () => records.key(storage, cfg.primary_key));
   if (!key || key.id !== cfg.l1_id) throw invalidRequest(`the L1 key configuration ${cfg.name} was wrapped under no longer exists`);
   return key;
 }
@@ -64,7 +64,7 @@ export async function unwrapL2Fresh(env: KeychainEnv, storage: KeyValueStore, ke
 
 /** Runs `fn` on the configuration's L2 plaintext, synchronously (the buffer may be zeroed after it returns). */
 export async function useL2<T>(env: KeychainEnv, storage: KeyValueStore, cfg: ConfigurationRecord, purpose: Purpose, gen: number, fn: (l2: Buffer) => T): Promise<T> {
-  const key = await primaryKeyOf(storage, cfg);
+  const key = await primaryKeyOf(env, storage, cfg);
   checkUsable(key, purpose);
   assertGeneration(env, gen);
   const id = `l2/${cfg.id}`;
@@ -84,11 +84,11 @@ export async function useL2<T>(env: KeychainEnv, storage: KeyValueStore, cfg: Co
 export async function useL3<T>(env: KeychainEnv, storage: KeyValueStore, sys: SystemRecord, version: number, purpose: Purpose, gen: number, fn: (l3: Buffer) => T): Promise<T> {
   const wrapped = sys.l3[String(version)];
   if (!wrapped) throw invalidRequest(DECRYPT_FAILED);
-  const cfg = await mustGet(`key configuration ${sys.key_configuration}`, records.config(storage, sys.key_configuration));
+  const cfg = await mustGet(`key configuration ${sys.key_configuration}`, env.records.get(`key-configurations/${sys.key_configuration}`, () => records.config(storage, sys.key_configuration)));
   if (cfg.id !== sys.config_id) throw invalidRequest(`system ${sys.name}'s key configuration was deleted`);
   const id = `l3/${sys.id}/${version}`;
   // The L1 state is checked on every use, cached L3 or not.
-  const key = await primaryKeyOf(storage, cfg);
+  const key = await primaryKeyOf(env, storage, cfg);
   checkUsable(key, purpose);
   assertGeneration(env, gen);
   const cached = env.cache.get(id);
@@ -129,8 +129,8 @@ export interface DataKey {
   ciphertext: string;
 }
 
-async function loadSystem(storage: KeyValueStore, name: string): Promise<SystemRecord> {
-  return mustGet(`system ${name}`, records.system(storage, name));
+async function loadSystem(env: KeychainEnv, storage: KeyValueStore, name: string): Promise<SystemRecord> {
+  return mustGet(`system ${name}`, env.records.get(`systems/${name}`, () => records.system(storage, name)));
 }
 
 function sealL4(l3: Buffer, sys: SystemRecord, version: number, l4: Buffer): string {
@@ -150,7 +150,7 @@ function parseL4(ciphertext: string): { version: number; blob: Buffer } {
 export async function generateDataKey(env: KeychainEnv, storage: KeyValueStore, systemName: string, bits: number): Promise<DataKey> {
   const gen = env.cache.generation;
   if (bits !== 128 && bits !== 256) throw invalidRequest("bits must be 128 or 256");
-  const sys = await loadSystem(storage, systemName);
+  const sys = await loadSystem(env, storage, systemName);
   const l4 = randomBytes(bits / 8);
   try {
     const ciphertext = await useL3(env, storage, sys, sys.latest_version, "encrypt", gen, (l3) => sealL4(l3, sys, sys.latest_version, l4));
@@ -164,7 +164,7 @@ export async function generateDataKey(env: KeychainEnv, storage: KeyValueStore, 
 /** The data key inside `ciphertext`, base64 (only under the system it was made for). */
 export async function decryptDataKey(env: KeychainEnv, storage: KeyValueStore, systemName: string, ciphertext: string): Promise<string> {
   const gen = env.cache.generation;
-  const sys = await loadSystem(storage, systemName);
+  const sys = await loadSystem(env, storage, systemName);
   const { version, blob } = parseL4(ciphertext);
   const l4 = await useL3(env, storage, sys, version, "decrypt", gen, (l3) => openAead(l3, blob, l4Aad(sys.id, version)));
   try {
@@ -178,7 +178,7 @@ export async function decryptDataKey(env: KeychainEnv, storage: KeyValueStore, s
 /** `ciphertext` re-wrapped under the system's latest L3 version (needs an ENABLED L1). */
 export async function rewrapDataKey(env: KeychainEnv, storage: KeyValueStore, systemName: string, ciphertext: string): Promise<string> {
   const gen = env.cache.generation;
-  const sys = await loadSystem(storage, systemName);
+  const sys = await loadSystem(env, storage, systemName);
   const { version, blob } = parseL4(ciphertext);
   const l4 = await useL3(env, storage, sys, version, "encrypt", gen, (l3) => openAead(l3, blob, l4Aad(sys.id, version)));
   try {

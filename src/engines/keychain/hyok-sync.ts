@@ -44,16 +44,22 @@ export async function syncKey(env: KeychainEnv, storage: KeyValueStore, key: Key
   if (found === key.state) return found;
   // Drop plaintext before the state says so: from here on nothing beneath may be served from memory.
   if (found !== "ENABLED") env.cache.clear();
-  const changed = await storage.transaction(async (txn) => {
-    const k = await records.key(txn, key.name);
-    // An operator's change (revoke, disable, delete) since we read the key wins.
-    if (!k || k.id !== key.id || !SYNCED.includes(k.state) || k.state === found) return undefined;
-    const from = k.state;
-    k.state = found;
-    k.updated_at = now();
-    await records.putKey(txn, k);
-    return from;
-  });
+  let changed: KeyState | undefined;
+  try {
+    changed = await storage.transaction(async (txn) => {
+      const k = await records.key(txn, key.name);
+      // An operator's change (revoke, disable, delete) since we read the key wins.
+      if (!k || k.id !== key.id || !SYNCED.includes(k.state) || k.state === found) return undefined;
+      const from = k.state;
+      k.state = found;
+      k.updated_at = now();
+      await records.putKey(txn, k);
+      return from;
+    });
+  } finally {
+    // The chain reads key records through the record cache: the new state must be what it reads next.
+    env.records.changed();
+  }
   if (changed !== undefined) env.logger.info({ key_name: key.name, from: changed, to: found }, "keychain: HYOK key state changed by sync");
   return found;
 }

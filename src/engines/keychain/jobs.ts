@@ -14,14 +14,18 @@ import { now, records, type KeyRecord } from "./records.js";
 const BATCH = 16;
 
 /** Saves `update` applied to the freshest copy of the key (handlers may have changed its state meanwhile). */
-async function updateKey(storage: KeyValueStore, name: string, id: string, update: (k: KeyRecord) => void): Promise<KeyRecord | undefined> {
-  return storage.transaction(async (txn) => {
-    const k = await records.key(txn, name);
-    if (!k || k.id !== id) return undefined;
-    update(k);
-    await records.putKey(txn, k);
-    return k;
-  });
+async function updateKey(env: KeychainEnv, storage: KeyValueStore, name: string, id: string, update: (k: KeyRecord) => void): Promise<KeyRecord | undefined> {
+  try {
+    return await storage.transaction(async (txn) => {
+      const k = await records.key(txn, name);
+      if (!k || k.id !== id) return undefined;
+      update(k);
+      await records.putKey(txn, k);
+      return k;
+    });
+  } finally {
+    env.records.changed();
+  }
 }
 
 async function rewrapOne(env: KeychainEnv, storage: KeyValueStore, key: KeyRecord, cfgName: string, target: number): Promise<"done" | "skipped"> {
@@ -38,13 +42,17 @@ async function rewrapOne(env: KeychainEnv, storage: KeyValueStore, key: KeyRecor
   } finally {
     l2.fill(0);
   }
-  return storage.transaction(async (txn) => {
-    const fresh = await records.config(txn, cfgName);
-    // Changed meanwhile (a PATCH to another L1, a delete): that change wins.
-    if (!fresh || fresh.id !== cfg.id || fresh.l1_id !== key.id || fresh.l1_version !== cfg.l1_version) return "skipped";
-    await records.putConfig(txn, { ...fresh, l1_version: target, wrapped: wrapped.toString("base64"), updated_at: now() });
-    return "done";
-  });
+  try {
+    return await storage.transaction(async (txn) => {
+      const fresh = await records.config(txn, cfgName);
+      // Changed meanwhile (a PATCH to another L1, a delete): that change wins.
+      if (!fresh || fresh.id !== cfg.id || fresh.l1_id !== key.id || fresh.l1_version !== cfg.l1_version) return "skipped";
+      await records.putConfig(txn, { ...fresh, l1_version: target, wrapped: wrapped.toString("base64"), updated_at: now() });
+      return "done" as const;
+    });
+  } finally {
+    env.records.changed();
+  }
 }
 
 /** Runs the key's pending re-wrap job to the end (or until the key stops allowing it). */
@@ -67,11 +75,11 @@ export async function runRewrap(env: KeychainEnv, storage: KeyValueStore, name: 
         if (r.status === "fulfilled") done++;
         else failed++;
       }
-      await updateKey(storage, name, key.id, (k) => {
+      await updateKey(env, storage, name, key.id, (k) => {
         if (k.rewrap?.target_version === job.target_version) Object.assign(k.rewrap, { total: names.length, done, failed });
       });
     }
-    await updateKey(storage, name, key.id, (k) => {
+    await updateKey(env, storage, name, key.id, (k) => {
       if (k.rewrap?.target_version !== job.target_version) return;
       // Failures stay "running": the next periodic run tries them again.
       Object.assign(k.rewrap, { total: names.length, done, failed, state: failed === 0 ? "done" : "running" }, failed === 0 ? { finished_at: now() } : {});
@@ -88,12 +96,12 @@ export async function shredIfDue(env: KeychainEnv, storage: KeyValueStore, key: 
   for (const [v, version] of Object.entries(key.versions)) {
     if (version.destroyed_at || !version.ref.owned) continue;
     await provider.destroy(version.ref);
-    await updateKey(storage, key.name, key.id, (k) => {
+    await updateKey(env, storage, key.name, key.id, (k) => {
       const kv = k.versions[v];
       if (kv) kv.destroyed_at = now();
     });
   }
-  await updateKey(storage, key.name, key.id, (k) => {
+  await updateKey(env, storage, key.name, key.id, (k) => {
     k.state = "DELETED";
     delete k.rewrap;
     k.updated_at = now();

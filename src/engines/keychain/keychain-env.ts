@@ -4,6 +4,7 @@ import type { BackendLogger } from "../../core/framework/system-view.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import type { KeyCache } from "./key-cache.js";
+import type { RecordCache } from "./record-cache.js";
 import type { KeystoreContext, KeystoreProvider, KeystoreRegistry } from "./keystore.js";
 import { mustGet, records } from "./records.js";
 
@@ -22,6 +23,8 @@ export interface KeychainEnv {
   logger: BackendLogger;
   /** Read per request: a tune of the mount's options applies at once. */
   settings(): KeychainSettings;
+  /** Parsed system, configuration and key records for the hot path (record-cache.ts: writers call changed()). */
+  records: RecordCache;
   /** Keys whose re-wrap job runs now in this process (one runner per key). */
   running: Set<string>;
 }
@@ -43,4 +46,18 @@ export function parseVersion(raw: unknown): number {
   const n = typeof raw === "number" ? raw : Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) throw invalidRequest("version must be a positive integer");
   return n;
+}
+
+/**
+ * A handler that writes records: whatever it wrote is dropped from the record cache before it answers
+ * (also when it fails half-way), so no later request reads an older state.
+ */
+export function mutating<C, R>(env: KeychainEnv, handler: (ctx: C) => Promise<R>): (ctx: C) => Promise<R> {
+  return async (ctx) => {
+    try {
+      return await handler(ctx);
+    } finally {
+      env.records.changed();
+    }
+  };
 }

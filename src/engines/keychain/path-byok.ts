@@ -16,7 +16,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { invalidRequest } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { KeyValueReader, KeyValueStore, KeyValueWriter } from "../../storage/storage.js";
-import { openKeystore, type KeychainEnv } from "./keychain-env.js";
+import { mutating, openKeystore, type KeychainEnv } from "./keychain-env.js";
 import type { KeystoreProvider, L1Ref } from "./keystore.js";
 import { mustGet, now, records, type KeyRecord } from "./records.js";
 
@@ -162,7 +162,7 @@ export function byokPaths(env: KeychainEnv) {
       operations: {
         read: {
           summary: "Parameters and a single-use token to import key material into a byok key.",
-          handler: async ({ storage, fields }) => ({ data: await importParams(env, storage, fields.name, fields.wrapping_key_spec) }),
+          handler: mutating(env, async ({ storage, fields }) => ({ data: await importParams(env, storage, fields.name, fields.wrapping_key_spec) })),
         },
       },
       synopsis: "BYOK import parameters",
@@ -177,10 +177,10 @@ export function byokPaths(env: KeychainEnv) {
       operations: {
         update: {
           summary: "Import wrapped key material into a byok key.",
-          handler: async ({ storage, fields }) => {
+          handler: mutating(env, async ({ storage, fields }) => {
             const k = await importMaterial(env, storage, fields.name, fields);
             return { data: { name: k.name, state: k.state, origin: k.origin, keystore: k.keystore, primary_version: k.primary_version, updated_at: k.updated_at } };
-          },
+          }),
         },
       },
       synopsis: "BYOK import",

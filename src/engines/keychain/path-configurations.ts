@@ -7,7 +7,7 @@ import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { checkUsable, l2Aad, newL2, primaryKeyOf, unwrapL2Fresh } from "./chain.js";
-import { openKeystore, type KeychainEnv } from "./keychain-env.js";
+import { mutating, openKeystore, type KeychainEnv } from "./keychain-env.js";
 import { checkName, mustGet, newId, now, records, type ConfigurationRecord } from "./records.js";
 
 async function configData(storage: KeyValueStore, c: ConfigurationRecord): Promise<Record<string, unknown>> {
@@ -40,7 +40,7 @@ async function createConfig(env: KeychainEnv, storage: KeyValueStore, f: { name:
 /** Moves the configuration's L2 under another L1 (both must be ENABLED: this is new wrapping). */
 async function switchPrimary(env: KeychainEnv, storage: KeyValueStore, name: string, target: string): Promise<ConfigurationRecord> {
   const cfg = await mustGet(`key configuration ${name}`, records.config(storage, name));
-  const from = await primaryKeyOf(storage, cfg);
+  const from = await primaryKeyOf(env, storage, cfg);
   checkUsable(from, "decrypt");
   const to = await mustGet(`key ${target}`, records.key(storage, target));
   checkUsable(to, "encrypt");
@@ -89,22 +89,22 @@ export function configurationsPath(env: KeychainEnv) {
     },
     existenceCheck: async ({ storage, fields }) => (await records.config(storage, fields.name)) !== undefined,
     operations: {
-      create: { summary: "Create a key configuration (a new L2 under primary_key).", handler: async ({ storage, fields }) => void (await createConfig(env, storage, fields)) },
-      update: { summary: "Create a key configuration (a new L2 under primary_key).", handler: async ({ storage, fields }) => void (await createConfig(env, storage, fields)) },
+      create: { summary: "Create a key configuration (a new L2 under primary_key).", handler: mutating(env, async ({ storage, fields }) => void (await createConfig(env, storage, fields))) },
+      update: { summary: "Create a key configuration (a new L2 under primary_key).", handler: mutating(env, async ({ storage, fields }) => void (await createConfig(env, storage, fields))) },
       patch: {
         summary: "Switch the configuration to another L1 key (re-wraps its L2).",
-        handler: async ({ storage, fields }) => {
+        handler: mutating(env, async ({ storage, fields }) => {
           if (!fields.primary_key) throw invalidRequest("primary_key is required");
           const started = now();
           const cfg = await switchPrimary(env, storage, fields.name, fields.primary_key);
           return { data: { ...(await configData(storage, cfg)), job: { state: "done", total: 1, done: 1, started_at: started, finished_at: now() } } };
-        },
+        }),
       },
       read: async ({ storage, fields }) => {
         const c = await records.config(storage, fields.name);
         return c ? { data: await configData(storage, c) } : undefined;
       },
-      delete: async ({ storage, fields }) => {
+      delete: mutating(env, async ({ storage, fields }) => {
         const c = await records.config(storage, fields.name);
         if (!c) return undefined;
         const systems = await records.systemsOfConfig(storage, c.name);
@@ -115,7 +115,7 @@ export function configurationsPath(env: KeychainEnv) {
         });
         env.cache.drop(`l2/${c.id}`);
         return undefined;
-      },
+      }),
     },
     synopsis: "Manage a key configuration (L2)",
   });

@@ -10,7 +10,7 @@ import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { formatDuration } from "../../core/framework/duration.js";
 import type { KeyValueReader, KeyValueStore } from "../../storage/storage.js";
-import { openKeystore, keystoreContext, type KeychainEnv } from "./keychain-env.js";
+import { mutating, openKeystore, keystoreContext, type KeychainEnv } from "./keychain-env.js";
 import { runRewrap } from "./jobs.js";
 import { KEY_ORIGINS, L1_ALGORITHMS, type KeyOrigin, type L1Algorithm, type L1Ref } from "./keystore.js";
 import { checkName, mustGet, newId, now, records, type KeyRecord, type KeyState } from "./records.js";
@@ -120,8 +120,8 @@ export function keysPath(env: KeychainEnv) {
     },
     existenceCheck: async ({ storage, fields }) => (await records.key(storage, fields.name)) !== undefined,
     operations: {
-      create: { summary: "Create an L1 key.", handler: async ({ storage, fields }) => void (await createKey(env, storage, fields)) },
-      update: { summary: "Create an L1 key.", handler: async ({ storage, fields }) => void (await createKey(env, storage, fields)) },
+      create: { summary: "Create an L1 key.", handler: mutating(env, async ({ storage, fields }) => void (await createKey(env, storage, fields))) },
+      update: { summary: "Create an L1 key.", handler: mutating(env, async ({ storage, fields }) => void (await createKey(env, storage, fields))) },
       read: async ({ storage, fields }) => {
         const k = await records.key(storage, fields.name);
         return k ? { data: await keyData(storage, k) } : undefined;
@@ -155,10 +155,10 @@ export function keyActionPaths(env: KeychainEnv) {
       operations: {
         update: {
           summary,
-          handler: async ({ storage, fields }) => {
+          handler: mutating(env, async ({ storage, fields }) => {
             const k = await run(storage, fields.name, fields);
             return { data: await keyData(storage, k) };
-          },
+          }),
         },
       },
       synopsis: summary,

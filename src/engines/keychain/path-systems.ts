@@ -1,13 +1,13 @@
 /**
  * `systems/:name` (L3, a service KEK wrapped by its configuration's L2) and its data keys (L4):
- * `datakey`, `decrypt`, `rewrap`. A system belongs to one configuration; DELETE unlinks it (its L3 is
+ * `datakey`, `decrypt`, `rewrap` (to the newest L3 version, which `rotate` makes). A system belongs to one configuration; DELETE unlinks it (its L3 is
  * erased, so its data keys are unreadable from then on).
  */
 import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { decryptDataKey, generateDataKey, newL3, rewrapDataKey } from "./chain.js";
-import type { KeychainEnv } from "./keychain-env.js";
+import { mutating, type KeychainEnv } from "./keychain-env.js";
 import { checkName, mustGet, newId, now, records, type SystemRecord } from "./records.js";
 
 function systemData(s: SystemRecord): Record<string, unknown> {
@@ -68,13 +68,13 @@ export function systemsPath(env: KeychainEnv) {
     },
     existenceCheck: async ({ storage, fields }) => (await records.system(storage, fields.name)) !== undefined,
     operations: {
-      create: { summary: "Link a system to a key configuration (a new L3).", handler: async ({ storage, fields }) => void (await createSystem(env, storage, fields)) },
-      update: { summary: "Link a system to a key configuration (a new L3).", handler: async ({ storage, fields }) => void (await createSystem(env, storage, fields)) },
+      create: { summary: "Link a system to a key configuration (a new L3).", handler: mutating(env, async ({ storage, fields }) => void (await createSystem(env, storage, fields))) },
+      update: { summary: "Link a system to a key configuration (a new L3).", handler: mutating(env, async ({ storage, fields }) => void (await createSystem(env, storage, fields))) },
       read: async ({ storage, fields }) => {
         const s = await records.system(storage, fields.name);
         return s ? { data: systemData(s) } : undefined;
       },
-      delete: async ({ storage, fields }) => {
+      delete: mutating(env, async ({ storage, fields }) => {
         const s = await records.system(storage, fields.name);
         if (!s) return undefined;
         await storage.transaction(async (txn) => {
@@ -83,14 +83,40 @@ export function systemsPath(env: KeychainEnv) {
         });
         for (const v of Object.keys(s.l3)) env.cache.drop(`l3/${s.id}/${v}`);
         return undefined;
-      },
+      }),
     },
     synopsis: "Manage a system (L3)",
   });
 }
 
+/** A new L3 version for the system (older versions still decrypt; rewrap moves data keys to the newest). */
+async function rotateSystem(env: KeychainEnv, storage: KeyValueStore, name: string): Promise<SystemRecord> {
+  const sys = await mustGet(`system ${name}`, records.system(storage, name));
+  const cfg = await mustGet(`key configuration ${sys.key_configuration}`, records.config(storage, sys.key_configuration));
+  const version = sys.latest_version + 1;
+  const wrapped = await newL3(env, storage, cfg, sys.id, version);
+  return storage.transaction(async (txn) => {
+    const fresh = await mustGet(`system ${name}`, records.system(txn, name));
+    if (fresh.id !== sys.id || fresh.latest_version !== sys.latest_version) throw invalidRequest(`system ${name} changed meanwhile; retry`);
+    const next = { ...fresh, latest_version: version, l3: { ...fresh.l3, [String(version)]: wrapped }, updated_at: now() };
+    await records.putSystem(txn, next);
+    return next;
+  });
+}
+
 export function dataKeyPaths(env: KeychainEnv) {
   return [
+    definePath({
+      pattern: "systems/:name/rotate",
+      fields: { name: { type: "string", required: true } },
+      operations: {
+        update: {
+          summary: "A new L3 version for the system (needs an ENABLED L1).",
+          handler: mutating(env, async ({ storage, fields }) => ({ data: systemData(await rotateSystem(env, storage, fields.name)) })),
+        },
+      },
+      synopsis: "Rotate a system's L3",
+    }),
     definePath({
       pattern: "systems/:name/datakey",
       fields: { name: { type: "string", required: true }, bits: { type: "int", default: 256, description: "128 or 256." } },
