@@ -1,6 +1,11 @@
 // HYOK through a second Arca dev server's Transit (the customer's): wrap/unwrap, the outbound guard, and what
 // the customer's withdrawals (policy, token, key) do to probes and unwraps.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, devServer } from "../../../test/servers.js";
@@ -161,6 +166,40 @@ describe("transit keystore (HYOK)", () => {
     } finally {
       redirector.close();
       target.close();
+    }
+  });
+
+  it("speaks https with the keystore's ca_cert (and refuses a server it does not trust)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arca-transit-tls-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=transit", "-days", "2", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "ignore" });
+    const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    // A stand-in Transit: "encrypts" by base64 behind the vault:v1: prefix; enough to carry the TLS path.
+    const fake = createHttpsServer({ cert, key: readFileSync(join(dir, "key.pem")) }, (req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const input = JSON.parse(body) as { plaintext?: string; ciphertext?: string };
+        const data = req.url?.includes("/encrypt/") ? { ciphertext: `vault:v1:${input.plaintext ?? ""}` } : { plaintext: (input.ciphertext ?? "").slice(9) };
+        res.setHeader("Content-Type", "application/json");
+        res.end(JSON.stringify({ data }));
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+    try {
+      const strictHttpLoopback: OutboundPolicy = { allowHttp: false, allowedNetworks: ["127.0.0.1/32"] };
+      const type = transitKeystoreType(() => strictHttpLoopback);
+      const address = `https://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+      const trusted = type.open({ type: "transit", ...(await type.parse({ address, token: "t", ca_cert: cert }, ctx)) }, ctx);
+      const ref = await trusted.attach!("k", "AES256");
+      const blob = await trusted.wrap(ref, Buffer.alloc(32, 3), Buffer.from("aad"));
+      expect(await trusted.unwrap(ref, blob, Buffer.from("aad"))).toEqual(Buffer.alloc(32, 3));
+      const untrusted = type.open({ type: "transit", ...(await type.parse({ address, token: "t" }, ctx)) }, ctx);
+      const err = await untrusted.attach!("k", "AES256").catch((e: unknown) => e);
+      expect((err as ArcaError).status).toBe(503);
+      expect(await untrusted.probe(ref)).toBe("UNKNOWN");
+    } finally {
+      fake.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
