@@ -1,4 +1,4 @@
-// HYOK on a running server: the customer's key on a second SoftHSM token (declared as an hsm block) is usable
+// BYOK and HYOK on a running server (BYOK: through the mount's custody-scoped key manager). HYOK: the customer's key on a second SoftHSM token (declared as an hsm block) is usable
 // only once the operator grants it to the mount, and the HYOK sync follows the grant and the object; a
 // transit keystore's token never appears in an answer or a log line. Real HTTP, real SoftHSM, real jobs.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sealedConfig } from "../../../test/hsm-servers.js";
+import { customerWrap } from "../../../test/byok.js";
 import { api, devServer, type ApiResult } from "../../../test/servers.js";
 import { cleanupSoftHsm, createSoftHsmToken, pkcs11Tool, softHsmAvailable, SOFTHSM_SKIP_REASON, type SoftHsmToken } from "../../../test/softhsm.js";
 import { createLogger } from "../../server/log.js";
@@ -109,5 +110,21 @@ describe.skipIf(!hsm)(hsm ? "keychain HYOK on a running server (SoftHSM, Transit
     // An address the operator did not allow is refused even on a running server.
     const meta = await call("POST", "kc/keystores/meta", { type: "transit", address: "https://169.254.169.254", token: "x" });
     expect(meta.status).toBe(400);
+  });
+
+  it("BYOK over HTTP through the mount's custody-scoped key manager: the import pair and the imported key are the mount's", async () => {
+    ok(await call("POST", "kc/keystores/arca-hsm", { type: "pkcs11", uri: `pkcs11:token=${arcaToken.label}` }));
+    ok(await call("POST", "kc/keys/imported", { keystore: "arca-hsm", origin: "byok" }));
+    const params = ok(await call("GET", "kc/keys/imported/import-params"));
+    expect(params).toMatchObject({ wrapping_algorithm: "CKM_RSA_AES_KEY_WRAP", hash_function: "SHA256" });
+    const { material } = customerWrap(String(params.public_key));
+    ok(await call("POST", "kc/keys/imported/import", { import_token: params.import_token, wrapped_key_material: material }));
+    expect(await state("imported")).toBe("ENABLED");
+    ok(await call("POST", "kc/key-configurations/ic", { primary_key: "imported" }));
+    ok(await call("POST", "kc/systems/is", { key_configuration: "ic" }));
+    const dk = ok(await call("POST", "kc/systems/is/datakey", { bits: 128 }));
+    expect(ok(await call("POST", "kc/systems/is/decrypt", { ciphertext: dk.ciphertext })).plaintext).toBe(dk.plaintext);
+    // The token cannot be used twice, over HTTP either.
+    expect((await call("POST", "kc/keys/imported/import", { import_token: params.import_token, wrapped_key_material: material })).status).toBe(400);
   });
 });
