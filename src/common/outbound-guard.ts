@@ -123,8 +123,16 @@ export function checkOutboundUrl(raw: unknown, field: string, policy: OutboundPo
   return url;
 }
 
-/** Where to connect: the host's checked address. Throws a 400 when any resolved address is refused. */
-export async function connectTarget(url: URL, field: string, policy: OutboundPolicy, resolve: Resolver = systemResolver): Promise<{ address: string; family: 4 | 6 }> {
+export interface CheckedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/**
+ * Where to connect: the host's checked addresses (all of them, in the resolver's order; a client may try each).
+ * Throws a 400 when any resolved address is refused.
+ */
+export async function connectTargets(url: URL, field: string, policy: OutboundPolicy, resolve: Resolver = systemResolver): Promise<CheckedAddress[]> {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   let addresses: Array<{ address: string; family: number }>;
   if (isIP(host) !== 0) {
@@ -142,6 +150,10 @@ export async function connectTarget(url: URL, field: string, policy: OutboundPol
     const why = refusalOf(a.address, policy);
     if (why) throw bad(`${field} resolves to ${a.address}, which ${why} (not allowed by this server's configuration)`);
   }
-  const first = addresses[0];
-  return { address: first.address, family: first.family === 6 ? 6 : 4 };
+  return addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+}
+
+/** The first checked address (connectTargets' rules). */
+export async function connectTarget(url: URL, field: string, policy: OutboundPolicy, resolve: Resolver = systemResolver): Promise<CheckedAddress> {
+  return (await connectTargets(url, field, policy, resolve))[0];
 }

@@ -202,4 +202,13 @@ describe("transit keystore (HYOK)", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a host name: every address it resolves to must be allowed, and the connection goes to those", async () => {
+    const port = new URL(customer.url).port;
+    const token = await customerToken("hyok");
+    // localhost is 127.0.0.1 and, on most systems, ::1: allowing only the IPv4 loopback refuses the name then.
+    const both = transitKeystoreType(() => ({ allowHttp: true, allowedNetworks: ["127.0.0.0/8", "::1/128"] }));
+    const provider = both.open({ type: "transit", ...(await both.parse({ address: `http://localhost:${port}`, token, mount: "customer-transit" }, ctx)) }, ctx);
+    expect((await provider.attach!("l1", "AES256")).uri).toBe("l1");
+  });
 });

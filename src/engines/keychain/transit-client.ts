@@ -7,7 +7,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
-import { connectTarget, type OutboundPolicy } from "../../common/outbound-guard.js";
+import { connectTargets, type OutboundPolicy } from "../../common/outbound-guard.js";
 
 /** Why a Transit call failed: access withdrawn (forbidden / key gone) or the service did not answer usefully. */
 export type TransitFailure = "forbidden" | "not_found" | "unreachable" | "bad_response";
@@ -54,7 +54,7 @@ export class TransitClient {
 
   private async post(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const url = new URL(this.conn.address);
-    const target = await connectTarget(url, "address", this.conn.policy).catch((err: unknown) => {
+    const targets = await connectTargets(url, "address", this.conn.policy).catch((err: unknown) => {
       throw new TransitCallError("unreachable", err instanceof Error ? err.message : "address refused");
     });
     const base = url.pathname.replace(/\/+$/, "");
@@ -66,10 +66,10 @@ export class TransitClient {
       "Content-Length": payload.length,
     };
     if (this.conn.namespace) headers["X-Vault-Namespace"] = this.conn.namespace;
-    // Connect to the address the guard checked, whatever the name resolves to by now (DNS rebinding).
+    // Connect only to the addresses the guard checked, whatever the name resolves to by now (DNS rebinding).
     const lookup: LookupFunction = (_host, opts, cb) => {
-      if (opts.all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [target]);
-      else cb(null, target.address, target.family);
+      if (opts.all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, targets);
+      else cb(null, targets[0].address, targets[0].family);
     };
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     const options: RequestOptions & { ca?: string; servername?: string } = {
