@@ -1,7 +1,7 @@
 // Conformance suite every KeyManager must pass (run by pkcs11-key-manager.test.ts against SoftHSM and by
 // software-key-manager.test.ts against node:crypto). Signatures are checked with node:crypto, never with the
 // implementation under test.
-import { constants, createCipheriv, createHash, publicEncrypt, randomBytes, verify, type KeyObject } from "node:crypto";
+import { constants, createCipheriv, createDecipheriv, createHash, publicEncrypt, randomBytes, verify, type KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyDecryptError, KeyNotFoundError, KeyUnsupportedError, KeyUsageError } from "./key-errors.js";
 import { spkiDer } from "./key-encoding.js";
@@ -12,6 +12,7 @@ import {
   identityKey,
   isKeyImporter,
   isKeyWrapper,
+  isWrappedKeyImporter,
   type KeyAlgorithm,
   type KeyManager,
 } from "./key-manager.js";
@@ -43,6 +44,14 @@ function verifies(alg: KeyAlgorithm, pub: KeyObject, data: Buffer, sig: Buffer, 
     return verify(hash, data, { key: pub, padding: opts.pss ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING, saltLength: 32 }, sig);
   }
   return verify(hash, data, { key: pub, dsaEncoding: opts.p1363 ? "ieee-p1363" : "der" }, sig);
+}
+
+/** CKM_RSA_AES_KEY_WRAP material as a BYOK customer makes it (node:crypto standing in for openssl). */
+export function rsaAesKeyWrapMaterial(pub: KeyObject, target: Buffer, opts: { hash?: "sha1" | "sha256"; ephemeral?: Buffer } = {}): Buffer {
+  const ephemeral = opts.ephemeral ?? randomBytes(32);
+  const encryptedKey = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: opts.hash ?? "sha256" }, ephemeral);
+  const c = createCipheriv(`id-aes${ephemeral.length * 8}-wrap-pad`, ephemeral, Buffer.from("A65959A6", "hex"));
+  return Buffer.concat([encryptedKey, c.update(target), c.final()]);
 }
 
 export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixture>, opts: KeyManagerCaseOptions): void {
@@ -228,6 +237,64 @@ export function keyManagerCase(name: string, setup: () => Promise<KeyManagerFixt
         const wrapped = await km.wrapKey(kek.uri, dek.uri, "aes-kw");
         wrapped[3] ^= 1;
         await expect(km.unwrapKey(kek.uri, { wrapped, algorithm: "aes-256", label: "x", mechanism: "aes-kw" })).rejects.toThrow();
+      });
+    });
+
+    describe("BYOK import (RSA-AES key wrap)", () => {
+      let wrapping: { uri: string; publicKey: KeyObject };
+      beforeAll(async () => {
+        if (!isWrappedKeyImporter(km)) return;
+        const res = await km.createImportWrappingKey({ algorithm: "rsa-3072", label: "case-import-rsa" });
+        expect(res.algorithm).toBe("rsa-3072");
+        wrapping = { uri: res.uri, publicKey: res.publicKey! };
+      });
+
+      it.each(["sha256", "sha1"] as const)("imports OAEP-%s material into a non-extractable key that encrypts like the original", async (hash) => {
+        if (!isWrappedKeyImporter(km) || !isKeyEncrypter(km)) return;
+        const target = randomBytes(32);
+        const imp = await km.importWrappedKey({
+          wrappingUri: wrapping.uri,
+          material: rsaAesKeyWrapMaterial(wrapping.publicKey, target, { hash }),
+          hash,
+          algorithm: "aes-256",
+          label: "case-byok",
+        });
+        const ct = await km.encrypt(imp.uri, Buffer.from("byok"));
+        const d = createDecipheriv("aes-256-gcm", target, ct.iv).setAuthTag(ct.tag);
+        expect(Buffer.concat([d.update(ct.ciphertext), d.final()]).toString()).toBe("byok");
+        if (isKeyWrapper(km)) {
+          const kek = await km.createKey({ algorithm: "aes-256", label: "case-byok-kek" });
+          await expect(km.wrapKey(kek.uri, imp.uri)).rejects.toBeInstanceOf(KeyUsageError);
+        }
+      });
+
+      it("tampered, truncated, wrongly hashed or wrongly sized material is one KeyDecryptError", async () => {
+        if (!isWrappedKeyImporter(km)) return;
+        const target = randomBytes(32);
+        const good = rsaAesKeyWrapMaterial(wrapping.publicKey, target);
+        const req = { wrappingUri: wrapping.uri, algorithm: "aes-256" as const, label: "case-byok-bad" };
+        const rsaFlip = Buffer.from(good);
+        rsaFlip[5] ^= 1;
+        const kwpFlip = Buffer.from(good);
+        kwpFlip[good.length - 3] ^= 1;
+        const bad = [
+          rsaFlip,
+          kwpFlip,
+          good.subarray(0, 384),
+          good.subarray(0, good.length - 8),
+          Buffer.concat([good, Buffer.alloc(8)]),
+          rsaAesKeyWrapMaterial(wrapping.publicKey, target, { hash: "sha1" }),
+          rsaAesKeyWrapMaterial(wrapping.publicKey, randomBytes(16)),
+          rsaAesKeyWrapMaterial(wrapping.publicKey, target, { ephemeral: randomBytes(16) }),
+        ];
+        for (const material of bad) {
+          const err = await km.importWrappedKey({ ...req, material }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(KeyDecryptError);
+          expect((err as Error).message).toBe("the wrapped key material does not unwrap under this import key");
+        }
       });
     });
 

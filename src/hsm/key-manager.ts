@@ -1,6 +1,6 @@
 // The key-manager seam engines use (after smallstep's kms.KeyManager): a small required core
 // (create, public key, signer, close) and optional powers checked at run time with type guards
-// (encrypt/decrypt, wrap/unwrap, delete, import). Keys are named by URI: `pkcs11:token=…;object=…;id=…;type=…`
+// (encrypt/decrypt, wrap/unwrap, delete, import, BYOK import of wrapped material). Keys are named by URI: `pkcs11:token=…;object=…;id=…;type=…`
 // for HSM keys, `software:…` for the in-memory development implementation. Engines depend on this file and
 // on key-errors.ts (the errors every implementation throws) only.
 import type { KeyObject } from "node:crypto";
@@ -125,6 +125,44 @@ export interface KeyImporter {
   importKey(req: ImportKeyRequest): Promise<CreateKeyResponse>;
 }
 
+/** RSA key pairs a BYOK customer wraps key material for. */
+export type ImportWrappingAlgorithm = "rsa-3072" | "rsa-4096";
+
+export interface CreateImportWrappingKeyRequest {
+  algorithm: ImportWrappingAlgorithm;
+  label: string;
+  /** Which declared HSM / token (implementation-specific; default: the only one). */
+  hsm?: string;
+}
+
+export interface WrappedImportRequest {
+  /** The private half of a pair made by createImportWrappingKey. */
+  wrappingUri: string;
+  /**
+   * CKM_RSA_AES_KEY_WRAP material: RSA-OAEP(ephemeral AES-256 key) ‖ AES-KWP (RFC 5649)(key), the first part as
+   * long as the wrapping key's modulus. What `openssl pkeyutl` + `openssl enc -id-aes256-wrap-pad` produce.
+   */
+  material: Buffer;
+  /** OAEP digest (MGF1 uses the same); default sha256. */
+  hash?: "sha1" | "sha256";
+  /** The key inside (only AES-256 is portable across HSMs, G4). */
+  algorithm: "aes-256";
+  label: string;
+  /** The imported key may wrap/unwrap other keys (default true, like createKey); it always encrypts/decrypts. */
+  wrapping?: boolean;
+}
+
+/**
+ * BYOK: key material arrives wrapped for a key pair made in the store, and the key it carries exists in
+ * plaintext only inside the store: the result is sensitive and never extractable. Any malformed, tampered or
+ * wrongly wrapped material gives one KeyDecryptError (which part failed is not said: that is a padding oracle).
+ */
+export interface WrappedKeyImporter {
+  /** An RSA pair that may only decrypt/unwrap (no signing), for import material. */
+  createImportWrappingKey(req: CreateImportWrappingKeyRequest): Promise<CreateKeyResponse>;
+  importWrappedKey(req: WrappedImportRequest): Promise<CreateKeyResponse>;
+}
+
 /**
  * What an object *is*, as opposed to what a URI calls it: the token it lives on (by serial, which the device
  * reports) and its CKA_ID with its class. Labels are not unique and a caller chooses them, so custody (who may
@@ -170,6 +208,11 @@ export function isKeyDeleter(km: KeyManager): km is KeyManager & KeyDeleter {
 
 export function isKeyImporter(km: KeyManager): km is KeyManager & KeyImporter {
   return typeof (km as Partial<KeyImporter>).importKey === "function";
+}
+
+export function isWrappedKeyImporter(km: KeyManager): km is KeyManager & WrappedKeyImporter {
+  const k = km as Partial<WrappedKeyImporter>;
+  return typeof k.createImportWrappingKey === "function" && typeof k.importWrappedKey === "function";
 }
 
 /** Default digest per key algorithm (P-384 pairs with SHA-384, everything else SHA-256). */

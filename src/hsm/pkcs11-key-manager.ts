@@ -12,6 +12,7 @@
 //  - Ed25519: CKM_EDDSA over the message (pure EdDSA; no prehash).
 //  - AES-256-GCM: 96-bit IV from node:crypto, 128-bit tag; output ct||tag split into {ciphertext, tag}.
 //  - Wrap: CKM_AES_KEY_WRAP / CKM_AES_KEY_WRAP_PAD (SoftHSM's 0x210A, G4).
+//  - BYOK import (CKM_RSA_AES_KEY_WRAP, which SoftHSM lacks): see importWrappedKey.
 import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import type pkcs11js from "pkcs11js";
 import { CKR, ckrOf, HsmConfigError, HsmKeyNotFoundError, HsmKeyUsageError, HsmUnsupportedError, mapPkcs11Error } from "./errors.js";
@@ -29,6 +30,7 @@ import {
 import {
   defaultHash,
   type AeadCiphertext,
+  type CreateImportWrappingKeyRequest,
   type CreateKeyRequest,
   type CreateKeyResponse,
   type HashAlgorithm,
@@ -45,7 +47,12 @@ import {
   type Signer,
   type UnwrapKeyRequest,
   type WrapMechanism,
+  type WrappedImportRequest,
+  type WrappedKeyImporter,
 } from "./key-manager.js";
+import { EPHEMERAL_KEY_BYTES, importFailed, splitRsaAesMaterial } from "./rsa-aes-key-wrap.js";
+import { oaepDecode, OaepDecodeError } from "./rsa-oaep.js";
+import { KeyDecryptError } from "./key-errors.js";
 import { pk, type Handle } from "./module.js";
 import type { HsmToken, ObjectQuery, SessionContext } from "./token.js";
 import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11ObjectType, type Pkcs11Uri } from "./uri.js";
@@ -96,12 +103,14 @@ export interface Pkcs11KeyManagerOptions {
   wrapMechanism?: WrapMechanism;
 }
 
-export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter {
+export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, WrappedKeyImporter {
   readonly isHardware = true;
   private readonly tokens: TokenResolver;
   private readonly wrapMechanism: WrapMechanism;
   /** Resolved metadata per URI (algorithm, public key): attributes that do not change for an object. */
   private readonly resolved = new Map<string, ResolvedKey>();
+  /** Tokens that refused C_UnwrapKey with CKM_RSA_PKCS_OAEP and a given hash (SoftHSM 2.6.1: all but SHA-1). */
+  private readonly noOaepUnwrap = new WeakMap<HsmToken, Set<string>>();
 
   constructor(opts: Pkcs11KeyManagerOptions) {
     this.tokens = opts.tokens;
@@ -237,6 +246,109 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     return { uri: this.uriFor(token, { object: req.label, id, type: "secret-key" }), algorithm: "aes-256", id };
   }
 
+  async createImportWrappingKey(req: CreateImportWrappingKeyRequest): Promise<CreateKeyResponse> {
+    return this.createPair(this.tokens.tokenForCreate(req.hsm), { algorithm: req.algorithm, label: req.label }, "unwrap");
+  }
+
+  /**
+   * Two unwraps instead of CKM_RSA_AES_KEY_WRAP (softhsm/SoftHSMv2#424): the RSA part gives an ephemeral AES
+   * session key (never a token object, destroyed before returning), which unwraps the target into a token key
+   * that is sensitive and never extractable. The RSA step is C_UnwrapKey with CKM_RSA_PKCS_OAEP where the token
+   * does OAEP with the asked hash, so the ephemeral key never leaves the HSM. SoftHSM 2.6.1 does OAEP with SHA-1
+   * only: there the RSA step is raw RSA (CKM_RSA_X_509) in the HSM, OAEP is decoded here, and the ephemeral key
+   * goes back in at once with C_CreateObject (session object) and is zeroed: it is in this process for one call,
+   * protects nothing but this one material, and the target key itself still exists only inside the HSM.
+   */
+  async importWrappedKey(req: WrappedImportRequest): Promise<CreateKeyResponse> {
+    if (req.algorithm !== "aes-256") throw new HsmUnsupportedError("only AES-256 keys can be imported portably (G4)");
+    const w = await this.resolve(req.wrappingUri);
+    if (!w.algorithm.startsWith("rsa-") || w.modulusBytes === undefined) throw new HsmKeyUsageError(`key ${w.name} is not an RSA key`);
+    const { encryptedKey, wrappedKey } = splitRsaAesMaterial(req.material, w.modulusBytes, 32);
+    const hash = req.hash ?? "sha256";
+    const id = randomBytes(16);
+    const target = secretTemplate(req.label, id, false, req.wrapping ?? true);
+    await w.token.run(
+      (ctx) =>
+        w.token.withKey(ctx, w.query, w.name, async (wh) => {
+          const ephemeral = await this.unwrapEphemeral(ctx, w, wh, encryptedKey, hash);
+          try {
+            const h = await ctx.callAsync("C_UnwrapKey", () => ctx.p11.C_UnwrapKeyAsync(ctx.session, { mechanism: pk.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrappedKey, target), {
+              decrypt: true,
+            });
+            if (!(await isAes256(ctx, h))) {
+              ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, h));
+              throw importFailed();
+            }
+          } catch (err) {
+            throw asImportFailure(err);
+          } finally {
+            ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, ephemeral));
+          }
+        }),
+      // Creates a token object: not re-run after a reconnect.
+      { idempotent: false },
+    );
+    return { uri: this.uriFor(w.token, { object: req.label, id, type: "secret-key" }), algorithm: "aes-256", id };
+  }
+
+  /** The ephemeral AES key of RSA-AES-KEY-WRAP material as a session object that may only unwrap. */
+  private async unwrapEphemeral(ctx: SessionContext, w: ResolvedKey, wh: Handle, encryptedKey: Buffer, hash: "sha1" | "sha256"): Promise<Handle> {
+    const tpl: Template = [
+      { type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY },
+      { type: pk.CKA_KEY_TYPE, value: pk.CKK_AES },
+      { type: pk.CKA_TOKEN, value: false },
+      { type: pk.CKA_PRIVATE, value: true },
+      { type: pk.CKA_SENSITIVE, value: true },
+      { type: pk.CKA_EXTRACTABLE, value: false },
+      { type: pk.CKA_UNWRAP, value: true },
+    ];
+    const refused = this.noOaepUnwrap.get(w.token);
+    if (!refused?.has(hash)) {
+      const mech = {
+        mechanism: pk.CKM_RSA_PKCS_OAEP,
+        parameter: { type: pk.CK_PARAMS_RSA_OAEP, hashAlg: OAEP_HASH[hash], mgf: OAEP_MGF[hash], source: CKZ_DATA_SPECIFIED },
+      };
+      try {
+        const h = await ctx.p11.C_UnwrapKeyAsync(ctx.session, mech, wh, encryptedKey, tpl);
+        // SoftHSM reports 0 for unwrapped keys (and refuses CKA_VALUE_LEN in the template): checked where known.
+        const len = valueLength(ctx, h);
+        if (len === 0 || len === EPHEMERAL_KEY_BYTES) return h;
+        ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, h));
+        throw importFailed();
+      } catch (e) {
+        const code = ckrOf(e);
+        // SoftHSM answers CKR_ARGUMENTS_BAD for a hash it does not do; others say the parameter is invalid.
+        if (code !== CKR.ARGUMENTS_BAD && code !== CKR.MECHANISM_PARAM_INVALID && code !== CKR.MECHANISM_INVALID) throw asImportFailure(mapPkcs11Error(e, { fn: "C_UnwrapKey", decrypt: true, key: w.name }));
+        this.noOaepUnwrap.set(w.token, new Set([...(refused ?? []), hash]));
+      }
+    }
+    const em = await ctx.callAsync("C_Decrypt", async () => {
+      ctx.p11.C_DecryptInit(ctx.session, { mechanism: pk.CKM_RSA_X_509 }, wh);
+      return ctx.p11.C_DecryptAsync(ctx.session, encryptedKey, Buffer.alloc(w.modulusBytes ?? 512));
+    }, { decrypt: true }).catch((e: unknown) => {
+      throw asImportFailure(e);
+    });
+    let ephemeral: Buffer | undefined;
+    try {
+      // Raw RSA drops leading zero bytes on some tokens: the encoded block is exactly modulus-length.
+      const block = Buffer.alloc(w.modulusBytes ?? em.length);
+      em.copy(block, block.length - em.length);
+      em.fill(0);
+      try {
+        ephemeral = oaepDecode(block, hash);
+      } finally {
+        block.fill(0);
+      }
+      if (ephemeral.length !== EPHEMERAL_KEY_BYTES) throw importFailed();
+      const value = ephemeral;
+      return ctx.call("C_CreateObject", () => ctx.p11.C_CreateObject(ctx.session, [...tpl, { type: pk.CKA_VALUE, value }]));
+    } catch (err) {
+      throw asImportFailure(err);
+    } finally {
+      ephemeral?.fill(0);
+    }
+  }
+
   async deleteKey(uri: string): Promise<void> {
     const parsed = parseKeyUri(uri);
     const token = this.tokens.tokenForUri(parsed);
@@ -277,7 +389,8 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     return { uri: this.uriFor(token, { object: req.label, id, type: "secret-key" }), algorithm: "aes-256", id };
   }
 
-  private async createPair(token: HsmToken, req: CreateKeyRequest): Promise<CreateKeyResponse> {
+  /** `unwrap` pairs (BYOK import keys) may decrypt and unwrap only; `sign` pairs sign (and RSA ones decrypt). */
+  private async createPair(token: HsmToken, req: CreateKeyRequest, purpose: "sign" | "unwrap" = "sign"): Promise<CreateKeyResponse> {
     const alg = req.algorithm;
     // Generated under a random temporary CKA_ID, then re-labelled with SHA-1(SPKI)[0:16] once the public key is known.
     const tmpId = randomBytes(16);
@@ -286,7 +399,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
       { type: pk.CKA_PRIVATE, value: false },
       { type: pk.CKA_LABEL, value: req.label },
       { type: pk.CKA_ID, value: tmpId },
-      { type: pk.CKA_VERIFY, value: true },
+      { type: pk.CKA_VERIFY, value: purpose === "sign" },
     ];
     const priv: Template = [
       { type: pk.CKA_TOKEN, value: true },
@@ -295,7 +408,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
       { type: pk.CKA_EXTRACTABLE, value: req.extractable ?? false },
       { type: pk.CKA_LABEL, value: req.label },
       { type: pk.CKA_ID, value: tmpId },
-      { type: pk.CKA_SIGN, value: true },
+      { type: pk.CKA_SIGN, value: purpose === "sign" },
     ];
     let mechanism: number;
     if (alg.startsWith("rsa-")) {
@@ -306,6 +419,12 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
         { type: pk.CKA_ENCRYPT, value: true },
       );
       priv.push({ type: pk.CKA_DECRYPT, value: true });
+      if (purpose === "unwrap") {
+        pub.push({ type: pk.CKA_WRAP, value: true });
+        priv.push({ type: pk.CKA_UNWRAP, value: true });
+      }
+    } else if (purpose === "unwrap") {
+      throw new HsmUnsupportedError("import keys are RSA keys");
     } else if (alg === "ec-p256" || alg === "ec-p384") {
       mechanism = pk.CKM_EC_KEY_PAIR_GEN;
       pub.push({ type: pk.CKA_EC_PARAMS, value: EC_PARAMS[alg] });
@@ -476,6 +595,45 @@ function secretTemplate(label: string, id: Buffer, extractable: boolean, wrappin
     { type: pk.CKA_UNWRAP, value: wrapping },
   ];
 }
+
+function valueLength(ctx: SessionContext, h: Handle): number {
+  const [len] = ctx.call("C_GetAttributeValue", () => ctx.p11.C_GetAttributeValue(ctx.session, h, [{ type: pk.CKA_VALUE_LEN }]));
+  return len.value.readUIntLE(0, Math.min(len.value.length, 6));
+}
+
+/**
+ * An unwrapped AES key is 256 bits: by CKA_VALUE_LEN where the token reports it, else (SoftHSM says 0) by one
+ * AES-256-GCM encryption, which fails for a key of any other length that a 40-byte KWP blob can hold (25–31).
+ */
+async function isAes256(ctx: SessionContext, h: Handle): Promise<boolean> {
+  const len = valueLength(ctx, h);
+  if (len !== 0) return len === 32;
+  try {
+    ctx.p11.C_EncryptInit(ctx.session, gcm(randomBytes(12), undefined), h);
+    await ctx.p11.C_EncryptAsync(ctx.session, Buffer.alloc(16), Buffer.alloc(32));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Failures that say something about the material become the one import error; the store's own (unavailable, PIN) pass. */
+function asImportFailure(e: unknown): unknown {
+  if (e instanceof KeyDecryptError || e instanceof OaepDecodeError) return importFailed(e);
+  const code = ckrOf(e);
+  if (code !== undefined && IMPORT_MATERIAL_CODES.has(code)) return importFailed(e);
+  return e;
+}
+
+const IMPORT_MATERIAL_CODES = new Set<number>([
+  CKR.ENCRYPTED_DATA_INVALID,
+  CKR.ENCRYPTED_DATA_LEN_RANGE,
+  CKR.WRAPPED_KEY_INVALID,
+  CKR.WRAPPED_KEY_LEN_RANGE,
+  CKR.GENERAL_ERROR,
+  CKR.DATA_LEN_RANGE,
+  CKR.DATA_INVALID,
+]);
 
 function requireAlgorithm(k: ResolvedKey, alg: KeyAlgorithm): void {
   if (k.algorithm !== alg) throw new HsmKeyUsageError(`key ${k.name} is ${k.algorithm}, ${alg} needed`);

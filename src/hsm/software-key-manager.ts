@@ -25,6 +25,7 @@ import {
   type AeadCiphertext,
   type CreateKeyRequest,
   type CreateKeyResponse,
+  type CreateImportWrappingKeyRequest,
   type ImportKeyRequest,
   type KeyAlgorithm,
   type KeyDeleter,
@@ -38,7 +39,10 @@ import {
   type Signer,
   type UnwrapKeyRequest,
   type WrapMechanism,
+  type WrappedImportRequest,
+  type WrappedKeyImporter,
 } from "./key-manager.js";
+import { EPHEMERAL_KEY_BYTES, importFailed, splitRsaAesMaterial } from "./rsa-aes-key-wrap.js";
 import { formatPkcs11Uri, parseWithScheme, type Pkcs11ObjectType } from "./uri.js";
 
 const SCHEME = "software";
@@ -71,7 +75,7 @@ interface Entry {
   publicKey?: KeyObject;
 }
 
-export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter {
+export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, WrappedKeyImporter {
   readonly isHardware = false as const;
   private readonly keys = new Map<string, Entry>();
   private readonly persist?: SoftwareKeyManagerOptions["persist"];
@@ -169,6 +173,36 @@ export class SoftwareKeyManagerNotHsm implements KeyManager, KeyEncrypter, KeyWr
   async importKey(req: ImportKeyRequest): Promise<CreateKeyResponse> {
     if (req.algorithm !== "aes-256" || req.material.length !== 32) throw new KeyUnsupportedError("importKey takes 32-byte AES-256 keys");
     return this.addSecret(Buffer.from(req.material), req.label, req.extractable ?? false);
+  }
+
+  createImportWrappingKey(req: CreateImportWrappingKeyRequest): Promise<CreateKeyResponse> {
+    return this.createKey({ algorithm: req.algorithm, label: req.label });
+  }
+
+  async importWrappedKey(req: WrappedImportRequest): Promise<CreateKeyResponse> {
+    if (req.algorithm !== "aes-256") throw new KeyUnsupportedError("only AES-256 keys can be imported portably");
+    const e = this.lookup(req.wrappingUri);
+    const bits = e.publicKey?.asymmetricKeyDetails?.modulusLength;
+    if (!e.algorithm.startsWith("rsa-") || bits === undefined) throw new KeyUsageError("the import key must be an RSA key");
+    const { encryptedKey, wrappedKey } = splitRsaAesMaterial(req.material, bits / 8, 32);
+    let ephemeral: Buffer | undefined;
+    let material: Buffer | undefined;
+    try {
+      ephemeral = privateDecrypt({ key: e.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: req.hash ?? "sha256" }, encryptedKey);
+      if (ephemeral.length !== EPHEMERAL_KEY_BYTES) throw importFailed();
+      const d = createDecipheriv("id-aes256-wrap-pad", ephemeral, Buffer.from("A65959A6", "hex"));
+      material = Buffer.concat([d.update(wrappedKey), d.final()]);
+    } catch (err) {
+      throw importFailed(err);
+    } finally {
+      ephemeral?.fill(0);
+    }
+    try {
+      if (material.length !== 32) throw importFailed();
+      return await this.addSecret(material, req.label, false);
+    } finally {
+      material.fill(0);
+    }
   }
 
   async deleteKey(uri: string): Promise<void> {

@@ -11,6 +11,7 @@ import {
   hclBool,
   hclNumber,
   hclString,
+  hclStringList,
   isHclObject,
   loadHclConfig,
   parseHclConfig,
@@ -24,6 +25,7 @@ import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
 import { parseKeystorePluginBlocks, type KeystorePluginBlockConfig } from "../hsm/plugin/plugin-config.js";
+import { parseAllowedNetworks, type OutboundPolicy } from "../common/outbound-guard.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -81,6 +83,12 @@ export interface ServerConfig {
   keystorePlugins?: KeystorePluginBlockConfig[];
   /** The `limits` block: only the settings written; the rest take the core's defaults. */
   limits?: Partial<InputLimits>;
+  /**
+   * The `keychain` block: where HYOK keystores (transit) may make this server connect. Default: https to
+   * public addresses only. `allow_insecure_transit = true` allows http; `allowed_keystore_networks` lists CIDR
+   * blocks (loopback, private …) that may be reached anyway.
+   */
+  keychainOutbound?: OutboundPolicy;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
 }
@@ -113,6 +121,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "hsm",
   "keystore_plugin",
   "limits",
+  "keychain",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -219,11 +228,13 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   const keystorePlugins = parseKeystorePluginBlocks(doc, bad);
 
   const limits = parseLimits(doc, bad);
+  const keychainOutbound = parseKeychain(doc, bad);
 
   return {
     storage,
     listeners,
     ...optional("limits", limits),
+    ...optional("keychainOutbound", keychainOutbound),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -374,6 +385,21 @@ function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined
     out[key] = v;
   }
   return out;
+}
+
+function parseKeychain(doc: HclObject, bad: Bad): OutboundPolicy | undefined {
+  const blocks = hclBlocks(doc, "keychain", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("keychain", "only one keychain block is allowed");
+  const body = blocks[0].body;
+  checkHclKeys(body, ["allow_insecure_transit", "allowed_keystore_networks"], "keychain");
+  const allowedNetworks = hclStringList(body, "allowed_keystore_networks", "keychain.allowed_keystore_networks") ?? [];
+  try {
+    parseAllowedNetworks(allowedNetworks);
+  } catch (err) {
+    bad("keychain.allowed_keystore_networks", err instanceof Error ? err.message : "invalid network");
+  }
+  return { allowHttp: hclBool(body, "allow_insecure_transit", "keychain.allow_insecure_transit") ?? false, allowedNetworks };
 }
 
 function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {

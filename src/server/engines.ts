@@ -10,6 +10,7 @@ import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
 import { keychainFactory } from "../engines/keychain/backend.js";
 import type { KeystorePluginResolver } from "../engines/keychain/keystore-plugin.js";
+import type { OutboundPolicy } from "../common/outbound-guard.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -24,6 +25,8 @@ export interface EngineOptions {
   devMode?: boolean;
   /** The declared keystore plugins (keychain's `type=plugin` keystores). */
   keystorePlugins?: KeystorePluginResolver;
+  /** The config's keychain block (where HYOK keystores may connect). */
+  keychainOutbound?: OutboundPolicy;
 }
 
 export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFactory> {
@@ -34,6 +37,6 @@ export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFac
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["keychain", keychainFactory(opts.devMode ?? false, opts.keystorePlugins)],
+    ["keychain", keychainFactory({ devMode: opts.devMode ?? false, keystorePlugins: opts.keystorePlugins, outbound: opts.keychainOutbound })],
   ]);
 }

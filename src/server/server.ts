@@ -69,6 +69,10 @@ function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartO
   }
 }
 
+function optionalOutbound(config: ServerConfig): { keychainOutbound?: ServerConfig["keychainOutbound"] } {
+  return config.keychainOutbound ? { keychainOutbound: config.keychainOutbound } : {};
+}
+
 function hsmDeclaration(h: HsmBlockConfig): HsmDeclaration {
   return { ...h };
 }
@@ -83,7 +87,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   const core = new Core({
     storage,
-    engines: builtinEngines({ devMode: opts.devMode ?? false, keystorePlugins: (name) => keystorePlugins.resolve(name) }),
+    engines: builtinEngines({ devMode: opts.devMode ?? false, keystorePlugins: (name) => keystorePlugins.resolve(name), ...optionalOutbound(config) }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,

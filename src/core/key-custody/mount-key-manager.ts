@@ -12,7 +12,9 @@ import {
   isKeyEncrypter,
   isKeyImporter,
   isKeyWrapper,
+  isWrappedKeyImporter,
   type AeadCiphertext,
+  type CreateImportWrappingKeyRequest,
   type CreateKeyRequest,
   type CreateKeyResponse,
   type ImportKeyRequest,
@@ -27,6 +29,8 @@ import {
   type Signer,
   type UnwrapKeyRequest,
   type WrapMechanism,
+  type WrappedImportRequest,
+  type WrappedKeyImporter,
 } from "../../hsm/key-manager.js";
 import type { KeyObject } from "node:crypto";
 import { asNotUsable, KeyNotUsableError, type KeyScope, type ScopedCustody } from "./key-scope.js";
@@ -34,7 +38,7 @@ import { asNotUsable, KeyNotUsableError, type KeyScope, type ScopedCustody } fro
 /** Decisions remembered per mount; past this many URIs the memo starts over (it is only a cache). */
 const MAX_CACHED = 4096;
 
-export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, ManagedKeyResolver {
+export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, WrappedKeyImporter, ManagedKeyResolver {
   private readonly allowed = new Map<string, number>();
 
   constructor(
@@ -129,6 +133,14 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
     return this.own(await this.inner.importKey(req));
   }
 
+  async createImportWrappingKey(req: CreateImportWrappingKeyRequest): Promise<CreateKeyResponse> {
+    return this.own(await this.byok().createImportWrappingKey(req));
+  }
+
+  async importWrappedKey(req: WrappedImportRequest): Promise<CreateKeyResponse> {
+    return this.own(await this.use(req.wrappingUri, () => this.byok().importWrappedKey(req)));
+  }
+
   /** Only the owner deletes: a granted (managed) key is the operator's, never removed by an engine. */
   async deleteKey(uri: string): Promise<void> {
     if (!isKeyDeleter(this.inner)) throw new KeyUnsupportedError("the key manager cannot delete keys");
@@ -153,6 +165,11 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
 
   private encrypter(): KeyEncrypter {
     if (!isKeyEncrypter(this.inner)) throw new KeyUnsupportedError("the key manager cannot encrypt");
+    return this.inner;
+  }
+
+  private byok(): WrappedKeyImporter {
+    if (!isWrappedKeyImporter(this.inner)) throw new KeyUnsupportedError("the key manager cannot import wrapped key material");
     return this.inner;
   }
 

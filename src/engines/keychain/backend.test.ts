@@ -372,4 +372,71 @@ describe("keychain engine (software keystore)", () => {
     expect((await h.fails("update", "systems/s1/rewrap", { ciphertext: old.ciphertext })).status).toBe(400);
     expect(await decrypt(h, moved)).toBe(old.plaintext);
   });
+  describe("every L1 state transition", () => {
+    type Action = "disable" | "enable" | "revoke" | "schedule-deletion" | "cancel-deletion" | "rotate";
+    const ACTIONS: Action[] = ["disable", "enable", "revoke", "schedule-deletion", "cancel-deletion", "rotate"];
+    /**
+     * Where each action leads from each state; absent = refused with a 400 and no change. FORBIDDEN and
+     * UNKNOWN are reached only through the HYOK sync (branch keychain-byok-hyok), whose tests cover them.
+     */
+    const TABLE: Record<string, Partial<Record<Action, string>>> = {
+      ENABLED: { disable: "DISABLED", enable: "ENABLED", revoke: "REVOKED", "schedule-deletion": "PENDING_DELETION", rotate: "ENABLED" },
+      DISABLED: { disable: "DISABLED", enable: "ENABLED", revoke: "REVOKED", "schedule-deletion": "PENDING_DELETION" },
+      REVOKED: { enable: "ENABLED", revoke: "REVOKED", "schedule-deletion": "PENDING_DELETION" },
+      PENDING_DELETION: { "cancel-deletion": "DISABLED" },
+      DELETED: {},
+      PENDING_IMPORT: { "schedule-deletion": "PENDING_DELETION" },
+    };
+
+    // Software material behind a type that can also import (byok), so PENDING_IMPORT is reachable.
+    const mixed: KeystoreType = {
+      type: "mixed",
+      origins: ["generated", "byok"],
+      parse: (input, ctx) => softwareKeystoreType.parse(input, ctx),
+      open(settings, ctx): KeystoreProvider {
+        const inner = softwareKeystoreType.open(settings, ctx);
+        return {
+          createKey: (req) => inner.createKey(req),
+          importParams: async () => ({ publicKey: "", wrappingKey: { uri: "w", owned: true } }),
+          wrap: (ref, pt, aad) => inner.wrap(ref, pt, aad),
+          unwrap: (ref, blob, aad) => inner.unwrap(ref, blob, aad),
+          probe: (ref) => inner.probe(ref),
+          destroy: (ref) => inner.destroy(ref),
+        };
+      },
+    };
+
+    async function reach(t: ReturnType<typeof backendHarness>, periodic: (ms: number) => Promise<void>, state: string): Promise<void> {
+      await t.call("write", "keys/k", { keystore: "m", origin: state === "PENDING_IMPORT" ? "byok" : "generated" });
+      if (state === "DISABLED") await t.call("update", "keys/k/disable");
+      if (state === "REVOKED") await t.call("update", "keys/k/revoke");
+      if (state === "PENDING_DELETION" || state === "DELETED") await t.call("update", "keys/k/schedule-deletion", { pending_window: "1h" });
+      if (state === "DELETED") await periodic(Date.now() + 2 * 3600_000);
+    }
+
+    for (const [from, allowed] of Object.entries(TABLE)) {
+      it(`from ${from}`, async () => {
+        for (const action of ACTIONS) {
+          const backend = createKeychainBackendWith({ options: () => OPTIONS, keystoreTypes: new KeystoreRegistry([mixed]) });
+          const t = backendHarness(backend, { point: "kc/", type: "keychain" });
+          try {
+            await t.call("write", "keystores/m", { type: "mixed" });
+            await reach(t, (ms) => backend.periodic({ storage: t.view, now: new Date(ms) }), from);
+            const read = async () => ((await t.call("read", "keys/k"))?.data as { state: string }).state;
+            expect(await read(), `reaching ${from}`).toBe(from);
+            const to = allowed[action];
+            if (to) {
+              await t.call("update", `keys/k/${action}`, { pending_window: "1h" });
+              expect(await read(), `${from} --${action}-->`).toBe(to);
+            } else {
+              expect((await t.fails("update", `keys/k/${action}`, { pending_window: "1h" })).status, `${from} --${action}--> refused`).toBe(400);
+              expect(await read(), `${from} unchanged by ${action}`).toBe(from);
+            }
+          } finally {
+            await t.close();
+          }
+        }
+      });
+    }
+  });
 });

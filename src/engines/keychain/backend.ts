@@ -6,7 +6,8 @@
  * chain and its associated data: chain.ts; the keystore seam: keystore.ts.
  *
  * Mount options: allow_software_keystore ("true": the dev-only software keystore may be used),
- * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000).
+ * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000),
+ * hyok_sync_interval (duration, default 1m: how often HYOK keys are probed, hyok-sync.ts).
  */
 import { LogicalBackend } from "../../core/framework/backend.js";
 import { parseDuration } from "../../core/framework/duration.js";
@@ -22,6 +23,9 @@ import { builtinKeystoreTypes } from "./keystore-types.js";
 import { pluginKeystoreType, type KeystorePluginResolver } from "./keystore-plugin.js";
 import { configurationsListPath, configurationsPath } from "./path-configurations.js";
 import { graphPath } from "./path-graph.js";
+import { byokPaths } from "./path-byok.js";
+import { HyokSync, hyokSyncInterval } from "./hyok-sync.js";
+import { STRICT_OUTBOUND, type OutboundPolicy } from "../../common/outbound-guard.js";
 import { keyActionPaths, keysListPath, keysPath } from "./path-keys.js";
 import { keystoresListPath, keystoresPath } from "./path-keystores.js";
 import { dataKeyPaths, systemsListPath, systemsPath } from "./path-systems.js";
@@ -46,6 +50,8 @@ export interface KeychainBackendOptions {
   keystoreTypes?: KeystoreRegistry;
   /** The plaintext cache (tests pass one they can watch); default a KeyCache of the mount's cache_size. */
   cache?: KeyCache;
+  /** Where transit (HYOK) keystores may connect: the server config's keychain block; default https to public addresses. */
+  outbound?: OutboundPolicy;
 }
 
 function settingsFrom(options: Record<string, string> | null | undefined, devMode: boolean): KeychainSettings {
@@ -69,7 +75,7 @@ function cacheSize(options: Record<string, string> | null | undefined): number {
 export function createKeychainBackendWith(opts: KeychainBackendOptions): LogicalBackend {
   const options = opts.options ?? (() => null);
   const env: KeychainEnv = {
-    keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes(),
+    keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes({ outbound: () => opts.outbound ?? STRICT_OUTBOUND }),
     cache: opts.cache ?? new KeyCache(cacheSize(options())),
     keyManager: opts.keyManager,
     logger: opts.logger ?? silentLogger,
@@ -77,6 +83,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     records: new RecordCache(),
     running: new Set(),
   };
+  const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
   return new LogicalBackend({
     type: "keychain",
     paths: [
@@ -85,6 +92,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
       keysListPath(env),
       keysPath(env),
       ...keyActionPaths(env),
+      ...byokPaths(env),
       configurationsListPath(env),
       configurationsPath(env),
       systemsListPath(env),
@@ -93,7 +101,10 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
       graphPath(env),
     ],
     help: HELP,
-    periodic: async ({ storage, now }) => runKeychainJobs(env, storage, now),
+    periodic: async ({ storage, now }) => {
+      await runKeychainJobs(env, storage, now);
+      await hyokSync.runIfDue(storage, now);
+    },
     // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
     cleanup: async () => {
       env.cache.clear();
@@ -106,12 +117,14 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
 
 /**
  * The engine catalog's factory. `devMode` (a dev server) allows the software keystore on every mount; with
- * the server's keystore plugins, `type=plugin` keystores are known too.
+ * the server's keystore plugins, `type=plugin` keystores are known too; `outbound` is where HYOK keystores
+ * may connect (the server config's keychain block).
  */
-export function keychainFactory(devMode: boolean, keystorePlugins?: KeystorePluginResolver): (mount: MountEntry, view: SystemView) => LogicalBackend {
+export function keychainFactory(opts: { devMode: boolean; keystorePlugins?: KeystorePluginResolver | undefined; outbound?: OutboundPolicy | undefined }): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  const outbound = opts.outbound;
   return (_mount, view) => {
-    const keystoreTypes = builtinKeystoreTypes();
-    if (keystorePlugins) keystoreTypes.register(pluginKeystoreType(keystorePlugins));
-    return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode, keystoreTypes });
+    const keystoreTypes = builtinKeystoreTypes({ outbound: () => outbound ?? STRICT_OUTBOUND });
+    if (opts.keystorePlugins) keystoreTypes.register(pluginKeystoreType(opts.keystorePlugins));
+    return createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode: opts.devMode, keystoreTypes, ...(outbound ? { outbound } : {}) });
   };
 }

@@ -10,7 +10,8 @@ import { isKeyDeleter, isKeyEncrypter, type KeyEncrypter, type KeyManager } from
 import { KeyNotFoundError, KeyUnavailableError } from "../../hsm/key-errors.js";
 import { parsePkcs11Uri } from "../../hsm/uri.js";
 import { splitAead } from "./aead.js";
-import type { KeystoreContext, KeystoreProvider, KeystoreSettings, KeystoreType, L1Algorithm, L1Ref, ProbeResult } from "./keystore.js";
+import type { ImportParams, KeystoreContext, KeystoreProvider, KeystoreSettings, KeystoreType, L1Algorithm, L1Ref, ProbeResult } from "./keystore.js";
+import { pkcs11Attach, pkcs11ImportKey, pkcs11ImportParams, pkcs11ProbeCustomerKey } from "./keystore-pkcs11-customer.js";
 
 function parseTokenUri(raw: unknown): string {
   if (typeof raw !== "string" || raw === "") throw invalidRequest("uri is required: the token's PKCS#11 URI (pkcs11:token=…)");
@@ -66,7 +67,21 @@ class Pkcs11Keystore implements KeystoreProvider {
     return call("unwrapping under the L1 key", () => km.decrypt(ref.uri, parts, aad));
   }
 
+  // BYOK and HYOK (customer material): keystore-pkcs11-customer.ts.
+  importParams(req: { label: string; algorithm: L1Algorithm }): Promise<ImportParams> {
+    return pkcs11ImportParams(this.keyManager, this.tokenUri, req);
+  }
+
+  importKey(req: { label: string; algorithm: L1Algorithm; wrappingKey: L1Ref; wrappedKeyMaterial: Buffer }): Promise<L1Ref> {
+    return pkcs11ImportKey(this.keyManager, req);
+  }
+
+  attach(nativeId: string, algorithm: L1Algorithm): Promise<L1Ref> {
+    return pkcs11Attach(this.keyManager, this.tokenUri, nativeId, algorithm);
+  }
+
   async probe(ref: L1Ref): Promise<ProbeResult> {
+    if (!ref.owned) return pkcs11ProbeCustomerKey(this.keyManager, ref);
     if (!this.keyManager) return "UNKNOWN";
     try {
       await this.keyManager.identify(ref.uri);
@@ -92,7 +107,7 @@ class Pkcs11Keystore implements KeystoreProvider {
 
 export const pkcs11KeystoreType: KeystoreType = {
   type: "pkcs11",
-  origins: ["generated"],
+  origins: ["generated", "byok", "hyok"],
   async parse(input: Record<string, unknown>, ctx: KeystoreContext) {
     const uri = parseTokenUri(input.uri);
     if (!ctx.keyManager?.isHardware) throw invalidRequest("no HSM is declared on this server: a pkcs11 keystore needs an hsm block");

@@ -5,7 +5,9 @@
 import { KeystoreRegistry } from "./keystore.js";
 import { pkcs11KeystoreType } from "./keystore-pkcs11.js";
 import { softwareKeystoreType } from "./keystore-software.js";
+import { transitKeystoreType } from "./keystore-transit.js";
+import { STRICT_OUTBOUND, type OutboundPolicy } from "../../common/outbound-guard.js";
 
-export function builtinKeystoreTypes(): KeystoreRegistry {
-  return new KeystoreRegistry([pkcs11KeystoreType, softwareKeystoreType]);
+export function builtinKeystoreTypes(opts: { outbound?: () => OutboundPolicy } = {}): KeystoreRegistry {
+  return new KeystoreRegistry([pkcs11KeystoreType, softwareKeystoreType, transitKeystoreType(opts.outbound ?? (() => STRICT_OUTBOUND))]);
 }
