@@ -39,9 +39,9 @@ export async function sealShareWithConfig(config: UnsealerConfig, share: Buffer,
     const target = config.shares[index];
     if (!target) throw new SealedShareError(`there is no share block #${index + 1} (the config has ${config.shares.length})`);
     const km = new Pkcs11KeyManager({ tokens: registry });
-    const keyCreated = await ensureShareKey(km, registry, target.key);
-    const sealed = await sealShare(km, target.key, share);
-    const check = await openSealedShare(km, sealed, target.key);
+    const keyCreated = await ensureShareKey(km, registry, target);
+    const sealed = await sealShare(km, target, share);
+    const check = await openSealedShare(km, sealed, target);
     const same = check.equals(share);
     check.fill(0);
     if (!same) throw new SealedShareError("the HSM did not give the share back unchanged: nothing written");
