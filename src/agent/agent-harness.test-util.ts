@@ -1,13 +1,15 @@
 // Shared by the agent's integration tests (SoftHSM and swtpm): an Arca dev server with a PKI mount, an EC
 // root, roles and an AppRole login for the agent; the agent's config file; OpenSSL's pkcs11 engine
-// configuration for a token; and small process helpers for openssl, nginx and curl.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+// configuration for a token. The process helpers for openssl, nginx and curl are in test/processes.ts
+// (re-exported here), shared with the unsealer's TPM test.
 import { existsSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { hasCommand } from "../../test/processes.js";
 import { api, devServer } from "../../test/servers.js";
 import type { RunningServer } from "../server/server.js";
+
+export { freePort, hasCommand, runCommand, startProcess, waitForPort, type Spawned } from "../../test/processes.js";
 
 export const ENGINE_SO = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 
@@ -16,15 +18,6 @@ export function engineAvailable(): boolean {
   const ok = existsSync(ENGINE_SO) && hasCommand("openssl");
   if (!ok && process.env.CI === "true") throw new Error(`the OpenSSL pkcs11 engine is required on CI (${ENGINE_SO}: apt-get install libengine-pkcs11-openssl)`);
   return ok;
-}
-
-export function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface ArcaPki {
@@ -86,77 +79,6 @@ export function writeOpensslConf(dir: string, token: TokenForOpenssl): string {
     { mode: 0o600 },
   );
   return path;
-}
-
-/** A TCP port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export interface Spawned {
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts a long-running process, collecting stdout+stderr. */
-export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  return {
-    child,
-    output: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
-/** Waits until something accepts connections on the port (or the process died). */
-export async function waitForPort(port: number, proc: Spawned, timeoutMs = 15_000): Promise<void> {
-  const { connect } = await import("node:net");
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null) throw new Error(`process exited early: ${proc.output()}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}: ${proc.output()}`);
-}
-
-/** Runs a command to completion; never throws (the test reads status and output). */
-export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = startProcess(cmd, args, env);
-    const timer = setTimeout(() => p.child.kill("SIGKILL"), timeoutMs);
-    p.child.stdin?.end(input ?? "");
-    p.child.once("exit", (code) => {
-      clearTimeout(timer);
-      // Let the pipes drain.
-      setImmediate(() => resolve({ code, out: p.output() }));
-    });
-  });
 }
 
 export function expectOk(r: { code: number | null; out: string }, what: string): void {

@@ -6,86 +6,22 @@
 // OpenSSL 3.0.19):
 //  - swtpm has no resource manager and serves one connection at a time: every tpm2-pkcs11 user is a
 //    short-lived process (the agent runs with -once in a child process), and transient objects a tool leaves
-//    loaded are flushed after it (tpm2_ptool runs tpm2-tools through flushing wrappers, see tpm2Tools()).
+//    loaded are flushed after it (test/swtpm.ts).
 //  - The mTLS peers are gnutls-serv/gnutls-cli (PKCS#11 through p11-kit), not OpenSSL: with libp11's engine
 //    loaded, tpm2-tss's own OpenSSL calls fail (EVP_PKEY_fromdata "operation not supported for this keytype",
 //    then "Could not start Auth Session with the TPM"), so `openssl -engine pkcs11` cannot log in to a
 //    tpm2-pkcs11 token on this stack (tpm2-software/tpm2-tss#3151). docs/agent.md has the details.
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { arcaWithPki, freePort, hasCommand, runCommand, startProcess, waitForPort, type ArcaPki, type Spawned } from "./agent-harness.test-util.js";
+import { startSoftTpm, swtpmAvailable, TPM2_PKCS11_LIB, type SoftTpm } from "../../test/swtpm.js";
+import { arcaWithPki, freePort, runCommand, startProcess, waitForPort, type ArcaPki } from "./agent-harness.test-util.js";
 
-const TPM2_PKCS11_LIB = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
-const TOOLS = ["swtpm", "tpm2_ptool", "tpm2_flushcontext", "gnutls-serv", "gnutls-cli", "pkcs11-tool", "openssl"];
-
-function tpmAvailable(): boolean {
-  const missing = [...TOOLS.filter((t) => !hasCommand(t)), ...(existsSync(TPM2_PKCS11_LIB) ? [] : [TPM2_PKCS11_LIB])];
-  if (missing.length > 0 && process.env.CI === "true") throw new Error(`the TPM agent test needs ${missing.join(", ")} on CI (swtpm, libtpm2-pkcs11-1, libtpm2-pkcs11-tools, tpm2-tools, gnutls-bin)`);
-  return missing.length === 0;
-}
-
-const available = tpmAvailable();
+const available = swtpmAvailable("the TPM agent test", ["gnutls-serv", "gnutls-cli", "pkcs11-tool", "openssl"], "gnutls-bin, opensc");
 const repoRoot = resolve(import.meta.dirname, "../..");
-
-/** The tpm2-tools tpm2_ptool runs, each followed by a flush of what it left loaded (there is no resource manager). */
-const PTOOL_COMMANDS = ["changeauth", "create", "createprimary", "encryptdecrypt", "evictcontrol", "getcap", "import", "load", "loadexternal", "readpublic", "sign", "unseal"];
-
-interface SoftTpm {
-  name: string;
-  process: Spawned;
-  store: string;
-  label: string;
-  pin: string;
-  /** Environment for every program that talks to this TPM (tpm2-tools, tpm2-pkcs11). */
-  env: NodeJS.ProcessEnv;
-  flush(): void;
-}
-
-async function startSoftTpm(work: string, name: string): Promise<SoftTpm> {
-  const dir = join(work, name);
-  const state = join(dir, "state");
-  const store = join(dir, "store");
-  const wrap = join(dir, "bin");
-  for (const d of [state, store, wrap]) mkdirSync(d, { recursive: true });
-  const port = await freePort();
-  // The swtpm TCTI talks to the control channel on the next port: it is not configurable.
-  const ctrl = port + 1;
-  const proc = startProcess(
-    "swtpm",
-    ["socket", "--tpm2", "--tpmstate", `dir=${state}`, "--server", `type=tcp,port=${port},bindaddr=127.0.0.1`, "--ctrl", `type=tcp,port=${ctrl},bindaddr=127.0.0.1`, "--flags", "not-need-init,startup-clear"],
-    process.env,
-  );
-  try {
-    await waitForPort(port, proc);
-    return provisionToken(name, proc, port, store, wrap);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-}
-
-function provisionToken(name: string, proc: Spawned, port: number, store: string, wrap: string): SoftTpm {
-  const tcti = `swtpm:host=127.0.0.1,port=${port}`;
-  for (const cmd of PTOOL_COMMANDS) {
-    const path = join(wrap, `tpm2_${cmd}`);
-    writeFileSync(path, `#!/bin/sh\n/usr/bin/tpm2_${cmd} "$@"\nrc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1\nexit $rc\n`);
-    chmodSync(path, 0o755);
-  }
-  const env: NodeJS.ProcessEnv = { ...process.env, TPM2TOOLS_TCTI: tcti, TPM2_PKCS11_TCTI: tcti, TPM2_PKCS11_STORE: store, TPM2_PKCS11_LOG_LEVEL: "0" };
-  const flush = () => execFileSync("tpm2_flushcontext", ["-t"], { env, stdio: "ignore" });
-  const ptoolEnv = { ...env, PATH: `${wrap}:${process.env.PATH ?? ""}` };
-  const label = `svc-${name}`;
-  const pin = "1234";
-  execFileSync("tpm2_ptool", ["init", "--path", store], { env: ptoolEnv, stdio: "pipe" });
-  flush();
-  execFileSync("tpm2_ptool", ["addtoken", "--pid=1", "--sopin=5678", `--userpin=${pin}`, `--label=${label}`, "--path", store], { env: ptoolEnv, stdio: "pipe" });
-  flush();
-  return { name, process: proc, store, label, pin, env, flush };
-}
 
 describe.skipIf(!available)(available ? "arca agent with keys in a TPM (swtpm + tpm2-pkcs11)" : "swtpm / tpm2-pkcs11 / gnutls tools not installed; TPM agent tests skipped", () => {
   let work: string;

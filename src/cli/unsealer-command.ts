@@ -18,8 +18,9 @@ const USAGE = `Usage: arca unsealer -config=FILE [-log-level=info]
        arca unsealer seal-share -config=FILE [-share=N] [-force]  < share
 
 The daemon watches the servers in the config and posts its sealed share(s) to any that is sealed.
-seal-share reads one unseal share (hex or base64) from stdin, encrypts it with the AES-256 key the
-config's share block names (created in the HSM if missing) and writes the sealed file (mode 0600).
+seal-share reads one unseal share (hex or base64) from stdin, seals it with the key the config's share
+block names (AES-256-GCM, or RSA-OAEP for a TPM; created in the token if missing) and writes the sealed
+file (mode 0600).
 `;
 
 export interface UnsealerCommandOptions {

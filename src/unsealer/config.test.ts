@@ -44,7 +44,7 @@ backoff_max = "1m"`),
       intervalMs: 5000,
       backoffMaxMs: 60000,
       hsms: [{ name: "soft", lib: "/usr/lib/softhsm/libsofthsm2.so", tokenLabel: "unsealer", pinFile: "/etc/arca-unsealer/pin" }],
-      shares: [{ key: "pkcs11:token=unsealer;object=unsealer-share", file: "/var/lib/arca-unsealer/share.sealed" }],
+      shares: [{ key: "pkcs11:token=unsealer;object=unsealer-share", file: "/var/lib/arca-unsealer/share.sealed", algorithm: "aes-256-gcm" }],
     });
   });
 
@@ -87,7 +87,32 @@ share {
     );
     expect(c.tlsSkipVerify).toBe(true);
     expect(c.hsms).toEqual([{ name: "soft", lib: "/x.so", serial: "abc", pinEnv: "UNSEALER_PIN" }]);
-    expect(c.shares).toEqual([{ key: "pkcs11:serial=abc;object=k", file: "/f" }]);
+    expect(c.shares).toEqual([{ key: "pkcs11:serial=abc;object=k", file: "/f", algorithm: "aes-256-gcm" }]);
+  });
+
+  it("takes the sealing scheme from the share block (AES-GCM unless it says RSA-OAEP, for a TPM)", async () => {
+    const c = await parseUnsealerConfig(
+      hcl(
+        `servers = ["https://a:8200"]`,
+        `${HSM}
+share {
+  key       = "pkcs11:token=tpm;object=s1"
+  file      = "/s/1"
+  algorithm = "rsa-oaep-sha256"
+}
+share {
+  key       = "pkcs11:token=tpm;object=s2;type=private"
+  file      = "/s/2"
+  algorithm = "rsa-oaep-sha256"
+}
+share {
+  key       = "pkcs11:token=hsm;object=s3"
+  file      = "/s/3"
+  algorithm = "aes-256-gcm"
+}`,
+      ),
+    );
+    expect(c.shares.map((s) => s.algorithm)).toEqual(["rsa-oaep-sha256", "rsa-oaep-sha256", "aes-256-gcm"]);
   });
 
   it.each([
@@ -117,6 +142,12 @@ share {
     ["a share key with a PIN", hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=o?pin-value=1234"\nfile = "/f"\n}`), "share[0].key"],
     ["a share key naming a module", hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=o?module-path=/evil.so"\nfile = "/f"\n}`), "share[0].key"],
     ["a share key of the wrong type", hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=o;type=private"\nfile = "/f"\n}`), "share[0].key"],
+    ["an unknown sealing scheme", hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=o"\nfile = "/f"\nalgorithm = "aes-256-cbc"\n}`), "share[0].algorithm"],
+    [
+      "an RSA share key naming a secret key",
+      hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=o;type=secret-key"\nfile = "/f"\nalgorithm = "rsa-oaep-sha256"\n}`),
+      "share[0].key",
+    ],
     [
       "two shares in one file",
       hcl(`servers = ["https://a"]`, `${HSM}\nshare {\nkey = "pkcs11:token=t;object=a"\nfile = "/f"\n}\nshare {\nkey = "pkcs11:token=t;object=b"\nfile = "/f"\n}`),

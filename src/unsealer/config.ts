@@ -9,6 +9,7 @@
 //   }
 //   hsm "soft" { lib = "/usr/lib/softhsm/libsofthsm2.so", token_label = "unsealer", pin_file = "/etc/…/pin" }
 //   share { key = "pkcs11:token=unsealer;object=unsealer-share", file = "/var/lib/arca-unsealer/share.sealed" }
+//   (a TPM adds algorithm = "rsa-oaep-sha256" to the share block: see docs/unsealer.md)
 //
 // Every block is strict (unknown keys are errors): this file decides which HSM holds the share and which
 // servers receive it, so a typo must stop the daemon rather than silently change either.
@@ -31,9 +32,18 @@ import {
 export const DEFAULT_INTERVAL_MS = 5_000;
 export const DEFAULT_BACKOFF_MAX_MS = 60_000;
 
+/**
+ * How a share is sealed: AES-256-GCM in the token (HSMs, SoftHSM), or RSA-OAEP + RSA-PSS with one RSA key
+ * (TPMs: tpm2-pkcs11 has no CKM_AES_GCM). Chosen in the config, never guessed, so a file in the other
+ * format is refused rather than accepted as a downgrade.
+ */
+export type ShareAlgorithm = "aes-256-gcm" | "rsa-oaep-sha256";
+export const SHARE_ALGORITHMS: readonly ShareAlgorithm[] = ["aes-256-gcm", "rsa-oaep-sha256"];
+
 export interface ShareConfig {
-  /** PKCS#11 URI of the AES-256 key that seals this share (never carries a PIN). */
+  /** PKCS#11 URI of the key that seals this share (never carries a PIN). */
   key: string;
+  algorithm: ShareAlgorithm;
   /** Path of the sealed share file. */
   file: string;
 }
@@ -62,7 +72,7 @@ export class UnsealerConfigError extends Error {
 
 const TOP_LEVEL = ["unsealer", "hsm", "share"] as const;
 const UNSEALER_KEYS = ["servers", "ca_cert", "tls_skip_verify", "interval", "backoff_max"] as const;
-const SHARE_KEYS = ["key", "file"] as const;
+const SHARE_KEYS = ["key", "file", "algorithm"] as const;
 
 // HclSyntaxError never quotes source text, so a PIN written inline cannot leak through an error.
 const configError = (message: string, field?: string): UnsealerConfigError => new UnsealerConfigError(message, field);
@@ -146,10 +156,17 @@ function parseShare(b: HclObject, field: string, bad: Bad): ShareConfig {
     return bad(`${field}.key`, err instanceof KeyConfigError ? err.message : "is not a PKCS#11 URI");
   }
   if (uri.object === undefined && uri.id === undefined) bad(`${field}.key`, "must name the key with object= (and optionally id=)");
-  if (uri.type !== undefined && uri.type !== "secret-key") bad(`${field}.key`, "must name a secret key (type=secret-key or no type)");
+  const algorithm = hclString(b, "algorithm", `${field}.algorithm`) || "aes-256-gcm";
+  if (!isShareAlgorithm(algorithm)) return bad(`${field}.algorithm`, `must be one of ${SHARE_ALGORITHMS.join(", ")}`);
+  if (algorithm === "aes-256-gcm" && uri.type !== undefined && uri.type !== "secret-key") bad(`${field}.key`, "must name a secret key (type=secret-key or no type)");
+  if (algorithm === "rsa-oaep-sha256" && uri.type !== undefined && uri.type !== "private") bad(`${field}.key`, "must name a private key (type=private or no type)");
   // The PIN belongs in the hsm block (pin_file/pin_env); a PIN inside the URI would end up in the sealed
   // file's header and in logs.
   if (uri.pinValue !== undefined || uri.pinSource !== undefined) bad(`${field}.key`, "must not carry pin-value or pin-source (use the hsm block)");
   if (uri.modulePath !== undefined || uri.moduleName !== undefined) bad(`${field}.key`, "must not name a module (the hsm block does)");
-  return { key, file };
+  return { key, file, algorithm };
+}
+
+function isShareAlgorithm(s: string): s is ShareAlgorithm {
+  return (SHARE_ALGORITHMS as readonly string[]).includes(s);
 }

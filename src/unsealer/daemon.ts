@@ -7,7 +7,9 @@ import { Pkcs11KeyManager } from "../hsm/pkcs11-key-manager.js";
 import type { Logger } from "../server/log.js";
 import { UnsealerConfigError, type UnsealerConfig } from "./config.js";
 import { NodeHttpClient } from "./http-client.js";
-import { ensureShareKey, openSealedShare, sealShare, SealedShareError, writeSealedShareFile } from "./sealed-share.js";
+import { HsmOperationError } from "../hsm/errors.js";
+import { KeyUnsupportedError, KeyUsageError } from "../hsm/key-errors.js";
+import { ensureShareKey, openSealedShare, sealShare, SealedShareError, writeSealedShareFile, type SealedShare } from "./sealed-share.js";
 import { HsmShareSource } from "./share-source.js";
 import { Unsealer } from "./unsealer.js";
 
@@ -39,9 +41,15 @@ export async function sealShareWithConfig(config: UnsealerConfig, share: Buffer,
     const target = config.shares[index];
     if (!target) throw new SealedShareError(`there is no share block #${index + 1} (the config has ${config.shares.length})`);
     const km = new Pkcs11KeyManager({ tokens: registry });
-    const keyCreated = await ensureShareKey(km, registry, target.key);
-    const sealed = await sealShare(km, target.key, share);
-    const check = await openSealedShare(km, sealed, target.key);
+    let keyCreated: boolean;
+    let sealed: SealedShare;
+    try {
+      keyCreated = await ensureShareKey(km, registry, target);
+      sealed = await sealShare(km, target, share);
+    } catch (err) {
+      throw target.algorithm === "aes-256-gcm" ? withGcmHint(err) : err;
+    }
+    const check = await openSealedShare(km, sealed, target);
     const same = check.equals(share);
     check.fill(0);
     if (!same) throw new SealedShareError("the HSM did not give the share back unchanged: nothing written");
@@ -51,6 +59,18 @@ export async function sealShareWithConfig(config: UnsealerConfig, share: Buffer,
     share.fill(0);
     registry.close();
   }
+}
+
+/**
+ * A token that cannot do AES-GCM fails with a bare CKR code (a TPM through tpm2-pkcs11 refuses the AES key
+ * template at C_GenerateKey, or CKM_AES_GCM at C_EncryptInit): say which setting fixes it. PIN, missing
+ * key and unreachable token errors pass through unchanged.
+ */
+function withGcmHint(err: unknown): unknown {
+  if (!(err instanceof KeyUnsupportedError || err instanceof KeyUsageError || err instanceof HsmOperationError)) return err;
+  return new SealedShareError(
+    `${err.message}: this token cannot seal with AES-256-GCM; a TPM (tpm2-pkcs11 has no CKM_AES_GCM) needs algorithm = "rsa-oaep-sha256" in the share block (docs/unsealer.md)`,
+  );
 }
 
 export interface DaemonOptions {

@@ -1,9 +1,8 @@
 // Where the daemon's shares come from. The Unsealer only sees this interface, so its state machine is
 // tested with an in-memory source; the real one keeps only ciphertext in memory and asks the HSM for
 // the plaintext at the moment a share is posted.
-import type { KeyEncrypter } from "../hsm/key-manager.js";
 import type { ShareConfig } from "./config.js";
-import { openSealedShare, readSealedShareFile, type SealedShare } from "./sealed-share.js";
+import { openSealedShare, readSealedShareFile, type SealedShare, type ShareKeys } from "./sealed-share.js";
 
 export interface ShareSource {
   /** How many shares the daemon holds (posted in this order). */
@@ -14,12 +13,12 @@ export interface ShareSource {
 
 export class HsmShareSource implements ShareSource {
   private constructor(
-    private readonly km: KeyEncrypter,
+    private readonly km: ShareKeys,
     private readonly entries: ReadonlyArray<{ config: ShareConfig; sealed: SealedShare }>,
   ) {}
 
   /** Reads every sealed share file (ciphertext only) and checks each was sealed under its configured key. */
-  static async load(km: KeyEncrypter, shares: readonly ShareConfig[]): Promise<HsmShareSource> {
+  static async load(km: ShareKeys, shares: readonly ShareConfig[]): Promise<HsmShareSource> {
     const entries = [];
     for (const config of shares) entries.push({ config, sealed: await readSealedShareFile(config.file) });
     return new HsmShareSource(km, entries);
@@ -32,7 +31,7 @@ export class HsmShareSource implements ShareSource {
   reveal(index: number): Promise<Buffer> {
     const e = this.entries[index];
     if (!e) return Promise.reject(new RangeError(`no share #${index}`));
-    return openSealedShare(this.km, e.sealed, e.config.key);
+    return openSealedShare(this.km, e.sealed, e.config);
   }
 
   /**
