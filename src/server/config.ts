@@ -78,8 +78,19 @@ export interface ServerConfig {
   hsms: HsmBlockConfig[];
   /** The `limits` block: only the settings written; the rest take the core's defaults. */
   limits?: Partial<InputLimits>;
+  /** The `barbican` block: the Barbican API beside OpenBao's (off when absent; on in dev mode). */
+  barbican?: BarbicanConfig;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
+}
+
+export interface BarbicanConfig {
+  /** URL prefix on every listener, e.g. "/barbican". */
+  prefix: string;
+  /** X-Project-Id without a token (Barbican's unauthenticated-context): dev mode only. */
+  noauth: boolean;
+  /** Base of refs in answers (Barbican's host_href); default: from the request's Host and the prefix. */
+  hostHref?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */

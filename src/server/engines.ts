@@ -8,6 +8,7 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
+import { createBarbicanBackend } from "../engines/barbican/backend.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -24,5 +25,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
+    ["barbican", createBarbicanBackend],
   ]);
 }

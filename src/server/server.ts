@@ -15,6 +15,7 @@ import { SqliteStorage } from "../storage/sqlite.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
+import { barbicanWireFormat } from "../http/barbican/barbican-format.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
@@ -110,7 +111,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   try {
     const metrics = new ServerMetrics(core, built.registry);
     core.metrics = metrics;
-    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics));
+    const formats = config.barbican ? [barbicanWireFormat(core, config.barbican)] : [];
+    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, formats));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await release();
@@ -167,6 +169,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     hsms: [],
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
+    barbican: { prefix: "/barbican", noauth: true },
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {
