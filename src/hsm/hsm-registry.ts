@@ -91,6 +91,8 @@ export class HsmRegistry implements TokenResolver {
   }
 
   tokenForCreate(hsm?: string): HsmToken {
+    // A token URI (`pkcs11:token=…`, what keychain keystores name) picks the declaration holding that token.
+    if (hsm?.startsWith("pkcs11:")) return this.tokenForUri(parsePkcs11Uri(hsm));
     if (hsm !== undefined) return this.token(hsm);
     if (this.decls.length !== 1) throw new HsmConfigError("several HSMs are declared: say which one (hsm)");
     return this.token(this.decls[0].name);

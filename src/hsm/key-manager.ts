@@ -23,7 +23,7 @@ export interface CreateKeyRequest {
    * created sensitive and never extractable.
    */
   extractable?: boolean;
-  /** Which declared HSM / token to create the key on (implementation-specific; default: the only one). */
+  /** Which declared HSM / token to create the key on: a declaration name or a token URI (`pkcs11:token=…`); default: the only one. */
   hsm?: string;
   /** For AES keys that wrap other keys: allow wrap/unwrap usage (default true for aes-256). */
   wrapping?: boolean;

@@ -9,6 +9,7 @@ import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
 import { createBarbicanBackend } from "../engines/barbican/backend.js";
+import { keychainFactory } from "../engines/keychain/backend.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
   return new Map<string, CoreBackendFactory>([
@@ -17,7 +18,8 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
   ]);
 }
 
-export function builtinEngines(): Map<string, BackendFactory> {
+/** `devMode`: a dev server, where engines may offer development-only features (keychain's software keystore). */
+export function builtinEngines(opts: { devMode?: boolean } = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -26,5 +28,6 @@ export function builtinEngines(): Map<string, BackendFactory> {
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
     ["barbican", createBarbicanBackend],
+    ["keychain", keychainFactory(opts.devMode ?? false)],
   ]);
 }

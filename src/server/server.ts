@@ -48,6 +48,8 @@ export interface StartOptions {
   hsmReconnect?: Partial<ReconnectPolicy>;
   /** Background jobs' interval and clock (tests shorten and move them). */
   jobs?: JobsOptions;
+  /** A dev server: engines may offer what is for development only (the keychain's software keystore). */
+  devMode?: boolean;
 }
 
 function openStorage(cfg: StorageConfig): Storage {
@@ -80,7 +82,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const storage = openStorage(config.storage);
   const core = new Core({
     storage,
-    engines: builtinEngines(),
+    engines: builtinEngines({ devMode: opts.devMode ?? false }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,
@@ -182,6 +184,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
   let recoveryKey = "";
   const server = await startServer(config, {
     logger: opts.logger,
+    devMode: true,
     afterCore: async (core) => {
       const init = await core.initialize(
         auto ? { secretShares: 0, secretThreshold: 0, recoveryShares: 1, recoveryThreshold: 1 } : { secretShares: 1, secretThreshold: 1 },

@@ -1,0 +1,102 @@
+/**
+ * The keychain secrets engine (mount type "keychain"): OpenKCM's key chain. L1 customer keys live in a
+ * keystore (an HSM token through the mount's custody-scoped key manager, a customer's own store for HYOK,
+ * or software in dev); L2 key configurations are wrapped by L1 inside the keystore; L3 systems by L2; L4
+ * data keys by L3. Revoking an L1 cuts off everything beneath at once. Storage layout: records.ts; the
+ * chain and its associated data: chain.ts; the keystore seam: keystore.ts.
+ *
+ * Mount options: allow_software_keystore ("true": the dev-only software keystore may be used),
+ * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000).
+ */
+import { LogicalBackend } from "../../core/framework/backend.js";
+import { parseDuration } from "../../core/framework/duration.js";
+import { silentLogger, type BackendLogger, type SystemView } from "../../core/framework/system-view.js";
+import type { MountEntry } from "../../core/mounts.js";
+import type { KeyManager } from "../../hsm/key-manager.js";
+import { runKeychainJobs } from "./jobs.js";
+import { KeyCache } from "./key-cache.js";
+import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
+import type { KeystoreRegistry } from "./keystore.js";
+import { builtinKeystoreTypes } from "./keystore-types.js";
+import { configurationsListPath, configurationsPath } from "./path-configurations.js";
+import { graphPath } from "./path-graph.js";
+import { keyActionPaths, keysListPath, keysPath } from "./path-keys.js";
+import { keystoresListPath, keystoresPath } from "./path-keystores.js";
+import { dataKeyPaths, systemsListPath, systemsPath } from "./path-systems.js";
+
+const DEFAULT_MIN_PENDING_WINDOW = 7 * 24 * 3600;
+const DEFAULT_CACHE_SIZE = 10_000;
+
+const HELP = `
+The keychain backend keeps a key chain: L1 customer keys in a keystore (HSM, customer-held, or software in
+dev), L2 key configurations wrapped by L1, L3 systems wrapped by L2, and L4 data keys wrapped by L3.
+Disabling an L1 stops new data keys; revoking it stops every unwrap beneath it at once.
+`;
+
+export interface KeychainBackendOptions {
+  keyManager?: KeyManager;
+  logger?: BackendLogger;
+  /** The mount's options as tuned now (read per request). */
+  options?: () => Record<string, string> | null;
+  /** The software keystore is allowed whatever the mount says (dev servers, tests). */
+  devMode?: boolean;
+  /** Keystore types; default builtinKeystoreTypes(). */
+  keystoreTypes?: KeystoreRegistry;
+  /** The plaintext cache (tests pass one they can watch); default a KeyCache of the mount's cache_size. */
+  cache?: KeyCache;
+}
+
+function settingsFrom(options: Record<string, string> | null | undefined, devMode: boolean): KeychainSettings {
+  let minPendingWindow = DEFAULT_MIN_PENDING_WINDOW;
+  const raw = options?.min_pending_window;
+  if (raw !== undefined && raw !== "") {
+    try {
+      minPendingWindow = parseDuration(raw);
+    } catch {
+      // A bad tune keeps the safe default rather than breaking every deletion.
+    }
+  }
+  return { allowSoftware: devMode || options?.allow_software_keystore === "true", minPendingWindow };
+}
+
+function cacheSize(options: Record<string, string> | null | undefined): number {
+  const n = Number(options?.cache_size ?? DEFAULT_CACHE_SIZE);
+  return Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_CACHE_SIZE;
+}
+
+export function createKeychainBackendWith(opts: KeychainBackendOptions): LogicalBackend {
+  const options = opts.options ?? (() => null);
+  const env: KeychainEnv = {
+    keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes(),
+    cache: opts.cache ?? new KeyCache(cacheSize(options())),
+    keyManager: opts.keyManager,
+    logger: opts.logger ?? silentLogger,
+    settings: () => settingsFrom(options(), opts.devMode ?? false),
+    running: new Set(),
+  };
+  return new LogicalBackend({
+    type: "keychain",
+    paths: [
+      keystoresListPath(env),
+      keystoresPath(env),
+      keysListPath(env),
+      keysPath(env),
+      ...keyActionPaths(env),
+      configurationsListPath(env),
+      configurationsPath(env),
+      systemsListPath(env),
+      systemsPath(env),
+      ...dataKeyPaths(env),
+      graphPath(env),
+    ],
+    help: HELP,
+    periodic: async ({ storage, now }) => runKeychainJobs(env, storage, now),
+    // Seal or unmount: no L2/L3 plaintext outlives the unsealed state.
+    cleanup: async () => env.cache.clear(),
+  });
+}
+
+/** The engine catalog's factory; `devMode` (a dev server) allows the software keystore on every mount. */
+export function keychainFactory(devMode: boolean): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) => createKeychainBackendWith({ keyManager: view.keyManager, logger: view.logger, options: () => view.mount().options, devMode });
+}
