@@ -91,6 +91,11 @@ export interface BarbicanConfig {
   noauth: boolean;
   /** Base of refs in answers (Barbican's host_href); default: from the request's Host and the prefix. */
   hostHref?: string;
+  /**
+   * A keystore of the `barbican-keychain/` keychain mount: payloads are encrypted under a per-project key
+   * chain whose L1 keys live there. Unset: payloads are protected by the barrier alone.
+   */
+  keystore?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */

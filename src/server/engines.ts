@@ -8,7 +8,7 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
-import { createBarbicanBackend } from "../engines/barbican/backend.js";
+import { barbicanFactory, type SealerChooser } from "../engines/barbican/backend.js";
 import { keychainFactory } from "../engines/keychain/backend.js";
 
 export function coreBackends(): Map<string, CoreBackendFactory> {
@@ -19,7 +19,8 @@ export function coreBackends(): Map<string, CoreBackendFactory> {
 }
 
 /** `devMode`: a dev server, where engines may offer development-only features (keychain's software keystore). */
-export function builtinEngines(opts: { devMode?: boolean } = {}): Map<string, BackendFactory> {
+/** `barbicanSealer`: how Barbican payloads are kept (the key-chain binding); default the barrier alone. */
+export function builtinEngines(opts: { devMode?: boolean; barbicanSealer?: SealerChooser } = {}): Map<string, BackendFactory> {
   return new Map<string, BackendFactory>([
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
@@ -27,7 +28,7 @@ export function builtinEngines(opts: { devMode?: boolean } = {}): Map<string, Ba
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["barbican", createBarbicanBackend],
+    ["barbican", barbicanFactory(opts.barbicanSealer)],
     ["keychain", keychainFactory(opts.devMode ?? false)],
   ]);
 }

@@ -16,6 +16,7 @@ import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { barbicanWireFormat } from "../http/barbican/barbican-format.js";
+import { DEV_KEYSTORE, KeychainBinding } from "../http/barbican/keychain-sealer.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
@@ -80,9 +81,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
   const built = buildConfiguredSeals(config, logger, opts);
   const storage = openStorage(config.storage);
+  // Barbican payloads under the key chain: the binding is handed to the engines now and to the core below.
+  const keychain = config.barbican?.keystore !== undefined ? new KeychainBinding({ keystore: config.barbican.keystore, dev: opts.devMode ?? false }) : undefined;
   const core = new Core({
     storage,
-    engines: builtinEngines({ devMode: opts.devMode ?? false }),
+    engines: builtinEngines({ devMode: opts.devMode ?? false, ...(keychain ? { barbicanSealer: (ns) => keychain.sealerFor(ns) } : {}) }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,
@@ -93,6 +96,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     maxLeaseTtl: config.maxLeaseTtl,
     ...(config.limits ? { limits: config.limits } : {}),
   });
+  keychain?.attach(core);
   const release = async (): Promise<void> => {
     await core.shutdown();
     await built.close();
@@ -171,7 +175,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     hsms: [],
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
-    barbican: { prefix: "/barbican", noauth: true },
+    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE },
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {

@@ -7,7 +7,8 @@
  * STORAGE LAYOUT — an on-disk format, forever. Keys are relative to the mount's (barrier-encrypted) view.
  *   secret/<id>       JSON SecretRecord (secret-record.ts): metadata, user metadata, ACL, consumers, and
  *                     `payload` {kind, data}: the payload as its PayloadSealer stored it ("barrier": base64
- *                     bytes). A deleted secret keeps {id, deleted: true} (Barbican's soft delete).
+ *                     bytes; "keychain": AES-256-GCM under a data key of the project's key-chain system,
+ *                     see src/http/barbican/keychain-sealer.ts). A deleted secret keeps {id, deleted: true} (Barbican's soft delete).
  *   container/<id>    JSON ContainerRecord (container-record.ts); deleted: {…, deleted: true}, refs cleared.
  *   order/<id>        JSON OrderRecord (path-orders.ts).
  *   config/quotas     JSON {secrets?, orders?, containers?, consumers?, cas?} (-1 unlimited); absent = none set.
@@ -16,6 +17,7 @@
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
+import type { NamespaceRef } from "../../core/framework/request.js";
 import { barrierSealer, type BarbicanEnv, type PayloadSealer } from "./barbican-env.js";
 import { projectTag } from "./barbican-ids.js";
 import { consumerPaths } from "./path-consumers.js";
@@ -39,6 +41,9 @@ export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSe
   });
 }
 
-export function createBarbicanBackend(_mount: MountEntry, view: SystemView): LogicalBackend {
-  return createBarbicanBackendWith(view.namespace.id);
+/** Picks the payload sealer of a project's mount (the key-chain binding); without one, the barrier's. */
+export type SealerChooser = (namespace: NamespaceRef) => PayloadSealer;
+
+export function barbicanFactory(sealerFor?: SealerChooser): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) => createBarbicanBackendWith(view.namespace.id, sealerFor?.(view.namespace) ?? barrierSealer);
 }

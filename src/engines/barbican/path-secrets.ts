@@ -6,7 +6,7 @@
  * one open for the payload); a list reads every record of the project (O(secrets): Barbican lists in
  * insertion order and filters on several fields, which one scan serves).
  */
-import { definePath, type HandlerContext } from "../../core/framework/path.js";
+import { definePath, joinedStorage, type HandlerContext } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";
 import { BarbicanError } from "./barbican-error.js";
@@ -19,6 +19,8 @@ import { page, queryString, renderPage } from "./paging.js";
 import { checkQuota } from "./quotas.js";
 import { parseCreatePayload, parseSecretFields, parseUploadedPayload, type PayloadInput } from "./secret-input.js";
 import { allSecrets, loadSecret, renderSecret, saveSecret, secretKey, secretRef, type SecretRecord } from "./secret-record.js";
+
+const alreadyHasData = (): BarbicanError => new BarbicanError("conflict", "Secret already has data, cannot modify it.");
 
 /** Barbican answers a read of a secret the ACL withholds as 403 with this text. */
 const READ_DENIED = "Secret retrieval attempt not allowed - please review your user/project privileges";
@@ -113,18 +115,22 @@ export function secretPaths(env: BarbicanEnv) {
       takesArbitraryInput: true,
       operations: {
         read: async (ctx) => payloadResponse(env, ctx),
-        update: {
-          transaction: true,
-          handler: async (ctx) => {
-            const payload = parseUploadedPayload(ctx.req.data);
-            const rec = await loadSecret(ctx.storage, env.tag, ctx.params.id);
-            if (rec.payload !== null) throw new BarbicanError("conflict", "Secret already has data, cannot modify it.");
-            rec.payload = await env.sealer.seal(payload.bytes, rec.id);
+        // Sealing may call the key chain (another request through the pipeline): it runs before the
+        // transaction, which then re-checks that no payload arrived meanwhile.
+        update: async (ctx) => {
+          const payload = parseUploadedPayload(ctx.req.data);
+          const first = await loadSecret(ctx.storage, env.tag, ctx.params.id);
+          if (first.payload !== null) throw alreadyHasData();
+          const sealed = await env.sealer.seal(payload.bytes, first.id);
+          await ctx.storage.transaction(async (txn) => {
+            const rec = await loadSecret(joinedStorage(txn), env.tag, first.id);
+            if (rec.payload !== null) throw alreadyHasData();
+            rec.payload = sealed;
             rec.contentType = payload.contentType;
             rec.updated = nowStamp();
-            await saveSecret(ctx.storage, rec);
-            return { status: 204 };
-          },
+            await saveSecret(joinedStorage(txn), rec);
+          });
+          return { status: 204 };
         },
       },
       synopsis: "A secret's payload: read it, or upload it (second step of a two-step create)",
