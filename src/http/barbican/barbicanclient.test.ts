@@ -5,6 +5,7 @@
  * deletes a secret). Skipped when the client is not installed; required on CI.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,6 +76,34 @@ describe.skipIf(!available)("python-barbicanclient against Arca", () => {
     expect(await flow(["--token", outsider, "read", ref])).toEqual({ status: 403 });
     expect(await flow(["--project", "scs-noauth-other", "read", ref])).toEqual({ status: 403 });
     expect(await flow(["--token", member, "read", ref])).toEqual({ payload: "kept" });
+  }, 120_000);
+});
+
+const OPENSTACK = "/usr/bin/openstack";
+const hasOpenstackCli = existsSync(OPENSTACK);
+if (!hasOpenstackCli && process.env.CI === "true") throw new Error("the openstack CLI is required on CI (apt-get install python3-openstackclient)");
+
+describe.skipIf(!available || !hasOpenstackCli)("the openstack CLI against Arca", () => {
+  beforeAll(async () => {
+    s = await devServer();
+    root = s.rootToken ?? "";
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it("stores, reads, lists and deletes a secret with `openstack secret …` and an Arca token", async () => {
+    await api(s.url, "POST", "sys/namespaces/cli-project", { token: root });
+    await fetch(`${s.url}/barbican/v1/secrets`, { headers: { "X-Auth-Token": root, "X-Project-Id": "cli-project" } });
+    const member = ((await api(s.url, "POST", "auth/token/create", { token: root, headers: { "X-Vault-Namespace": "cli-project" }, body: { policies: ["barbican-creator"] } })).body?.auth as { client_token: string }).client_token;
+    const os = async (...args: string[]): Promise<string> =>
+      (await run(OPENSTACK, ["--os-auth-type", "admin_token", "--os-token", member, "--os-endpoint", `${s.url}/barbican/v1`, ...args], { timeout: 60_000 })).stdout.trim();
+    const ref = await os("secret", "store", "--name", "cli-secret", "--payload", "cli-payload", "-f", "value", "-c", "Secret href");
+    expect(ref).toMatch(new RegExp(`^${s.url}/barbican/v1/secrets/`));
+    expect(await os("secret", "get", "--payload", "-f", "value", ref)).toBe("cli-payload");
+    expect((await os("secret", "list", "-f", "value", "-c", "Name")).split("\n")).toContain("cli-secret");
+    await os("secret", "delete", ref);
+    expect(JSON.parse(await os("secret", "list", "-f", "json"))).toEqual([]);
   }, 120_000);
 });
 
