@@ -235,12 +235,29 @@ describe("bad input: Barbican's 4xx, nothing stored", () => {
     ["body over 25000 bytes", { body: { name: "n", payload: "x", payload_content_type: "text/plain", pad: "B".repeat(25000) } }, 413, "Provided information too large to process"],
     ["name of the wrong type", { body: { name: 12, payload: "x", payload_content_type: "text/plain" } }, 400, "Provided object does not match schema 'Secret': 12 is not of type 'string', 'null'. Invalid property: 'name'"],
     ["a JSON array", { body: "[1,2]" }, 400, "Malformed JSON"],
+    ["JSON nested 12000 deep", { body: `${"[".repeat(12000)}${"]".repeat(12000)}` }, 400, "Malformed JSON"],
+    ["a payload that is an object", { body: { payload: { a: 1 }, payload_content_type: "text/plain" } }, 400, "Provided object does not match schema 'Secret': {\"a\":1} is not of type 'string'. Invalid property: 'payload'"],
+    ["bit_length as a string", { body: { payload: "x", payload_content_type: "text/plain", bit_length: "256" } }, 400, "Provided object does not match schema 'Secret': '256' is not a valid bit length. Invalid property: 'bit_length'"],
+    ["a name of 256 characters", { body: { name: "n".repeat(256), payload: "x", payload_content_type: "text/plain" } }, 400, "Provided object does not match schema 'Secret': 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…' is too long. Invalid property: 'name'"],
   ];
   it.each(cases)("%s", async (_name, req, status, description) => {
     const project = `p-bad-${status}-${description.length}`;
     const r = await barbican(s.url, "POST", "/v1/secrets", { project, ...req });
     expect([r.status, r.json]).toEqual([status, err(status, { 400: "Bad Request", 413: "Request Entity Too Large", 415: "Unsupported Media Type" }[status] ?? "", description)]);
     expect((await barbican(s.url, "GET", "/v1/secrets", { project })).json).toEqual({ secrets: [], total: 0 });
+  });
+
+  it("keeps answering after hostile input (invalid UTF-8, odd methods, odd paths)", async () => {
+    const raw = await fetch(`${s.url}/barbican/v1/secrets`, { method: "POST", headers: { "X-Project-Id": "p-hostile", "Content-Type": "application/json" }, body: new Blob([new Uint8Array([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])]) });
+    expect(raw.status).toBe(400);
+    for (const path of ["/v1/secrets/%00", "/v1/secrets/..%2f..%2fsys", "/v1/secrets/x/metadata/..", `/v1/${"a/".repeat(500)}`]) {
+      expect((await barbican(s.url, "GET", path, { project: "p-hostile" })).status).toBe(404);
+    }
+    expect((await barbican(s.url, "OPTIONS", "/v1/secrets", { project: "p-hostile" })).status).toBe(405);
+    expect((await barbican(s.url, "POST", "/v1/secrets", { project: "bad project!", body: { payload: "x", payload_content_type: "text/plain" } })).status).toBe(400);
+    const started = Date.now();
+    expect((await barbican(s.url, "GET", "/v1/secrets", { project: "p-hostile" })).json).toEqual({ secrets: [], total: 0 });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it("stores unicode names as sent; refuses unknown ids, malformed ids, wrong methods and unknown resources", async () => {

@@ -31,6 +31,8 @@ export interface BarbicanFormatOptions {
   hostHref?: string;
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Barbican's request body limit (max_allowed_request_size_in_bytes). */
 export const MAX_BARBICAN_BODY = 25000;
 
@@ -249,7 +251,8 @@ async function requestData(input: WireInput, kind: "none" | "json" | "payload", 
   if (mediaType(input.http) !== "application/json") throw new BarbicanError("unsupported_media_type", "Unexpected content type. Expected content types are: ['application/json']");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString("utf8"));
+    // Invalid UTF-8 is malformed (as Python's json refuses it), not silently replaced by U+FFFD.
+    parsed = JSON.parse(STRICT_UTF8.decode(body));
   } catch {
     throw new BarbicanError("invalid_request", "Malformed JSON");
   }
