@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     const baseline = await runWrk("bare node:http (wrk, c=16)", bareUrl, { connections: 16, seconds });
     const arcaResults = await load(`${arca.url}/barbican`, "arca");
     const peerResults = peer ? await load(peer, "barbican-15") : undefined;
-    const line = (cells: string[]) => console.log(cells.map((c, i) => (i === 0 ? c.padEnd(22) : c.padStart(14))).join(""));
+    const line = (cells: string[]) => console.log(cells.map((c, i) => (i === 0 ? c.padEnd(18) : c.padStart(17))).join(""));
     console.log(`\nbaseline: ${baseline.name}: ${baseline.opsPerSec.toFixed(0)} ops/s, p50 ${baseline.p50Ms.toFixed(2)} ms, p99 ${baseline.p99Ms.toFixed(2)} ms`);
     line(["scenario (c=16)", "Arca req/s", "p50 ms", "p99 ms", "errors", ...(peerResults ? ["Barbican req/s", "p50 ms", "p99 ms", "Arca ÷ Barbican"] : []), "× baseline"]);
     for (const a of arcaResults) {
