@@ -56,4 +56,24 @@ describe("the barbican block", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("with a keystore but no key chain set up, refuses to store payloads with a 503 (nothing stored in the clear)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arca-barbican-config-"));
+    const config = await parseServerConfig(BASE.replace("x.db", join(dir, "arca.db")) + `barbican {\n  keystore = "hsm"\n}\n`);
+    let rootToken = "";
+    const server = await startServer(config, {
+      logger: quietLogger,
+      afterCore: async (core) => {
+        rootToken = (await core.initialize({ secretShares: 1, secretThreshold: 1 }, { keepUnsealed: true })).rootToken;
+      },
+    });
+    try {
+      const refused = await barbican(server.url, "POST", "/v1/secrets", { token: rootToken, body: { payload: "x", payload_content_type: "text/plain" } });
+      expect([refused.status, refused.json?.title]).toEqual([503, "Service Unavailable"]);
+      expect((await barbican(server.url, "GET", "/v1/secrets", { token: rootToken })).json?.total).toBe(0);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

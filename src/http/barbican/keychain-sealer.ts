@@ -78,10 +78,11 @@ export class KeychainBinding {
     return {
       kind: "keychain",
       seal: async (plaintext, secretId) => {
-        const client = await this.client(system);
-        const dk = await client.dataKey(system, 256).catch((err: unknown) => {
-          throw unusable(err);
-        });
+        const dk = await this.client(system)
+          .then((client) => client.dataKey(system, 256))
+          .catch((err: unknown) => {
+            throw unusable(err);
+          });
         try {
           const iv = randomBytes(12);
           const cipher = createCipheriv("aes-256-gcm", dk.plaintext, iv);
@@ -97,10 +98,11 @@ export class KeychainBinding {
         if (stored.kind === "barrier") return barrierSealer.open(stored, secretId);
         if (stored.kind !== "keychain") throw new Error(`payload sealed by "${stored.kind}", which this server does not have`);
         const p = JSON.parse(stored.data) as KeychainPayload;
-        const client = await this.client(p.system);
-        const key = await client.decrypt(p.system, p.key).catch((err: unknown) => {
-          throw unusable(err);
-        });
+        const key = await this.client(p.system)
+          .then((client) => client.decrypt(p.system, p.key))
+          .catch((err: unknown) => {
+            throw unusable(err);
+          });
         try {
           const ct = Buffer.from(p.ct, "base64");
           const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(p.iv, "base64"));
@@ -177,9 +179,12 @@ export class KeychainBinding {
   }
 }
 
-/** A keychain refusal (a revoked or disabled project key, a sealed keystore) in Barbican's words. */
+/**
+ * A keychain refusal in Barbican's words: the project's key refused (revoked, disabled) is a 403; a key chain
+ * that is missing (no mount, no keystore) or down is a 503, never a 404 that would read as "no such secret".
+ */
 function unusable(err: unknown): unknown {
   if (!(err instanceof ArcaError) || err.kind === "internal") return err;
-  const kind = err.status >= 500 ? "unavailable" : "permission_denied";
-  return new BarbicanError(kind, `Secret payload not available: the project's key is not usable (${err.message})`);
+  if (err.status >= 500 || err.kind === "not_found") return new BarbicanError("unavailable", `The key chain is not available: ${err.message.slice(0, 200)}`);
+  return new BarbicanError("permission_denied", `Secret payload not available: the project's key is not usable (${err.message.slice(0, 200)})`);
 }
