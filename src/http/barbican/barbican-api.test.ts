@@ -53,6 +53,7 @@ describe("version discovery", () => {
         ],
       },
     });
+    expect((await barbican(s.url, "GET", "/v1")).json).toMatchObject({ code: "400 Bad Request", title: "Bad Request" });
     const v1 = await barbican(s.url, "GET", "/v1", { project: "p-versions" });
     expect(v1.status).toBe(200);
     expect(v1.json).toHaveProperty(["version", "id"], "v1");

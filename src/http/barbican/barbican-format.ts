@@ -103,6 +103,12 @@ function describe(err: ArcaError, route: RouteMatch | undefined, method: string)
   }
 }
 
+/** WebOb's 400 (not Barbican's error body, and none of its headers) for a request without X-Project-Id. */
+function missingProject(res: ServerResponse): WireAnswered {
+  sendJson(res, 400, {}, { message: "The server could not comply with the request since it is either malformed or otherwise incorrect.<br /><br />\nMissing X-Project-Id\n\n", code: "400 Bad Request", title: "Bad Request" });
+  return { kind: "answered", mount: "barbican", operation: "refused" };
+}
+
 /** What one request carries between translate and renderError. */
 interface Pending {
   route?: RouteMatch;
@@ -137,6 +143,8 @@ export function barbicanWireFormat(core: Core, opts: BarbicanFormatOptions): Wir
     if (!rest.startsWith("/v1")) throw new ArcaError("not_found", "");
     const v1 = rest.slice(3);
     if (v1 === "" || v1 === "/") {
+      // As Barbican's unauthenticated context: even the v1 root needs a project.
+      if (opts.noauth && header(http, "x-project-id") === undefined && header(http, "x-auth-token") === undefined) return missingProject(res);
       sendJson(res, 200, openstackHeaders(http, randomUUID()), { version: versionEntry(http) });
       return { kind: "answered", mount: "barbican", operation: "version" };
     }
@@ -156,10 +164,7 @@ export function barbicanWireFormat(core: Core, opts: BarbicanFormatOptions): Wir
     const resolved = token === undefined ? undefined : await core.resolveToken(token, http.socket.remoteAddress ?? "");
     let projectName: string | undefined = route.project ?? projectHeader ?? (resolved ? resolved.ns.path : undefined);
     if (projectName === undefined && token === undefined) {
-      if (opts.noauth) {
-        sendJson(res, 400, {}, { message: "The server could not comply with the request since it is either malformed or otherwise incorrect.<br /><br />\nMissing X-Project-Id\n\n", code: "400 Bad Request", title: "Bad Request" });
-        return { kind: "answered", mount: "barbican", operation: "refused" };
-      }
+      if (opts.noauth) return missingProject(res);
       throw new BarbicanError("permission_denied", "Authentication required: send X-Auth-Token");
     }
     // An unknown token goes to the pipeline as it is (refused and audited there) in the root namespace.
