@@ -89,8 +89,24 @@ export interface ServerConfig {
    * blocks (loopback, private …) that may be reached anyway.
    */
   keychainOutbound?: OutboundPolicy;
+  /** The `barbican` block: the Barbican API beside OpenBao's (off when absent; on in dev mode). */
+  barbican?: BarbicanConfig;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
+}
+
+export interface BarbicanConfig {
+  /** URL prefix on every listener, e.g. "/barbican". */
+  prefix: string;
+  /** X-Project-Id without a token (Barbican's unauthenticated-context): dev mode only. */
+  noauth: boolean;
+  /** Base of refs in answers (Barbican's host_href); default: from the request's Host and the prefix. */
+  hostHref?: string;
+  /**
+   * A keystore of the `barbican-keychain/` keychain mount: payloads are encrypted under a per-project key
+   * chain whose L1 keys live there. Unset: payloads are protected by the barrier alone.
+   */
+  keystore?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */
@@ -122,6 +138,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "keystore_plugin",
   "limits",
   "keychain",
+  "barbican",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -229,12 +246,14 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
 
   const limits = parseLimits(doc, bad);
   const keychainOutbound = parseKeychain(doc, bad);
+  const barbican = parseBarbican(doc, bad);
 
   return {
     storage,
     listeners,
     ...optional("limits", limits),
     ...optional("keychainOutbound", keychainOutbound),
+    ...optional("barbican", barbican),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -364,6 +383,24 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
     ...(require ? { tlsRequireClientCert: true } : {}),
     ...optional("tlsClientCaFile", require ? caFile : undefined),
   };
+}
+
+/**
+ * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm" }`:
+ * the Barbican API on every listener. No noauth here: Barbican's unauthenticated context is dev mode's only.
+ */
+function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
+  const blocks = hclBlocks(doc, "barbican", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("barbican", "only one barbican block is allowed");
+  const body = blocks[0].body;
+  checkHclKeys(body, ["prefix", "host_href", "keystore"], "barbican");
+  const prefix = hclString(body, "prefix", "barbican.prefix") ?? "/barbican";
+  if (!/^(\/[\w.-]+)+$/.test(prefix) || prefix.startsWith("/v1")) bad("barbican.prefix", `must be a path such as "/barbican" (not under /v1)`);
+  const hostHref = hclString(body, "host_href", "barbican.host_href");
+  if (hostHref !== undefined && !/^https?:\/\/[^\s]+$/.test(hostHref)) bad("barbican.host_href", "must be an http(s) URL");
+  const keystore = hclString(body, "keystore", "barbican.keystore");
+  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore) };
 }
 
 function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {

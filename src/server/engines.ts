@@ -8,6 +8,7 @@ import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
+import { barbicanFactory, type SealerChooser } from "../engines/barbican/backend.js";
 import { keychainFactory } from "../engines/keychain/backend.js";
 import type { KeystorePluginResolver } from "../engines/keychain/keystore-plugin.js";
 import type { OutboundPolicy } from "../common/outbound-guard.js";
@@ -27,6 +28,8 @@ export interface EngineOptions {
   keystorePlugins?: KeystorePluginResolver;
   /** The config's keychain block (where HYOK keystores may connect). */
   keychainOutbound?: OutboundPolicy;
+  /** How Barbican payloads are kept (the key-chain binding); default the barrier alone. */
+  barbicanSealer?: SealerChooser;
 }
 
 export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFactory> {
@@ -37,6 +40,7 @@ export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFac
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
+    ["barbican", barbicanFactory(opts.barbicanSealer)],
     ["keychain", keychainFactory({ devMode: opts.devMode ?? false, keystorePlugins: opts.keystorePlugins, outbound: opts.keychainOutbound })],
   ]);
 }

@@ -15,6 +15,8 @@ import { SqliteStorage } from "../storage/sqlite.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
+import { barbicanWireFormat } from "../http/barbican/barbican-format.js";
+import { DEV_KEYSTORE, KeychainBinding } from "../http/barbican/keychain-sealer.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
 import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
@@ -85,9 +87,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const built = buildConfiguredSeals(config, logger, opts);
   const storage = openStorage(config.storage);
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
+  // Barbican payloads under the key chain: the binding is handed to the engines now and to the core below.
+  const keychain = config.barbican?.keystore !== undefined ? new KeychainBinding({ keystore: config.barbican.keystore, dev: opts.devMode ?? false }) : undefined;
   const core = new Core({
     storage,
-    engines: builtinEngines({ devMode: opts.devMode ?? false, keystorePlugins: (name) => keystorePlugins.resolve(name), ...optionalOutbound(config) }),
+    engines: builtinEngines({
+      devMode: opts.devMode ?? false,
+      keystorePlugins: (name) => keystorePlugins.resolve(name),
+      ...optionalOutbound(config),
+      ...(keychain ? { barbicanSealer: (ns) => keychain.sealerFor(ns) } : {}),
+    }),
     coreBackends: coreBackends(),
     logger,
     seals: built.seals,
@@ -98,6 +107,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     maxLeaseTtl: config.maxLeaseTtl,
     ...(config.limits ? { limits: config.limits } : {}),
   });
+  keychain?.attach(core);
   const release = async (): Promise<void> => {
     await core.shutdown();
     await keystorePlugins.close();
@@ -119,7 +129,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   try {
     const metrics = new ServerMetrics(core, built.registry);
     core.metrics = metrics;
-    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics));
+    const formats = config.barbican ? [barbicanWireFormat(core, config.barbican)] : [];
+    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, formats));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await release();
@@ -179,6 +190,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.keystorePlugins ? { keystorePlugins: opts.keystorePlugins } : {}),
+    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE },
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {
