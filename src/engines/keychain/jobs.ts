@@ -10,8 +10,8 @@ import { l2Aad } from "./chain.js";
 import { openKeystore, type KeychainEnv } from "./keychain-env.js";
 import { now, records, type KeyRecord } from "./records.js";
 
-/** L2s re-wrapped at once (HSM calls in flight); progress is saved after each batch. */
-const BATCH = 16;
+/** L2s re-wrapped per batch (keystore calls in flight at once, and one commit). */
+const BATCH = 64;
 
 /** Saves `update` applied to the freshest copy of the key (handlers may have changed its state meanwhile). */
 async function updateKey(env: KeychainEnv, storage: KeyValueStore, name: string, id: string, update: (k: KeyRecord) => void): Promise<KeyRecord | undefined> {
@@ -28,27 +28,56 @@ async function updateKey(env: KeychainEnv, storage: KeyValueStore, name: string,
   }
 }
 
-async function rewrapOne(env: KeychainEnv, storage: KeyValueStore, key: KeyRecord, cfgName: string, target: number): Promise<"done" | "skipped"> {
+/** One configuration's L2, unwrapped under its version and wrapped under `target` (no write yet). */
+interface Rewrapped {
+  name: string;
+  id: string;
+  fromVersion: number;
+  wrapped: string;
+}
+
+async function rewrapOne(env: KeychainEnv, storage: KeyValueStore, key: KeyRecord, cfgName: string, target: number): Promise<Rewrapped | undefined> {
   const cfg = await records.config(storage, cfgName);
-  if (!cfg || cfg.l1_id !== key.id || cfg.l1_version >= target) return "skipped";
+  if (!cfg || cfg.l1_id !== key.id || cfg.l1_version >= target) return undefined;
   const from = key.versions[String(cfg.l1_version)];
   const to = key.versions[String(target)];
-  if (!from || !to) return "skipped";
+  if (!from || !to) return undefined;
   const provider = await openKeystore(env, storage, key.keystore);
   const l2 = await provider.unwrap(from.ref, Buffer.from(cfg.wrapped, "base64"), l2Aad(key.id, cfg.l1_version, cfg.id));
-  let wrapped: Buffer;
   try {
-    wrapped = await provider.wrap(to.ref, l2, l2Aad(key.id, target, cfg.id));
+    const wrapped = await provider.wrap(to.ref, l2, l2Aad(key.id, target, cfg.id));
+    return { name: cfgName, id: cfg.id, fromVersion: cfg.l1_version, wrapped: wrapped.toString("base64") };
   } finally {
     l2.fill(0);
   }
+}
+
+/**
+ * Re-wraps one batch: the keystore calls run concurrently, then one transaction stores every result whose
+ * configuration did not change meanwhile, with the job's progress (one commit per batch, not per L2).
+ */
+async function rewrapBatch(env: KeychainEnv, storage: KeyValueStore, key: KeyRecord, names: string[], target: number, progress: { done: number; failed: number; total: number }): Promise<void> {
+  const results = await Promise.allSettled(names.map((c) => rewrapOne(env, storage, key, c, target)));
   try {
-    return await storage.transaction(async (txn) => {
-      const fresh = await records.config(txn, cfgName);
-      // Changed meanwhile (a PATCH to another L1, a delete): that change wins.
-      if (!fresh || fresh.id !== cfg.id || fresh.l1_id !== key.id || fresh.l1_version !== cfg.l1_version) return "skipped";
-      await records.putConfig(txn, { ...fresh, l1_version: target, wrapped: wrapped.toString("base64"), updated_at: now() });
-      return "done" as const;
+    await storage.transaction(async (txn) => {
+      for (const r of results) {
+        if (r.status === "rejected") {
+          progress.failed++;
+          continue;
+        }
+        progress.done++;
+        const out = r.value;
+        if (!out) continue;
+        const fresh = await records.config(txn, out.name);
+        // Changed meanwhile (a PATCH to another L1, a delete): that change wins.
+        if (!fresh || fresh.id !== out.id || fresh.l1_id !== key.id || fresh.l1_version !== out.fromVersion) continue;
+        await records.putConfig(txn, { ...fresh, l1_version: target, wrapped: out.wrapped, updated_at: now() });
+      }
+      const k = await records.key(txn, key.name);
+      if (k?.id === key.id && k.rewrap?.target_version === target) {
+        Object.assign(k.rewrap, progress);
+        await records.putKey(txn, k);
+      }
     });
   } finally {
     env.records.changed();
@@ -64,25 +93,17 @@ export async function runRewrap(env: KeychainEnv, storage: KeyValueStore, name: 
     const job = key?.rewrap;
     if (!key || !job || job.state !== "running") return;
     const names = await records.configsOfKey(storage, key.id);
-    let done = 0;
-    let failed = 0;
+    const progress = { done: 0, failed: 0, total: names.length };
     for (let i = 0; i < names.length; i += BATCH) {
       const current = await records.key(storage, name);
       // Revoked, disabled for deletion, or re-created: the job waits for the key to allow unwrapping again.
       if (!current || current.id !== key.id || (current.state !== "ENABLED" && current.state !== "DISABLED")) return;
-      const results = await Promise.allSettled(names.slice(i, i + BATCH).map((c) => rewrapOne(env, storage, key, c, job.target_version)));
-      for (const r of results) {
-        if (r.status === "fulfilled") done++;
-        else failed++;
-      }
-      await updateKey(env, storage, name, key.id, (k) => {
-        if (k.rewrap?.target_version === job.target_version) Object.assign(k.rewrap, { total: names.length, done, failed });
-      });
+      await rewrapBatch(env, storage, key, names.slice(i, i + BATCH), job.target_version, progress);
     }
     await updateKey(env, storage, name, key.id, (k) => {
       if (k.rewrap?.target_version !== job.target_version) return;
       // Failures stay "running": the next periodic run tries them again.
-      Object.assign(k.rewrap, { total: names.length, done, failed, state: failed === 0 ? "done" : "running" }, failed === 0 ? { finished_at: now() } : {});
+      Object.assign(k.rewrap, progress, { state: progress.failed === 0 ? "done" : "running" }, progress.failed === 0 ? { finished_at: now() } : {});
     });
   } finally {
     env.running.delete(name);
