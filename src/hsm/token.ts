@@ -352,11 +352,10 @@ export class HsmToken {
       }
       return await fn(ctx);
     } catch (e) {
-      // PKCS#11 §5.2 says a failed C_Sign/C_Decrypt/... ends the active operation, but not every token keeps
-      // that rule (tpm2-pkcs11 leaves a failed C_Decrypt active, so every later C_DecryptInit on the session
-      // is CKR_OPERATION_ACTIVE), and an exception between an Init and its call leaves one active too. A
-      // session that saw any failure is retired; opening a new one is cheap, and failures are rare.
-      broken = true;
+      // A PKCS#11 failure of C_Sign/C_Encrypt/... ends the active operation (PKCS#11 §5.2), so the session is
+      // reusable; a device-class error or a non-HSM exception (thrown between an Init and its call, which
+      // would leave the operation active) retires the session instead.
+      broken = !(e instanceof KeyError) || e instanceof HsmUnavailableError;
       throw e instanceof KeyError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
     } finally {
       this.pool.release(s, broken);
