@@ -46,6 +46,8 @@ import type { SystemView } from "../../core/framework/system-view.js";
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
+import { acmePaths } from "./acme/acme-paths.js";
+import { AcmeValidator, type ValidatorOptions } from "./acme/validator.js";
 import { CaRuntime } from "./ca.js";
 import { fetchPaths } from "./path-fetch.js";
 import { intermediatePaths } from "./path-intermediate.js";
@@ -66,10 +68,13 @@ barrier) or in an HSM (type kms, or imported with key_ref), in which case they n
 export interface PkiBackendOptions {
   /** Where kms keys are created and HSM keys are resolved; without it, kms requests are refused. */
   keyManager?: KeyManager;
+  /** ACME challenge validation (tests substitute the resolver and shorten the retries). */
+  acmeValidation?: ValidatorOptions;
 }
 
 export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
   const runtime = new CaRuntime(opts.keyManager);
+  const validator = new AcmeValidator(opts.acmeValidation);
   return new LogicalBackend({
     type: "pki",
     paths: [
@@ -83,6 +88,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       ...fetchPaths(runtime),
       ...ocspPaths(runtime),
       ...tidyPaths(runtime),
+      ...acmePaths(runtime, validator),
     ],
     // OpenBao's PKI PathsSpecial.Root: DELETE root wipes every issuer and key. sign-self-issued is not
     // served yet; it is listed so that it is sudo-only the day it is.
@@ -110,6 +116,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       "ocsp/*",
     ],
     help: HELP,
+    cleanup: () => validator.close(),
   });
 }
 
