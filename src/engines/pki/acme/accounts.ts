@@ -69,6 +69,7 @@ export async function updateAccount(call: AcmeCall): Promise<AcmeAnswer> {
     if (p.status !== undefined) {
       if (p.status !== "deactivated") throw problem("malformed", 'only "deactivated" may be requested as an account status');
       updated.status = "deactivated";
+      updated.statusChangedAt = Date.now();
     }
     await putAcme(call.storage, AK.account(account.id), updated);
     return { json: accountObject(call.dir, updated), location: urls.account(call.dir, account.id) };

@@ -41,6 +41,8 @@ export interface AccountRecord {
   eabKid?: string;
   /** The directory the account was created in ("" | "roles/<r>/" | "issuer/<i>/" | …). */
   directory: string;
+  /** Unix ms of deactivation or revocation (tidy_acme deletes the account a safety buffer later). */
+  statusChangedAt?: number;
 }
 
 export interface ChallengeRecord {
