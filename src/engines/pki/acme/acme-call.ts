@@ -11,7 +11,7 @@ import type { Response, ResponseHeaders } from "../../../core/framework/request.
 import type { KeyValueStore } from "../../../storage/storage.js";
 import { directoryOf, urls, type Directory } from "./directory.js";
 import { verifyJws, type JwsExpectations, type VerifiedJws } from "./jws.js";
-import { issueNonce } from "./nonces.js";
+import { issueNonce, type NonceKeys } from "./nonces.js";
 import { AcmeProblem, problem, problemResponse } from "./problem.js";
 
 export interface AcmeCall {
@@ -33,7 +33,7 @@ export interface AcmeAnswer {
 }
 
 /** Wraps an ACME resource handler: directory checks, headers, problem documents. */
-export function acmeHandler(fn: (call: AcmeCall) => Promise<AcmeAnswer>): Handler<Fields> {
+export function acmeHandler(nonceKeys: NonceKeys, fn: (call: AcmeCall) => Promise<AcmeAnswer>): Handler<Fields> {
   return async (ctx) => {
     const storage = ctx.storage;
     let dir: Directory | undefined;
@@ -45,14 +45,16 @@ export function acmeHandler(fn: (call: AcmeCall) => Promise<AcmeAnswer>): Handle
         storage,
         dir: d,
         verify: async (key) => {
-          const v = await verifyJws(storage, ctx.req.body, { url: d.requestUrl, key, accountUrlPrefix: urls.accountPrefix(d) });
+          const v = await verifyJws(storage, ctx.req.body, { url: d.requestUrl, key, accountUrlPrefix: urls.accountPrefix(d), nonceKeys });
           if (v.account) ctx.req.auditIdentity = { kind: "acme-account", id: v.account.id };
+          // always-required: an account made before EAB was required may not go on without one.
+          if (v.account && d.config.eabPolicy === "always-required" && !v.account.eabKid) throw problem("externalAccountRequired", "this server requires accounts bound to an external account");
           return v;
         },
       };
       const a = await fn(call);
       const headers: ResponseHeaders = {
-        replayNonce: await issueNonce(storage),
+        replayNonce: await issueNonce(storage, nonceKeys),
         link: [`<${urls.directory(d)}>;rel="index"`, ...(a.links ?? [])],
         ...(a.location ? { location: a.location } : {}),
         ...(a.retryAfter !== undefined ? { retryAfter: a.retryAfter } : {}),
@@ -61,15 +63,15 @@ export function acmeHandler(fn: (call: AcmeCall) => Promise<AcmeAnswer>): Handle
       const body = a.json === undefined ? "" : JSON.stringify(a.json);
       return { raw: { status: a.status ?? 200, contentType: "application/json", body, headers } };
     } catch (err) {
-      return failure(storage, dir, err);
+      return failure(storage, nonceKeys, dir, err);
     }
   };
 }
 
-async function failure(storage: KeyValueStore, dir: Directory | undefined, err: unknown): Promise<Response> {
+async function failure(storage: KeyValueStore, nonceKeys: NonceKeys, dir: Directory | undefined, err: unknown): Promise<Response> {
   const p = asProblem(err);
   // A nonce only where the directory is served: a disabled ACME hands out nothing.
-  const headers: ResponseHeaders = dir ? { replayNonce: await issueNonce(storage), link: [`<${urls.directory(dir)}>;rel="index"`] } : {};
+  const headers: ResponseHeaders = dir ? { replayNonce: await issueNonce(storage, nonceKeys), link: [`<${urls.directory(dir)}>;rel="index"`] } : {};
   return problemResponse(p, headers);
 }
 

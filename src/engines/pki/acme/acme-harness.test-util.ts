@@ -58,8 +58,8 @@ export async function acmeHarness(opts: { resolver?: AcmeResolver; keyManager?: 
   const client = async (alg?: Parameters<typeof accountKey>[0], directory = `${MOUNT_URL}/acme/directory`): Promise<AcmeTestClient> =>
     new AcmeTestClient(transport, directory, await accountKey(alg)).init();
 
-  /** Storage keys below acme/ other than nonces: what "nothing was stored" is judged by. */
-  const acmeState = async (): Promise<string[]> => [...(await h.dump("acme/")).keys()].filter((k) => !k.startsWith("acme/nonces/"));
+  /** Storage keys below acme/ other than nonce bookkeeping: what "nothing was stored" is judged by. */
+  const acmeState = async (): Promise<string[]> => [...(await h.dump("acme/")).keys()].filter((k) => !k.startsWith("acme/used-nonces/") && k !== "acme/nonce-key");
 
   return { ...h, transport, client, acmeState, resolver };
 }

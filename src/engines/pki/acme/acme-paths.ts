@@ -13,6 +13,7 @@ import { keyChange, newAccount, updateAccount } from "./accounts.js";
 import { acmeConfigPaths } from "./acme-config.js";
 import { DIRECTORY_PREFIXES, directoryDocument } from "./directory.js";
 import { eabPaths } from "./eab.js";
+import { NonceKeys } from "./nonces.js";
 import { downloadCert, finalize, getAuthz, getOrder, listOrders, newOrder, respondChallenge } from "./orders.js";
 import { renewalInfo } from "./renewal-info.js";
 import { revokeCert } from "./revoke.js";
@@ -20,16 +21,18 @@ import type { AcmeValidator } from "./validator.js";
 
 type Resource = (call: AcmeCall) => Promise<AcmeAnswer>;
 
-function resource(suffix: string, ops: { read?: Resource; update?: Resource }, synopsis: string): PathSpec[] {
+function declare(nonceKeys: NonceKeys, suffix: string, ops: { read?: Resource; update?: Resource }, synopsis: string): PathSpec[] {
   const operations: Partial<Record<"read" | "update", Handler<Fields>>> = {};
-  if (ops.read) operations.read = acmeHandler(ops.read);
-  if (ops.update) operations.update = acmeHandler(ops.update);
+  if (ops.read) operations.read = acmeHandler(nonceKeys, ops.read);
+  if (ops.update) operations.update = acmeHandler(nonceKeys, ops.update);
   return DIRECTORY_PREFIXES.map((prefix) =>
     definePath({ pattern: `${prefix}acme/${suffix}`, unauthenticated: true, rawBody: { mediaTypes: RAW_MEDIA_TYPES }, operations, synopsis }),
   );
 }
 
 export function acmePaths(runtime: CaRuntime, validator: AcmeValidator): PathSpec[] {
+  const keys = new NonceKeys();
+  const resource = (suffix: string, ops: { read?: Resource; update?: Resource }, synopsis: string): PathSpec[] => declare(keys, suffix, ops, synopsis);
   const nonce: Resource = async () => ({ status: 200, raw: { contentType: "application/octet-stream", body: "" } });
   return [
     ...acmeConfigPaths(),

@@ -2,7 +2,8 @@
  * ACME state in the mount's storage (barrier-encrypted, as every mount's storage). On-disk format:
  *
  *   config/acme                  AcmeConfig (acme-config.ts)
- *   acme/nonces/<nonce>          {expires (unix ms)}: issued, not yet used; deleted when used (single use)
+ *   acme/nonce-key               {key (base64)}: the HMAC key nonces are minted under (nonces.ts)
+ *   acme/used-nonces/<nonce>     {expires (unix ms)}: a nonce already used (single use); removed by tidy once expired
  *   acme/accounts/<id>           AccountRecord
  *   acme/thumbprints/<jwk thumbprint>  {accountId}: the account a key belongs to (new-account lookup)
  *   acme/orders/<id>             OrderRecord
@@ -97,8 +98,9 @@ export interface EabRecord {
 }
 
 export const AK = {
-  nonce: (n: string) => `acme/nonces/${n}`,
-  nonces: "acme/nonces/",
+  nonceKey: "acme/nonce-key",
+  usedNonce: (n: string) => `acme/used-nonces/${n}`,
+  usedNonces: "acme/used-nonces/",
   account: (id: string) => `acme/accounts/${id}`,
   accounts: "acme/accounts/",
   thumbprint: (t: string) => `acme/thumbprints/${t}`,

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { accountKey } from "../../../../test/acme-client.js";
 import { acmeHarness, MOUNT_URL } from "./acme-harness.test-util.js";
+import { consumeNonce, issueNonce, NONCE_TTL_MS, NonceKeys } from "./nonces.js";
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -26,7 +27,7 @@ describe("ACME JWS rules", () => {
       const d = JSON.parse(r.body) as Record<string, string>;
       expect(d.newAccount).toBe(`${MOUNT_URL}/${prefix}acme/new-account`);
       expect(d.newNonce).toBe(`${MOUNT_URL}/${prefix}acme/new-nonce`);
-      expect(r.headers.replayNonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(r.headers.replayNonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
     }
     const head = await h.transport("HEAD", `${MOUNT_URL}/acme/new-nonce`);
     expect(head.status).toBe(200);
@@ -157,6 +158,33 @@ describe("ACME JWS rules", () => {
     const junk = await c.postRaw(c.dir.newAccount, "{not json");
     expect(problemType(junk.body)).toBe("urn:ietf:params:acme:error:malformed");
     expect(await h.acmeState()).toEqual([]);
+  });
+
+  it("mints nonces without storing them, and refuses expired or forged ones", async () => {
+    const h = await harness();
+    for (let i = 0; i < 20; i++) await h.transport("HEAD", `${MOUNT_URL}/acme/new-nonce`);
+    expect([...(await h.dump("acme/")).keys()]).toEqual(["acme/nonce-key"]);
+    const keys = new NonceKeys();
+    const stale = await issueNonce(h.view, keys, Date.now() - NONCE_TTL_MS - 1);
+    expect(await consumeNonce(h.view, keys, stale)).toBe(false);
+    const good = await issueNonce(h.view, keys);
+    const raw = Buffer.from(good, "base64url");
+    raw[raw.length - 1] ^= 1;
+    expect(await consumeNonce(h.view, keys, raw.toString("base64url"))).toBe(false);
+    // Another mount's key does not verify this one's nonces.
+    const other = await harness();
+    expect(await consumeNonce(other.view, new NonceKeys(), good)).toBe(false);
+    expect(await consumeNonce(h.view, keys, good)).toBe(true);
+    expect(await consumeNonce(h.view, keys, good)).toBe(false);
+  });
+
+  it("refuses accounts without an external account binding once eab_policy is always-required", async () => {
+    const h = await harness();
+    const c = await h.client();
+    await c.register();
+    await h.call("write", "config/acme", { eab_policy: "always-required" });
+    const r = await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "a.example.test" }] });
+    expect(problemType(r.body)).toBe("urn:ietf:params:acme:error:externalAccountRequired");
   });
 
   it("lets exactly one of two concurrent requests with the same nonce through", async () => {

@@ -14,7 +14,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type Fl
 import type { RawBody } from "../../../core/framework/request.js";
 import type { KeyValueStore } from "../../../storage/storage.js";
 import { AK, getAcme, isAcmeId, type AccountRecord } from "./acme-store.js";
-import { consumeNonce } from "./nonces.js";
+import { consumeNonce, type NonceKeys } from "./nonces.js";
 import { problem } from "./problem.js";
 
 export const ACCOUNT_ALGORITHMS = ["RS256", "ES256", "ES384", "EdDSA"] as const;
@@ -39,6 +39,7 @@ export interface JwsExpectations {
   key: "jwk" | "kid" | "either";
   /** Account URLs are `<accountUrlPrefix><id>`. */
   accountUrlPrefix: string;
+  nonceKeys: NonceKeys;
 }
 
 /** Parses the flattened JWS without trusting any of it (steps 1–2). */
@@ -95,7 +96,7 @@ export async function verifyJws(storage: KeyValueStore, body: RawBody | undefine
   } catch {
     throw problem("malformed", "JWS signature verification failed");
   }
-  if (!(await consumeNonce(storage, header.nonce))) throw problem("badNonce", "JWS has an invalid anti-replay nonce");
+  if (!(await consumeNonce(storage, want.nonceKeys, header.nonce))) throw problem("badNonce", "JWS has an invalid anti-replay nonce");
   return { payload, header, jwk, ...(account ? { account } : {}) };
 }
 

@@ -27,7 +27,7 @@ describe("tidy_acme", () => {
     const deactivatedId = deactivated.kid!.split("/").pop()!;
     const acc = (await getAcme<AccountRecord>(h.view, AK.account(deactivatedId)))!;
     await putAcme(h.view, AK.account(deactivatedId), { ...acc, statusChangedAt: Date.now() - 3600_000 });
-    await putAcme(h.view, AK.nonce("expiredexpiredexpired1"), { expires: Date.now() - 1 });
+    await putAcme(h.view, AK.usedNonce("expiredexpiredexpired1"), { expires: Date.now() - 1 });
 
     const t = await h.call("write", "tidy", { tidy_acme: true, acme_account_safety_buffer: "10m" });
     expect(t?.status).toBe(202);
@@ -39,7 +39,7 @@ describe("tidy_acme", () => {
     expect(await getAcme(h.view, AK.order(orderId))).toBeUndefined();
     for (const a of old.authzIds) expect(await getAcme(h.view, AK.authz(a))).toBeUndefined();
     expect(await getAcme(h.view, AK.account(deactivatedId))).toBeUndefined();
-    expect(await getAcme(h.view, AK.nonce("expiredexpiredexpired1"))).toBeUndefined();
+    expect(await getAcme(h.view, AK.usedNonce("expiredexpiredexpired1"))).toBeUndefined();
     // The live account and its order remain and keep working.
     expect((await live.post(live.kid!)).status).toBe(200);
     expect((await h.acmeState()).filter((k) => k.startsWith("acme/orders/"))).toHaveLength(1);
