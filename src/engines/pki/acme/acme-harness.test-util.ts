@@ -30,10 +30,10 @@ function reply(resp: Response | undefined): AcmeReply {
   };
 }
 
-export async function acmeHarness(opts: { resolver?: AcmeResolver; keyManager?: KeyManager; acmeConfig?: Record<string, unknown> } = {}) {
+export async function acmeHarness(opts: { resolver?: AcmeResolver; keyManager?: KeyManager; acmeConfig?: Record<string, unknown>; attemptTimeoutMs?: number } = {}) {
   const resolver = opts.resolver ?? tableResolver({});
   const h = backendHarness(
-    createPkiBackendWith({ keyManager: opts.keyManager, acmeValidation: { resolver: () => resolver, attemptTimeoutMs: 2000, retryDelaysMs: [20, 40] } }),
+    createPkiBackendWith({ keyManager: opts.keyManager, acmeValidation: { resolver: () => resolver, attemptTimeoutMs: opts.attemptTimeoutMs ?? 2000, retryDelaysMs: [20, 40] } }),
     { point: "pki/", type: "pki" },
   );
   await h.call("write", "root/generate/internal", { common_name: "Arca ACME Test Root", key_type: "ec", key_bits: 256, ttl: "8760h" });
