@@ -7,6 +7,7 @@
  *   acme/accounts/<id>           AccountRecord
  *   acme/thumbprints/<jwk thumbprint>  {accountId}: the account a key belongs to (new-account lookup)
  *   acme/orders/<id>             OrderRecord
+ *   acme/account-orders/<account id>/<order id>  {} : the account's orders (the `orders` list reads one prefix)
  *   acme/authz/<id>              AuthzRecord (its challenges inside)
  *   acme/eab/<id>                EabRecord (the HMAC key; deleted once bound to an account)
  *   acme/replaced/<certID>       {orderId}: ARI `replaces` already used (RFC 9773 alreadyReplaced)
@@ -106,6 +107,8 @@ export const AK = {
   thumbprint: (t: string) => `acme/thumbprints/${t}`,
   order: (id: string) => `acme/orders/${id}`,
   orders: "acme/orders/",
+  accountOrder: (accountId: string, orderId: string) => `acme/account-orders/${accountId}/${orderId}`,
+  accountOrders: (accountId: string) => `acme/account-orders/${accountId}/`,
   authz: (id: string) => `acme/authz/${id}`,
   authzs: "acme/authz/",
   eab: (id: string) => `acme/eab/${id}`,

@@ -51,6 +51,8 @@ describe("ACME orders", () => {
       expect(started.headers.link).toContain(`<${authzUrl}>;rel="up"`);
       expect((await pollUntilNot<AuthzView>(c, authzUrl, ["pending"])).status).toBe("valid");
     }
+    const listed = await c.json<{ orders: string[] }>(`${MOUNT_URL}/acme/orders`);
+    expect(listed.body.orders).toEqual([url]);
     const ready = await c.json<OrderView>(url);
     expect(ready.body.status).toBe("ready");
     const { csr } = makeCsr(tmp, ["a.example.test", "b.example.test"]);

@@ -55,6 +55,7 @@ export async function newOrder(call: AcmeCall): Promise<AcmeAnswer> {
     }
     for (const a of authzs) await putAcme(txn, AK.authz(a.id), a);
     await putAcme(txn, AK.order(order.id), order);
+    await putAcme(txn, AK.accountOrder(account.id, order.id), {});
   });
   return { status: 201, json: orderObject(call.dir, order), location: urls.order(call.dir, order.id) };
 }
@@ -103,7 +104,7 @@ export async function getOrder(call: AcmeCall): Promise<AcmeAnswer> {
 export async function listOrders(call: AcmeCall): Promise<AcmeAnswer> {
   const v = await call.verify("kid");
   const out: string[] = [];
-  for (const id of await call.storage.list(AK.orders)) {
+  for (const id of await call.storage.list(AK.accountOrders(v.account!.id))) {
     const o = await getAcme<OrderRecord>(call.storage, AK.order(id));
     if (o && o.accountId === v.account!.id && o.status !== "invalid") out.push(urls.order(call.dir, o.id));
   }

@@ -33,6 +33,7 @@ export async function tidyAcme(storage: KeyValueStore, safetyBufferS: number, ac
       for (const a of o.authzIds) await txn.delete(AK.authz(a));
       if (o.certSerial) await txn.delete(AK.issued(o.certSerial));
       await txn.delete(AK.order(o.id));
+      await txn.delete(AK.accountOrder(o.accountId, o.id));
     });
     counts.acme_orders_deleted_count++;
   }
