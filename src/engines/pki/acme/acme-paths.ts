@@ -47,6 +47,7 @@ export function acmePaths(runtime: CaRuntime, validator: AcmeValidator): PathSpe
     ...resource("order/:order_id", { update: getOrder }, "Read an ACME order."),
     ...resource("order/:order_id/finalize", { update: (c) => finalize(c, runtime) }, "Finalize an ACME order with a CSR."),
     ...resource("order/:order_id/cert", { update: downloadCert }, "Download the order's certificate chain."),
+    ...resource("order/:order_id/cert/:chain_id", { update: downloadCert }, "Download an alternate chain (a cross-signed issuer's) of the order's certificate."),
     ...resource("authorization/:auth_id", { update: getAuthz }, "Read or deactivate an authorization."),
     ...resource("challenge/:auth_id/:challenge_type", { update: (c) => respondChallenge(c, validator) }, "Read a challenge, or ask for its validation."),
     ...resource("revoke-cert", { update: (c) => revokeCert(c, runtime) }, "Revoke a certificate."),

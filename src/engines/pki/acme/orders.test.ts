@@ -2,7 +2,7 @@
 // responders, finalize, download, revocation, account changes, EAB, and the validator's address policy.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { accountKey, dns01Value } from "../../../../test/acme-client.js";
-import { scratch } from "../pki-harness.test-util.js";
+import { pkiHarness, scratch } from "../pki-harness.test-util.js";
 import { acmeHarness, MOUNT_URL, tableResolver } from "./acme-harness.test-util.js";
 import { http01Responder, makeCsr, pollUntilNot, tlsAlpnResponder, type AuthzView, type OrderView } from "./acme-flow.test-util.js";
 
@@ -255,5 +255,44 @@ describe("ACME orders", () => {
     const w = JSON.parse(r.body) as { suggestedWindow: { start: string; end: string } };
     expect(Date.parse(w.suggestedWindow.start)).toBeLessThan(Date.parse(w.suggestedWindow.end));
     expect(r.headers.retryAfter).toBe(21600);
+  });
+
+  it("offers the chains of a cross-signed issuer as Link rel=alternate, each verifiable to its own root", async () => {
+    const s = await setup();
+    const roots = [pkiHarness(), pkiHarness()];
+    cleanups.push(...roots.map((r) => () => r.close()));
+    const csr = (await s.h.call("write", "intermediate/generate/internal", { common_name: "Arca Cross-signed Intermediate", key_type: "ec", key_bits: 256 }))!.data!.csr as string;
+    const signed: string[] = [];
+    const rootPems: string[] = [];
+    for (const [i, r] of roots.entries()) {
+      rootPems.push((await r.data("write", "root/generate/internal", { common_name: `Cross Root ${i}`, key_type: "ec", key_bits: 256, ttl: "8760h" })).certificate as string);
+      signed.push((await r.data("write", "root/sign-intermediate", { csr, common_name: "Arca Cross-signed Intermediate", ttl: "4000h" })).certificate as string);
+    }
+    const first = await s.h.call("write", "intermediate/set-signed", { certificate: `${signed[0]}\n${rootPems[0]}` });
+    const interId = (first!.data!.imported_issuers as string[])[0];
+    await s.h.call("write", "issuers/import/bundle", { pem_bundle: `${signed[1]}\n${rootPems[1]}` });
+    const c = await s.h.client("ES256", `${MOUNT_URL}/issuer/${interId}/acme/directory`);
+    await c.register();
+    const { body: o } = await c.json<OrderView>(c.dir.newOrder, { identifiers: [{ type: "dns", value: "a.example.test" }] });
+    const { body: authz } = await c.json<AuthzView>(o.authorizations[0]);
+    const ch = authz.challenges.find((x) => x.type === "http-01")!;
+    s.web.answers.set(ch.token, await c.keyAuthorization(ch.token));
+    await c.post(ch.url, {});
+    await pollUntilNot(c, o.authorizations[0], ["pending"]);
+    const fin = await c.json<OrderView>(o.finalize, { csr: makeCsr(tmp, ["a.example.test"]).csr });
+    const main = await c.post(fin.body.certificate!);
+    const alternates = (main.headers.link ?? []).filter((l) => l.endsWith('rel="alternate"'));
+    expect(alternates).toHaveLength(1);
+    const alt = await c.post(/^<([^>]+)>/.exec(alternates[0])![1]);
+    expect(alt.status).toBe(200);
+    expect(alt.body).not.toBe(main.body);
+    const verifyWith = (chain: string, rootPem: string): string => {
+      const f = tmp.file(`x-${Math.random()}.pem`, chain);
+      return tmp.openssl(["verify", "-CAfile", tmp.file(`r-${Math.random()}.pem`, rootPem), "-untrusted", f, f]).out;
+    };
+    const [mainRoot, altRoot] = main.body.includes(signed[0].trim().split("\n")[1]) ? rootPems : [rootPems[1], rootPems[0]];
+    expect(verifyWith(main.body, mainRoot)).toMatch(/OK/);
+    expect(verifyWith(alt.body, altRoot)).toMatch(/OK/);
+    expect(verifyWith(alt.body, mainRoot)).not.toMatch(/: OK/);
   });
 });

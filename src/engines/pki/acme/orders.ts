@@ -7,7 +7,8 @@
  */
 import type { KeyValueStore } from "../../../storage/storage.js";
 import type { CaRuntime } from "../ca.js";
-import { getRecord, K, resolveIssuer, type CertEntry } from "../pki-store.js";
+import { crlIssuerOfEntry, membersOf } from "../crl-issuer.js";
+import { getRecord, K, type CertEntry, type IssuerEntry } from "../pki-store.js";
 import type { AcmeAnswer, AcmeCall } from "./acme-call.js";
 import { acmeId, AK, getAcme, isAcmeId, putAcme, type AccountRecord, type AuthzRecord, type ChallengeRecord, type ChallengeType, type Identifier, type OrderRecord, type OrderStatus } from "./acme-store.js";
 import { urls } from "./directory.js";
@@ -178,22 +179,24 @@ export async function finalize(call: AcmeCall, runtime: CaRuntime): Promise<Acme
   return { json: orderObject(call.dir, done), location: urls.order(call.dir, order.id) };
 }
 
+/**
+ * The PEM chain (RFC 8555 §7.4.2): leaf, then its issuer and the issuer's parents. Where the issuer is
+ * cross-signed (other issuer records with its subject and key), each other chain is offered by
+ * `Link: <…/cert/<issuer id>>;rel="alternate"`, and served at that URL.
+ */
 export async function downloadCert(call: AcmeCall): Promise<AcmeAnswer> {
   const v = await call.verify("kid");
   const order = await ownedOrder(call, v.account!);
   if (order.status !== "valid" || !order.certSerial) throw problem("orderNotReady", "the order has no certificate yet", 403);
   const cert = await getRecord<CertEntry>(call.storage, K.cert(order.certSerial));
   if (!cert) throw problem("malformed", "the certificate is no longer stored", 404);
-  let chain: string[];
-  try {
-    chain = [cert.certificate.trim(), ...(await chainOf(call.storage, cert.issuerId))];
-  } catch {
-    chain = [cert.certificate.trim()];
-  }
-  return { raw: { contentType: "application/pem-certificate-chain", body: chain.map((c) => c.trim()).join("\n") + "\n" } };
-}
-
-async function chainOf(storage: KeyValueStore, issuerId: string): Promise<string[]> {
-  const e = await resolveIssuer(storage, issuerId);
-  return [e.certificate, ...e.caChain];
+  const signer = await getRecord<IssuerEntry>(call.storage, K.issuer(cert.issuerId));
+  const members = signer ? await membersOf(call.storage, crlIssuerOfEntry(signer)) : [];
+  const wanted = call.ctx.params.chain_id;
+  const chosen = wanted === undefined ? signer : members.find((m) => m.id === wanted);
+  if (wanted !== undefined && !chosen) throw problem("malformed", "no such alternate chain", 404);
+  const chain = [cert.certificate, ...(chosen ? [chosen.certificate, ...chosen.caChain] : [])].map((c) => c.trim());
+  const base = urls.cert(call.dir, order.id);
+  const links = members.filter((m) => m.id !== chosen?.id).map((m) => `<${base}/${m.id}>;rel="alternate"`);
+  return { raw: { contentType: "application/pem-certificate-chain", body: chain.join("\n") + "\n" }, links };
 }
