@@ -42,13 +42,13 @@ export async function tlsAlpnResponder(tmp: Scratch, name: string, keyAuthorizat
   return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** A CSR (base64url DER) for `names` (the first is the CN), and the key file. */
+/** A CSR (base64url DER) for `names` (the first is the CN unless `cn` says otherwise; "" for none), and the key file. */
 export function makeCsr(tmp: Scratch, names: string[], opts: { cn?: string } = {}): { csr: string; keyFile: string } {
   const base = `csr-${Math.random().toString(36).slice(2)}`;
   const keyFile = tmp.path(`${base}.key`);
   const out = tmp.path(`${base}.der`);
   const san = names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
-  execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-outform", "DER", "-out", out, "-subj", `/CN=${opts.cn ?? names[0]}`, "-addext", `subjectAltName=${san}`], { stdio: "ignore" });
+  execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-outform", "DER", "-out", out, "-subj", opts.cn === "" ? "/O=Arca Test" : `/CN=${opts.cn ?? names[0]}`, "-addext", `subjectAltName=${san}`], { stdio: "ignore" });
   return { csr: readFileSync(out).toString("base64url"), keyFile };
 }
 

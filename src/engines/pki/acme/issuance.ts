@@ -28,13 +28,14 @@ export async function directoryRole(storage: KeyValueStore, d: Directory): Promi
   } catch (err) {
     throw asProblem(err);
   }
-  // ACME takes names from the CSR; extended key usages are the role's only when config/acme allows it.
+  // ACME takes names from the CSR, which may carry no CN (RFC 8555 names certificates by their SANs);
+  // extended key usages are the role's only when config/acme allows it.
   const cfgMax = d.config.maxTtl;
   const maxTtl = cfgMax > 0 && (role.maxTtl === 0 || role.maxTtl > cfgMax) ? cfgMax : role.maxTtl;
   const eku = d.config.allowRoleExtKeyUsage
     ? {}
     : { serverFlag: true, clientFlag: false, codeSigningFlag: false, emailProtectionFlag: false, extKeyUsage: [], extKeyUsageOids: [] };
-  return { ...role, ...eku, useCsrCommonName: true, useCsrSans: true, maxTtl, ttl: role.ttl > maxTtl && maxTtl > 0 ? maxTtl : role.ttl };
+  return { ...role, ...eku, useCsrCommonName: true, useCsrSans: true, requireCn: false, maxTtl, ttl: role.ttl > maxTtl && maxTtl > 0 ? maxTtl : role.ttl };
 }
 
 /** new-order: identifiers the directory's role would refuse are refused now (rejectedIdentifier), not at finalize. */

@@ -36,7 +36,7 @@ export async function newOrder(call: AcmeCall): Promise<AcmeAnswer> {
   const ids = parseIdentifiers(p.identifiers);
   if (p.notBefore !== undefined) throw problem("malformed", "notBefore is not supported");
   if (p.notAfter !== undefined && (typeof p.notAfter !== "string" || Number.isNaN(Date.parse(p.notAfter)))) throw problem("malformed", "notAfter must be an RFC 3339 time");
-  checkIdentifiersAgainstRole(await directoryRole(call.storage, call.dir), ids.map((i) => ({ ...i, value: i.value.replace(/^\*\./, "") })));
+  checkIdentifiersAgainstRole(await directoryRole(call.storage, call.dir), ids);
   const now = Date.now();
   const order: OrderRecord = { id: acmeId(), accountId: account.id, directory: call.dir.prefix, status: "pending", expires: now + ORDER_TTL_MS, identifiers: ids, authzIds: [], ...(typeof p.notAfter === "string" ? { notAfter: p.notAfter } : {}) };
   if (p.replaces !== undefined) {
