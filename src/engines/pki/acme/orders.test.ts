@@ -242,19 +242,46 @@ describe("ACME orders", () => {
     expect(problemType((await other.register({ externalAccountBinding: reused })).body)).toBe("unauthorized");
   });
 
-  it("answers ARI renewal-info for an issued certificate", async () => {
-    const s = await setup();
-    const { pem } = await issued(s);
-    const f = tmp.file("ari.pem", pem);
-    const text = tmp.openssl(["x509", "-in", f, "-noout", "-serial", "-ext", "authorityKeyIdentifier"]).out;
+  /** The ARI certID (RFC 9773 §4.1) of a PEM certificate, as openssl reads it. */
+  function certIdOf(pem: string): string {
+    const text = tmp.openssl(["x509", "-in", tmp.file(`ari-${Math.random()}.pem`, pem), "-noout", "-serial", "-ext", "authorityKeyIdentifier"]).out;
     const serialHex = /serial=([0-9A-F]+)/.exec(text)![1];
     const aki = /keyid:([0-9A-F:]+)/i.exec(text)?.[1] ?? /\n\s+([0-9A-F:]{20,})/i.exec(text)![1];
-    const certId = `${Buffer.from(aki.replace(/:/g, ""), "hex").toString("base64url")}.${Buffer.from(serialHex, "hex").toString("base64url")}`;
+    return `${Buffer.from(aki.replace(/:/g, ""), "hex").toString("base64url")}.${Buffer.from(serialHex, "hex").toString("base64url")}`;
+  }
+
+  it("answers ARI renewal-info for an issued certificate, and lets only its account replace it once", async () => {
+    const s = await setup();
+    const { pem } = await issued(s);
+    const certId = certIdOf(pem);
     const r = await s.h.transport("GET", `${MOUNT_URL}/acme/renewal-info/${certId}`);
     expect(r.status).toBe(200);
     const w = JSON.parse(r.body) as { suggestedWindow: { start: string; end: string } };
     expect(Date.parse(w.suggestedWindow.start)).toBeLessThan(Date.parse(w.suggestedWindow.end));
     expect(r.headers.retryAfter).toBe(21600);
+    const stranger = await s.h.client();
+    await stranger.register();
+    expect(problemType((await stranger.post(stranger.dir.newOrder, { identifiers: [{ type: "dns", value: "a.example.test" }], replaces: certId })).body)).toBe("malformed");
+    expect((await s.c.post(s.c.dir.newOrder, { identifiers: [{ type: "dns", value: "a.example.test" }], replaces: certId })).status).toBe(201);
+    expect(problemType((await s.c.post(s.c.dir.newOrder, { identifiers: [{ type: "dns", value: "a.example.test" }], replaces: certId })).body)).toBe("alreadyReplaced");
+  });
+
+  it("signs once when two finalize requests race", async () => {
+    const { h, c, web } = await setup();
+    const { url, order: o } = await order(c, ["a.example.test"]);
+    const { body: authz } = await c.json<AuthzView>(o.authorizations[0]);
+    const ch = authz.challenges.find((x) => x.type === "http-01")!;
+    web.answers.set(ch.token, await c.keyAuthorization(ch.token));
+    await c.post(ch.url, {});
+    await pollUntilNot(c, o.authorizations[0], ["pending"]);
+    const { csr } = makeCsr(tmp, ["a.example.test"]);
+    const before = (await h.dump("certs/")).size;
+    const bodies = [await c.signed({ url: o.finalize, payload: { csr } }), await c.signed({ url: o.finalize, payload: { csr } })];
+    const [a, b] = await Promise.all(bodies.map((body) => c.postRaw(o.finalize, body)));
+    expect([a.status, b.status].sort()).toEqual([200, 403]);
+    expect(problemType((a.status === 403 ? a : b).body)).toBe("orderNotReady");
+    expect((await h.dump("certs/")).size - before).toBe(1);
+    expect((await c.json<OrderView>(url)).body.status).toBe("valid");
   });
 
   it("offers the chains of a cross-signed issuer as Link rel=alternate, each verifiable to its own root", async () => {

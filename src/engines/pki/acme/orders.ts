@@ -8,6 +8,7 @@
 import type { KeyValueStore } from "../../../storage/storage.js";
 import type { CaRuntime } from "../ca.js";
 import { crlIssuerOfEntry, membersOf } from "../crl-issuer.js";
+import { serialToString } from "../x509.js";
 import { getRecord, K, type CertEntry, type IssuerEntry } from "../pki-store.js";
 import type { AcmeAnswer, AcmeCall } from "./acme-call.js";
 import { acmeId, AK, getAcme, isAcmeId, putAcme, type AccountRecord, type AuthzRecord, type ChallengeRecord, type ChallengeType, type Identifier, type OrderRecord, type OrderStatus } from "./acme-store.js";
@@ -40,8 +41,13 @@ export async function newOrder(call: AcmeCall): Promise<AcmeAnswer> {
   const now = Date.now();
   const order: OrderRecord = { id: acmeId(), accountId: account.id, directory: call.dir.prefix, status: "pending", expires: now + ORDER_TTL_MS, identifiers: ids, authzIds: [], ...(typeof p.notAfter === "string" ? { notAfter: p.notAfter } : {}) };
   if (p.replaces !== undefined) {
-    if (typeof p.replaces !== "string" || !/^[A-Za-z0-9_-]{1,128}\.[A-Za-z0-9_-]{1,64}$/.test(p.replaces)) throw problem("malformed", "replaces must be an ARI certificate identifier");
-    order.replaces = p.replaces;
+    const m = typeof p.replaces === "string" ? /^[A-Za-z0-9_-]{1,128}\.([A-Za-z0-9_-]{1,64})$/.exec(p.replaces) : null;
+    if (!m) throw problem("malformed", "replaces must be an ARI certificate identifier");
+    // RFC 9773 §5: only the account that ordered a certificate may replace it.
+    const serial = serialToString(Buffer.from(m[1], "base64url"));
+    const issued = await getAcme<{ accountId: string }>(call.storage, AK.issued(serial));
+    if (issued?.accountId !== account.id) throw problem("malformed", "replaces names no certificate this account ordered");
+    order.replaces = p.replaces as string;
   }
   const authzs: AuthzRecord[] = ids.map((id) => {
     const wildcard = id.type === "dns" && id.value.startsWith("*.");
@@ -51,7 +57,7 @@ export async function newOrder(call: AcmeCall): Promise<AcmeAnswer> {
   order.authzIds = authzs.map((a) => a.id);
   await call.storage.transaction(async (txn) => {
     if (order.replaces) {
-      if (await txn.get(AK.replaced(order.replaces))) throw problem("malformed", "the certificate named by replaces was already replaced", 409);
+      if (await txn.get(AK.replaced(order.replaces))) throw problem("alreadyReplaced", "the certificate named by replaces was already replaced", 409);
       await putAcme(txn, AK.replaced(order.replaces), { orderId: order.id });
     }
     for (const a of authzs) await putAcme(txn, AK.authz(a.id), a);

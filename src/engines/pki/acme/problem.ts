@@ -7,6 +7,7 @@ import type { RawResponse, ResponseHeaders } from "../../../core/framework/reque
 
 export type ProblemType =
   | "accountDoesNotExist"
+  | "alreadyReplaced"
   | "alreadyRevoked"
   | "badCSR"
   | "badNonce"
