@@ -36,6 +36,8 @@
  *   crls/<issuer id>, delta-crls/<issuer id>  (issuer UUIDs: records from before CRL issuers) read once for their
  *                             numbers at the first rebuild of their CRL issuer, then deleted.
  *   tidy/status               last tidy run
+ *   config/acme, acme/…       the ACME server's configuration, accounts, orders, authorizations, EAB keys and used
+ *                             nonces: layout in acme/acme-store.ts
  *
  * Why this shape: issuance (the hot path) reads config/issuers, issuers/<id> and roles/<name> — three point
  * reads — and writes one certs/ entry; serials are keys so cert/:serial, revoke and OCSP are point lookups.
