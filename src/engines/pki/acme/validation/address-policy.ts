@@ -21,8 +21,7 @@ const FORBIDDEN_V4 = [
   ["240.0.0.0", 4], // reserved, broadcast
 ] as const;
 const FORBIDDEN_V6 = [
-  ["::", 128], // unspecified
-  ["::1", 128], // loopback
+  ["::", 96], // unspecified, loopback (::1), IPv4-compatible
   ["64:ff9b:1::", 48], // local-use NAT64
   ["fc00::", 7], // unique local (includes AWS metadata fd00:ec2::254)
   ["fe80::", 10], // link-local
@@ -57,11 +56,14 @@ export class AddressPolicy {
   }
 }
 
-/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d), which connects to that IPv4 host. */
+/**
+ * The IPv4 address an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d) connects to that IPv4 host, and
+ * the NAT64 well-known prefix (64:ff9b::/96, RFC 6052) is translated to it by the network's gateway.
+ */
 function mappedV4(address: string): string | undefined {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const m = /^(?:::ffff|64:ff9b:):(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (m) return m[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  const hex = /^(?:::ffff|64:ff9b:):([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
   if (!hex) return undefined;
   const hi = parseInt(hex[1], 16);
   const lo = parseInt(hex[2], 16);
