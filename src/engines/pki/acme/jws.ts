@@ -10,7 +10,7 @@
  *   7. the nonce, used up atomically (badNonce: the client retries with the fresh Replay-Nonce).
  * Verification is the `jose` library's, never hand-written.
  */
-import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, type FlattenedJWSInput, type JWK, type ProtectedHeaderParameters } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, flattenedVerify, importJWK, type CryptoKey, type FlattenedJWSInput, type JWK, type ProtectedHeaderParameters } from "jose";
 import type { RawBody } from "../../../core/framework/request.js";
 import type { KeyValueStore } from "../../../storage/storage.js";
 import { AK, getAcme, isAcmeId, type AccountRecord } from "./acme-store.js";
@@ -92,12 +92,33 @@ export async function verifyJws(storage: KeyValueStore, body: RawBody | undefine
   }
   let payload: Uint8Array;
   try {
-    ({ payload } = await flattenedVerify(jws, jwk, { algorithms: [...ACCOUNT_ALGORITHMS] }));
+    const key = account ? await accountKey(account, alg) : jwk;
+    ({ payload } = await flattenedVerify(jws, key, { algorithms: [...ACCOUNT_ALGORITHMS] }));
   } catch {
     throw problem("malformed", "JWS signature verification failed");
   }
   if (!(await consumeNonce(storage, want.nonceKeys, header.nonce))) throw problem("badNonce", "JWS has an invalid anti-replay nonce");
   return { payload, header, jwk, ...(account ? { account } : {}) };
+}
+
+/**
+ * Imported account keys, by thumbprint and algorithm: importing a JWK costs about as much as verifying with
+ * it, and an account signs every request with the same key. The thumbprint is a hash of the public key, so an
+ * entry can only ever serve that key. Bounded: emptied when full.
+ */
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_IMPORTED_KEYS = 10_000;
+
+function accountKey(account: AccountRecord, alg: string): Promise<CryptoKey> {
+  const id = `${account.thumbprint}:${alg}`;
+  let key = importedKeys.get(id);
+  if (!key) {
+    if (importedKeys.size >= MAX_IMPORTED_KEYS) importedKeys.clear();
+    key = importJWK(account.jwk, alg) as Promise<CryptoKey>;
+    importedKeys.set(id, key);
+    key.catch(() => importedKeys.delete(id));
+  }
+  return key;
 }
 
 /** The header's jwk as a public key, refused when it carries private parts or is not an object. */
