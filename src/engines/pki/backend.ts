@@ -36,6 +36,8 @@
  *   crls/<issuer id>, delta-crls/<issuer id>  (issuer UUIDs: records from before CRL issuers) read once for their
  *                             numbers at the first rebuild of their CRL issuer, then deleted.
  *   tidy/status               last tidy run
+ *   config/acme, acme/…       the ACME server's configuration, accounts, orders, authorizations, EAB keys and used
+ *                             nonces: layout in acme/acme-store.ts
  *
  * Why this shape: issuance (the hot path) reads config/issuers, issuers/<id> and roles/<name> — three point
  * reads — and writes one certs/ entry; serials are keys so cert/:serial, revoke and OCSP are point lookups.
@@ -46,6 +48,8 @@ import type { LeaseBounds, SystemView } from "../../core/framework/system-view.j
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
+import { acmePaths } from "./acme/acme-paths.js";
+import { AcmeValidator, type ValidatorOptions } from "./acme/validator.js";
 import { CaRuntime } from "./ca.js";
 import { fetchPaths } from "./path-fetch.js";
 import { intermediatePaths } from "./path-intermediate.js";
@@ -68,10 +72,13 @@ export interface PkiBackendOptions {
   keyManager?: KeyManager;
   /** The mount's lease TTLs now (default and max), for roles without their own ttl / max_ttl. */
   leaseBounds?: () => LeaseBounds;
+  /** ACME challenge validation (tests substitute the resolver and shorten the retries). */
+  acmeValidation?: ValidatorOptions;
 }
 
 export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
   const runtime = new CaRuntime(opts.keyManager);
+  const validator = new AcmeValidator(opts.acmeValidation);
   return new LogicalBackend({
     type: "pki",
     paths: [
@@ -85,6 +92,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       ...fetchPaths(runtime),
       ...ocspPaths(runtime),
       ...tidyPaths(runtime),
+      ...acmePaths(runtime, validator),
     ],
     // OpenBao's PKI PathsSpecial.Root: DELETE root wipes every issuer and key. sign-self-issued is not
     // served yet; it is listed so that it is sudo-only the day it is.
@@ -112,6 +120,7 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
       "ocsp/*",
     ],
     help: HELP,
+    cleanup: () => validator.close(),
   });
 }
 

@@ -50,7 +50,7 @@ export const ISSUE_FIELDS = {
   user_ids: { type: "strings" },
 } as const satisfies Fields;
 
-interface IssueFields extends SubjectInput {
+export interface IssueFields extends SubjectInput {
   ttl?: number;
   not_after?: string;
   format: string;
@@ -67,7 +67,7 @@ interface IssueFields extends SubjectInput {
   user_ids?: string[];
 }
 
-async function loadRole(storage: KeyValueStore, name: string): Promise<Role> {
+export async function loadRole(storage: KeyValueStore, name: string): Promise<Role> {
   const stored = await getRecord<Partial<Role>>(storage, K.role(name));
   if (!stored) throw invalidRequest(`unknown role: ${name}`);
   return { ...defaultRole(), ...stored };
@@ -78,7 +78,7 @@ function verbatimRole(): Role {
   return { ...defaultRole(), allowAnyName: true, enforceHostnames: false, allowIpSans: true, allowedUriSans: ["*"], keyType: "any", useCsrCommonName: true, useCsrSans: true, requireCn: false };
 }
 
-function checkKeyAgainstRole(role: Role, key: KeyObject): void {
+export function checkKeyAgainstRole(role: Role, key: KeyObject): void {
   const alg = algorithmOfKey(key);
   if (!alg) throw invalidRequest("the CSR's public key type is not supported (RSA 2048/3072/4096, EC P-256/P-384, Ed25519)");
   if (role.keyType === "any") return;

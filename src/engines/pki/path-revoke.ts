@@ -15,7 +15,7 @@ import { crlIssuerOfEntry, issuerRecordFor, membersOf } from "./crl-issuer.js";
 import { getRecord, K, listIssuers, loadCrlConfig, putRecord, type CertEntry, type IssuerEntry, type RevokedEntry } from "./pki-store.js";
 import * as x from "./x509.js";
 
-interface Target {
+export interface Target {
   serial: string;
   certificate: string;
   issuerId: string;
@@ -48,7 +48,7 @@ async function findTarget(storage: KeyValueStore, serialIn: string | undefined, 
   throw invalidRequest(`certificate with serial ${serial} not found`);
 }
 
-async function revoke(storage: KeyValueStore, runtime: CaRuntime, t: Target): Promise<Response> {
+export async function revoke(storage: KeyValueStore, runtime: CaRuntime, t: Target): Promise<Response> {
   const rev = await storage.transaction(async (txn) => {
     const existing = await getRecord<RevokedEntry>(txn, K.revoked(t.serial));
     if (existing) return { entry: existing, fresh: false };

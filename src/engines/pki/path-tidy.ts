@@ -5,6 +5,7 @@
  * 202 with the same warning, then `tidy-status` reports the last run.
  */
 import { definePath, type PathSpec } from "../../core/framework/path.js";
+import { tidyAcme, type AcmeTidyCounts } from "./acme/tidy.js";
 import type { CaRuntime } from "./ca.js";
 import { rebuildAllCrls } from "./crl.js";
 import { getRecord, K, putRecord, type CertEntry, type RevokedEntry } from "./pki-store.js";
@@ -15,6 +16,8 @@ interface TidyStatus {
   time_finished: string;
   cert_store_deleted_count: number;
   revoked_cert_deleted_count: number;
+  tidy_acme?: boolean;
+  acme_account_safety_buffer?: number;
 }
 
 export function tidyPaths(runtime: CaRuntime): PathSpec[] {
@@ -25,6 +28,8 @@ export function tidyPaths(runtime: CaRuntime): PathSpec[] {
         tidy_cert_store: { type: "bool", default: false },
         tidy_revoked_certs: { type: "bool", default: false },
         safety_buffer: { type: "duration", default: 72 * 3600 },
+        tidy_acme: { type: "bool", default: false },
+        acme_account_safety_buffer: { type: "duration", default: 30 * 24 * 3600 },
       },
       operations: {
         update: async ({ fields, storage }) => {
@@ -51,12 +56,17 @@ export function tidyPaths(runtime: CaRuntime): PathSpec[] {
             }
             await rebuildAllCrls(storage, runtime);
           }
+          let acme: Partial<AcmeTidyCounts> = {};
+          if (fields.tidy_acme) acme = await tidyAcme(storage, fields.safety_buffer, fields.acme_account_safety_buffer);
           const status: TidyStatus = {
             state: "Finished",
             time_started: started.toISOString(),
             time_finished: new Date().toISOString(),
             cert_store_deleted_count: certs,
             revoked_cert_deleted_count: revoked,
+            tidy_acme: fields.tidy_acme,
+            acme_account_safety_buffer: fields.acme_account_safety_buffer,
+            ...acme,
           };
           await putRecord(storage, K.tidyStatus, status);
           return { status: 202, warnings: ["Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs."] };

@@ -48,6 +48,8 @@ export function sendError(res: ServerResponse, err: ArcaError): void {
 
 function operationFor(method: string, query: URLSearchParams): Operation {
   switch (method) {
+    // HEAD reads without a body (Node drops it): ACME's new-nonce is fetched by HEAD (RFC 8555 §7.2).
+    case "HEAD":
     case "GET": {
       const list = query.get("list");
       const scan = query.get("scan");
