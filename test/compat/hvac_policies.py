@@ -11,6 +11,11 @@ path "secret/metadata/allowed/*" {
 """
 
 
+
+def ours(names):
+    # Other tests share the dev server and add policies of their own: look only at this test's and the built-ins.
+    return sorted(n for n in names if n.startswith("compat-") or n in ("default", "root"))
+
 def scenario(r):
     root = client(env("ARCA_TOKEN"))
     root.sys.create_or_update_policy(name="compat-reader", policy=POLICY)
@@ -19,7 +24,7 @@ def scenario(r):
     read = root.sys.read_policy(name="compat-reader")
     r["read_rules_match"] = read["data"]["rules"].strip() == POLICY.strip()
     r["read_name"] = read["data"]["name"]
-    r["list"] = sorted(root.sys.list_policies()["data"]["policies"])
+    r["list"] = ours(root.sys.list_policies()["data"]["policies"])
 
     token = root.auth.token.create(policies=["compat-reader"], ttl="10m")["auth"]["client_token"]
     limited = client(token)
@@ -32,7 +37,7 @@ def scenario(r):
     r["capabilities_self"] = sorted(limited.sys.get_capabilities(paths=["secret/data/denied/x"])["capabilities"])
 
     root.sys.delete_policy(name="compat-json")
-    r["list_after_delete"] = sorted(root.sys.list_policies()["data"]["policies"])
+    r["list_after_delete"] = ours(root.sys.list_policies()["data"]["policies"])
     r["read_missing_policy"] = expect_raises(hvac.exceptions.InvalidPath, root.sys.read_policy, name="compat-json")
 
 
