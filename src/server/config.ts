@@ -23,6 +23,7 @@ import type { SecureVersion } from "node:tls";
 import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
+import { isPlainTableName } from "../storage/postgres-sql.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -31,7 +32,17 @@ export const DEFAULT_LEASE_TTL_SECONDS = 768 * 3600;
 
 export type StorageConfig =
   | { type: "sqlite"; path: string }
-  | { type: "postgresql"; connectionUrl?: string; table?: string };
+  | PostgresStorageConfig;
+
+/** OpenBao's `storage "postgresql"` fields; the URL may also come from BAO_PG_CONNECTION_URL at start. */
+export interface PostgresStorageConfig {
+  type: "postgresql";
+  connectionUrl?: string;
+  table?: string;
+  haEnabled?: boolean;
+  haTable?: string;
+  maxParallel?: number;
+}
 
 export interface ListenerConfig {
   type: "tcp";
@@ -259,12 +270,23 @@ function parseStorage(block: HclBlock, bad: Bad): StorageConfig {
       return { type, path };
     }
     case "postgresql": {
-      // Accepted now so configs can be written ahead of the backend; validated when it lands.
       checkHclKeys(b, ["connection_url", "table", "ha_enabled", "ha_table", "max_parallel", "max_idle_connections", "skip_create_table"], field);
+      const identifier = (key: string): string | undefined => {
+        const v = hclString(b, key, `${field}.${key}`);
+        if (v !== undefined && !isPlainTableName(v)) bad(`${field}.${key}`, "must be a plain identifier (letters, digits, _; at most 56)");
+        return v;
+      };
+      const maxParallel = hclNumber(b, "max_parallel", `${field}.max_parallel`);
+      if (maxParallel !== undefined && (!Number.isSafeInteger(maxParallel) || maxParallel < 1)) {
+        bad(`${field}.max_parallel`, "must be a whole number of at least 1");
+      }
       return {
         type,
         ...optional("connectionUrl", hclString(b, "connection_url", `${field}.connection_url`)),
-        ...optional("table", hclString(b, "table", `${field}.table`)),
+        ...optional("table", identifier("table")),
+        ...optional("haEnabled", hclBool(b, "ha_enabled", `${field}.ha_enabled`)),
+        ...optional("haTable", identifier("ha_table")),
+        ...optional("maxParallel", maxParallel),
       };
     }
     default:

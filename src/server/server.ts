@@ -12,6 +12,7 @@ import type { ReconnectPolicy } from "../hsm/token.js";
 import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
 import { SealConfigError } from "../seal/pkcs11.js";
 import { SqliteStorage } from "../storage/sqlite.js";
+import { openPostgres } from "./postgres-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
@@ -49,9 +50,9 @@ export interface StartOptions {
   jobs?: JobsOptions;
 }
 
-function openStorage(cfg: StorageConfig): Storage {
+async function openStorage(cfg: StorageConfig, logger: Logger): Promise<Storage> {
   if (cfg.type === "sqlite") return new SqliteStorage({ path: cfg.path });
-  throw new ConfigError(`storage "${cfg.type}" is not available in this build yet`, "storage");
+  return openPostgres(cfg, logger);
 }
 
 function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartOptions): BuiltSeals {
@@ -76,7 +77,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   await warmUpHcl().catch((err: unknown) => logger.warn({ error: err instanceof Error ? err.message : String(err) }, "HCL parser warm-up failed"));
   // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
   const built = buildConfiguredSeals(config, logger, opts);
-  const storage = openStorage(config.storage);
+  const storage = await openStorage(config.storage, logger);
   const core = new Core({
     storage,
     engines: builtinEngines(),

@@ -1,6 +1,6 @@
 /**
  * The storage seam: a flat, ordered key space of opaque byte values. Keys are `/`-separated paths.
- * Implementations: sqlite.ts (embedded default), postgres (later). Every implementation must pass
+ * Implementations: sqlite.ts (embedded default), postgres.ts. Every implementation must pass
  * storage.case.ts.
  *
  * Values reaching storage are already encrypted by the barrier, except the few seal entries that must

@@ -1,0 +1,266 @@
+/**
+ * Storage on PostgreSQL (the `pg` driver), for operators who already run it and its replication.
+ *
+ * Layout: one table (default `arca_kv_store`) of (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA); the "C"
+ * collation makes PostgreSQL order keys by their UTF-8 bytes, as SQLite does, so listing and paging agree
+ * across backends. `<table>_schema` holds the schema version; migrations/ below run once each, under an
+ * advisory lock so that servers starting together do not race.
+ *
+ * Reads outside transactions use a pool of up to `max_parallel` connections. Writes go through one batch
+ * at a time, as in sqlite.ts: writers arriving in the same turn of the event loop share one PostgreSQL
+ * transaction (each in its own SAVEPOINT, so one failing job rolls back alone) and one durable commit.
+ * Every batch first takes a transaction-scoped advisory lock of the table, so read-modify-write
+ * transactions stay serial even when several servers share the table.
+ *
+ * Values are barrier ciphertext (or sealed root-key material): PostgreSQL never sees a plaintext secret.
+ * The connection URL may carry a password; it is never logged (redactConnectionUrl).
+ */
+import pg from "pg";
+import { ArcaError } from "../common/errors.js";
+import { listLevelAsync } from "./list-level.js";
+import { assertValidKey, type KeyValueTxn, type ListOptions, type Storage } from "./storage.js";
+import { migrate } from "./postgres-migrations.js";
+import { advisoryKey, quoteTable } from "./postgres-sql.js";
+
+export const DEFAULT_PG_TABLE = "arca_kv_store";
+export const DEFAULT_PG_MAX_PARALLEL = 128;
+
+export interface PostgresOptions {
+  connectionUrl: string;
+  table?: string;
+  maxParallel?: number;
+  /**
+   * Several servers may share the table. Off: this server holds a session advisory lock for as long as it
+   * runs and refuses to start beside another, because servers without HA do not see each other's writes.
+   */
+  haEnabled?: boolean;
+  /** Reports connection errors of idle pooled connections (message only, never the URL). */
+  onError?: (message: string) => void;
+}
+
+/** A connection URL fit for logs and errors: the password (and any query password) replaced. */
+export function redactConnectionUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "redacted";
+    for (const key of [...u.searchParams.keys()]) if (/pass/i.test(key)) u.searchParams.set(key, "redacted");
+    return u.toString();
+  } catch {
+    return "(unparsable connection_url)";
+  }
+}
+
+interface Job {
+  fn: (txn: KeyValueTxn) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+/** Errors leave this module without the connection URL (the driver may quote host or user, never the password). */
+function storageError(err: unknown, password: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`postgresql storage: ${password ? message.split(password).join("redacted") : message}`);
+}
+
+export class PostgresStorage implements Storage {
+  readonly type = "postgresql";
+  private readonly t: string;
+  private queue: Job[] = [];
+  private draining = false;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly table: string,
+    private readonly password: string,
+    private readonly writeLockKey: string,
+    private exclusive: pg.PoolClient | undefined,
+  ) {
+    this.t = quoteTable(table);
+  }
+
+  /** Connects, creates or migrates the schema, and (without HA) claims the table for this server. */
+  static async open(opts: PostgresOptions): Promise<PostgresStorage> {
+    const table = opts.table ?? DEFAULT_PG_TABLE;
+    quoteTable(table);
+    let password = "";
+    try {
+      password = decodeURIComponent(new URL(opts.connectionUrl).password);
+    } catch {
+      // pg parses forms URL does not (e.g. a unix socket host); the message redaction then has nothing to hide.
+    }
+    const pool = new pg.Pool({ connectionString: opts.connectionUrl, max: opts.maxParallel ?? DEFAULT_PG_MAX_PARALLEL });
+    pool.on("error", (err) => opts.onError?.(storageError(err, password).message));
+    let exclusive: pg.PoolClient | undefined;
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client, table);
+      } finally {
+        client.release();
+      }
+      if (!opts.haEnabled) {
+        exclusive = await pool.connect();
+        const { rows } = await exclusive.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [advisoryKey(table, "single-node")]);
+        if (!rows[0]?.ok) {
+          throw new Error(`another Arca server uses table "${table}"; servers sharing a table need ha_enabled = "true"`);
+        }
+      }
+    } catch (err) {
+      exclusive?.release(true);
+      await pool.end().catch(() => undefined);
+      throw storageError(err, password);
+    }
+    return new PostgresStorage(pool, table, password, advisoryKey(table, "write"), exclusive);
+  }
+
+  private range(q: Queryable, start: string, end: string | undefined, limit: number): Promise<string[]> {
+    const sql =
+      end === undefined
+        ? `SELECT key FROM ${this.t} WHERE key >= $1 ORDER BY key LIMIT $2`
+        : `SELECT key FROM ${this.t} WHERE key >= $1 AND key < $3 ORDER BY key LIMIT $2`;
+    const params = end === undefined ? [start, limit] : [start, limit, end];
+    return q.query<{ key: string }>(sql, params).then((r) => r.rows.map((row) => row.key));
+  }
+
+  private async getWith(q: Queryable, key: string): Promise<Buffer | undefined> {
+    assertValidKey(key);
+    const { rows } = await q.query<{ value: Buffer }>(`SELECT value FROM ${this.t} WHERE key = $1`, [key]);
+    return rows[0]?.value;
+  }
+
+  private listWith(q: Queryable, prefix: string, opts: ListOptions): Promise<string[]> {
+    return listLevelAsync((start, end, limit) => this.range(q, start, end, limit), prefix, opts);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await this.getWith(this.pool, key);
+    } catch (err) {
+      throw err instanceof ArcaError ? err : storageError(err, this.password);
+    }
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<string[]> {
+    try {
+      return await this.listWith(this.pool, prefix, opts);
+    } catch (err) {
+      throw storageError(err, this.password);
+    }
+  }
+
+  async put(key: string, value: Buffer): Promise<void> {
+    assertValidKey(key);
+    return this.transaction(async (txn) => txn.put(key, value));
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    return this.transaction(async (txn) => txn.delete(key));
+  }
+
+  transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("storage is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Defer to the end of this turn so that concurrent writers share one commit.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      await this.runBatch(batch);
+    }
+    this.draining = false;
+  }
+
+  private makeTxn(client: pg.PoolClient): { txn: KeyValueTxn; end: () => void } {
+    let open = true;
+    const check = (): void => {
+      if (!open) throw new Error("transaction already ended");
+    };
+    const txn: KeyValueTxn = {
+      get: async (key) => {
+        check();
+        return this.getWith(client, key);
+      },
+      list: async (prefix, opts = {}) => {
+        check();
+        return this.listWith(client, prefix, opts);
+      },
+      put: async (key, value) => {
+        check();
+        assertValidKey(key);
+        await client.query(`INSERT INTO ${this.t} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
+      },
+      delete: async (key) => {
+        check();
+        assertValidKey(key);
+        await client.query(`DELETE FROM ${this.t} WHERE key = $1`, [key]);
+      },
+    };
+    return { txn, end: () => (open = false) };
+  }
+
+  private async runBatch(batch: Job[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      const e = storageError(err, this.password);
+      for (const job of batch) job.reject(e);
+      return;
+    }
+    let broken = false;
+    try {
+      const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.writeLockKey})`);
+      for (const job of batch) {
+        const { txn, end } = this.makeTxn(client);
+        await client.query("SAVEPOINT job");
+        try {
+          const value = await job.fn(txn);
+          await client.query("RELEASE SAVEPOINT job");
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          await client.query("ROLLBACK TO SAVEPOINT job");
+          await client.query("RELEASE SAVEPOINT job");
+          outcomes.push({ ok: false, value: err });
+        } finally {
+          end();
+        }
+      }
+      await client.query("COMMIT");
+      batch.forEach((job, i) => {
+        const o = outcomes[i];
+        if (o.ok) job.resolve(o.value);
+        else job.reject(o.value);
+      });
+    } catch (err) {
+      // The connection failed or the commit did: nothing of the batch is acknowledged.
+      broken = true;
+      await client.query("ROLLBACK").catch(() => undefined);
+      const e = storageError(err, this.password);
+      for (const job of batch) job.reject(e);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    this.exclusive?.release(true);
+    this.exclusive = undefined;
+    await this.pool.end();
+  }
+}
