@@ -18,7 +18,7 @@
 import pg from "pg";
 import { ArcaError } from "../common/errors.js";
 import { listLevelAsync } from "./list-level.js";
-import { assertValidKey, type KeyValueTxn, type ListOptions, type Storage } from "./storage.js";
+import { assertValidKey, type KeyValueTxn, type ListOptions, type Storage, type StorageEntry } from "./storage.js";
 import { migrate } from "./postgres-migrations.js";
 import { advisoryKey, quoteTable } from "./postgres-sql.js";
 
@@ -49,6 +49,9 @@ export function redactConnectionUrl(url: string): string {
     return "(unparsable connection_url)";
   }
 }
+
+/** Entries read per query while streaming a snapshot. */
+const SNAPSHOT_PAGE = 500;
 
 interface Job {
   fn: (txn: KeyValueTxn) => Promise<unknown>;
@@ -148,6 +151,41 @@ export class PostgresStorage implements Storage {
       return await this.listWith(this.pool, prefix, opts);
     } catch (err) {
       throw storageError(err, this.password);
+    }
+  }
+
+  /** One REPEATABLE READ transaction on a connection of its own, read in pages. */
+  async *entries(): AsyncIterable<StorageEntry> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storageError(err, this.password);
+    }
+    let broken = false;
+    let inTransaction = false;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      inTransaction = true;
+      let after: string | undefined;
+      for (;;) {
+        const { rows } =
+          after === undefined
+            ? await client.query<StorageEntry>(`SELECT key, value FROM ${this.t} ORDER BY key LIMIT ${SNAPSHOT_PAGE}`)
+            : await client.query<StorageEntry>(`SELECT key, value FROM ${this.t} WHERE key > $1 ORDER BY key LIMIT ${SNAPSHOT_PAGE}`, [after]);
+        yield* rows;
+        if (rows.length < SNAPSHOT_PAGE) break;
+        after = rows[rows.length - 1].key;
+      }
+      await client.query("COMMIT");
+      inTransaction = false;
+    } catch (err) {
+      broken = true;
+      throw storageError(err, this.password);
+    } finally {
+      // Also reached when the consumer stops early: the read transaction is ended before reuse.
+      if (inTransaction && !broken) await client.query("ROLLBACK").catch(() => undefined);
+      client.release(broken);
     }
   }
 

@@ -41,8 +41,19 @@ export interface KeyValueStore extends KeyValueReader, KeyValueWriter {
   transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T>;
 }
 
+export interface StorageEntry {
+  key: string;
+  value: Buffer;
+}
+
 export interface Storage extends KeyValueStore {
   readonly type: string;
+  /**
+   * Every entry, in key (byte) order, read in one read transaction: writes that commit while the
+   * iteration runs are not seen, so the result is one consistent state (storage snapshots). Breaking out
+   * of the loop ends the transaction.
+   */
+  entries(): AsyncIterable<StorageEntry>;
   close(): Promise<void>;
 }
 

@@ -14,6 +14,7 @@ import { wrappingPaths } from "./path-wrapping.js";
 import { generateRootPaths } from "./path-generate-root.js";
 import { managedKeyPaths } from "./path-managed-keys.js";
 import { sealPaths } from "./path-seal.js";
+import { storagePaths } from "./path-storage.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
@@ -29,7 +30,7 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Cor
       ...namespacePaths(ns, core),
       ...wrappingPaths(ns),
       ...managedKeyPaths(ns, core),
-      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core)] : []),
+      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core), ...storagePaths(core)] : []),
     ],
     // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full
     // (vault/logical_system.go PathsSpecial.Root), so a policy written for OpenBao grants no more here,
