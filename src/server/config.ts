@@ -24,6 +24,7 @@ import { pinExposureWarnings, pinSourcesOf } from "./pin-exposure.js";
 import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
 import { isPlainTableName } from "../storage/postgres-sql.js";
+import type { SnapshotSchedule } from "./scheduled-snapshots.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -89,6 +90,8 @@ export interface ServerConfig {
   hsms: HsmBlockConfig[];
   /** The `limits` block: only the settings written; the rest take the core's defaults. */
   limits?: Partial<InputLimits>;
+  /** The `snapshots` block: scheduled storage snapshots to a directory. */
+  snapshots?: SnapshotSchedule;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
 }
@@ -120,6 +123,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "seal",
   "hsm",
   "limits",
+  "snapshots",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -225,11 +229,13 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   const hsms = parseHsmBlocks(doc, bad);
 
   const limits = parseLimits(doc, bad);
+  const snapshots = parseSnapshots(doc, bad);
 
   return {
     storage,
     listeners,
     ...optional("limits", limits),
+    ...optional("snapshots", snapshots),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -390,6 +396,22 @@ function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined
     out[key] = v;
   }
   return out;
+}
+
+/** `snapshots { directory = "…", interval = "1h", retain = 24 }`. */
+function parseSnapshots(doc: HclObject, bad: Bad): SnapshotSchedule | undefined {
+  const blocks = hclBlocks(doc, "snapshots", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("snapshots", "only one snapshots block is allowed");
+  const b = blocks[0].body;
+  checkHclKeys(b, ["directory", "interval", "retain"], "snapshots");
+  const directory = hclString(b, "directory", "snapshots.directory");
+  if (!directory) return bad("snapshots.directory", "is required");
+  const intervalSeconds = duration(b, "interval", bad, "snapshots.interval") ?? 3600;
+  if (intervalSeconds < 60) bad("snapshots.interval", "must be at least 1m");
+  const retain = hclNumber(b, "retain", "snapshots.retain") ?? 24;
+  if (!Number.isSafeInteger(retain) || retain < 1) bad("snapshots.retain", "must be a whole number of at least 1");
+  return { directory, intervalSeconds, retain };
 }
 
 function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {

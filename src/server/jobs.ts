@@ -25,6 +25,7 @@ import type { Core } from "../core/core.js";
 import type { Namespace } from "../core/namespaces/namespace.js";
 import { routePath } from "../core/mounts.js";
 import type { Logger } from "./log.js";
+import { runSnapshotSchedule, type SnapshotSchedule } from "./scheduled-snapshots.js";
 
 export const DEFAULT_JOB_INTERVAL_MS = 60_000;
 
@@ -36,6 +37,8 @@ export interface JobsOptions {
    * so a test that wants to see one happen moves this clock instead of waiting.
    */
   now?: () => Date;
+  /** The config's `snapshots` block: scheduled storage snapshots. */
+  snapshots?: SnapshotSchedule;
 }
 
 export interface JobScheduler {
@@ -107,6 +110,8 @@ export function startJobs(core: Core, logger: Logger, opts: JobsOptions = {}): J
     { name: "token-expiration", run: revokeExpiredTokens },
     { name: "mount-periodic", run: runPeriodicHooks },
   ];
+  const snapshots = opts.snapshots;
+  if (snapshots) jobs.push({ name: "storage-snapshot", run: async (c, at, log) => void (await runSnapshotSchedule(c, snapshots, at, log)) });
 
   const runAll = async (): Promise<void> => {
     // One job failing does not keep the others from running.

@@ -118,7 +118,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   for (const l of listeners) logger.info({ address: l.url }, "listening");
-  const jobs = startJobs(core, logger, opts.jobs);
+  const jobs = startJobs(core, logger, { ...opts.jobs, ...(config.snapshots ? { snapshots: config.snapshots } : {}) });
   return {
     core,
     listeners,
