@@ -279,7 +279,7 @@ function parseStorage(block: HclBlock, bad: Bad): StorageConfig {
       checkHclKeys(b, ["connection_url", "table", "ha_enabled", "ha_table", "max_parallel", "max_idle_connections", "skip_create_table"], field);
       const identifier = (key: string): string | undefined => {
         const v = hclString(b, key, `${field}.${key}`);
-        if (v !== undefined && !isPlainTableName(v)) bad(`${field}.${key}`, "must be a plain identifier (letters, digits, _; at most 56)");
+        if (v !== undefined && !isPlainTableName(v)) bad(`${field}.${key}`, "must be a plain identifier (letters, digits, _; at most 54)");
         return v;
       };
       const maxParallel = hclNumber(b, "max_parallel", `${field}.max_parallel`);

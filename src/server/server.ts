@@ -146,6 +146,8 @@ export interface DevOptions {
   devHsm?: string;
   /** The config file's `limits` block (tests lower or raise them). */
   limits?: ServerConfig["limits"];
+  /** Storage other than the SQLite file in the data dir (benches compare backends). */
+  storage?: StorageConfig;
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -158,7 +160,7 @@ export const DEV_SEAL_KEY_LABEL = "arca-dev-seal";
 export async function startDevServer(opts: DevOptions = {}): Promise<RunningServer> {
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "arca-dev-"));
   const config: ServerConfig = {
-    storage: { type: "sqlite", path: join(dir, "arca.db") },
+    storage: opts.storage ?? { type: "sqlite", path: join(dir, "arca.db") },
     listeners: [{ type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
     ui: false,
     logLevel: "info",

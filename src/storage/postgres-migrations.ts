@@ -12,6 +12,8 @@ type Step = (t: string, table: string) => string;
 const STEPS: readonly Step[] = [
   // 1: the key space. "C" collation: byte order, as SQLite and the list paging expect.
   (t) => `CREATE TABLE IF NOT EXISTS ${t} (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)`,
+  // 2: the change feed of HA: one row per committed write batch, in commit order (postgres-change-feed.ts).
+  (_t, table) => `CREATE TABLE IF NOT EXISTS ${quoteTable(`${table}_changes`)} (seq BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, keys TEXT[] NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())`,
 ];
 
 export const PG_SCHEMA_VERSION = STEPS.length;

@@ -4,13 +4,13 @@ import { ArcaError } from "../common/errors.js";
 
 /** Table names are interpolated into SQL, so only plain identifiers are accepted. */
 export function isPlainTableName(name: string): boolean {
-  // 56, not PostgreSQL's 63: the schema table's name adds "_schema".
-  return /^[A-Za-z_][A-Za-z0-9_]{0,55}$/.test(name);
+  // 54, not PostgreSQL's 63: the companion tables add "_schema" and "_changes".
+  return /^[A-Za-z_][A-Za-z0-9_]{0,53}$/.test(name);
 }
 
 export function quoteTable(name: string, field = "table"): string {
   if (!isPlainTableName(name)) {
-    throw new ArcaError("invalid_request", `${field} must be a plain identifier (letters, digits, _; at most 56)`);
+    throw new ArcaError("invalid_request", `${field} must be a plain identifier (letters, digits, _; at most 54)`);
   }
   return `"${name}"`;
 }

@@ -74,6 +74,101 @@ describe.skipIf(!available)("postgresql storage", () => {
     expect(redactConnectionUrl(pg.url)).toContain("redacted");
   });
 
+  describe("change feed (HA)", () => {
+    const open = (table: string): Promise<PostgresStorage> => PostgresStorage.open({ connectionUrl: pg.url, table, haEnabled: true });
+    const next = (s: PostgresStorage): Promise<readonly string[] | "all"> =>
+      new Promise((resolve) => {
+        const stop = s.watchRemoteChanges((keys) => {
+          stop();
+          resolve(keys);
+        });
+      });
+
+    it("tells the other servers on the table which keys committed, not the writer, and nothing rolled back", async () => {
+      const a = await open("feed_t");
+      const b = await open("feed_t");
+      const heardByA: Array<readonly string[] | "all"> = [];
+      a.watchRemoteChanges((k) => heardByA.push(k));
+      try {
+        const got = next(b);
+        await Promise.allSettled([
+          a.put("x/1", Buffer.from("1")),
+          a.transaction(async (tx) => {
+            await tx.put("x/2", Buffer.from("2"));
+            await tx.delete("x/3");
+          }),
+          a.transaction(async (tx) => {
+            await tx.put("x/rolled-back", Buffer.from("no"));
+            throw new Error("abort");
+          }),
+        ]);
+        expect([...((await got) as string[])].sort()).toEqual(["x/1", "x/2", "x/3"]);
+        const back = next(a);
+        await b.put("y", Buffer.from("from b"));
+        expect(await back).toEqual(["y"]);
+        expect(heardByA).toEqual([["y"]]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it("catches up by sequence number after its connection is lost", async () => {
+      const a = await open("catchup_t");
+      const b = await open("catchup_t");
+      const heard: string[] = [];
+      b.watchRemoteChanges((keys) => {
+        if (keys !== "all") heard.push(...keys);
+      });
+      try {
+        const reconnect = b.dropFeedConnectionForTest();
+        // Written while b is not listening: no notification reaches it, only the catch-up can.
+        for (let i = 0; i < 5; i++) await a.put(`missed/${i}`, Buffer.from("v"));
+        await new Promise((r) => setTimeout(r, 100));
+        expect(heard).toEqual([]);
+        reconnect();
+        const deadline = Date.now() + 10_000;
+        while (heard.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(heard).toEqual(["missed/0", "missed/1", "missed/2", "missed/3", "missed/4"]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it("reports everything changed when the rows it missed were pruned", async () => {
+      const a = await open("pruned_t");
+      const b = await open("pruned_t");
+      const heard: Array<readonly string[] | "all"> = [];
+      b.watchRemoteChanges((keys) => heard.push(keys));
+      try {
+        const reconnect = b.dropFeedConnectionForTest();
+        await a.put("p/1", Buffer.from("v"));
+        await a.put("p/2", Buffer.from("v"));
+        pg.psql(`DELETE FROM pruned_t_changes WHERE keys = ARRAY['p/1']`);
+        reconnect();
+        const deadline = Date.now() + 10_000;
+        while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(heard).toEqual(["all"]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it("lets several servers share the table when HA is on", async () => {
+      const a = await open("shared_t");
+      const b = await open("shared_t");
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).transaction(async (tx) => {
+        const n = Number((await tx.get("ctr"))?.toString() ?? "0");
+        await tx.put("ctr", Buffer.from(String(n + 1)));
+      })));
+      expect((await b.get("ctr"))?.toString()).toBe("20");
+      await a.close();
+      await b.close();
+    });
+  });
+
   it("refuses table names that are not plain identifiers", async () => {
     await expect(PostgresStorage.open({ connectionUrl: pg.url, table: 'x"; DROP TABLE y; --' })).rejects.toThrow(/plain identifier/);
   });

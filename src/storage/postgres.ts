@@ -18,7 +18,9 @@
 import pg from "pg";
 import { ArcaError } from "../common/errors.js";
 import { listLevelAsync } from "./list-level.js";
-import { assertValidKey, type KeyValueTxn, type ListOptions, type Storage, type StorageEntry } from "./storage.js";
+import { randomUUID } from "node:crypto";
+import { assertValidKey, type KeyValueTxn, type ListOptions, type RemoteChangeListener, type Storage, type StorageEntry } from "./storage.js";
+import { ChangeFeed, pruneChangesSql, recordChangeSql } from "./postgres-change-feed.js";
 import { migrate } from "./postgres-migrations.js";
 import { advisoryKey, quoteTable } from "./postgres-sql.js";
 
@@ -73,6 +75,11 @@ export class PostgresStorage implements Storage {
   private queue: Job[] = [];
   private draining = false;
   private closed = false;
+  /** This server's name in the change feed (HA only). */
+  readonly node = randomUUID();
+  private feed: ChangeFeed | undefined;
+  private readonly listeners = new Set<RemoteChangeListener>();
+  private batches = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -80,6 +87,7 @@ export class PostgresStorage implements Storage {
     private readonly password: string,
     private readonly writeLockKey: string,
     private exclusive: pg.PoolClient | undefined,
+    private readonly haEnabled: boolean,
   ) {
     this.t = quoteTable(table);
   }
@@ -116,7 +124,43 @@ export class PostgresStorage implements Storage {
       await pool.end().catch(() => undefined);
       throw storageError(err, password);
     }
-    return new PostgresStorage(pool, table, password, advisoryKey(table, "write"), exclusive);
+    const storage = new PostgresStorage(pool, table, password, advisoryKey(table, "write"), exclusive, opts.haEnabled ?? false);
+    if (opts.haEnabled) {
+      storage.feed = new ChangeFeed({
+        connectionUrl: opts.connectionUrl,
+        table,
+        node: storage.node,
+        onChange: (keys) => storage.notify(keys),
+        onError: (message) => opts.onError?.(storageError(new Error(message), password).message),
+      });
+      try {
+        await storage.feed.start();
+      } catch (err) {
+        await storage.close();
+        throw storageError(err, password);
+      }
+    }
+    return storage;
+  }
+
+  /** Listeners of other servers' commits; only HA storage has a change feed to call them. */
+  watchRemoteChanges(listener: RemoteChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(keys: readonly string[] | "all"): void {
+    for (const l of this.listeners) l(keys);
+  }
+
+  /** The change feed's position (tests). */
+  get feedSeq(): bigint {
+    return this.feed?.seq ?? 0n;
+  }
+
+  /** Cuts the change feed's connection, as a network failure would; reconnects when the result is called (tests). */
+  dropFeedConnectionForTest(): () => void {
+    return this.feed?.dropConnectionForTest() ?? (() => undefined);
   }
 
   private range(q: Queryable, start: string, end: string | undefined, limit: number): Promise<string[]> {
@@ -220,7 +264,7 @@ export class PostgresStorage implements Storage {
     this.draining = false;
   }
 
-  private makeTxn(client: pg.PoolClient): { txn: KeyValueTxn; end: () => void } {
+  private makeTxn(client: pg.PoolClient, written: Set<string>): { txn: KeyValueTxn; end: () => void } {
     let open = true;
     const check = (): void => {
       if (!open) throw new Error("transaction already ended");
@@ -238,11 +282,13 @@ export class PostgresStorage implements Storage {
         check();
         assertValidKey(key);
         await client.query(`INSERT INTO ${this.t} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
+        written.add(key);
       },
       delete: async (key) => {
         check();
         assertValidKey(key);
         await client.query(`DELETE FROM ${this.t} WHERE key = $1`, [key]);
+        written.add(key);
       },
     };
     return { txn, end: () => (open = false) };
@@ -261,12 +307,15 @@ export class PostgresStorage implements Storage {
     try {
       const outcomes: Array<{ ok: boolean; value: unknown }> = [];
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.writeLockKey})`);
+      const changed = new Set<string>();
       for (const job of batch) {
-        const { txn, end } = this.makeTxn(client);
+        const written = new Set<string>();
+        const { txn, end } = this.makeTxn(client, written);
         await client.query("SAVEPOINT job");
         try {
           const value = await job.fn(txn);
           await client.query("RELEASE SAVEPOINT job");
+          for (const key of written) changed.add(key);
           outcomes.push({ ok: true, value });
         } catch (err) {
           await client.query("ROLLBACK TO SAVEPOINT job");
@@ -275,6 +324,11 @@ export class PostgresStorage implements Storage {
         } finally {
           end();
         }
+      }
+      if (this.haEnabled && changed.size > 0) {
+        // Part of the same transaction: other servers hear of the keys exactly when they commit.
+        await client.query(recordChangeSql(this.table), [this.node, [...changed]]);
+        if (++this.batches % 1000 === 0) await client.query(pruneChangesSql(this.table));
       }
       await client.query("COMMIT");
       batch.forEach((job, i) => {
@@ -297,6 +351,8 @@ export class PostgresStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    await this.feed?.close();
+    this.listeners.clear();
     this.exclusive?.release(true);
     this.exclusive = undefined;
     await this.pool.end();

@@ -46,6 +46,9 @@ export interface StorageEntry {
   value: Buffer;
 }
 
+/** Keys another server committed ("all": unknown, after a long disconnection), for cache invalidation. */
+export type RemoteChangeListener = (keys: readonly string[] | "all") => void;
+
 export interface Storage extends KeyValueStore {
   readonly type: string;
   /**
@@ -54,6 +57,11 @@ export interface Storage extends KeyValueStore {
    * of the loop ends the transaction.
    */
   entries(): AsyncIterable<StorageEntry>;
+  /**
+   * Shared storage only (HA): calls `listener` with the keys other servers commit, soon after each commit.
+   * Returns the unsubscribe function. Absent on storage only one server uses.
+   */
+  watchRemoteChanges?(listener: RemoteChangeListener): () => void;
   close(): Promise<void>;
 }
 
