@@ -40,8 +40,13 @@ describe.skipIf(!available)("server on postgresql storage", () => {
     expect(log).not.toContain(pg.password);
   });
 
-  it("refuses a config without a connection URL, and ha_enabled until HA is available", async () => {
+  it("refuses a config without a connection URL, and a second server on a table without ha_enabled", async () => {
     await expect(freshServer({ type: "postgresql" })).rejects.toThrow(ConfigError);
-    await expect(freshServer({ type: "postgresql", connectionUrl: pg.url, haEnabled: true })).rejects.toThrow(/ha_enabled/);
+    const first = await freshServer({ type: "postgresql", connectionUrl: pg.url, table: "single_srv" });
+    try {
+      await expect(freshServer({ type: "postgresql", connectionUrl: pg.url, table: "single_srv" })).rejects.toThrow(/ha_enabled/);
+    } finally {
+      await first.stop();
+    }
   });
 });

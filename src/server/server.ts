@@ -12,7 +12,7 @@ import type { ReconnectPolicy } from "../hsm/token.js";
 import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
 import { SealConfigError } from "../seal/pkcs11.js";
 import { SqliteStorage } from "../storage/sqlite.js";
-import { openPostgres } from "./postgres-storage.js";
+import { openPostgres, startHa, type RunningHa } from "./postgres-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
@@ -118,7 +118,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   for (const l of listeners) logger.info({ address: l.url }, "listening");
-  const jobs = startJobs(core, logger, { ...opts.jobs, ...(config.snapshots ? { snapshots: config.snapshots } : {}) });
+  let ha: RunningHa | undefined;
+  try {
+    ha = await startHa(core, config.storage, config.apiAddr ?? listeners[0]?.url ?? "", logger);
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await release();
+    throw err;
+  }
+  const jobs = startJobs(core, logger, {
+    ...opts.jobs,
+    ...(config.snapshots ? { snapshots: config.snapshots } : {}),
+    ...(ha ? { isActive: () => ha.isActive() } : {}),
+  });
   return {
     core,
     listeners,
@@ -128,6 +140,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     stop: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       await jobs.stop();
+      await ha?.stop();
       await release();
     },
   };

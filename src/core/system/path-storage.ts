@@ -1,5 +1,5 @@
 /**
- * sys/storage/snapshot (GET, sudo): the storage snapshot, streamed from one read transaction. Restoring
+ * sys/ha-status: the HA nodes. sys/storage/snapshot (GET, sudo): the storage snapshot, streamed from one read transaction. Restoring
  * (POST) is answered by the wire format before the pipeline, because the server it restores into is
  * uninitialised and has no token to check (http/vault/sys-raw.ts).
  */
@@ -11,6 +11,23 @@ export const SNAPSHOT_PATH = "storage/snapshot";
 
 export function storagePaths(core: Core): PathSpec[] {
   return [
+    definePath({
+      pattern: "ha-status",
+      synopsis: "The servers sharing this storage and which one holds background work (HA).",
+      operations: {
+        read: async () => ({
+          data: {
+            nodes: (core.ha?.nodes ?? []).map((n) => ({
+              hostname: n.node,
+              api_address: n.apiAddr,
+              cluster_address: "",
+              active_node: n.active,
+              last_echo: n.lastEcho.toISOString(),
+            })),
+          },
+        }),
+      },
+    }),
     definePath({
       pattern: SNAPSHOT_PATH,
       sudo: true,

@@ -182,7 +182,19 @@ async function health(core: Core, query: URLSearchParams, head: boolean, token: 
 
 async function leader(core: Core): Promise<RawResult> {
   if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
-  return { status: 200, body: { ha_enabled: false, is_self: false, active_time: "0001-01-01T00:00:00Z", leader_address: "", leader_cluster_address: "", performance_standby: false, performance_standby_last_remote_wal: 0 } };
+  const ha = core.ha;
+  return {
+    status: 200,
+    body: {
+      ha_enabled: ha !== undefined,
+      is_self: ha?.active ?? false,
+      active_time: ha?.activeSince?.toISOString() ?? "0001-01-01T00:00:00Z",
+      leader_address: ha?.leader?.apiAddr ?? "",
+      leader_cluster_address: "",
+      performance_standby: false,
+      performance_standby_last_remote_wal: 0,
+    },
+  };
 }
 
 export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"]);
