@@ -5,13 +5,15 @@
  *   - the barrier's entry cache (and a sealable namespace's own barrier), by key;
  *   - a namespace's token cache (`sys/token/…`) and policy cache (`sys/policy/acl/<name>`);
  *   - the engine mounted at `logical/<uuid>/` or `auth/<uuid>/`, through its `invalidate(key)` hook;
- *   - key custody's ownership records (`core/key-owners/…`, `core/managed-keys/…`).
+ *   - key custody's ownership records (`core/key-owners/…`, `core/managed-keys/…`);
+ *   - the seal configuration and wrapped root-key copies (`core/seal-config`, `core/seal/…`).
  *
  * What unsealing builds from storage (keyring, mount tables, namespaces, audit devices) is rebuilt by
  * loading it again (Core.reloadFromStorage): such writes are rare operator actions, and a reload is the
  * one way to be sure nothing built from the old state survives. "all" (what changed is unknown) does
  * the same after dropping every cache.
  */
+import { SEAL_CONFIG_PATH, SEAL_PREFIX } from "../seal/seal.js";
 import type { Core } from "./core.js";
 import type { Namespace } from "./namespaces/namespace.js";
 
@@ -52,7 +54,11 @@ async function invalidateKey(core: Core, key: string): Promise<void> {
 
 /** Applies one notification of remote commits; callers serialise calls (see watchRemote). */
 export async function applyRemoteChanges(core: Core, keys: readonly string[] | "all"): Promise<void> {
-  if (core.sealed) return; // nothing cached while sealed; unsealing reads everything fresh
+  const sealChanged = keys === "all" || keys.some((k) => k === SEAL_CONFIG_PATH || k.startsWith(SEAL_PREFIX));
+  // Nothing is cached while sealed; unsealing reads everything fresh.
+  if (core.sealed) return;
+  // Rekey or seal migration on another server: the seal configuration and wrapped copies are read again.
+  if (sealChanged) await core.seal.loadConfig();
   if (keys === "all" || keys.some((k) => STRUCTURAL.test(k))) {
     core.barrier.invalidateAll();
     await core.reloadFromStorage();

@@ -106,3 +106,4 @@ describe.skipIf(!available)("HA: several servers on one PostgreSQL table", () =>
     else b = replacement;
   });
 });
+
