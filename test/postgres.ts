@@ -38,6 +38,10 @@ export function postgresAvailable(): boolean {
 export const POSTGRES_SKIP_REASON = `PostgreSQL not installed (${INITDB}); PostgreSQL tests skipped`;
 
 export interface PgCluster {
+  /** Data directory of the cluster (replication: the standby's copy). */
+  data: string;
+  /** pg_ctl promote (a standby becomes a primary). */
+  promote(): void;
   /** postgresql://arca:<password>@127.0.0.1:<port>/postgres */
   url: string;
   password: string;
@@ -53,6 +57,8 @@ export interface PgCluster {
 export interface PgClusterOptions {
   /** fsync on (benches measuring durable writes); off by default to spare the shared test machine. */
   durable?: boolean;
+  /** Start as a streaming-replication standby of this cluster (pg_basebackup -R), for DR drills. */
+  standbyOf?: PgCluster;
 }
 
 async function freePort(): Promise<number> {
@@ -87,11 +93,23 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
   if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o700);
   const data = join(dir, "data");
-  const password = randomBytes(12).toString("hex");
+  // A standby is a copy of its primary: same users, same password.
+  const password = opts.standbyOf?.password ?? randomBytes(12).toString("hex");
   const pwfile = join(dir, "pw");
   writeFileSync(pwfile, password, { mode: 0o600 });
   if (owner) chownSync(pwfile, owner.uid, owner.gid);
-  run(owner, INITDB, ["-D", data, "-U", "arca", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"]);
+  const primary = opts.standbyOf;
+  if (primary) {
+    // A physical copy that follows the primary (standby.signal + primary_conninfo written by -R).
+    const res = spawnSync(join(BIN_DIR, "pg_basebackup"), ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "arca", "-D", data, "-R", "-X", "stream", "--no-sync"], {
+      encoding: "utf8",
+      ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      env: { ...process.env, PGPASSWORD: primary.password, PGAPPNAME: "standby" },
+    });
+    if (res.status !== 0) throw new Error(`pg_basebackup failed: ${res.stderr}`);
+  } else {
+    run(owner, INITDB, ["-D", data, "-U", "arca", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"]);
+  }
   rmSync(pwfile);
   const port = await freePort();
   const settings = [
@@ -128,6 +146,8 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
     password,
     port,
     dir,
+    data,
+    promote: () => void run(owner, PG_CTL, ["promote", "-D", data, "-w", "-t", "30"]),
     createDatabase: (name) => {
       psql(`CREATE DATABASE "${name}"`);
       return urlFor(name);

@@ -104,6 +104,9 @@ export class PostgresStorage implements Storage {
     }
     const pool = new pg.Pool({ connectionString: opts.connectionUrl, max: opts.maxParallel ?? DEFAULT_PG_MAX_PARALLEL });
     pool.on("error", (err) => opts.onError?.(storageError(err, password).message));
+    // A connection that dies while checked out emits "error" on its client, which nobody else listens to:
+    // unhandled, it would end the process. The query under way rejects on its own; this only reports.
+    pool.on("connect", (client) => client.on("error", (err) => opts.onError?.(storageError(err, password).message)));
     let exclusive: pg.PoolClient | undefined;
     try {
       const client = await pool.connect();
