@@ -136,6 +136,8 @@ export class Core {
   clusterId = "";
   /** Set by the server when several servers share the storage (HA). */
   ha: HaState | undefined;
+  /** A reloadFromStorage under way. */
+  private reloading: Promise<void> | undefined;
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   readonly limits: Readonly<InputLimits>;
@@ -327,8 +329,12 @@ export class Core {
   async reloadFromStorage(): Promise<void> {
     if (!this.rootKey) return;
     const rootKey = Buffer.from(this.rootKey);
-    await this.sealNow();
-    await this.unsealWithRootKey(rootKey);
+    const reload = (async () => {
+      await this.sealNow();
+      await this.unsealWithRootKey(rootKey);
+    })();
+    this.reloading = reload.finally(() => (this.reloading = undefined));
+    await reload;
   }
 
   /** Stops background seal work, seals, and releases the seals' HSM sessions (server stop). */
@@ -518,6 +524,8 @@ export class Core {
    * `namespaceHeader` is X-Vault-Namespace; with the path it decides the namespace the request runs in.
    */
   async handleRequest(req: Request, namespaceHeader?: string): Promise<Response | undefined> {
+    // A reload (HA) seals and unseals in place: requests arriving meanwhile wait for it, not fail.
+    if (this.reloading) await this.reloading.catch(() => undefined);
     if (this.sealed) throw sealedError();
     let admitted: Admitted;
     try {

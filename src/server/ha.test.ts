@@ -67,6 +67,14 @@ describe.skipIf(!available)("HA: several servers on one PostgreSQL table", () =>
     console.log(`HA write on A → visible on B: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms (n=${latencies.length})`);
   });
 
+  it("requests arriving while a server reloads what unseal loads wait for it instead of failing", async () => {
+    await api(a.url, "PUT", "kv/data/during-reload", { token: root, body: { data: { v: "r" } } });
+    const reload = b.core.reloadFromStorage();
+    const reads = await Promise.all(Array.from({ length: 5 }, () => api(b.url, "GET", "kv/data/during-reload", { token: root })));
+    await reload;
+    expect(reads.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  });
+
   it("a policy change on one server takes effect on the other", async () => {
     await api(a.url, "PUT", "sys/policies/acl/reader", { token: root, body: { policy: `path "kv/data/other" { capabilities = ["read"] }` } });
     const created = await api(a.url, "POST", "auth/token/create", { token: root, body: { policies: ["reader"] } });
