@@ -4,6 +4,9 @@
  *
  *   npx tsx bench/kv.ts [--seconds 5] [--entries 1000000]
  *
+ * When PostgreSQL is installed (Debian's postgresql), the read and durable-write cases run again on a
+ * throwaway cluster (fsync on) in the same run, so the two backends are compared on the same machine.
+ *
  * With --entries N (> 10,000) it measures reads at 10,000 entries first, then grows the store to N
  * entries and measures again, printing RSS and the p99 ratio.
  */
@@ -14,6 +17,7 @@ import { startDevServer } from "../dist/server/server.js";
 import { createLogger } from "../dist/server/log.js";
 import { printTable, requireWrk, runWrk, type LoadResult } from "./wrk.js";
 import { startBareServer } from "./baseline.js";
+import { postgresAvailable, startPgCluster } from "../test/postgres.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -54,6 +58,31 @@ request = function()
   return wrk.format("POST", "/v1/secret/data/w/" .. math.random(0, 1000000000) .. "-" .. counter, headers, body)
 end`;
 
+/** The read and durable-write cases on PostgreSQL storage (a local cluster, fsync on). */
+async function postgresRows(base: number): Promise<LoadResult[]> {
+  const pg = await startPgCluster({ durable: true });
+  const dir = mkdtempSync(join(tmpdir(), "arca-bench-pg-"));
+  const arca = await startDevServer({
+    listenAddress: "127.0.0.1:0",
+    dataDir: dir,
+    storage: { type: "postgresql", connectionUrl: pg.url, maxParallel: 32 },
+    logger: createLogger("error", () => undefined),
+  });
+  try {
+    const token = arca.rootToken!;
+    const headers = { "X-Vault-Token": token };
+    await preload(arca.core, token, 0, base);
+    return [
+      await runWrk(`kv v2 read (${base} entries), postgresql`, arca.url, { connections, seconds, headers, lua: readLua(base) }),
+      await runWrk("kv v2 write (durable), postgresql", arca.url, { connections, seconds, headers, lua: writeLua }),
+    ];
+  } finally {
+    await arca.stop();
+    pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   requireWrk();
   const { url: bareUrl, server: bare } = await startBareServer();
@@ -73,6 +102,8 @@ async function main(): Promise<void> {
       await preload(arca.core, token, base, entries);
       rows.push(await runWrk(`kv v2 read (${entries} entries)`, arca.url, { connections, seconds, headers, lua: readLua(entries) }));
     }
+    if (postgresAvailable()) rows.push(...(await postgresRows(base)));
+    else console.log("PostgreSQL not installed: PostgreSQL cases skipped");
     console.log(`\nconcurrency ${connections}, ${seconds} s per case, wrk -t1 on loopback\n`);
     printTable(rows, baseline);
     const rss = process.memoryUsage().rss / 1024 / 1024;

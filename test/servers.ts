@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServer, startServer, type RunningServer } from "../src/server/server.js";
 import { createLogger } from "../src/server/log.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "../src/server/config.js";
+import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "../src/server/config.js";
 import type { KeyValueReader } from "../src/storage/storage.js";
 
 export const quietLogger = createLogger("error", () => undefined);
@@ -16,11 +16,11 @@ export async function devServer(): Promise<RunningServer> {
   return startDevServer({ listenAddress: "127.0.0.1:0", logger: quietLogger });
 }
 
-/** A fresh, uninitialised server on its own SQLite file. */
-export async function freshServer(): Promise<RunningServer & { dir: string }> {
+/** A fresh, uninitialised server on its own SQLite file (or on the storage given). */
+export async function freshServer(storage?: StorageConfig, logger = quietLogger): Promise<RunningServer & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "arca-test-"));
   const config: ServerConfig = {
-    storage: { type: "sqlite", path: join(dir, "arca.db") },
+    storage: storage ?? { type: "sqlite", path: join(dir, "arca.db") },
     listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
     ui: false,
     logLevel: "error",
@@ -30,7 +30,7 @@ export async function freshServer(): Promise<RunningServer & { dir: string }> {
     hsms: [],
     warnings: [],
   };
-  const server = await startServer(config, { logger: quietLogger });
+  const server = await startServer(config, { logger });
   return {
     ...server,
     dir,

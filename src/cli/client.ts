@@ -79,6 +79,8 @@ export interface RequestOptions {
   omitNamespace?: boolean;
   /** Overrides the configured token (login verifies a token before storing it). */
   token?: string;
+  /** A binary body sent as is (storage snapshots), instead of `body` as JSON. */
+  bytes?: Buffer;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -141,12 +143,31 @@ export class ArcaClient {
 
   /** Any status; throws only on transport failure. */
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
+    const res = await this.rawBytes(method, path, opts);
+    return { status: res.status, body: parseBody(res.bytes.toString("utf8"), res.status) };
+  }
+
+  /** A binary answer (storage snapshots); an error status throws ApiError with the server's message. */
+  async download(path: string, opts: RequestOptions = {}): Promise<Buffer> {
+    const res = await this.rawBytes("GET", path, opts);
+    if (res.status >= 400) {
+      const body = parseBody(res.bytes.toString("utf8"), res.status);
+      throw new ApiError(res.status, "GET", this.url(path, opts.query).toString(), errorsOf(body), body);
+    }
+    return res.bytes;
+  }
+
+  private async rawBytes(method: string, path: string, opts: RequestOptions): Promise<{ status: number; bytes: Buffer }> {
     const headers: Record<string, string> = { "X-Vault-Request": "true" };
     const token = opts.token ?? this.config.token;
     if (token) headers["X-Vault-Token"] = token;
     if (this.config.namespace && !opts.omitNamespace) headers["X-Vault-Namespace"] = this.config.namespace;
     let payload: Buffer | undefined;
-    if (opts.body !== undefined) {
+    if (opts.bytes !== undefined) {
+      payload = opts.bytes;
+      headers["Content-Type"] = opts.contentType ?? "application/octet-stream";
+      headers["Content-Length"] = String(payload.length);
+    } else if (opts.body !== undefined) {
       payload = Buffer.from(JSON.stringify(opts.body), "utf8");
       headers["Content-Type"] = opts.contentType ?? "application/json";
       headers["Content-Length"] = String(payload.length);
@@ -160,7 +181,7 @@ export class ArcaClient {
         url = redirectTarget(url, res.location);
         continue;
       }
-      return { status: res.status, body: parseBody(res.text, res.status) };
+      return { status: res.status, bytes: res.bytes };
     }
   }
 
@@ -202,7 +223,7 @@ export class ArcaClient {
     return res.body === undefined ? undefined : asSecret(res.body);
   }
 
-  private send(method: string, url: URL, headers: Record<string, string>, payload?: Buffer): Promise<{ status: number; text: string; location?: string }> {
+  private send(method: string, url: URL, headers: Record<string, string>, payload?: Buffer): Promise<{ status: number; bytes: Buffer; location?: string }> {
     const isHttps = url.protocol === "https:";
     if (!isHttps && url.protocol !== "http:") return Promise.reject(new TransportError(`unsupported address scheme "${url.protocol}" (use http:// or https://)`));
     const mod = isHttps ? https : http;
@@ -211,7 +232,7 @@ export class ArcaClient {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), location: res.headers.location }),
+          resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks), location: res.headers.location }),
         );
         res.on("error", (err) => reject(new TransportError(`${method} ${url.toString()}: ${err.message}`)));
       });

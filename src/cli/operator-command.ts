@@ -3,6 +3,7 @@ import { isRecord } from "./client.js";
 import { dispatch, expectArgs, parseCommand, withHelp, EXIT_OK, EXIT_SEALED, UsageError, type CommandContext } from "./context.js";
 import { formatValue, keyValueTable, prettyJson } from "./format.js";
 import type { CliIo } from "./io.js";
+import { snapshotCommand } from "./snapshot-command.js";
 
 const USAGE = `Usage: arca operator <subcommand> [options] [args]
 
@@ -10,6 +11,7 @@ Subcommands:
   init      Initialise a server: -key-shares=5 -key-threshold=3 [-status]
   unseal    Provide one unseal key share: [KEY] [-reset]; prompts (or reads stdin) without KEY
   seal      Seal the server (needs a token with sudo on sys/seal)
+  snapshot  Save, restore or inspect a storage snapshot: save|restore|inspect FILE
 `;
 
 const STATUS_USAGE = `Usage: arca status [options]
@@ -154,5 +156,5 @@ async function seal(argv: string[], io: CliIo): Promise<number> {
 }
 
 export function operatorCommand(argv: string[], io: CliIo): Promise<number> {
-  return dispatch("operator", { init, unseal, seal }, argv, io, USAGE);
+  return dispatch("operator", { init, unseal, seal, snapshot: snapshotCommand }, argv, io, USAGE);
 }

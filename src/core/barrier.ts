@@ -68,6 +68,16 @@ export class Barrier implements KeyValueStore {
     }
   }
 
+  /** Another server changed `path` (HA): the cached copy, if any, is stale. */
+  invalidate(path: string): void {
+    this.cache.invalidate(path);
+  }
+
+  /** Another server changed an unknown set of entries (HA, after a long disconnection). */
+  invalidateAll(): void {
+    this.cache.clear();
+  }
+
   seal(): void {
     this.cache.clear();
     this.keyring?.destroy();

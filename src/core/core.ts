@@ -27,6 +27,7 @@ import { RootGeneration } from "./generate-root.js";
 import { operatorShares } from "../seal/seal.js";
 import type { AutoSeal, ConfiguredSeal } from "../seal/seal.js";
 import type { Storage } from "../storage/storage.js";
+import type { HaState } from "./ha-state.js";
 import { zero } from "../crypto/aead.js";
 import type { KeyManager } from "../hsm/key-manager.js";
 import { KeyCustody } from "./key-custody/key-custody.js";
@@ -133,6 +134,10 @@ export class Core {
   readonly namespaces: NamespaceRegistry;
   readonly clusterName: string;
   clusterId = "";
+  /** Set by the server when several servers share the storage (HA). */
+  ha: HaState | undefined;
+  /** A reloadFromStorage under way. */
+  private reloading: Promise<void> | undefined;
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   readonly limits: Readonly<InputLimits>;
@@ -315,6 +320,21 @@ export class Core {
       this.checkingSeals = undefined;
     });
     return this.checkingSeals;
+  }
+
+  /**
+   * HA: another server changed what unsealing loads (keyring, mount tables, namespaces, audit devices).
+   * Load it all again as an unseal would, with the root key this server holds; sealed, nothing to do.
+   */
+  async reloadFromStorage(): Promise<void> {
+    if (!this.rootKey) return;
+    const rootKey = Buffer.from(this.rootKey);
+    const reload = (async () => {
+      await this.sealNow();
+      await this.unsealWithRootKey(rootKey);
+    })();
+    this.reloading = reload.finally(() => (this.reloading = undefined));
+    await reload;
   }
 
   /** Stops background seal work, seals, and releases the seals' HSM sessions (server stop). */
@@ -506,6 +526,8 @@ export class Core {
    * `namespaceHeader` is X-Vault-Namespace; with the path it decides the namespace the request runs in.
    */
   async handleRequest(req: Request, namespaceHeader?: string): Promise<Response | undefined> {
+    // A reload (HA) seals and unseals in place: requests arriving meanwhile wait for it, not fail.
+    if (this.reloading) await this.reloading.catch(() => undefined);
     if (this.sealed) throw sealedError();
     let admitted: Admitted;
     try {

@@ -133,6 +133,13 @@ describe("parseServerConfig", () => {
     expect(c.storage).toEqual({ type: "postgresql", connectionUrl: "postgres://x", table: "arca" });
   });
 
+  it("reads OpenBao's postgresql fields, strings included", async () => {
+    const c = await parseServerConfig(
+      `storage "postgresql" {\n  connection_url = "postgres://x"\n  ha_enabled = "true"\n  ha_table = "locks"\n  max_parallel = "16"\n}\n` + PLAIN,
+    );
+    expect(c.storage).toEqual({ type: "postgresql", connectionUrl: "postgres://x", haEnabled: true, haTable: "locks", maxParallel: 16 });
+  });
+
   it("warns about unknown settings instead of failing", async () => {
     const c = await parseServerConfig(MIN + PLAIN.replace("tls_disable", "http_idle_timeout = \"5m\"\n  tls_disable") + `telemetry {\n  x = 1\n}\nfrobnicate = 1\n`);
     expect(c.warnings).toEqual(expect.arrayContaining([
@@ -155,6 +162,8 @@ describe("parseServerConfig", () => {
     ["two storages", MIN + MIN.replace("sqlite", "postgresql").replace("path", "table") + PLAIN, "storage", /only one storage/],
     ["unknown storage", `storage "consul" {\n}\n` + PLAIN, "storage.consul", /unknown storage type "consul"/],
     ["sqlite without path", `storage "sqlite" {\n}\n` + PLAIN, "storage.sqlite.path", /is required/],
+    ["postgresql table not an identifier", `storage "postgresql" {\n  table = "a b"\n}\n` + PLAIN, "storage.postgresql.table", /plain identifier/],
+    ["postgresql max_parallel 0", `storage "postgresql" {\n  max_parallel = 0\n}\n` + PLAIN, "storage.postgresql.max_parallel", /at least 1/],
     ["sqlite typo", `storage "sqlite" {\n  pth = "x"\n}\n` + PLAIN, "storage.sqlite.pth", /invalid key "pth"/],
     ["no listener", MIN, "listener", /at least one listener/],
     ["listener without address", MIN + `listener "tcp" {\n  tls_disable = true\n}\n`, "listener.tcp[0].address", /is required/],

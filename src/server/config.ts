@@ -26,6 +26,8 @@ import { LIMIT_SETTING, type InputLimits } from "../core/limits.js";
 import { parseHsmBlocks, type HsmBlockConfig } from "../hsm/hsm-config.js";
 import { parseKeystorePluginBlocks, type KeystorePluginBlockConfig } from "../hsm/plugin/plugin-config.js";
 import { parseAllowedNetworks, type OutboundPolicy } from "../common/outbound-guard.js";
+import { isPlainTableName } from "../storage/postgres-sql.js";
+import type { SnapshotSchedule } from "./scheduled-snapshots.js";
 
 export const DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200";
 export const DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024;
@@ -34,7 +36,17 @@ export const DEFAULT_LEASE_TTL_SECONDS = 768 * 3600;
 
 export type StorageConfig =
   | { type: "sqlite"; path: string }
-  | { type: "postgresql"; connectionUrl?: string; table?: string };
+  | PostgresStorageConfig;
+
+/** OpenBao's `storage "postgresql"` fields; the URL may also come from BAO_PG_CONNECTION_URL at start. */
+export interface PostgresStorageConfig {
+  type: "postgresql";
+  connectionUrl?: string;
+  table?: string;
+  haEnabled?: boolean;
+  haTable?: string;
+  maxParallel?: number;
+}
 
 export interface ListenerConfig {
   type: "tcp";
@@ -91,6 +103,8 @@ export interface ServerConfig {
   keychainOutbound?: OutboundPolicy;
   /** The `barbican` block: the Barbican API beside OpenBao's (off when absent; on in dev mode). */
   barbican?: BarbicanConfig;
+  /** The `snapshots` block: scheduled storage snapshots to a directory. */
+  snapshots?: SnapshotSchedule;
   /** Unknown or ignored settings, for the start-up log. */
   warnings: string[];
 }
@@ -139,6 +153,7 @@ const TOP_LEVEL_KNOWN = new Set([
   "limits",
   "keychain",
   "barbican",
+  "snapshots",
 ]);
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
@@ -247,6 +262,7 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   const limits = parseLimits(doc, bad);
   const keychainOutbound = parseKeychain(doc, bad);
   const barbican = parseBarbican(doc, bad);
+  const snapshots = parseSnapshots(doc, bad);
 
   return {
     storage,
@@ -254,6 +270,7 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
     ...optional("limits", limits),
     ...optional("keychainOutbound", keychainOutbound),
     ...optional("barbican", barbican),
+    ...optional("snapshots", snapshots),
     ...optional("apiAddr", hclString(doc, "api_addr", "api_addr")),
     ...optional("clusterAddr", hclString(doc, "cluster_addr", "cluster_addr")),
     ...optional("clusterName", hclString(doc, "cluster_name", "cluster_name")),
@@ -295,12 +312,23 @@ function parseStorage(block: HclBlock, bad: Bad): StorageConfig {
       return { type, path };
     }
     case "postgresql": {
-      // Accepted now so configs can be written ahead of the backend; validated when it lands.
       checkHclKeys(b, ["connection_url", "table", "ha_enabled", "ha_table", "max_parallel", "max_idle_connections", "skip_create_table"], field);
+      const identifier = (key: string): string | undefined => {
+        const v = hclString(b, key, `${field}.${key}`);
+        if (v !== undefined && !isPlainTableName(v)) bad(`${field}.${key}`, "must be a plain identifier (letters, digits, _; at most 54)");
+        return v;
+      };
+      const maxParallel = hclNumber(b, "max_parallel", `${field}.max_parallel`);
+      if (maxParallel !== undefined && (!Number.isSafeInteger(maxParallel) || maxParallel < 1)) {
+        bad(`${field}.max_parallel`, "must be a whole number of at least 1");
+      }
       return {
         type,
         ...optional("connectionUrl", hclString(b, "connection_url", `${field}.connection_url`)),
-        ...optional("table", hclString(b, "table", `${field}.table`)),
+        ...optional("table", identifier("table")),
+        ...optional("haEnabled", hclBool(b, "ha_enabled", `${field}.ha_enabled`)),
+        ...optional("haTable", identifier("ha_table")),
+        ...optional("maxParallel", maxParallel),
       };
     }
     default:
@@ -437,6 +465,22 @@ function parseKeychain(doc: HclObject, bad: Bad): OutboundPolicy | undefined {
     bad("keychain.allowed_keystore_networks", err instanceof Error ? err.message : "invalid network");
   }
   return { allowHttp: hclBool(body, "allow_insecure_transit", "keychain.allow_insecure_transit") ?? false, allowedNetworks };
+}
+
+/** `snapshots { directory = "…", interval = "1h", retain = 24 }`. */
+function parseSnapshots(doc: HclObject, bad: Bad): SnapshotSchedule | undefined {
+  const blocks = hclBlocks(doc, "snapshots", 0);
+  if (blocks.length === 0) return undefined;
+  if (blocks.length > 1) bad("snapshots", "only one snapshots block is allowed");
+  const b = blocks[0].body;
+  checkHclKeys(b, ["directory", "interval", "retain"], "snapshots");
+  const directory = hclString(b, "directory", "snapshots.directory");
+  if (!directory) return bad("snapshots.directory", "is required");
+  const intervalSeconds = duration(b, "interval", bad, "snapshots.interval") ?? 3600;
+  if (intervalSeconds < 60) bad("snapshots.interval", "must be at least 1m");
+  const retain = hclNumber(b, "retain", "snapshots.retain") ?? 24;
+  if (!Number.isSafeInteger(retain) || retain < 1) bad("snapshots.retain", "must be a whole number of at least 1");
+  return { directory, intervalSeconds, retain };
 }
 
 function parseSeal(block: HclBlock, field: string, bad: Bad): SealConfig {

@@ -5,8 +5,8 @@
  * starts it once listening and stops it before the core shuts down. The scheduler knows no engine: a
  * backend that has background work declares it as its periodic hook.
  *
- * Where: on the node that holds background work. Today every server is a single node, so that is every
- * server; with HA it becomes the active node only.
+ * Where: on the node that holds background work: every server without HA; with HA the one holding the
+ * storage's lock (`isActive`).
  *
  * Rules: a run never overlaps the previous one (the next run is scheduled only when the last one ends, so a
  * slow HSM delays rotation instead of piling runs up); nothing runs while the core is sealed (storage is
@@ -25,6 +25,7 @@ import type { Core } from "../core/core.js";
 import type { Namespace } from "../core/namespaces/namespace.js";
 import { routePath } from "../core/mounts.js";
 import type { Logger } from "./log.js";
+import { runSnapshotSchedule, type SnapshotSchedule } from "./scheduled-snapshots.js";
 
 export const DEFAULT_JOB_INTERVAL_MS = 60_000;
 
@@ -36,6 +37,10 @@ export interface JobsOptions {
    * so a test that wants to see one happen moves this clock instead of waiting.
    */
   now?: () => Date;
+  /** The config's `snapshots` block: scheduled storage snapshots. */
+  snapshots?: SnapshotSchedule;
+  /** HA: whether this server holds background work now (absent: always). */
+  isActive?: () => boolean;
 }
 
 export interface JobScheduler {
@@ -107,8 +112,11 @@ export function startJobs(core: Core, logger: Logger, opts: JobsOptions = {}): J
     { name: "token-expiration", run: revokeExpiredTokens },
     { name: "mount-periodic", run: runPeriodicHooks },
   ];
+  const snapshots = opts.snapshots;
+  if (snapshots) jobs.push({ name: "storage-snapshot", run: async (c, at, log) => void (await runSnapshotSchedule(c, snapshots, at, log)) });
 
   const runAll = async (): Promise<void> => {
+    if (opts.isActive && !opts.isActive()) return;
     // One job failing does not keep the others from running.
     for (const job of jobs) {
       if (core.sealed) return;

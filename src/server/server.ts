@@ -12,6 +12,7 @@ import type { ReconnectPolicy } from "../hsm/token.js";
 import { buildSeals, type BuiltSeals } from "../seal/from-config.js";
 import { SealConfigError } from "../seal/pkcs11.js";
 import { SqliteStorage } from "../storage/sqlite.js";
+import { openPostgres, startHa, type RunningHa } from "./postgres-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
@@ -54,9 +55,9 @@ export interface StartOptions {
   devMode?: boolean;
 }
 
-function openStorage(cfg: StorageConfig): Storage {
+async function openStorage(cfg: StorageConfig, logger: Logger): Promise<Storage> {
   if (cfg.type === "sqlite") return new SqliteStorage({ path: cfg.path });
-  throw new ConfigError(`storage "${cfg.type}" is not available in this build yet`, "storage");
+  return openPostgres(cfg, logger);
 }
 
 function buildConfiguredSeals(config: ServerConfig, logger: Logger, opts: StartOptions): BuiltSeals {
@@ -85,7 +86,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   await warmUpHcl().catch((err: unknown) => logger.warn({ error: err instanceof Error ? err.message : String(err) }, "HCL parser warm-up failed"));
   // Seals are built before storage opens: a bad seal block is a config error, not a half-started server.
   const built = buildConfiguredSeals(config, logger, opts);
-  const storage = openStorage(config.storage);
+  const storage = await openStorage(config.storage, logger);
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   // Barbican payloads under the key chain: the binding is handed to the engines now and to the core below.
   const keychain = config.barbican?.keystore !== undefined ? new KeychainBinding({ keystore: config.barbican.keystore, dev: opts.devMode ?? false }) : undefined;
@@ -137,7 +138,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   for (const l of listeners) logger.info({ address: l.url }, "listening");
-  const jobs = startJobs(core, logger, opts.jobs);
+  let ha: RunningHa | undefined;
+  try {
+    ha = await startHa(core, config.storage, config.apiAddr ?? listeners[0]?.url ?? "", logger);
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await release();
+    throw err;
+  }
+  const jobs = startJobs(core, logger, {
+    ...opts.jobs,
+    ...(config.snapshots ? { snapshots: config.snapshots } : {}),
+    ...(ha ? { isActive: () => ha.isActive() } : {}),
+  });
   return {
     core,
     listeners,
@@ -147,6 +160,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     stop: async () => {
       await Promise.all(listeners.map((l) => l.close()));
       await jobs.stop();
+      await ha?.stop();
       await release();
     },
   };
@@ -167,6 +181,8 @@ export interface DevOptions {
   limits?: ServerConfig["limits"];
   /** `keystore_plugin` blocks (tests declare the sample provider). */
   keystorePlugins?: ServerConfig["keystorePlugins"];
+  /** Storage other than the SQLite file in the data dir (benches compare backends). */
+  storage?: StorageConfig;
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -179,7 +195,7 @@ export const DEV_SEAL_KEY_LABEL = "arca-dev-seal";
 export async function startDevServer(opts: DevOptions = {}): Promise<RunningServer> {
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "arca-dev-"));
   const config: ServerConfig = {
-    storage: { type: "sqlite", path: join(dir, "arca.db") },
+    storage: opts.storage ?? { type: "sqlite", path: join(dir, "arca.db") },
     listeners: [{ type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
     ui: false,
     logLevel: "info",

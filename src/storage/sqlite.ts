@@ -16,6 +16,7 @@ import {
   type KeyValueTxn,
   type ListOptions,
   type Storage,
+  type StorageEntry,
 } from "./storage.js";
 
 interface Job {
@@ -92,6 +93,9 @@ function makePrivate(path: string): void {
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
 }
 
+/** Entries read per query while streaming a snapshot. */
+const SNAPSHOT_PAGE = 500;
+
 export interface SqliteOptions {
   path: string;
 }
@@ -105,8 +109,10 @@ export class SqliteStorage implements Storage {
   private queue: Job[] = [];
   private draining = false;
   private closed = false;
+  private readonly path: string;
 
   constructor(opts: SqliteOptions) {
+    this.path = opts.path;
     if (opts.path !== ":memory:") {
       mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
       makePrivate(opts.path);
@@ -132,6 +138,33 @@ export class SqliteStorage implements Storage {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<string[]> {
     return listLevel(this.r, prefix, opts);
+  }
+
+  /**
+   * A connection of its own holds the read transaction, so the shared reader keeps seeing new commits
+   * while a long snapshot streams. (":memory:" has one connection: its entries are read in one go.)
+   */
+  async *entries(): AsyncIterable<StorageEntry> {
+    if (this.path === ":memory:") {
+      yield* this.reader.prepare<[], StorageEntry>("SELECT key, value FROM kv ORDER BY key").all();
+      return;
+    }
+    const db = new Database(this.path, { readonly: true });
+    try {
+      db.pragma("busy_timeout = 5000");
+      const page = db.prepare<[string], StorageEntry>(`SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ${SNAPSHOT_PAGE}`);
+      db.exec("BEGIN");
+      let after = "";
+      for (;;) {
+        const rows = page.all(after);
+        yield* rows;
+        if (rows.length < SNAPSHOT_PAGE) break;
+        after = rows[rows.length - 1].key;
+      }
+      db.exec("COMMIT");
+    } finally {
+      db.close();
+    }
   }
 
   async put(key: string, value: Buffer): Promise<void> {

@@ -113,6 +113,31 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
       await expect(s.put("nul\0key", Buffer.from("x"))).rejects.toThrow();
     });
 
+    it("reads every entry in byte order, from one consistent state while writes go on", async () => {
+      const s = await open();
+      // More entries than one page of any backend, so the iteration spans several queries.
+      const keys = Array.from({ length: 1200 }, (_, i) => `e/${String(i).padStart(5, "0")}`);
+      await Promise.all(keys.map((k) => s.put(k, Buffer.from(k))));
+      await s.put("a-first", Buffer.alloc(0));
+      const seen: string[] = [];
+      for await (const { key, value } of s.entries()) {
+        if (seen.length === 1) {
+          // Committed after the iteration started: neither the new key nor the change may show up.
+          await s.put("e/99999", Buffer.from("late"));
+          await s.put("e/01000", Buffer.from("changed"));
+          await s.delete("e/01100");
+        }
+        if (key.startsWith("e/")) expect(value.toString()).toBe(key);
+        seen.push(key);
+      }
+      expect(seen).toEqual(["a-first", ...keys]);
+      expect((await s.get("e/01000"))?.toString()).toBe("changed");
+      // Stopping early ends the read transaction without harm.
+      for await (const entry of s.entries()) if (entry.key) break;
+      await s.put("after", Buffer.from("x"));
+      expect((await s.get("after"))?.toString()).toBe("x");
+    });
+
     it("keeps unicode keys exact", async () => {
       const s = await open();
       await s.put("u/ключ", Buffer.from("1"));

@@ -1,6 +1,6 @@
 /**
  * The storage seam: a flat, ordered key space of opaque byte values. Keys are `/`-separated paths.
- * Implementations: sqlite.ts (embedded default), postgres (later). Every implementation must pass
+ * Implementations: sqlite.ts (embedded default), postgres.ts. Every implementation must pass
  * storage.case.ts.
  *
  * Values reaching storage are already encrypted by the barrier, except the few seal entries that must
@@ -41,8 +41,27 @@ export interface KeyValueStore extends KeyValueReader, KeyValueWriter {
   transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T>;
 }
 
+export interface StorageEntry {
+  key: string;
+  value: Buffer;
+}
+
+/** Keys another server committed ("all": unknown, after a long disconnection), for cache invalidation. */
+export type RemoteChangeListener = (keys: readonly string[] | "all") => void;
+
 export interface Storage extends KeyValueStore {
   readonly type: string;
+  /**
+   * Every entry, in key (byte) order, read in one read transaction: writes that commit while the
+   * iteration runs are not seen, so the result is one consistent state (storage snapshots). Breaking out
+   * of the loop ends the transaction.
+   */
+  entries(): AsyncIterable<StorageEntry>;
+  /**
+   * Shared storage only (HA): calls `listener` with the keys other servers commit, soon after each commit.
+   * Returns the unsubscribe function. Absent on storage only one server uses.
+   */
+  watchRemoteChanges?(listener: RemoteChangeListener): () => void;
   close(): Promise<void>;
 }
 

@@ -168,6 +168,8 @@ export interface RawResponse {
   /** The answer's media type (application/pkix-cert, application/ocsp-response, application/problem+json). */
   contentType: string;
   body: Buffer | string;
+  /** Sent instead of `body`, as it is produced (storage snapshots); a failure midway cuts the connection. */
+  stream?: AsyncIterable<Buffer>;
   headers?: ResponseHeaders;
 }
 

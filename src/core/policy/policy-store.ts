@@ -54,6 +54,12 @@ export class PolicyStore {
     }
   }
 
+  /** Another server changed policy `name` (HA): its parsed form and the ACLs built with it are dropped. */
+  dropCached(name: string): void {
+    this.parsed.delete(name);
+    this.invalidate(name);
+  }
+
   teardown(): void {
     this.parsed.clear();
     this.acls.clear();

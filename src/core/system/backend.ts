@@ -17,6 +17,7 @@ import { sealPaths } from "./path-seal.js";
 import { counterPaths } from "./path-counters.js";
 import { remountPaths } from "./path-remount.js";
 import { hostInfoPaths } from "./path-host-info.js";
+import { storagePaths } from "./path-storage.js";
 
 export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Core): LogicalBackend {
   // Server-wide groups (keyring, audit, root generation) answer in the root namespace only; the core
@@ -33,7 +34,7 @@ export function createSystemBackend(_mount: MountEntry, ns: Namespace, core: Cor
       ...namespacePaths(ns, core),
       ...wrappingPaths(ns),
       ...managedKeyPaths(ns, core),
-      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core), ...counterPaths(core), ...hostInfoPaths()] : []),
+      ...(ns.isRoot ? [...rotatePaths(core), ...auditPaths(core), ...generateRootPaths(core), ...sealPaths(core), ...counterPaths(core), ...hostInfoPaths(), ...storagePaths(core)] : []),
     ],
     // Paths that need sudo on top of the operation's capability: OpenBao's system backend list in full
     // (vault/logical_system.go PathsSpecial.Root), so a policy written for OpenBao grants no more here,

@@ -115,6 +115,11 @@ export class TokenStore {
     this.otherStore = resolve;
   }
 
+  /** Another server changed token entries (HA): resolved entries are read again. */
+  dropCached(): void {
+    this.cache.clear();
+  }
+
   teardown(): void {
     this.salt?.fill(0);
     this.salt = undefined;

@@ -3,6 +3,8 @@
  * policy or touches storage; it only translates.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { ArcaError } from "../../common/errors.js";
 import { namespaceUnavailableError, type Core } from "../../core/core.js";
 import { headerSegments } from "../../core/namespaces/namespace-entry.js";
@@ -12,7 +14,7 @@ import { DurationError, parseDuration } from "../../core/framework/duration.js";
 import { setOwn } from "../../core/own-keys.js";
 import { parseBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
-import { BARE_SYS_PATHS, handleRawSys, RAW_SYS_PATHS, sealedNoop } from "./sys-raw.js";
+import { BARE_SYS_PATHS, handleRawSys, isSnapshotRestore, RAW_SYS_PATHS, restoreSnapshotRequest, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
 import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
@@ -134,7 +136,10 @@ function writeResponse(res: ServerResponse, req: Request, resp: Response | undef
     const headers: Record<string, string | string[]> = { "Content-Type": resp.raw.contentType, "Cache-Control": "no-store", ...headerFields(resp.raw.headers) };
     if (namespace !== undefined) headers["X-Vault-Namespace"] = namespace;
     res.writeHead(resp.raw.status, headers);
-    res.end(resp.raw.body);
+    const stream = resp.raw.stream;
+    if (stream === undefined) res.end(resp.raw.body);
+    // Headers are gone by the time a stream can fail: the cut connection is how the client learns it.
+    else pipeline(Readable.from(stream), res).catch(() => res.destroy());
     return;
   }
   if (req.operation === "list" || req.operation === "scan") {
@@ -189,10 +194,17 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
   // Protocol bodies (OCSP, ACME's JWS, DER and PEM uploads) reach the core as bytes, for the paths that
   // declare them; every other body is OpenBao's JSON (or form) field set.
   const mediaType = rawBody === undefined ? undefined : rawMediaType(httpReq.headers["content-type"]);
-  const body = rawBody === undefined || mediaType !== undefined ? {} : parseBody(rawBody);
+  const restore = isSnapshotRestore(path, method);
+  const body = rawBody === undefined || mediaType !== undefined || restore ? {} : parseBody(rawBody);
   const token = clientToken(httpReq);
   // Echoed back on every answer, as OpenBao does, so clients can tell which namespace answered.
   const namespace = namespaceHeader(httpReq);
+
+  if (restore) {
+    if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();
+    send(res, 200, await restoreSnapshotRequest(core, rawBody ?? Buffer.alloc(0)), undefined, namespace);
+    return { kind: "answered", mount: path, operation: "update" };
+  }
 
   if (RAW_SYS_PATHS.has(path)) {
     if (namespace !== undefined && headerSegments(namespace).length > 0) throw namespaceUnavailableError();

@@ -10,6 +10,7 @@ import type { Core } from "../../core/core.js";
 import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../common/version.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
+import { restoreSnapshot } from "../../core/storage-snapshot.js";
 
 export interface RawResult {
   status: number;
@@ -181,7 +182,19 @@ async function health(core: Core, query: URLSearchParams, head: boolean, token: 
 
 async function leader(core: Core): Promise<RawResult> {
   if (core.sealed) throw new ArcaError("sealed", "Vault is sealed");
-  return { status: 200, body: { ha_enabled: false, is_self: false, active_time: "0001-01-01T00:00:00Z", leader_address: "", leader_cluster_address: "", performance_standby: false, performance_standby_last_remote_wal: 0 } };
+  const ha = core.ha;
+  return {
+    status: 200,
+    body: {
+      ha_enabled: ha !== undefined,
+      is_self: ha?.active ?? false,
+      active_time: ha?.activeSince?.toISOString() ?? "0001-01-01T00:00:00Z",
+      leader_address: ha?.leader?.apiAddr ?? "",
+      leader_cluster_address: "",
+      performance_standby: false,
+      performance_standby_last_remote_wal: 0,
+    },
+  };
 }
 
 export const RAW_SYS_PATHS = new Set(["sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader"]);
@@ -198,6 +211,20 @@ export const BARE_SYS_PATHS = new Set(["sys/generate-root/attempt", "sys/generat
  */
 export function sealedNoop(core: Core, path: string, method: string): boolean {
   return core.sealed && (path === "sys/seal" || path === "sys/step-down") && (method === "PUT" || method === "POST");
+}
+
+/**
+ * POST sys/storage/snapshot: a restore goes to an uninitialised server, which has no token to check, so
+ * it is answered here like sys/init (and, like init, only while the server is uninitialised). The body is
+ * the snapshot file as is, whatever its Content-Type.
+ */
+export function isSnapshotRestore(path: string, method: string): boolean {
+  return path === "sys/storage/snapshot" && (method === "POST" || method === "PUT");
+}
+
+export async function restoreSnapshotRequest(core: Core, bytes: Buffer): Promise<Record<string, unknown>> {
+  const result = await restoreSnapshot(core, bytes);
+  return { restored_entries: result.entries, ...(await sealStatus(core)) };
 }
 
 export async function handleRawSys(
