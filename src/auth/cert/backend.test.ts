@@ -130,6 +130,14 @@ describe("login", () => {
     await expectArcaError(login([Buffer.from("garbage")]), 400, "invalid certificate or no client certificate supplied");
   });
 
+  it("refuses a certificate from an impostor CA with the trusted CA's name and key identifier", async () => {
+    const impostor = pki.make("impostor-ca", { subject: "/CN=test CA", ca: true, ski: pki.keyId(ca, "subjectKeyIdentifier") });
+    const forged = pki.make("forged", { subject: "/CN=svc-client", issuer: impostor });
+    expect(pki.keyId(forged, "authorityKeyIdentifier")).toBe(pki.keyId(ca, "subjectKeyIdentifier"));
+    await expectArcaError(login([forged.der]), 400, "invalid certificate or no client certificate supplied");
+    await expectArcaError(login([forged.der, impostor.der]), 400, "invalid certificate or no client certificate supplied");
+  });
+
   it("refuses an entry's CA that has expired", async () => {
     const oldCa = pki.make("old-ca", { subject: "/CN=old CA", ca: true, days: -1 });
     const child = pki.make("old-child", { subject: "/CN=svc-client", issuer: oldCa });

@@ -23,6 +23,8 @@ export interface CertOptions {
   days?: number;
   /** Extra extension lines for the openssl extfile (SANs, EKU, custom OIDs). */
   ext?: string[];
+  /** An explicit subject key identifier (colon hex), to forge another certificate's. */
+  ski?: string;
 }
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
@@ -42,7 +44,7 @@ export class TestPki {
     const f = (suffix: string) => this.path(`${name}.${suffix}`);
     const ext = [
       o.ca ? "basicConstraints=critical,CA:TRUE" : "basicConstraints=critical,CA:FALSE",
-      "subjectKeyIdentifier=hash",
+      `subjectKeyIdentifier=${o.ski ?? "hash"}`,
       ...(o.issuer ? ["authorityKeyIdentifier=keyid"] : []),
       ...(o.ca ? ["keyUsage=critical,keyCertSign,cRLSign"] : []),
       ...(o.ext ?? (o.ca ? [] : ["extendedKeyUsage=clientAuth"])),
