@@ -78,6 +78,9 @@ describe("certs/", () => {
       token_ttl: 3600,
     });
     expect((await certs("list", "certs/"))?.data?.keys).toEqual(["web"]);
+    // hvac's create_ca_certificate_role sends token_type "" when none is given.
+    await certs("update", "certs/web", { token_type: "" });
+    expect((await certs("read", "certs/web"))?.data?.token_type).toBe("default");
     await certs("delete", "certs/web");
     await expectArcaError(certs("read", "certs/web"), 404);
   });
