@@ -172,6 +172,7 @@ describe("login", () => {
     expect((await login([stranger.der]))?.auth?.metadata.cert_name).toBe("other");
     await expectArcaError(login([stranger.der], "web"), 400, "invalid certificate or no client certificate supplied");
     await expectArcaError(login([client.der], "missing"), 400, "invalid certificate or no client certificate supplied");
+    for (const bad of ["../web", "web/", "a b", "x".repeat(600)]) await expectArcaError(login([client.der], bad), 400, "invalid certificate or no client certificate supplied");
   });
 
   it("matches allowed_names, SAN, OU and required_extensions constraints", async () => {

@@ -24,8 +24,12 @@ export interface CertEntry extends TokenParams, CertConstraints {
   displayName: string;
 }
 
+export function isCertName(name: string): boolean {
+  return NAME.test(name) && name.length <= 512;
+}
+
 export function certKey(name: string): string {
-  if (!NAME.test(name) || name.length > 512) throw unsupportedPath();
+  if (!isCertName(name)) throw unsupportedPath();
   return `cert/${name.toLowerCase()}`;
 }
 

@@ -14,7 +14,7 @@ import type { KeyValueStore } from "../../storage/storage.js";
 import { issueLoginToken } from "../token-fields.js";
 import { certFacts, pemCertificates, type CertFacts } from "./client-cert.js";
 import { matchesConstraints } from "./constraints.js";
-import { listCertNames, readCert, type CertEntry } from "./path-certs.js";
+import { isCertName, listCertNames, readCert, type CertEntry } from "./path-certs.js";
 import { anchorsReached, withinValidity } from "./verify-chain.js";
 
 const badRequest = (msg: string): ArcaError => new ArcaError("invalid_request", msg);
@@ -60,7 +60,8 @@ export async function matchCertificate(storage: KeyValueStore, req: Request, wan
   const { leaf, intermediates } = presentedChain(req);
   const now = new Date();
   if (!allowsClientAuth(leaf.node)) throw invalidCertificate();
-  const names = wanted !== undefined && wanted !== "" ? [wanted] : await listCertNames(storage);
+  // A name that cannot exist matches nothing, like one that does not (not certs/'s 404 for a bad route).
+  const names = wanted !== undefined && wanted !== "" ? (isCertName(wanted) ? [wanted] : []) : await listCertNames(storage);
   let chainTrusted = false;
   for (const name of names) {
     const entry = await readCert(storage, name);
