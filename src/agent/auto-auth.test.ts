@@ -1,14 +1,12 @@
-// auto_auth against a real dev server (AppRole, userpass) and a stub TLS endpoint (cert: Arca has no cert
-// auth method, so the stub stands in for OpenBao's and checks that the client certificate is presented).
-import { execFileSync } from "node:child_process";
+// auto_auth against a real dev server (AppRole, userpass) and a real server on a TLS listener (cert).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:https";
-import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, devServer } from "../../test/servers.js";
 import type { RunningServer } from "../server/server.js";
+import { TestPki, type TestCert } from "../auth/cert/test-pki.test-util.js";
+import { startTlsServer, tlsApi, type TlsServer } from "../auth/cert/tls-server.test-util.js";
 import { AgentAuthError, AutoAuth } from "./auto-auth.js";
 import type { AutoAuthConfig, VaultConfig } from "./config.js";
 
@@ -95,30 +93,40 @@ describe("auto_auth", () => {
   });
 
   describe("cert", () => {
-    let stub: Server;
-    let url: string;
+    // A real server on a TLS listener: the agent's client certificate is judged by the cert auth method.
+    const pki = new TestPki();
+    let tls: TlsServer;
+    let ca: TestCert;
+    let client: TestCert;
+    let stranger: TestCert;
     beforeAll(async () => {
-      const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: work, stdio: "ignore" });
-      openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=stub CA", "-days", "1", "-addext", "subjectAltName=DNS:localhost"]);
-      openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=svc-client"]);
-      openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "1"]);
-      stub = createServer({ key: readFileSync(f("ca.key")), cert: readFileSync(f("ca.pem")), ca: readFileSync(f("ca.pem")), requestCert: true, rejectUnauthorized: false }, (req, res) => {
-        const peer = (req.socket as TLSSocket).getPeerCertificate();
-        const authorized = (req.socket as TLSSocket).authorized && peer.subject?.CN === "svc-client" && req.url === "/v1/auth/cert/login";
-        res.writeHead(authorized ? 200 : 400, { "Content-Type": "application/json" });
-        res.end(JSON.stringify(authorized ? { auth: { client_token: "s.fromcert", lease_duration: 60 } } : { errors: ["client certificate required"] }));
-      });
-      await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
-      const a = stub.address();
-      url = `https://localhost:${typeof a === "object" && a ? a.port : 0}`;
+      ca = pki.make("ca", { subject: "/CN=agent test CA", ca: true });
+      client = pki.make("client", { subject: "/CN=svc-client", issuer: ca });
+      stranger = pki.make("stranger", { subject: "/CN=svc-client", issuer: pki.make("stranger-ca", { subject: "/CN=agent test CA", ca: true }) });
+      tls = await startTlsServer(pki, ca);
+      for (const [path, body] of [
+        ["sys/auth/cert", { type: "cert" }],
+        ["auth/cert/certs/agent", { certificate: ca.pem, allowed_common_names: "svc-client", token_ttl: "1h" }],
+      ] as const) expect((await tlsApi(tls, "POST", path, { token: tls.root, body })).status).toBe(204);
     });
-    afterAll(() => stub.close());
+    afterAll(async () => {
+      await tls.stop();
+      pki.remove();
+    });
 
-    it("presents the configured client certificate to auth/cert/login", async () => {
-      const auth = new AutoAuth({ address: url, caCert: f("ca.pem"), tlsSkipVerify: false }, { method: { type: "cert", mountPath: "auth/cert", clientCert: f("client.pem"), clientKey: f("client.key") }, sinks: [] });
-      expect(await auth.token()).toBe("s.fromcert");
-      const without = new AutoAuth({ address: url, caCert: f("ca.pem"), tlsSkipVerify: false }, { method: { type: "cert", mountPath: "auth/cert" }, sinks: [] });
-      await expect(without.token()).rejects.toThrow(/cert login at auth\/cert\/login failed \(HTTP 400: client certificate required\)/);
+    const certAuth = (m: { clientCert?: string; clientKey?: string; name?: string }) =>
+      new AutoAuth({ address: tls.url, caCert: ca.pemPath, tlsSkipVerify: false }, { method: { type: "cert", mountPath: "auth/cert", ...m }, sinks: [] });
+
+    it("logs in with the configured client certificate; the token works", async () => {
+      const token = await certAuth({ clientCert: client.pemPath, clientKey: client.keyPath, name: "agent" }).token();
+      const self = await tlsApi(tls, "GET", "auth/token/lookup-self", { token });
+      expect(self.status).toBe(200);
+      expect((self.body.data as { meta: Record<string, string> }).meta).toMatchObject({ cert_name: "agent", common_name: "svc-client" });
+    });
+
+    it("without a certificate, or with one the server does not trust, is one clear error", async () => {
+      await expect(certAuth({}).token()).rejects.toThrow(/^auto_auth: cert login at auth\/cert\/login failed \(HTTP 400: client certificate must be supplied\)/);
+      await expect(certAuth({ clientCert: stranger.pemPath, clientKey: stranger.keyPath }).token()).rejects.toThrow(/HTTP 400: invalid certificate or no client certificate supplied/);
     });
   });
 });

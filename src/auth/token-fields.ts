@@ -101,6 +101,8 @@ export function parseTokenFields(p: TokenParams, input: TokenFieldInput, legacy:
       warnings.push("default-service has no useful meaning; adjusting to service");
     } else if (t === "default-batch") {
       t = "batch";
+    } else if (t === "") {
+      t = "default"; // OpenBao takes "" as the default; hvac's role writers send it when token_type is not given
     }
     if (t !== "default" && t !== "service" && t !== "batch") throw badRequest(`invalid 'token_type' value ${JSON.stringify(t)}`);
     p.tokenType = t;

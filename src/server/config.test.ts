@@ -242,6 +242,12 @@ describe("listener TLS settings", () => {
     });
   });
 
+  it("tls_disable_client_certs = true reaches the listener (which then asks for no certificate)", async () => {
+    const c = await parseServerConfig(TLS(`  tls_disable_client_certs = true\n`));
+    expect(c.listeners[0].tlsDisableClientCerts).toBe(true);
+    expect((await parseServerConfig(TLS(""))).listeners[0].tlsDisableClientCerts).toBeUndefined();
+  });
+
   it("accepts the switches Arca needs nothing for when they are off", async () => {
     const c = await parseServerConfig(TLS(`  require_request_header = false\n  redact_version = "false"\n`));
     expect(c.warnings).toEqual([]);

@@ -64,6 +64,8 @@ export interface ListenerConfig {
   tlsRequireClientCert?: boolean;
   /** `tls_client_ca_file`: CAs client certificates must chain to (default: node's bundled roots, as Go's system pool). */
   tlsClientCaFile?: string;
+  /** `tls_disable_client_certs`: do not ask clients for a certificate at all (no cert auth on this listener). */
+  tlsDisableClientCerts?: boolean;
   /** Bytes; 0 = no limit (`max_request_size` < 0 in the file). */
   maxRequestSize: number;
 }
@@ -375,7 +377,7 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
   };
 }
 
-type ListenerTls = Pick<ListenerConfig, "tlsMinVersion" | "tlsMaxVersion" | "tlsCiphers" | "tlsRequireClientCert" | "tlsClientCaFile">;
+type ListenerTls = Pick<ListenerConfig, "tlsMinVersion" | "tlsMaxVersion" | "tlsCiphers" | "tlsRequireClientCert" | "tlsClientCaFile" | "tlsDisableClientCerts">;
 
 /** The TLS settings beyond cert and key, mapped for node:tls (tls-settings.ts). */
 function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad: Bad, warnings: string[]): ListenerTls {
@@ -398,18 +400,20 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
   }
   const require = hclBool(b, "tls_require_and_verify_client_cert", `${field}.tls_require_and_verify_client_cert`) ?? false;
   const caFile = hclString(b, "tls_client_ca_file", `${field}.tls_client_ca_file`) || undefined;
-  if (require && (hclBool(b, "tls_disable_client_certs", `${field}.tls_disable_client_certs`) ?? false)) {
+  const disableClientCerts = hclBool(b, "tls_disable_client_certs", `${field}.tls_disable_client_certs`) ?? false;
+  if (require && disableClientCerts) {
     bad(field, "'tls_disable_client_certs' and 'tls_require_and_verify_client_cert' are mutually exclusive");
   }
   // Without TLS there is no client certificate to require: refuse rather than serve plain HTTP to anyone.
   if (tlsDisable && require) bad(`${field}.tls_require_and_verify_client_cert`, "needs TLS, but tls_disable = true");
-  if (caFile && !require) warnings.push(`${field}: tls_client_ca_file has no effect without tls_require_and_verify_client_cert (Arca has no cert auth method)`);
+  if (caFile && !require) warnings.push(`${field}: tls_client_ca_file has no effect without tls_require_and_verify_client_cert (the cert auth method trusts its own certs/ entries)`);
   return {
     ...optional("tlsMinVersion", min),
     ...optional("tlsMaxVersion", max),
     ...optional("tlsCiphers", ciphers),
     ...(require ? { tlsRequireClientCert: true } : {}),
     ...optional("tlsClientCaFile", require ? caFile : undefined),
+    ...(disableClientCerts ? { tlsDisableClientCerts: true } : {}),
   };
 }
 

@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { X509Certificate } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Request } from "../core/framework/request.js";
 import { initializedCore, type TestCore } from "../../test/core.js";
 import { quietLogger } from "../../test/servers.js";
 import { DEFAULT_MAX_REQUEST_SIZE, type ListenerConfig } from "./config.js";
@@ -56,9 +58,9 @@ async function listen(extra: Partial<ListenerConfig>): Promise<string> {
 }
 
 /** GET sys/health; the HTTP status, or the error that ended the connection. */
-function health(url: string, opts: RequestOptions = {}): Promise<number | Error> {
+function health(url: string, opts: RequestOptions = {}, path = "sys/health"): Promise<number | Error> {
   return new Promise((resolve) => {
-    const req = request(`${url}/v1/sys/health`, { ca: readFileSync(f("ca.pem")), agent: false, ...opts }, (res) => {
+    const req = request(`${url}/v1/${path}`, { ca: readFileSync(f("ca.pem")), agent: false, ...opts }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
@@ -83,6 +85,34 @@ describe("TLS listener settings", () => {
   it("without the setting, a client needs no certificate", async () => {
     const url = await listen({});
     expect(await health(url)).toBe(200);
+  });
+
+  /** The connection facts of every request the core is handed while `run` runs. */
+  async function seenConnections(run: () => Promise<unknown>): Promise<Request["connection"][]> {
+    const spy = vi.spyOn(t?.core ?? ({} as never), "handleRequest");
+    await run();
+    const seen = spy.mock.calls.map(([req]: [Request, ...unknown[]]) => req.connection);
+    spy.mockRestore();
+    return seen;
+  }
+
+  it("asks for a client certificate without requiring one, and hands the unverified chain to the core", async () => {
+    const url = await listen({});
+    const der = (name: string) => new X509Certificate(readFileSync(f(`${name}.pem`))).raw;
+    // A stranger's certificate is not refused by the handshake: judging it is the cert auth method's job.
+    const seen = await seenConnections(async () => {
+      expect(await health(url, clientCert("stranger"), "sys/mounts")).toBe(403);
+      expect(await health(url, { maxVersion: "TLSv1.2", ...clientCert("client") }, "sys/mounts")).toBe(403);
+      expect(await health(url, {}, "sys/mounts")).toBe(403);
+    });
+    expect(seen.map((c) => c?.peerCertificates[0])).toEqual([der("stranger"), der("client"), undefined]);
+    expect(seen[2]).toEqual({ peerCertificates: [] });
+  });
+
+  it("tls_disable_client_certs: no certificate is asked for, so none reaches the core", async () => {
+    const url = await listen({ tlsDisableClientCerts: true });
+    const seen = await seenConnections(async () => expect(await health(url, clientCert("client"), "sys/mounts")).toBe(403));
+    expect(seen).toEqual([{ peerCertificates: [] }]);
   });
 
   it("tls_min_version = tls13 refuses a TLS 1.2-only client", async () => {

@@ -42,6 +42,11 @@ export function tlsServerOptions(cfg: ListenerConfig): HttpsOptions {
     opts.requestCert = true;
     opts.rejectUnauthorized = true;
     if (cfg.tlsClientCaFile) opts.ca = readFileSync(cfg.tlsClientCaFile);
+  } else if (!cfg.tlsDisableClientCerts) {
+    // As OpenBao (tls.RequestClientCert): ask for a certificate, accept any or none. Judging it is the
+    // cert auth method's job, against its own trusted certificates; other requests ignore it.
+    opts.requestCert = true;
+    opts.rejectUnauthorized = false;
   }
   return opts;
 }

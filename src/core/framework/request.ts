@@ -71,6 +71,15 @@ export interface AuditIdentity {
   displayName?: string;
 }
 
+/** What the transport knows about the connection a request came in on. */
+export interface ConnectionInfo {
+  /**
+   * The client certificate chain the TLS handshake carried, leaf first, DER; empty when the client sent
+   * none. Unverified: the listener asks for a certificate but leaves judging it to the cert auth method.
+   */
+  peerCertificates: readonly Buffer[];
+}
+
 export interface Request {
   /** Unique per request; echoed as `request_id`. */
   id: string;
@@ -91,6 +100,8 @@ export interface Request {
    */
   sudo?: boolean;
   remoteAddress: string;
+  /** Set for requests that came over TLS; absent for plain HTTP and for requests made inside the server. */
+  connection?: ConnectionInfo;
   /** Seconds; set from X-Vault-Wrap-TTL. */
   wrapTtl: number | undefined;
   /**

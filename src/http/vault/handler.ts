@@ -16,6 +16,7 @@ import { parseBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
 import { BARE_SYS_PATHS, handleRawSys, isSnapshotRestore, RAW_SYS_PATHS, restoreSnapshotRequest, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
+import { connectionInfo } from "../connection-info.js";
 import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
@@ -227,6 +228,7 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
   const wrap = wrapTtl(httpReq);
   let reqPath = path;
   if ((operation === "list" || operation === "scan") && !reqPath.endsWith("/")) reqPath += "/";
+  const connection = connectionInfo(httpReq.socket);
   const request = core.newRequest({
     operation,
     path: reqPath,
@@ -234,6 +236,7 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
     ...(rawBody !== undefined && mediaType !== undefined ? { body: { mediaType, bytes: rawBody } } : {}),
     clientToken: token,
     remoteAddress: httpReq.socket.remoteAddress ?? "",
+    ...(connection !== undefined ? { connection } : {}),
     // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
     wrapTtl: bare ? undefined : wrap,
     // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).

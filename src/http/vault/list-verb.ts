@@ -19,7 +19,7 @@
 import { Duplex } from "node:stream";
 import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Server as TlsServer } from "node:tls";
+import { Server as TlsServer, type DetailedPeerCertificate } from "node:tls";
 
 const VERBS: Record<string, string> = { LIST: "list", SCAN: "scan" };
 
@@ -221,6 +221,11 @@ class RewritingConnection extends Duplex {
   }
   get encrypted(): boolean {
     return (this.socket as Socket & { encrypted?: boolean }).encrypted === true;
+  }
+  /** The TLS peer's certificate (the cert auth method reads it); undefined on a plain socket. */
+  getPeerCertificate(detailed: true): DetailedPeerCertificate | undefined {
+    const tls = this.socket as Socket & { getPeerCertificate?: (d: true) => DetailedPeerCertificate };
+    return typeof tls.getPeerCertificate === "function" ? tls.getPeerCertificate(detailed) : undefined;
   }
   setTimeout(ms: number): this {
     this.socket.setTimeout(ms);
