@@ -186,6 +186,8 @@ export interface LoginTokenRequest {
   displayName: string;
   /** Overrides the params' token_bound_cidrs (AppRole secret IDs may carry their own). */
   boundCidrs?: string[];
+  /** Issue in this namespace below the mount's (keystone's project mapping) instead of the mount's own. */
+  namespace?: string;
 }
 
 /**
@@ -226,7 +228,7 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
 
   const source = view.mount().path.replace(/\/$/, "").replace(/\//g, "-");
   const displayName = l.displayName === "" ? source : `${source}-${l.displayName}`;
-  const { token, entry } = await view.tokens.create({
+  const params = {
     policies,
     orphan: true,
     path: l.req.path,
@@ -242,7 +244,8 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
     noDefaultPolicy: p.tokenNoDefaultPolicy,
     // Enforced on every use of the token, not only at login (core.resolveToken).
     boundCidrs,
-  });
+  };
+  const { token, entry } = l.namespace === undefined ? await view.tokens.create(params) : await view.tokens.createIn(l.namespace, params);
   const auth: AuthResponse = {
     clientToken: token,
     accessor: entry.accessor,

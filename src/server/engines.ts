@@ -5,6 +5,7 @@ import { createTokenBackend } from "../core/tokens/token-backend.js";
 import { createKvBackend } from "../engines/kv/backend.js";
 import { createAppRoleBackend } from "../auth/approle/backend.js";
 import { createUserpassBackend } from "../auth/userpass/backend.js";
+import { createKeystoneBackend } from "../auth/keystone/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
@@ -31,6 +32,7 @@ export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFac
     ["kv", (mount) => createKvBackend({ version: mount.options?.version === "2" ? 2 : 1 })],
     ["approle", createAppRoleBackend],
     ["userpass", createUserpassBackend],
+    ["keystone", createKeystoneBackend],
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
