@@ -48,7 +48,11 @@ export interface RunningKeystone {
   /** A project-scoped admin token for the REST calls below. */
   adminToken: string;
   createProject(name: string): Promise<string>;
-  createRole(name: string): Promise<string>;
+  /**
+   * The ID of a role `bootstrap` made (admin, member, reader). Creating roles over the API fails on
+   * SQLite here ("database is locked": role creation uses a second connection inside its transaction).
+   */
+  roleId(name: string): Promise<string>;
   /** A user with `roles` on `projectId`; returns the user ID. */
   createUser(name: string, password: string, projectId: string, roleIds: string[]): Promise<string>;
   /** A token for the user, scoped to `projectId` or unscoped. */
@@ -125,6 +129,10 @@ export async function startKeystone(): Promise<RunningKeystone> {
   };
   try {
     await manage(["db_sync"]);
+    // Keystone's API opens a second connection inside some write transactions (users, roles); in
+    // SQLite's default rollback journal the first commit then waits on the second's read lock until
+    // "database is locked". WAL lets readers and one writer overlap; the mode is stored in the file.
+    await run("/usr/bin/python3", ["-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", join(dir, "keystone.db")]);
     await manage(["fernet_setup", ...owner]);
     await manage(["credential_setup", ...owner]);
     await manage(["bootstrap", "--bootstrap-password", KEYSTONE_ADMIN.password, "--bootstrap-region-id", "RegionOne", "--bootstrap-public-url", url]);
@@ -157,13 +165,23 @@ export async function startKeystone(): Promise<RunningKeystone> {
   };
   const adminAuth = { identity: { methods: ["password"], password: { user: { name: KEYSTONE_ADMIN.user, domain: { id: "default" }, password: KEYSTONE_ADMIN.password } } }, scope: { project: { name: KEYSTONE_ADMIN.project, domain: { id: "default" } } } };
   const adminToken = (await keystoneCall(url, "POST", "/auth/tokens?nocatalog", undefined, { auth: adminAuth })).subjectToken ?? "";
-  const admin = (method: string, path: string, body?: unknown, extra?: Record<string, string>) => keystoneCall(url, method, path, adminToken, body, extra);
+  const admin = async (method: string, path: string, body?: unknown, extra?: Record<string, string>) => {
+    try {
+      return await keystoneCall(url, method, path, adminToken, body, extra);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nkeystone log:\n${log.slice(-2000)}`, { cause: err });
+    }
+  };
 
   return {
     url,
     adminToken,
     createProject: async (name) => idOf((await admin("POST", "/projects", { project: { name, domain_id: "default" } })).json, "project"),
-    createRole: async (name) => idOf((await admin("POST", "/roles", { role: { name } })).json, "role"),
+    roleId: async (name) => {
+      const roles = (await admin("GET", `/roles?name=${encodeURIComponent(name)}`)).json.roles as { id: string }[];
+      if (roles.length !== 1) throw new Error(`keystone has no role ${name}`);
+      return roles[0].id;
+    },
     createUser: async (name, password, projectId, roleIds) => {
       const userId = idOf((await admin("POST", "/users", { user: { name, password, domain_id: "default" } })).json, "user");
       for (const r of roleIds) await admin("PUT", `/projects/${projectId}/users/${userId}/roles/${r}`);
