@@ -105,6 +105,18 @@ describe("config", () => {
     await expectArcaError(call("update", "auth/keystone/config", { keystone_url: ks.url, admin_token: "x" }, { token: noSudo }), 403);
   });
 
+  it("is refused to a tenant namespace's token even with sudo: keystone_url makes the server call out", async () => {
+    await call("update", "sys/auth/keystone", { type: "keystone" }, { ns: "tenant" });
+    await call("update", "sys/policies/acl/kscfg", { policy: 'path "auth/keystone/config" { capabilities = ["create", "update", "read", "sudo"] }' }, { ns: "tenant" });
+    const tenantAdmin = (await call("update", "auth/token/create", { policies: ["kscfg"] }, { ns: "tenant" }))?.auth?.clientToken;
+    expect(tenantAdmin).toBeDefined();
+    await expectArcaError(
+      call("update", "auth/keystone/config", { keystone_url: ks.url, admin_token: "x" }, { token: tenantAdmin, ns: "tenant" }),
+      403,
+      /a token of the root namespace is needed/,
+    );
+  });
+
   it("answers a login before configuration with a clear 400", async () => {
     await expectArcaError(login("some-token"), 400, /not configured/);
   });

@@ -30,7 +30,7 @@ export function createKeystoneBackend(_mount: MountEntry, view: SystemView): Log
   const env = new KeystoneEnv(view);
   return new LogicalBackend({
     type: "keystone",
-    paths: [...configPaths(env), ...mappingPaths(), ...loginPaths(env)],
+    paths: [...configPaths(() => env.reset()), ...mappingPaths(), ...loginPaths(env)],
     unauthenticatedPaths: ["login"],
     rootPaths: ["config"],
     help: HELP.trim(),

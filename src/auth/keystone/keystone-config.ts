@@ -14,7 +14,6 @@ import { getJson, putJson } from "../../core/view.js";
 import type { KeyValueStore } from "../../storage/storage.js";
 import { TOKEN_FIELDS, defaultTokenParams, parseTokenFields, tokenData, type TokenParams } from "../token-fields.js";
 import type { ServiceCredentials } from "./keystone-client.js";
-import type { KeystoneEnv } from "./keystone-env.js";
 
 const CONFIG_KEY = "config";
 const DEFAULT_CACHE_TTL_S = 60;
@@ -90,7 +89,8 @@ function credentialsFrom(ctx: ConfigCtx, old: ServiceCredentials | undefined): S
   };
 }
 
-async function writeConfig(env: KeystoneEnv, ctx: ConfigCtx): Promise<undefined | { warnings: string[] }> {
+/** `reset`: the validations and client built from the old config are dropped. */
+async function writeConfig(reset: () => void, ctx: ConfigCtx): Promise<undefined | { warnings: string[] }> {
   if (ctx.req.caller?.namespace.id !== ROOT_NAMESPACE.id) {
     throw new ArcaError("permission_denied", "the keystone config makes the server call out: a token of the root namespace is needed");
   }
@@ -110,7 +110,7 @@ async function writeConfig(env: KeystoneEnv, ctx: ConfigCtx): Promise<undefined 
   if (config.cacheTtl < 0) throw badRequest("cache_ttl cannot be negative");
   const warnings = parseTokenFields(config, { get: (n) => (ctx.fields as Record<string, unknown>)[n], has: (n) => n in TOKEN_FIELDS && ctx.has(n as keyof typeof TOKEN_FIELDS) }, []);
   await putJson(ctx.storage, CONFIG_KEY, config);
-  env.reset();
+  reset();
   return warnings.length > 0 ? { warnings } : undefined;
 }
 
@@ -132,7 +132,7 @@ function renderConfig(c: KeystoneConfig): Record<string, unknown> {
   };
 }
 
-export function configPaths(env: KeystoneEnv): PathSpec<Fields>[] {
+export function configPaths(reset: () => void): PathSpec<Fields>[] {
   return [
     definePath({
       pattern: "config",
@@ -143,8 +143,8 @@ export function configPaths(env: KeystoneEnv): PathSpec<Fields>[] {
           const c = await readConfig(ctx.storage);
           return c ? { data: renderConfig(c) } : undefined;
         },
-        create: (ctx) => writeConfig(env, ctx),
-        update: (ctx) => writeConfig(env, ctx),
+        create: (ctx) => writeConfig(reset, ctx),
+        update: (ctx) => writeConfig(reset, ctx),
       },
       synopsis: "Configure the Keystone this method validates tokens against.",
     }),
