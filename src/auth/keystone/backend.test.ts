@@ -8,6 +8,7 @@ import { freeLoopbackPort } from "../../../test/keystone.js";
 import type { Operation, Response } from "../../core/framework/request.js";
 import { createKeystoneBackend } from "./backend.js";
 import { ValidationCache } from "./validation-cache.js";
+import { KeystoneTokenExchange } from "./exchange.js";
 
 interface FakeToken {
   expiresAt: Date;
@@ -182,5 +183,38 @@ describe("login", () => {
     await expectArcaError(login("x".repeat(9000)), 403);
     await expectArcaError(login("bad\ntoken"), 403);
     expect(ks.validations).toBe(0);
+  });
+});
+
+describe("KeystoneTokenExchange", () => {
+  beforeEach(async () => {
+    await configure({ cache_ttl: "0s" });
+    ks.tokens.set("tok-ex", { expiresAt: new Date(Date.now() + 3600_000), project: { id: "p1", name: "one" }, roles: ["reader"] });
+  });
+
+  it("re-validates after refreshMs and revokes the Arca token once Keystone refuses the Keystone token", async () => {
+    const ex = new KeystoneTokenExchange(t.core, { refreshMs: 0 });
+    const first = await ex.exchange("tok-ex", "127.0.0.1");
+    expect(first.namespace).toBe("tenant/");
+    const lookup = (token: string) => call("read", "auth/token/lookup-self", {}, { token, ns: "tenant" });
+    expect((await lookup(first.clientToken))?.data?.policies).toEqual(["default", "reader"]);
+    const second = await ex.exchange("tok-ex", "127.0.0.1");
+    expect(second.clientToken).not.toBe(first.clientToken);
+    expect(ks.validations).toBe(2);
+    ks.tokens.delete("tok-ex"); // revoked in Keystone
+    await expectArcaError(ex.exchange("tok-ex", "127.0.0.1"), 403, "permission denied");
+    await expectArcaError(lookup(second.clientToken), 403);
+  });
+
+  it("keeps one Arca token per Keystone token while fresh, and a bounded number of them", async () => {
+    const ex = new KeystoneTokenExchange(t.core, { maxEntries: 1 });
+    const a = await ex.exchange("tok-ex", "127.0.0.1");
+    expect((await ex.exchange("tok-ex", "127.0.0.1")).clientToken).toBe(a.clientToken);
+    expect(ks.validations).toBe(1);
+    ks.tokens.set("tok-ex2", { expiresAt: new Date(Date.now() + 3600_000), project: { id: "p1", name: "one" }, roles: [] });
+    await ex.exchange("tok-ex2", "127.0.0.1");
+    // tok-ex was pushed out: the next exchange validates again.
+    await ex.exchange("tok-ex", "127.0.0.1");
+    expect(ks.validations).toBe(3);
   });
 });
