@@ -1,62 +1,13 @@
 // The keystone auth method against a scripted stand-in Keystone, for what a real one cannot be made to do
 // on demand: be down, hang, hand out an almost-expired token. keystone-real.test.ts covers the real one.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectArcaError, initializedCore, tokenWithPolicy, type TestCore } from "../../../test/core.js";
 import { freeLoopbackPort } from "../../../test/keystone.js";
+import { FakeKeystone } from "../../../test/fake-keystone.js";
 import type { Operation, Response } from "../../core/framework/request.js";
 import { createKeystoneBackend } from "./backend.js";
 import { ValidationCache } from "./validation-cache.js";
 import { KeystoneTokenExchange } from "./exchange.js";
-
-interface FakeToken {
-  expiresAt: Date;
-  project?: { id: string; name: string };
-  roles: string[];
-}
-
-/** Tokens the stand-in knows; validations it answered; `hang` makes it accept and never answer. */
-class FakeKeystone {
-  readonly tokens = new Map<string, FakeToken>();
-  validations = 0;
-  hang = false;
-  private server!: Server;
-  url = "";
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v3`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.hang) return;
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "Content-Type": "application/json", ...headers });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === "POST" && req.url?.startsWith("/v3/auth/tokens")) {
-      send(201, { token: { expires_at: new Date(Date.now() + 3600_000).toISOString(), user: { id: "svc", name: "svc" } } }, { "X-Subject-Token": "service-token" });
-      return;
-    }
-    if (req.method === "GET" && req.url?.startsWith("/v3/auth/tokens")) {
-      if (req.headers["x-auth-token"] !== "service-token") return send(401, { error: { code: 401 } });
-      this.validations++;
-      const t = this.tokens.get(String(req.headers["x-subject-token"]));
-      if (!t || t.expiresAt.getTime() < Date.now()) return send(404, { error: { code: 404 } });
-      return send(200, {
-        token: { expires_at: t.expiresAt.toISOString(), user: { id: "u1", name: "alice" }, project: t.project, roles: t.roles.map((name) => ({ id: name, name })) },
-      });
-    }
-    send(404, {});
-  }
-}
 
 let t: TestCore;
 let ks: FakeKeystone;
