@@ -187,6 +187,8 @@ export interface LoginTokenRequest {
   displayName: string;
   /** Overrides the params' token_bound_cidrs (AppRole secret IDs may carry their own). */
   boundCidrs?: string[];
+  /** Issue in this namespace below the mount's (keystone's project mapping) instead of the mount's own. */
+  namespace?: string;
 }
 
 /**
@@ -248,7 +250,7 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
 
   const source = view.mount().path.replace(/\/$/, "").replace(/\//g, "-");
   const displayName = l.displayName === "" ? source : `${source}-${l.displayName}`;
-  const { token, entry } = await view.tokens.create({
+  const params = {
     policies,
     orphan: true,
     path: l.req.path,
@@ -265,7 +267,8 @@ export async function issueLoginToken(l: LoginTokenRequest): Promise<Response> {
     // Enforced on every use of the token, not only at login (core.resolveToken).
     boundCidrs,
     type,
-  });
+  };
+  const { token, entry } = l.namespace === undefined ? await view.tokens.create(params) : await view.tokens.createIn(l.namespace, params);
   const auth: AuthResponse = {
     clientToken: token,
     accessor: entry.accessor,

@@ -442,6 +442,7 @@ export class Core {
       serverLeaseBounds: { max: this.maxLeaseTtl, def: this.defaultLeaseTtl },
       logger: this.logger,
       limits: this.limits,
+      descendant: (relPath) => this.namespaces.find(ns, relPath),
     });
     return factory(entry, view);
   }

@@ -6,6 +6,7 @@ import { createKvBackend } from "../engines/kv/backend.js";
 import { createAppRoleBackend } from "../auth/approle/backend.js";
 import { createUserpassBackend } from "../auth/userpass/backend.js";
 import { createCertBackend } from "../auth/cert/backend.js";
+import { createKeystoneBackend } from "../auth/keystone/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
@@ -39,6 +40,7 @@ export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFac
     ["approle", createAppRoleBackend],
     ["userpass", createUserpassBackend],
     ["cert", createCertBackend],
+    ["keystone", createKeystoneBackend],
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],

@@ -27,9 +27,15 @@ export interface LeaseBounds {
   def: number;
 }
 
-/** Token issuance for auth methods: the tokens of the mount's namespace. */
+/** Token issuance for auth methods: the tokens of the mount's namespace, or of one below it. */
 export interface TokenIssuer {
   create(p: CreateTokenParams): Promise<{ token: string; entry: TokenEntry }>;
+  /**
+   * A token in the namespace at `relPath` below the mount's ("" is the mount's own), for methods that map
+   * an outside tenant to a namespace (keystone: project → namespace). Never above or beside the mount's
+   * namespace: a mount can only hand out what its own namespace owns. A missing namespace is a 400.
+   */
+  createIn(relPath: string, p: CreateTokenParams): Promise<{ token: string; entry: TokenEntry; namespace: NamespaceRef }>;
 }
 
 export interface SystemView {
