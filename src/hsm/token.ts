@@ -359,8 +359,24 @@ export class HsmToken {
       broken = true;
       throw e instanceof KeyError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
     } finally {
-      this.pool.release(s, broken);
+      if (broken) this.retire(s);
+      else this.pool.release(s);
     }
+  }
+
+  /**
+   * Closes a session that saw a failure, opening its replacement first: on most tokens closing the last
+   * session logs the application out, and every later call would then be CKR_USER_NOT_LOGGED_IN.
+   */
+  private retire(s: PooledSession<TokenSession>): void {
+    if (this.found && this.moduleGeneration === this.module.generation) {
+      try {
+        this.pool.adopt({ handle: this.openSession(), moduleGeneration: this.moduleGeneration });
+      } catch {
+        // No replacement (the device is going away): the next call reconnects.
+      }
+    }
+    this.pool.release(s, true);
   }
 
   private ensureConnected(): Promise<void> {
