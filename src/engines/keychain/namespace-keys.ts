@@ -41,7 +41,18 @@ export function keychainNamespaceKeys(env: KeychainEnv): NamespaceKeySource {
       const version = key.versions[String(wrapped.version)];
       if (!version || version.destroyed_at) throw invalidRequest(`the L1 key version that sealed this namespace was destroyed`);
       const provider = await openKeystore(env, storage, key.keystore);
-      return provider.unwrap(version.ref, Buffer.from(wrapped.blob, "base64"), rootKeyAad(key, wrapped.version, aad));
+      const rootKey = await provider.unwrap(version.ref, Buffer.from(wrapped.blob, "base64"), rootKeyAad(key, wrapped.version, aad));
+      // Checked again after the keystore call: requests that share this probe may have arrived after a
+      // revoke returned, and must not be let in by a state read before it.
+      const now = await env.records.get(`keys/${name}`, () => records.key(storage, name));
+      try {
+        if (!now || now.id !== key.id) throw invalidRequest(`the L1 key ${name} that sealed this namespace no longer exists`);
+        checkUsable(now, "decrypt");
+      } catch (err) {
+        rootKey.fill(0);
+        throw err;
+      }
+      return rootKey;
     },
   };
 }
