@@ -290,6 +290,36 @@ export class HsmToken {
     }
   }
 
+  /**
+   * Logs out and in again with the configured PIN (one synchronous step, so no other call of this process
+   * runs in between), so a PIN changed on the token since our login is found now, not at the next reconnect.
+   * A refused PIN sets the token's PIN error (never retried: a token may wipe itself after a few wrong PINs)
+   * and disconnects, so every later call fails with it. Private object handles do not survive a logout: the
+   * handle cache is dropped. Meant for customer-held tokens (HYOK sync), not a server's busy token.
+   */
+  async verifyLogin(): Promise<void> {
+    await this.run(async (ctx) => {
+      try {
+        this.p11.C_Logout(ctx.session);
+      } catch {
+        // Not logged in (already out): the login below is the check either way.
+      }
+      this.handles.clear();
+      try {
+        this.loginAttempts++;
+        this.p11.C_Login(ctx.session, pk.CKU_USER, this.pin());
+      } catch (e) {
+        if (isAlreadyLoggedIn(e)) return;
+        const err = mapPkcs11Error(e, { fn: "C_Login" });
+        if (err instanceof HsmPinError) {
+          this.pinError = err;
+          this.disconnect();
+        }
+        throw err;
+      }
+    });
+  }
+
   /** Forgets a cached handle (after we destroy the object ourselves). */
   forget(q: ObjectQuery): void {
     this.handles.delete(queryKey(q));
