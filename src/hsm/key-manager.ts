@@ -192,6 +192,19 @@ export function isManagedKeyResolver(km: KeyManager): km is KeyManager & Managed
   return typeof (km as Partial<ManagedKeyResolver>).managedKeyUri === "function";
 }
 
+/**
+ * Proves the configured credentials still log in to the store holding `uri` (a PKCS#11 token keeps an
+ * application logged in after its PIN was changed, until the next login): for customer-held keys, whose
+ * owner withdraws access by changing the PIN. Throws a KeyError when the login is refused.
+ */
+export interface LoginVerifier {
+  verifyLogin(uri: string): Promise<void>;
+}
+
+export function isLoginVerifier(km: KeyManager): km is KeyManager & LoginVerifier {
+  return typeof (km as Partial<LoginVerifier>).verifyLogin === "function";
+}
+
 export function isKeyEncrypter(km: KeyManager): km is KeyManager & KeyEncrypter {
   const k = km as Partial<KeyEncrypter>;
   return typeof k.encrypt === "function" && typeof k.decrypt === "function" && typeof k.decryptOaep === "function";

@@ -37,6 +37,7 @@ export type P11 = Pick<
   | "C_OpenSession"
   | "C_CloseSession"
   | "C_Login"
+  | "C_Logout"
   | "C_FindObjectsInit"
   | "C_FindObjects"
   | "C_FindObjectsFinal"

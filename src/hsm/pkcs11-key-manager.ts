@@ -349,6 +349,11 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     }
   }
 
+  /** LoginVerifier: logs in again to the token holding `uri` (see HsmToken.verifyLogin). */
+  async verifyLogin(uri: string): Promise<void> {
+    await this.tokens.tokenForUri(parseKeyUri(uri)).verifyLogin();
+  }
+
   async deleteKey(uri: string): Promise<void> {
     const parsed = parseKeyUri(uri);
     const token = this.tokens.tokenForUri(parsed);

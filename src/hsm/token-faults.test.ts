@@ -60,6 +60,15 @@ describe.skipIf(!available)(available ? "HSM faults (SoftHSM)" : SOFTHSM_SKIP_RE
     await (await km.createSigner(other.uri)).sign(Buffer.from("ok"));
   });
 
+  it("a failed call keeps the login: the session it retires is replaced before it is closed", async () => {
+    // A fresh token and manager: one pooled session, so the failed call's session is the last one open.
+    const key = await km.createKey({ algorithm: "aes-256", label: "keep-login", hsm: "good" });
+    const ct = await km.encrypt(key.uri, Buffer.from("hello"));
+    const tampered = { ...ct, tag: Buffer.alloc(ct.tag.length) };
+    await expect(km.decrypt(key.uri, tampered)).rejects.toThrow();
+    expect((await km.decrypt(key.uri, ct)).toString()).toBe("hello");
+  });
+
   it("a key created by another process is found by id", async () => {
     pkcs11Tool(good, ["--keypairgen", "--key-type", "EC:prime256v1", "--id", "a1b2", "--label", "external"]);
     const signer = await km.createSigner(`pkcs11:token=${good.label};id=%A1%B2;type=private`);

@@ -290,6 +290,36 @@ export class HsmToken {
     }
   }
 
+  /**
+   * Logs out and in again with the configured PIN (one synchronous step, so no other call of this process
+   * runs in between), so a PIN changed on the token since our login is found now, not at the next reconnect.
+   * A refused PIN sets the token's PIN error (never retried: a token may wipe itself after a few wrong PINs)
+   * and disconnects, so every later call fails with it. Private object handles do not survive a logout: the
+   * handle cache is dropped. Meant for customer-held tokens (HYOK sync), not a server's busy token.
+   */
+  async verifyLogin(): Promise<void> {
+    await this.run(async (ctx) => {
+      try {
+        this.p11.C_Logout(ctx.session);
+      } catch {
+        // Not logged in (already out): the login below is the check either way.
+      }
+      this.handles.clear();
+      try {
+        this.loginAttempts++;
+        this.p11.C_Login(ctx.session, pk.CKU_USER, this.pin());
+      } catch (e) {
+        if (isAlreadyLoggedIn(e)) return;
+        const err = mapPkcs11Error(e, { fn: "C_Login" });
+        if (err instanceof HsmPinError) {
+          this.pinError = err;
+          this.disconnect();
+        }
+        throw err;
+      }
+    });
+  }
+
   /** Forgets a cached handle (after we destroy the object ourselves). */
   forget(q: ObjectQuery): void {
     this.handles.delete(queryKey(q));
@@ -358,8 +388,24 @@ export class HsmToken {
       broken = !(e instanceof KeyError) || e instanceof HsmUnavailableError;
       throw e instanceof KeyError ? e : mapPkcs11Error(e, { fn: "PKCS#11 call" });
     } finally {
-      this.pool.release(s, broken);
+      if (broken) this.retire(s);
+      else this.pool.release(s);
     }
+  }
+
+  /**
+   * Closes a session that saw a failure, opening its replacement first: on most tokens closing the last
+   * session logs the application out, and every later call would then be CKR_USER_NOT_LOGGED_IN.
+   */
+  private retire(s: PooledSession<TokenSession>): void {
+    if (this.found && this.moduleGeneration === this.module.generation) {
+      try {
+        this.pool.adopt({ handle: this.openSession(), moduleGeneration: this.moduleGeneration });
+      } catch {
+        // No replacement (the device is going away): the next call reconnects.
+      }
+    }
+    this.pool.release(s, true);
   }
 
   private ensureConnected(): Promise<void> {

@@ -10,6 +10,7 @@ import { KeyUnsupportedError } from "../../hsm/key-errors.js";
 import {
   isKeyDeleter,
   isKeyEncrypter,
+  isLoginVerifier,
   isKeyImporter,
   isKeyWrapper,
   isWrappedKeyImporter,
@@ -24,6 +25,7 @@ import {
   type KeyImporter,
   type KeyManager,
   type KeyWrapper,
+  type LoginVerifier,
   type ManagedKeyResolver,
   type OaepHash,
   type Signer,
@@ -38,7 +40,7 @@ import { asNotUsable, KeyNotUsableError, type KeyScope, type ScopedCustody } fro
 /** Decisions remembered per mount; past this many URIs the memo starts over (it is only a cache). */
 const MAX_CACHED = 4096;
 
-export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, WrappedKeyImporter, ManagedKeyResolver {
+export class MountKeyManager implements KeyManager, LoginVerifier, KeyEncrypter, KeyWrapper, KeyDeleter, KeyImporter, WrappedKeyImporter, ManagedKeyResolver {
   private readonly allowed = new Map<string, number>();
 
   constructor(
@@ -152,6 +154,12 @@ export class MountKeyManager implements KeyManager, KeyEncrypter, KeyWrapper, Ke
       throw asNotUsable(err);
     }
     await this.custody.forgetOwner(identity);
+  }
+
+  /** Logs in again to the token of a key this mount may use (HYOK sync); a store without logins: nothing to do. */
+  verifyLogin(uri: string): Promise<void> {
+    const inner = this.inner;
+    return this.use(uri, () => (isLoginVerifier(inner) ? inner.verifyLogin(uri) : Promise.resolve()));
   }
 
   managedKeyUri(name: string): Promise<string> {

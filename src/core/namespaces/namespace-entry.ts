@@ -6,7 +6,7 @@ import { ArcaError } from "../../common/errors.js";
 import { ROOT_NAMESPACE } from "../framework/request.js";
 
 /** A sealable namespace's keyring protection: its root key, encrypted inside the tenant's HSM key. */
-export interface NamespaceSealEntry {
+export interface Pkcs11SealEntry {
   type: "pkcs11";
   /** PKCS#11 URI of the tenant's AES key (customer root key). */
   keyUri: string;
@@ -17,6 +17,22 @@ export interface NamespaceSealEntry {
   /** Sealed by an operator: stays sealed across restarts until someone unseals it. */
   sealedByOperator?: boolean;
 }
+
+/** Or: its root key wrapped by a keychain L1 of a mount in the parent namespace (namespace-key-source.ts). */
+export interface KeychainSealEntry {
+  type: "keychain";
+  /** The keychain mount's route in the parent namespace ("kc/"). */
+  mount: string;
+  /** The L1 key's name, its random id and the version that wrapped the root key. */
+  key: string;
+  keyId: string;
+  version: number;
+  /** base64 of the root key wrapped through the L1's keystore. */
+  blob: string;
+  sealedByOperator?: boolean;
+}
+
+export type NamespaceSealEntry = Pkcs11SealEntry | KeychainSealEntry;
 
 export interface NamespaceEntry {
   uuid: string;
@@ -73,8 +89,13 @@ export function renderNamespace(entry: NamespaceEntry, relativeTo: string, seale
     tainted: false,
     locked: entry.lockHash !== undefined,
     custom_metadata: entry.customMetadata,
-    ...(entry.seal ? { sealable: true, sealed, seal_type: entry.seal.type, key_uri: entry.seal.keyUri } : {}),
+    ...(entry.seal ? { sealable: true, sealed, seal_type: entry.seal.type, ...sealKeyFields(entry.seal) } : {}),
   };
+}
+
+/** Which key seals the namespace, as the API names it (never material). */
+function sealKeyFields(seal: NamespaceSealEntry): Record<string, string> {
+  return seal.type === "pkcs11" ? { key_uri: seal.keyUri } : { keychain_mount: seal.mount, key: seal.key };
 }
 
 /** Prefixes of OpenBao's token types ("hvs.", legacy "s.", batch "hvb."/"b.", recovery "hvr."). */

@@ -16,7 +16,7 @@ import type { KeyValueStore } from "../../storage/storage.js";
 import type { KeyIdentity, KeyManager } from "../../hsm/key-manager.js";
 import type { KeyCustody } from "../key-custody/key-custody.js";
 import { Namespace, namespaceDeletedError, type NamespaceHost } from "./namespace.js";
-import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces } from "./namespace-seal.js";
+import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces, type SealDeps, type SealSpec } from "./namespace-seal.js";
 import {
   checkNamespaceName,
   headerSegments,
@@ -37,8 +37,11 @@ export interface ResolvedPath {
 
 export interface CreateNamespaceOptions {
   customMetadata?: Record<string, string>;
-  /** PKCS#11 URI of the tenant's AES key: the namespace gets its own barrier, sealed by that key. */
-  sealKeyUri?: string;
+  /**
+   * The tenant key (a PKCS#11 URI of an AES key, or a keychain L1 of a mount in the parent namespace): the
+   * namespace gets its own barrier, sealed by that key.
+   */
+  seal?: SealSpec;
 }
 
 const hashOf = (s: string): Buffer => createHash("sha256").update(s).digest();
@@ -104,8 +107,13 @@ export class NamespaceRegistry {
 
   private instantiate(parent: Namespace, entry: NamespaceEntry): Namespace {
     const raw = childStorage(parent, entry.uuid);
-    const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.host.keyManager, entry.seal) : undefined;
+    const sealHandle = entry.seal ? NamespaceSeal.existing(entry.uuid, raw, this.sealDeps(parent), entry.seal) : undefined;
     return this.register(new Namespace(this.host, entry, parent, sealHandle?.barrier ?? raw, sealHandle));
+  }
+
+  /** What a child's seal needs: the HSM, and the parent's mounts as they are at each use (a keychain L1). */
+  private sealDeps(parent: Namespace): SealDeps {
+    return { keyManager: this.host.keyManager, parentMount: (route) => parent.router.get(route) };
   }
 
   /** Makes a namespace findable: by name in its parent, by id for tokens and requests. */
@@ -239,12 +247,16 @@ export class NamespaceRegistry {
     let sealHandle: NamespaceSeal | undefined;
     let claimedKey: KeyIdentity | undefined;
     try {
-      if (opts.sealKeyUri !== undefined) {
+      if (opts.seal?.type === "pkcs11") {
         // The key becomes this namespace's for good (even after a delete: a backup still holds what it wrapped).
         if (!this.host.custody) throw noHsmForSealableNamespaces();
-        const claim = await this.host.custody.claimNamespaceSealKey(parent, opts.sealKeyUri, uuid);
+        const claim = await this.host.custody.claimNamespaceSealKey(parent, opts.seal.keyUri, uuid);
         if (claim.fresh) claimedKey = claim.identity;
-        sealHandle = await NamespaceSeal.create(uuid, raw, this.host.keyManager, opts.sealKeyUri);
+      }
+      // A keychain L1 needs no claim: it is named in a mount of this same parent namespace, whose operators
+      // own it (the name reaches no other namespace's keychain), and the engine still decides each use.
+      if (opts.seal) {
+        sealHandle = await NamespaceSeal.create(uuid, raw, this.sealDeps(parent), opts.seal);
         entry.seal = sealHandle.entry;
       }
       const ns = new Namespace(this.host, entry, parent, sealHandle?.barrier ?? raw, sealHandle);

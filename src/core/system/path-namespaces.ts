@@ -8,7 +8,8 @@ import { definePath, type PathSpec } from "../framework/path.js";
 import type { Response } from "../framework/request.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
-import { renderNamespace } from "../namespaces/namespace-entry.js";
+import { renderNamespace, type NamespaceSealEntry } from "../namespaces/namespace-entry.js";
+import type { SealSpec } from "../namespaces/namespace-seal.js";
 import { uriCarriesPin } from "../../hsm/uri.js";
 
 const PATH_FIELD = { path: { type: "string", required: true, description: "Path of the namespace, relative to the calling one." } } as const;
@@ -29,25 +30,46 @@ function metadataOf(raw: unknown, allowNull: boolean): Record<string, string | n
   return out;
 }
 
-/** The `seal` document of a sealable namespace: `{"type": "pkcs11", "key_uri": "pkcs11:..."}` (or that as a JSON string). */
-function sealKeyUriOf(raw: unknown): string | undefined {
+const SEAL_EXAMPLE = '{"type": "pkcs11", "key_uri": "pkcs11:token=...;object=..."} or {"type": "keychain", "mount": "kc", "key": "tenant-l1"}';
+
+/**
+ * The `seal` document of a sealable namespace (or that as a JSON string): `{"type": "pkcs11", "key_uri":
+ * "pkcs11:..."}`, or `{"type": "keychain", "mount": "kc", "key": "tenant-l1"}` for a keychain L1 in a mount
+ * of the parent namespace.
+ */
+function sealSpecOf(raw: unknown): SealSpec | undefined {
   if (raw === undefined || raw === null || raw === "") return undefined;
   let doc: unknown = raw;
   if (typeof raw === "string") {
     try {
       doc = JSON.parse(raw) as unknown;
     } catch {
-      throw new ArcaError("invalid_request", 'seal must be a JSON object like {"type": "pkcs11", "key_uri": "pkcs11:token=...;object=..."}');
+      throw new ArcaError("invalid_request", `seal must be a JSON object like ${SEAL_EXAMPLE}`);
     }
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ArcaError("invalid_request", "seal must be an object");
-  const { type, key_uri: keyUri } = doc as { type?: unknown; key_uri?: unknown };
-  if (type !== "pkcs11") throw new ArcaError("invalid_request", `unsupported namespace seal type ${JSON.stringify(type)}: Arca seals namespaces with an HSM key ("pkcs11")`);
+  const { type, key_uri: keyUri, mount, key } = doc as { type?: unknown; key_uri?: unknown; mount?: unknown; key?: unknown };
+  if (type === "keychain") return keychainSealOf(mount, key);
+  if (type !== "pkcs11") throw new ArcaError("invalid_request", `unsupported namespace seal type ${JSON.stringify(type)}: use "pkcs11" (an HSM key) or "keychain" (a keychain L1)`);
   if (typeof keyUri !== "string" || !keyUri.startsWith("pkcs11:")) throw new ArcaError("invalid_request", "seal.key_uri must be a PKCS#11 URI (pkcs11:...)");
   // The URI is stored, shown by sys/namespaces and named in errors: it must not carry the token's PIN
   // (the PIN belongs to the server's hsm block).
   if (uriCarriesPin(keyUri)) throw new ArcaError("invalid_request", "seal.key_uri must not carry a PIN (pin-value, pin-source): the server's hsm block holds it");
-  return keyUri;
+  return { type: "pkcs11", keyUri };
+}
+
+const KEYCHAIN_NAME = /^[\w.-]{1,128}$/;
+
+function keychainSealOf(mount: unknown, key: unknown): SealSpec {
+  const route = typeof mount === "string" ? mount.replace(/^\/+|\/+$/g, "") : "";
+  if (!route || route.split("/").some((seg) => !KEYCHAIN_NAME.test(seg))) throw new ArcaError("invalid_request", "seal.mount must be the path of a keychain mount in the parent namespace");
+  if (typeof key !== "string" || !KEYCHAIN_NAME.test(key)) throw new ArcaError("invalid_request", "seal.key must be the name of an L1 key of that mount");
+  return { type: "keychain", mount: `${route}/`, key };
+}
+
+function sameSeal(spec: SealSpec, entry: NamespaceSealEntry | undefined): boolean {
+  if (spec.type === "pkcs11") return entry?.type === "pkcs11" && entry.keyUri === spec.keyUri;
+  return entry?.type === "keychain" && entry.mount === spec.mount && entry.key === spec.key;
 }
 
 function sealStatus(ns: Namespace): Record<string, unknown> {
@@ -141,7 +163,7 @@ export function namespacePaths(ns: Namespace, core: Core): PathSpec[] {
       fields: {
         ...PATH_FIELD,
         custom_metadata: { type: "any", description: "Map of string keys and values." },
-        seal: { type: "any", description: 'Sealable namespace: {"type": "pkcs11", "key_uri": "pkcs11:..."}, the tenant key that wraps its keyring.' },
+        seal: { type: "any", description: `Sealable namespace: ${SEAL_EXAMPLE}, the tenant key that wraps its keyring.` },
       },
       synopsis: "Create, read, update the metadata of, or delete a namespace.",
       existenceCheck: async ({ fields }) => registry.find(ns, fields.path) !== undefined,
@@ -153,13 +175,14 @@ export function namespacePaths(ns: Namespace, core: Core): PathSpec[] {
         create: async ({ fields }) => {
           const created = await registry.create(ns, fields.path, {
             customMetadata: metadataOf(fields.custom_metadata, false) as Record<string, string>,
-            sealKeyUri: sealKeyUriOf(fields.seal),
+            seal: sealSpecOf(fields.seal),
           });
           return { data: describe(created) };
         },
         update: async ({ fields }) => {
           const target = existing(fields.path);
-          if (sealKeyUriOf(fields.seal) !== undefined && sealKeyUriOf(fields.seal) !== target.entry.seal?.keyUri) {
+          const seal = sealSpecOf(fields.seal);
+          if (seal !== undefined && !sameSeal(seal, target.entry.seal)) {
             throw new ArcaError("invalid_request", "the seal of an existing namespace cannot be changed");
           }
           if (fields.custom_metadata !== undefined) await registry.setMetadata(target, metadataOf(fields.custom_metadata, false) as Record<string, string>);

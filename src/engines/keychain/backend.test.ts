@@ -224,8 +224,16 @@ describe("keychain engine (software keystore)", () => {
     await chain(h);
     await h.call("write", "keys/k2", { keystore: "soft" });
     const dk = await datakey(h);
+    // A background job: the PATCH answers with it running, GET shows its progress until it is done.
     const r = await h.call("patch", "key-configurations/c1", { primary_key: "k2" });
-    expect(r?.data).toMatchObject({ primary_key: "k2", job: { state: "done" } });
+    expect(r?.data).toMatchObject({ primary_key: "k1", job: { target_key: "k2", state: "running", total: 1, done: 0 } });
+    let cfg: Record<string, unknown> | undefined;
+    for (let i = 0; i < 200 && (cfg?.job as { state?: string } | undefined)?.state !== "done"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      cfg = (await h.call("read", "key-configurations/c1"))?.data ?? undefined;
+    }
+    expect(cfg).toMatchObject({ primary_key: "k2", job: { state: "done", total: 1, done: 1, failed: 0 } });
+    expect((await h.call("read", "keys/k2"))?.data).toMatchObject({ key_configurations: ["c1"] });
     await h.call("update", "keys/k1/revoke");
     h.cache.clear();
     expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);

@@ -9,12 +9,14 @@
  * min_pending_window (duration, default 7d), cache_size (L2+L3 plaintexts kept in memory, default 10000),
  * hyok_sync_interval (duration, default 1m: how often HYOK keys are probed, hyok-sync.ts).
  */
-import { LogicalBackend } from "../../core/framework/backend.js";
+import { LogicalBackend, type BackendSpec } from "../../core/framework/backend.js";
 import { parseDuration } from "../../core/framework/duration.js";
 import { silentLogger, type BackendLogger, type SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
+import type { NamespaceKeySource, WrappedRootKey } from "../../core/namespaces/namespace-key-source.js";
 import { runKeychainJobs } from "./jobs.js";
+import { keychainNamespaceKeys } from "./namespace-keys.js";
 import { KeyCache } from "./key-cache.js";
 import { RecordCache } from "./record-cache.js";
 import type { KeychainEnv, KeychainSettings } from "./keychain-env.js";
@@ -72,7 +74,25 @@ function cacheSize(options: Record<string, string> | null | undefined): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_CACHE_SIZE;
 }
 
-export function createKeychainBackendWith(opts: KeychainBackendOptions): LogicalBackend {
+/** The keychain backend: a LogicalBackend whose L1 keys can also seal namespaces (namespace-keys.ts). */
+export class KeychainBackend extends LogicalBackend implements NamespaceKeySource {
+  constructor(
+    spec: BackendSpec,
+    private readonly namespaceKeys: NamespaceKeySource,
+  ) {
+    super(spec);
+  }
+
+  wrapRootKey(...args: Parameters<NamespaceKeySource["wrapRootKey"]>): Promise<WrappedRootKey> {
+    return this.namespaceKeys.wrapRootKey(...args);
+  }
+
+  unwrapRootKey(...args: Parameters<NamespaceKeySource["unwrapRootKey"]>): Promise<Buffer> {
+    return this.namespaceKeys.unwrapRootKey(...args);
+  }
+}
+
+export function createKeychainBackendWith(opts: KeychainBackendOptions): KeychainBackend {
   const options = opts.options ?? (() => null);
   const env: KeychainEnv = {
     keystoreTypes: opts.keystoreTypes ?? builtinKeystoreTypes({ outbound: () => opts.outbound ?? STRICT_OUTBOUND }),
@@ -84,7 +104,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     running: new Set(),
   };
   const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
-  return new LogicalBackend({
+  return new KeychainBackend({
     type: "keychain",
     paths: [
       keystoresListPath(env),
@@ -112,7 +132,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Logical
     },
     // Another node wrote a record: read it afresh from now on.
     invalidate: async () => env.records.changed(),
-  });
+  }, keychainNamespaceKeys(env));
 }
 
 /**

@@ -161,4 +161,19 @@ describe.skipIf(!available)(available ? "keychain BYOK (SoftHSM, openssl)" : SOF
     await h.call("write", "keys/byok7/import", { import_token: p.import_token, wrapped_key_material: material });
     expect(await state("byok7")).toBe("ENABLED");
   });
+
+  it("a byok key deleted while PENDING_IMPORT leaves no import key pair on the token", async () => {
+    const privateKeys = (): number => (pkcs11Tool(t, ["--list-objects", "--type", "privkey"]).match(/Private Key Object/g) ?? []).length;
+    const importRecords = async (): Promise<number> => (await h.dump("byok/")).size;
+    const before = privateKeys();
+    await pending("byok8");
+    await params("byok8");
+    expect(privateKeys()).toBe(before + 1);
+    const records = await importRecords();
+    await h.call("write", "keys/byok8/schedule-deletion", { pending_window: 7 * 24 * 3600 });
+    await h.backend.periodic({ storage: h.view, now: new Date(Date.now() + 8 * 24 * 3600_000) });
+    expect(await state("byok8")).toBe("DELETED");
+    expect(privateKeys()).toBe(before);
+    expect(await importRecords()).toBe(records - 1);
+  });
 });

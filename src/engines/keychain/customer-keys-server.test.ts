@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pkcs11js from "pkcs11js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sealedConfig } from "../../../test/hsm-servers.js";
 import { customerWrap } from "../../../test/byok.js";
@@ -14,10 +15,36 @@ import { startServer, type RunningServer } from "../../server/server.js";
 
 const hsm = softHsmAvailable();
 
+/**
+ * The customer changes their token's PIN. On a device the PIN lives in the token, so every login checks the
+ * current one; SoftHSM keeps a token's PIN in each process's memory, so a change made by another process
+ * (pkcs11-tool --change-pin) never reaches this one. C_SetPIN from this process, on a session of its own,
+ * changes what SoftHSM's next login here checks, as a device would.
+ */
+function changePin(token: SoftHsmToken, newPin: string): void {
+  const p11 = new pkcs11js.PKCS11();
+  p11.load(token.libPath);
+  try {
+    p11.C_Initialize();
+  } catch {
+    // Already initialised by the server in this process: the same library instance.
+  }
+  const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === token.label);
+  if (!slot) throw new Error(`token ${token.label} not found`);
+  const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    p11.C_SetPIN(session, token.pin, newPin);
+  } finally {
+    p11.C_CloseSession(session); // never C_Finalize: the server shares the library
+  }
+}
+
 describe.skipIf(!hsm)(hsm ? "keychain HYOK on a running server (SoftHSM, Transit)" : SOFTHSM_SKIP_REASON, () => {
   let dir: string;
   let arcaToken: SoftHsmToken;
   let customerToken: SoftHsmToken;
+  /** A second customer, whose PIN changes. */
+  let pinToken: SoftHsmToken;
   let server: RunningServer;
   let customerTransit: RunningServer;
   let root: string;
@@ -28,6 +55,7 @@ describe.skipIf(!hsm)(hsm ? "keychain HYOK on a running server (SoftHSM, Transit
     return (r.body?.data ?? {}) as Record<string, unknown>;
   };
   const custKey = (): string => `pkcs11:token=${customerToken.label};object=cust-root;type=secret-key`;
+  const pinKey = (): string => `pkcs11:token=${pinToken.label};object=pin-root;type=secret-key`;
   const state = async (name: string): Promise<string> => ok(await call("GET", `kc/keys/${name}`)).state as string;
 
   beforeAll(async () => {
@@ -36,12 +64,15 @@ describe.skipIf(!hsm)(hsm ? "keychain HYOK on a running server (SoftHSM, Transit
     customerToken = createSoftHsmToken({ label: "hyok-cust" });
     // The customer's key exists before Arca opens the token (made by the customer's own tooling).
     pkcs11Tool(customerToken, ["--keygen", "--key-type", "AES:32", "--label", "cust-root", "--id", "c0c1", "--sensitive"]);
+    pinToken = createSoftHsmToken({ label: "hyok-pin" });
+    pkcs11Tool(pinToken, ["--keygen", "--key-type", "AES:32", "--label", "pin-root", "--id", "c0c2", "--sensitive"]);
     const config = sealedConfig(
       dir,
       [{ type: "pkcs11", disabled: false, params: { key: `pkcs11:token=${arcaToken.label};object=arca-seal`, generate_key: true } }],
       [
         { name: "arca", lib: arcaToken.libPath, tokenLabel: arcaToken.label, pin: arcaToken.pin },
         { name: "customer", lib: customerToken.libPath, tokenLabel: customerToken.label, pin: customerToken.pin },
+        { name: "pin-customer", lib: pinToken.libPath, tokenLabel: pinToken.label, pin: pinToken.pin },
       ],
     );
     config.keychainOutbound = { allowHttp: true, allowedNetworks: ["127.0.0.0/8"] };
@@ -91,6 +122,20 @@ describe.skipIf(!hsm)(hsm ? "keychain HYOK on a running server (SoftHSM, Transit
     pkcs11Tool(customerToken, ["--delete-object", "--type", "secrkey", "--label", "cust-root"]);
     await eventually(async () => (await state("cust")) === "FORBIDDEN");
     expect((await call("POST", "kc/systems/cs/decrypt", { ciphertext: dk.ciphertext })).status).toBe(400);
+  });
+
+  it("the customer changes their token's PIN: FORBIDDEN at the next sync, though our login was still open", async () => {
+    ok(await call("POST", "sys/managed-keys/pkcs11/pin-root", { uri: pinKey() }));
+    ok(await call("POST", "sys/mounts/kc/tune", { allowed_managed_keys: ["cust-root", "pin-root"] }));
+    ok(await call("POST", "kc/keystores/pin-customer", { type: "pkcs11", uri: `pkcs11:token=${pinToken.label}` }));
+    ok(await call("POST", "kc/keys/pin", { keystore: "pin-customer", origin: "hyok", native_id: pinKey() }));
+    ok(await call("POST", "kc/key-configurations/pc", { primary_key: "pin" }));
+    ok(await call("POST", "kc/systems/ps", { key_configuration: "pc" }));
+    const dk = ok(await call("POST", "kc/systems/ps/datakey", { bits: 256 }));
+    expect(await state("pin")).toBe("ENABLED");
+    changePin(pinToken, "99999999");
+    await eventually(async () => (await state("pin")) === "FORBIDDEN");
+    expect((await call("POST", "kc/systems/ps/decrypt", { ciphertext: dk.ciphertext })).status).toBe(400);
   });
 
   it("a transit keystore's token is never shown back nor logged", async () => {

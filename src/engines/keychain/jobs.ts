@@ -3,10 +3,14 @@
  *   - re-wrap: after a rotation, every L2 under an older version of the L1 is unwrapped and wrapped again
  *     under the primary version, with progress in the key's `rewrap` record (shown on GET);
  *   - crypto-shredding: a key whose deletion window has passed has every version it owns destroyed in the
- *     keystore, then becomes DELETED. Nothing beneath can be unwrapped again.
+ *     keystore (and a byok key's unused import wrapping pair), then becomes DELETED. Nothing beneath can be
+ *     unwrapped again;
+ *   - configuration switches (PATCH key-configurations/:name {primary_key}) still running: config-switch.ts.
  */
 import type { KeyValueStore } from "../../storage/storage.js";
 import { l2Aad } from "./chain.js";
+import { runPendingSwitches } from "./config-switch.js";
+import { discardPendingImport } from "./path-byok.js";
 import { openKeystore, type KeychainEnv } from "./keychain-env.js";
 import { now, records, type KeyRecord } from "./records.js";
 
@@ -122,6 +126,8 @@ export async function shredIfDue(env: KeychainEnv, storage: KeyValueStore, key: 
       if (kv) kv.destroyed_at = now();
     });
   }
+  // Deleted before its material was imported: the wrapping pair made for the import goes too.
+  await discardPendingImport(storage, provider, key);
   await updateKey(env, storage, key.name, key.id, (k) => {
     k.state = "DELETED";
     delete k.rewrap;
@@ -132,8 +138,13 @@ export async function shredIfDue(env: KeychainEnv, storage: KeyValueStore, key: 
   return true;
 }
 
-/** The periodic hook: due deletions first, then unfinished re-wrap jobs. */
+/** The periodic hook: due deletions first, then unfinished re-wrap jobs, then configuration switches. */
 export async function runKeychainJobs(env: KeychainEnv, storage: KeyValueStore, at: Date): Promise<void> {
+  await runKeyJobs(env, storage, at);
+  await runPendingSwitches(env, storage);
+}
+
+async function runKeyJobs(env: KeychainEnv, storage: KeyValueStore, at: Date): Promise<void> {
   for (const name of await records.listKeys(storage)) {
     const key = await records.key(storage, name);
     if (!key) continue;

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { ArcaError, invalidRequest } from "../../common/errors.js";
 import { keyErrorToArca } from "../../core/key-api-errors.js";
 import { KeyError, KeyUnavailableError } from "../../hsm/key-errors.js";
-import { isKeyEncrypter, isWrappedKeyImporter, type KeyManager } from "../../hsm/key-manager.js";
+import { isKeyEncrypter, isLoginVerifier, isWrappedKeyImporter, type KeyManager } from "../../hsm/key-manager.js";
 import { parsePkcs11Uri } from "../../hsm/uri.js";
 import type { ImportParams, L1Algorithm, L1Ref, ProbeResult } from "./keystore.js";
 
@@ -108,6 +108,8 @@ export async function pkcs11Attach(km: KeyManager | undefined, tokenUri: string,
 export async function pkcs11ProbeCustomerKey(km: KeyManager | undefined, ref: L1Ref): Promise<ProbeResult> {
   if (!km) return "UNKNOWN";
   try {
+    // A token keeps us logged in after the customer changed its PIN: log in again, so the change shows now.
+    if (isLoginVerifier(km)) await km.verifyLogin(ref.uri);
     await roundTrip(km, ref.uri);
     return "ENABLED";
   } catch (err) {

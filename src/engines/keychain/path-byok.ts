@@ -151,6 +151,17 @@ async function importMaterial(env: KeychainEnv, storage: KeyValueStore, name: st
   return saved;
 }
 
+/**
+ * A byok key leaving PENDING_IMPORT without an import (its deletion window ended): the RSA wrapping pair made
+ * for it would otherwise stay on the token for good. Destroys it and forgets the import record (its tokens).
+ */
+export async function discardPendingImport(storage: KeyValueStore, provider: KeystoreProvider, key: KeyRecord): Promise<void> {
+  const pendingRecord = await loadImport(storage, key.id);
+  if (!pendingRecord) return;
+  if (pendingRecord.wrapping_key.owned) await provider.destroy(pendingRecord.wrapping_key);
+  await storage.delete(recordKey(key.id));
+}
+
 export function byokPaths(env: KeychainEnv) {
   return [
     definePath({

@@ -1,13 +1,14 @@
 /**
  * `key-configurations/:name` (L2, a tenant KEK): wrapped inside the keystore by its primary L1. PATCH
- * `{primary_key}` moves it to another L1 (unwrap under the old, wrap under the new, one step; the answer
- * carries the finished job). DELETE is refused while systems use it.
+ * `{primary_key}` moves it to another L1 as a background job (config-switch.ts; progress in `job` on GET).
+ * DELETE is refused while systems use it.
  */
 import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import type { KeyValueStore } from "../../storage/storage.js";
-import { checkUsable, l2Aad, newL2, primaryKeyOf, unwrapL2Fresh } from "./chain.js";
-import { mutating, openKeystore, type KeychainEnv } from "./keychain-env.js";
+import { newL2 } from "./chain.js";
+import { runSwitch, startSwitch } from "./config-switch.js";
+import { mutating, type KeychainEnv } from "./keychain-env.js";
 import { checkName, mustGet, newId, now, records, type ConfigurationRecord } from "./records.js";
 
 async function configData(storage: KeyValueStore, c: ConfigurationRecord): Promise<Record<string, unknown>> {
@@ -19,6 +20,7 @@ async function configData(storage: KeyValueStore, c: ConfigurationRecord): Promi
     systems: await records.systemsOfConfig(storage, c.name),
     created_at: c.created_at,
     updated_at: c.updated_at,
+    ...(c.switch ? { job: c.switch } : {}),
   };
 }
 
@@ -34,34 +36,6 @@ async function createConfig(env: KeychainEnv, storage: KeyValueStore, f: { name:
     if (await records.config(txn, name)) throw invalidRequest(`key configuration ${name} already exists`);
     await records.putConfig(txn, { id, name, description: f.description ?? "", primary_key: key.name, l1_id: key.id, l1_version: key.primary_version, wrapped, created_at: at, updated_at: at });
     await records.linkConfig(txn, key.id, name);
-  });
-}
-
-/** Moves the configuration's L2 under another L1 (both must be ENABLED: this is new wrapping). */
-async function switchPrimary(env: KeychainEnv, storage: KeyValueStore, name: string, target: string): Promise<ConfigurationRecord> {
-  const cfg = await mustGet(`key configuration ${name}`, records.config(storage, name));
-  const from = await primaryKeyOf(env, storage, cfg);
-  checkUsable(from, "decrypt");
-  const to = await mustGet(`key ${target}`, records.key(storage, target));
-  checkUsable(to, "encrypt");
-  if (to.id === from.id) return cfg;
-  const toVersion = to.versions[String(to.primary_version)];
-  if (!toVersion) throw invalidRequest(`L1 key ${to.name} has no key material yet`);
-  const l2 = await unwrapL2Fresh(env, storage, from, cfg);
-  let wrapped: Buffer;
-  try {
-    wrapped = await (await openKeystore(env, storage, to.keystore)).wrap(toVersion.ref, l2, l2Aad(to.id, to.primary_version, cfg.id));
-  } finally {
-    l2.fill(0);
-  }
-  return storage.transaction(async (txn) => {
-    const fresh = await mustGet(`key configuration ${name}`, records.config(txn, name));
-    if (fresh.id !== cfg.id || fresh.l1_id !== cfg.l1_id || fresh.l1_version !== cfg.l1_version) throw invalidRequest(`key configuration ${name} changed meanwhile; retry`);
-    const next = { ...fresh, primary_key: to.name, l1_id: to.id, l1_version: to.primary_version, wrapped: wrapped.toString("base64"), updated_at: now() };
-    await records.putConfig(txn, next);
-    await records.unlinkConfig(txn, from.id, name);
-    await records.linkConfig(txn, to.id, name);
-    return next;
   });
 }
 
@@ -95,9 +69,12 @@ export function configurationsPath(env: KeychainEnv) {
         summary: "Switch the configuration to another L1 key (re-wraps its L2).",
         handler: mutating(env, async ({ storage, fields }) => {
           if (!fields.primary_key) throw invalidRequest("primary_key is required");
-          const started = now();
-          const cfg = await switchPrimary(env, storage, fields.name, fields.primary_key);
-          return { data: { ...(await configData(storage, cfg)), job: { state: "done", total: 1, done: 1, started_at: started, finished_at: now() } } };
+          const cfg = await startSwitch(env, storage, fields.name, fields.primary_key);
+          // Started now; the periodic hook resumes it if this process stops or the attempt fails.
+          if (cfg.switch?.state === "running") {
+            void runSwitch(env, storage, cfg.name).catch((err: unknown) => env.logger.warn({ key_configuration: cfg.name, error: err instanceof Error ? err.message : String(err) }, "keychain: key configuration switch failed; will retry"));
+          }
+          return { data: await configData(storage, cfg) };
         }),
       },
       read: async ({ storage, fields }) => {
@@ -112,6 +89,7 @@ export function configurationsPath(env: KeychainEnv) {
         await storage.transaction(async (txn) => {
           await records.deleteConfig(txn, c.name);
           await records.unlinkConfig(txn, c.l1_id, c.name);
+          await records.unmarkSwitching(txn, c.name);
         });
         env.cache.drop(`l2/${c.id}`);
         return undefined;

@@ -10,6 +10,7 @@
  *   systems/<name>                   SystemRecord JSON (L3): its id, configuration, L3 versions wrapped by L2
  *   index/key-configs/<l1 id>/<cfg>  "" — which configurations an L1 wraps (re-wrap jobs, counts, deletion)
  *   index/config-systems/<cfg>/<sys> "" — which systems a configuration holds (graph, deletion checks)
+ *   index/config-switches/<cfg>      "" — configurations whose PATCH {primary_key} job is still running
  *   software-l1/<id>                 the dev-only software keystore's key material (keystore-software.ts)
  * Plaintext of L2–L4 is never stored: only blobs sealed by the level above.
  */
@@ -77,6 +78,23 @@ export interface ConfigurationRecord {
   wrapped: string;
   created_at: string;
   updated_at: string;
+  /** A PATCH {primary_key} under way or finished (config-switch.ts; shown on GET as `job`). */
+  switch?: PrimarySwitchJob;
+}
+
+/** Moving a configuration's L2 to another L1, run in the background (progress shown on GET). */
+export interface PrimarySwitchJob {
+  target_key: string;
+  /** The target's id when the switch was asked for: a re-created key of that name is not the target. */
+  target_id: string;
+  total: number;
+  done: number;
+  failed: number;
+  state: "running" | "done" | "failed";
+  /** Why the last attempt failed (the job retries while `running`). */
+  error?: string;
+  started_at: string;
+  finished_at?: string;
 }
 
 export interface SystemRecord {
@@ -143,6 +161,10 @@ export const records = {
   linkSystem: (s: KeyValueWriter, cfg: string, sys: string) => s.put(`index/config-systems/${cfg}/${sys}`, EMPTY),
   unlinkSystem: (s: KeyValueWriter, cfg: string, sys: string) => s.delete(`index/config-systems/${cfg}/${sys}`),
   systemsOfConfig: (s: KeyValueReader, cfg: string) => s.list(`index/config-systems/${cfg}/`),
+
+  markSwitching: (s: KeyValueWriter, cfg: string) => s.put(`index/config-switches/${cfg}`, EMPTY),
+  unmarkSwitching: (s: KeyValueWriter, cfg: string) => s.delete(`index/config-switches/${cfg}`),
+  switching: (s: KeyValueReader) => s.list("index/config-switches/"),
 };
 
 /** Loads a record or answers 404 naming what is missing. */
