@@ -107,6 +107,12 @@ export interface BarbicanConfig {
    * chain whose L1 keys live there. Unset: payloads are protected by the barrier alone.
    */
   keystore?: string;
+  /**
+   * The CA of certificate orders: a PKI mount of the root namespace and its role (a project namespace may
+   * name its own with the custom metadata barbican-pki-mount / barbican-pki-role). Unset: refused.
+   */
+  pkiMount?: string;
+  pkiRole?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */
@@ -386,7 +392,7 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
 }
 
 /**
- * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm" }`:
+ * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm"  pki_mount = "pki"  pki_role = "barbican" }`:
  * the Barbican API on every listener. No noauth here: Barbican's unauthenticated context is dev mode's only.
  */
 function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
@@ -394,13 +400,18 @@ function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
   if (blocks.length === 0) return undefined;
   if (blocks.length > 1) bad("barbican", "only one barbican block is allowed");
   const body = blocks[0].body;
-  checkHclKeys(body, ["prefix", "host_href", "keystore"], "barbican");
+  checkHclKeys(body, ["prefix", "host_href", "keystore", "pki_mount", "pki_role"], "barbican");
   const prefix = hclString(body, "prefix", "barbican.prefix") ?? "/barbican";
   if (!/^(\/[\w.-]+)+$/.test(prefix) || prefix.startsWith("/v1")) bad("barbican.prefix", `must be a path such as "/barbican" (not under /v1)`);
   const hostHref = hclString(body, "host_href", "barbican.host_href");
   if (hostHref !== undefined && !/^https?:\/\/[^\s]+$/.test(hostHref)) bad("barbican.host_href", "must be an http(s) URL");
   const keystore = hclString(body, "keystore", "barbican.keystore");
-  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore) };
+  const pkiMount = hclString(body, "pki_mount", "barbican.pki_mount")?.replace(/^\/+|\/+$/g, "");
+  const pkiRole = hclString(body, "pki_role", "barbican.pki_role");
+  if ((pkiMount === undefined) !== (pkiRole === undefined)) bad("barbican.pki_mount", "pki_mount and pki_role go together");
+  if (pkiMount !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(pkiMount)) bad("barbican.pki_mount", `must be a mount path such as "pki"`);
+  if (pkiRole !== undefined && !/^[\w.-]+$/.test(pkiRole)) bad("barbican.pki_role", "must be a role name");
+  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore), ...optional("pkiMount", pkiMount), ...optional("pkiRole", pkiRole) };
 }
 
 function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {

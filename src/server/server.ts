@@ -17,9 +17,10 @@ import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { barbicanWireFormat } from "../http/barbican/barbican-format.js";
 import { DEV_KEYSTORE, KeychainBinding } from "../http/barbican/keychain-sealer.js";
+import { PkiBinding } from "../http/barbican/pki-binding.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
-import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
+import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type BarbicanConfig, type ServerConfig, type StorageConfig } from "./config.js";
 import type { HsmBlockConfig } from "../hsm/hsm-config.js";
 import { KeystorePluginSet } from "../hsm/plugin/plugin-set.js";
 import { warmUpHcl } from "../common/hcl/hcl.js";
@@ -89,6 +90,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   // Barbican payloads under the key chain: the binding is handed to the engines now and to the core below.
   const keychain = config.barbican?.keystore !== undefined ? new KeychainBinding({ keystore: config.barbican.keystore, dev: opts.devMode ?? false }) : undefined;
+  const pki = config.barbican ? new PkiBinding(config.barbican.pkiMount !== undefined && config.barbican.pkiRole !== undefined ? { mount: config.barbican.pkiMount, role: config.barbican.pkiRole } : undefined) : undefined;
   const core = new Core({
     storage,
     engines: builtinEngines({
@@ -96,6 +98,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       keystorePlugins: (name) => keystorePlugins.resolve(name),
       ...optionalOutbound(config),
       ...(keychain ? { barbicanSealer: (ns) => keychain.sealerFor(ns) } : {}),
+      ...(pki ? { barbicanIssuer: (ns) => pki.issuerFor(ns) } : {}),
     }),
     coreBackends: coreBackends(),
     logger,
@@ -108,6 +111,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.limits ? { limits: config.limits } : {}),
   });
   keychain?.attach(core);
+  pki?.attach(core);
   const release = async (): Promise<void> => {
     await core.shutdown();
     await keystorePlugins.close();
@@ -167,6 +171,8 @@ export interface DevOptions {
   limits?: ServerConfig["limits"];
   /** `keystore_plugin` blocks (tests declare the sample provider). */
   keystorePlugins?: ServerConfig["keystorePlugins"];
+  /** Settings of the `barbican` block beside dev mode's (tests name a CA for certificate orders). */
+  barbican?: Partial<Pick<BarbicanConfig, "pkiMount" | "pkiRole" | "hostHref">>;
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -190,7 +196,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.keystorePlugins ? { keystorePlugins: opts.keystorePlugins } : {}),
-    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE },
+    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE, ...opts.barbican },
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {
