@@ -23,6 +23,16 @@ describe("the barbican block", () => {
     expect(pki.barbican).toMatchObject({ pkiMount: "pki", pkiRole: "barbican" });
   });
 
+  it("reads a Barbican-only listener (serve = \"barbican\"), which needs the barbican block", async () => {
+    const own = `listener "tcp" {\n  address = "127.0.0.1:9311"\n  tls_disable = true\n  serve = "barbican"\n}\n`;
+    const c = await parseServerConfig(`${BASE}${own}barbican {}\n`);
+    expect(c.listeners.map((l) => l.serve)).toEqual([undefined, "barbican"]);
+    const without = await parseServerConfig(`${BASE}${own}`).catch((e: unknown) => e);
+    expect((without as ConfigError).field).toBe("listener.tcp[1].serve");
+    const other = await parseServerConfig(`${BASE}${own.replace('"barbican"', '"kmip"')}barbican {}\n`).catch((e: unknown) => e);
+    expect((other as ConfigError).field).toBe("listener.tcp[1].serve");
+  });
+
   it.each([
     [`barbican {\n  prefix = "barbican"\n}\n`, "barbican.prefix"],
     [`barbican {\n  prefix = "/v1/x"\n}\n`, "barbican.prefix"],

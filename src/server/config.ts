@@ -54,6 +54,11 @@ export interface ListenerConfig {
   tlsClientCaFile?: string;
   /** Bytes; 0 = no limit (`max_request_size` < 0 in the file). */
   maxRequestSize: number;
+  /**
+   * `serve = "barbican"`: this listener serves only the Barbican API, at its root (`/v1/secrets`), for clients
+   * configured with a plain Barbican endpoint. Default: OpenBao's API, with the front doors under their prefixes.
+   */
+  serve?: "barbican";
 }
 
 export type SealParam = string | number | boolean;
@@ -149,6 +154,7 @@ const TOP_LEVEL_KNOWN = new Set([
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
 const LISTENER_KNOWN = new Set([
+  "serve",
   "address",
   "tls_cert_file",
   "tls_key_file",
@@ -253,6 +259,8 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   const limits = parseLimits(doc, bad);
   const keychainOutbound = parseKeychain(doc, bad);
   const barbican = parseBarbican(doc, bad);
+  const barbicanListener = listeners.findIndex((l) => l.serve === "barbican");
+  if (barbicanListener >= 0 && !barbican) bad(`listener.tcp[${barbicanListener}].serve`, "needs a barbican block (the Barbican API's settings)");
 
   return {
     storage,
@@ -342,7 +350,10 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
   if (rawSize !== undefined && !Number.isSafeInteger(rawSize)) bad(`${field}.max_request_size`, "must be a whole number of bytes");
   // OpenBao: unset or 0 → 32 MiB; negative → no limit.
   const maxRequestSize = rawSize === undefined || rawSize === 0 ? DEFAULT_MAX_REQUEST_SIZE : rawSize < 0 ? 0 : rawSize;
+  const serve = hclString(b, "serve", `${field}.serve`);
+  if (serve !== undefined && serve !== "barbican") bad(`${field}.serve`, `must be "barbican" (unset: the OpenBao API)`);
   return {
+    ...optional("serve", serve === "barbican" ? ("barbican" as const) : undefined),
     type: "tcp",
     address,
     tlsDisable,

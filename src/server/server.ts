@@ -134,7 +134,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const metrics = new ServerMetrics(core, built.registry);
     core.metrics = metrics;
     const formats = config.barbican ? [barbicanWireFormat(core, config.barbican)] : [];
-    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, formats));
+    // A Barbican-only listener serves the format at its root, as a plain Barbican endpoint.
+    const barbicanRoot = config.barbican && config.listeners.some((l) => l.serve === "barbican") ? [barbicanWireFormat(core, { ...config.barbican, prefix: "" })] : [];
+    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, l.serve === "barbican" ? barbicanRoot : formats));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await release();
@@ -171,6 +173,8 @@ export interface DevOptions {
   limits?: ServerConfig["limits"];
   /** `keystore_plugin` blocks (tests declare the sample provider). */
   keystorePlugins?: ServerConfig["keystorePlugins"];
+  /** Also serve the Barbican API alone, at the root of a plain-HTTP listener on this address (host:port). */
+  barbicanListenAddress?: string;
   /** Settings of the `barbican` block beside dev mode's (tests name a CA for certificate orders). */
   barbican?: Partial<Pick<BarbicanConfig, "pkiMount" | "pkiRole" | "hostHref">>;
 }
@@ -186,7 +190,10 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "arca-dev-"));
   const config: ServerConfig = {
     storage: { type: "sqlite", path: join(dir, "arca.db") },
-    listeners: [{ type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
+    listeners: [
+      { type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE },
+      ...(opts.barbicanListenAddress !== undefined ? [{ type: "tcp" as const, address: opts.barbicanListenAddress, tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE, serve: "barbican" as const }] : []),
+    ],
     ui: false,
     logLevel: "info",
     defaultLeaseTtl: 768 * 3600,
