@@ -20,6 +20,7 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { NamespaceRef } from "../../core/framework/request.js";
 import { barrierSealer, type BarbicanEnv, type CertificateIssuer, type PayloadSealer } from "./barbican-env.js";
 import { projectTag } from "./barbican-ids.js";
+import { QuotaCache } from "./quotas.js";
 import { consumerPaths } from "./path-consumers.js";
 import { containerPaths } from "./path-containers.js";
 import { orderPaths } from "./path-orders.js";
@@ -33,7 +34,7 @@ reached through the Barbican API (/barbican/v1/...), not used directly.
 `;
 
 export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSealer = barrierSealer, issuer?: CertificateIssuer): LogicalBackend {
-  const env: BarbicanEnv = { tag: projectTag(namespaceId), sealer, ...(issuer ? { issuer } : {}) };
+  const env: BarbicanEnv = { tag: projectTag(namespaceId), sealer, quotas: new QuotaCache(), ...(issuer ? { issuer } : {}) };
   return new LogicalBackend({
     type: "barbican",
     paths: [...secretPaths(env), ...secretMetadataPaths(env), ...consumerPaths(env), ...containerPaths(env), ...orderPaths(env), ...quotaPaths(env)],

@@ -4,6 +4,7 @@
  * project's key-chain KEK).
  */
 import type { Request } from "../../core/framework/request.js";
+import type { QuotaCache } from "./quotas.js";
 
 /** Request headers the Barbican wire format passes to the engine (never credentials). */
 export const HREF_HEADER = "barbican-href";
@@ -55,6 +56,8 @@ export interface BarbicanEnv {
   /** This project's id tag (barbican-ids.ts). */
   tag: string;
   sealer: PayloadSealer;
+  /** The project's quotas, read once per mount (quotas.ts). */
+  quotas: QuotaCache;
   /** Absent: no CA configured, certificate orders are refused. */
   issuer?: CertificateIssuer;
 }

@@ -111,7 +111,7 @@ export function containerPaths(env: BarbicanEnv) {
           const name = body.name;
           if (name !== undefined && name !== null && (typeof name !== "string" || name.length > 255)) throw schemaError(SCHEMA, "'name' must be a string of at most 255 characters", "name");
           const secrets = await parseSecretRefs(env, ctx, type, body.secret_refs);
-          await checkQuota(ctx.storage, "containers", async () => (await allContainers(ctx.storage)).length);
+          await checkQuota(ctx.storage, "containers", async () => (await allContainers(ctx.storage)).length, env.quotas);
           const rec = await storeContainer(env, ctx, typeof name === "string" ? name : null, type, secrets);
           const ref = containerRef(baseHref(ctx.req), rec.id);
           return { status: 201, data: { container_ref: ref }, headers: { location: ref } };

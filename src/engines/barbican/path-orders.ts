@@ -110,7 +110,7 @@ export function orderPaths(env: BarbicanEnv) {
           if (type === "certificate") {
             const request = parseCertificateMeta(meta);
             parseSecretFields({ name: meta.name, expiration: meta.expiration }, SCHEMA);
-            await checkQuota(ctx.storage, "orders", async () => (await allOrders(ctx)).length);
+            await checkQuota(ctx.storage, "orders", async () => (await allOrders(ctx)).length, env.quotas);
             const now = nowStamp();
             // Barbican adds `expiration` to the meta of key orders only (barbicanclient refuses it on a certificate order).
             const order: OrderRecord = { id: newId(env.tag), created: now, updated: now, type, meta, creatorId: callerUser(ctx.req) };
@@ -126,7 +126,7 @@ export function orderPaths(env: BarbicanEnv) {
           const payloadType = meta.payload_content_type ?? "application/octet-stream";
           if (payloadType !== "application/octet-stream") throw badRequest("Provided field value is not supported");
           const fields = parseSecretFields({ name: meta.name, algorithm, bit_length: bits, mode: meta.mode, expiration: meta.expiration, secret_type: type === "key" ? "symmetric" : "private" }, SCHEMA);
-          await checkQuota(ctx.storage, "orders", async () => (await allOrders(ctx)).length);
+          await checkQuota(ctx.storage, "orders", async () => (await allOrders(ctx)).length, env.quotas);
           const now = nowStamp();
           const order: OrderRecord = { id: newId(env.tag), created: now, updated: now, type, meta: { ...meta, expiration: meta.expiration ?? null }, creatorId: callerUser(ctx.req) };
           if (type === "key") {

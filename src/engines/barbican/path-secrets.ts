@@ -85,7 +85,7 @@ export function secretPaths(env: BarbicanEnv) {
         create: async (ctx) => {
           const fields = parseSecretFields(ctx.req.data);
           const payload = parseCreatePayload(ctx.req.data);
-          await checkQuota(ctx.storage, "secrets", async () => (await allSecrets(ctx.storage)).length);
+          await checkQuota(ctx.storage, "secrets", async () => (await allSecrets(ctx.storage)).length, env.quotas);
           const rec = await storeSecret(env, ctx, fields, payload);
           const ref = secretRef(baseHref(ctx.req), rec.id);
           return { status: 201, data: { secret_ref: ref }, headers: { location: ref } };
