@@ -99,7 +99,7 @@ describe("certificate orders", () => {
     expect((await barbican(s.url, "GET", "/v1/orders", { project: "cert-p2" })).json?.total).toBe(0);
   });
 
-  it("a project's namespace may name its own CA (barbican-pki-mount / barbican-pki-role)", async () => {
+  it("a project's namespace (below the root) may name its own CA (barbican-pki-mount / barbican-pki-role)", async () => {
     await api(s.url, "POST", "sys/namespaces/cert-team", { token: root, body: { custom_metadata: { "barbican-pki-mount": "pki-team", "barbican-pki-role": "barbican" } } });
     const ok = await barbican(s.url, "POST", "/v1/orders", { project: "cert-team", body: { type: "certificate", meta: { subject_dn: "CN=svc.team.test" } } });
     expect(ok.status).toBe(202);
@@ -107,6 +107,16 @@ describe("certificate orders", () => {
     expect(new X509Certificate(c.certificate).issuer).toContain("CN=pki-team Root");
     // The configured CA's domain is not this project's CA's.
     expect((await barbican(s.url, "POST", "/v1/orders", { project: "cert-team", body: { type: "certificate", meta: { subject_dn: "CN=web.example.test" } } })).status).toBe(400);
+  });
+
+  it("a nested namespace's metadata (its parent's to write) does not pick a CA of the root: the configured one issues", async () => {
+    await api(s.url, "POST", "sys/namespaces/cert-parent", { token: root });
+    const nested = await api(s.url, "POST", "sys/namespaces/cert-child", { token: root, headers: { "X-Vault-Namespace": "cert-parent" }, body: { custom_metadata: { "barbican-pki-mount": "pki-team", "barbican-pki-role": "barbican" } } });
+    expect(nested.status).toBeLessThan(300);
+    expect((await barbican(s.url, "POST", "/v1/orders", { project: "cert-parent/cert-child", body: { type: "certificate", meta: { subject_dn: "CN=svc.team.test" } } })).status).toBe(400);
+    const ok = await barbican(s.url, "POST", "/v1/orders", { project: "cert-parent/cert-child", body: { type: "certificate", meta: { subject_dn: "CN=nested.example.test" } } });
+    expect(ok.status).toBe(202);
+    expect(new X509Certificate((await containerOf("cert-parent/cert-child", String(ok.json?.order_ref))).certificate).issuer).toContain("CN=pki Root");
   });
 
   it("reads the CN of a subject DN", () => {
