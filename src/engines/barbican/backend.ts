@@ -11,6 +11,7 @@
  *                     see src/http/barbican/keychain-sealer.ts). A deleted secret keeps {id, deleted: true} (Barbican's soft delete).
  *   container/<id>    JSON ContainerRecord (container-record.ts); deleted: {…, deleted: true}, refs cleared.
  *   order/<id>        JSON OrderRecord (path-orders.ts).
+ *   index/…           the secrets' creation index for plain lists (secret-index.ts).
  *   config/quotas     JSON {secrets?, orders?, containers?, consumers?, cas?} (-1 unlimited); absent = none set.
  * Ids are UUIDv4 with the project's tag in the first 32 bits (barbican-ids.ts).
  */
