@@ -19,6 +19,18 @@ describe("the barbican block", () => {
     const c = await parseServerConfig(`${BASE}barbican {\n  prefix = "/kms"\n  host_href = "https://kms.example:8200/kms"\n  keystore = "hsm"\n}\n`);
     expect(c.barbican).toEqual({ prefix: "/kms", noauth: false, hostHref: "https://kms.example:8200/kms", keystore: "hsm" });
     expect((await parseServerConfig(`${BASE}barbican {}\n`)).barbican).toEqual({ prefix: "/barbican", noauth: false });
+    const pki = await parseServerConfig(`${BASE}barbican {\n  pki_mount = "pki/"\n  pki_role = "barbican"\n}\n`);
+    expect(pki.barbican).toMatchObject({ pkiMount: "pki", pkiRole: "barbican" });
+  });
+
+  it("reads a Barbican-only listener (serve = \"barbican\"), which needs the barbican block", async () => {
+    const own = `listener "tcp" {\n  address = "127.0.0.1:9311"\n  tls_disable = true\n  serve = "barbican"\n}\n`;
+    const c = await parseServerConfig(`${BASE}${own}barbican {}\n`);
+    expect(c.listeners.map((l) => l.serve)).toEqual([undefined, "barbican"]);
+    const without = await parseServerConfig(`${BASE}${own}`).catch((e: unknown) => e);
+    expect((without as ConfigError).field).toBe("listener.tcp[1].serve");
+    const other = await parseServerConfig(`${BASE}${own.replace('"barbican"', '"kmip"')}barbican {}\n`).catch((e: unknown) => e);
+    expect((other as ConfigError).field).toBe("listener.tcp[1].serve");
   });
 
   it.each([
@@ -26,6 +38,9 @@ describe("the barbican block", () => {
     [`barbican {\n  prefix = "/v1/x"\n}\n`, "barbican.prefix"],
     [`barbican {\n  host_href = "ftp://x"\n}\n`, "barbican.host_href"],
     [`barbican {\n  noauth = true\n}\n`, "barbican"],
+    [`barbican {\n  pki_mount = "pki"\n}\n`, "barbican.pki_mount"],
+    [`barbican {\n  pki_mount = "a b"\n  pki_role = "r"\n}\n`, "barbican.pki_mount"],
+    [`barbican {\n  pki_mount = "pki"\n  pki_role = "a/b"\n}\n`, "barbican.pki_role"],
   ])("refuses %j", async (block, field) => {
     const err = await parseServerConfig(`${BASE}${block}`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);

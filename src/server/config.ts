@@ -68,6 +68,11 @@ export interface ListenerConfig {
   tlsDisableClientCerts?: boolean;
   /** Bytes; 0 = no limit (`max_request_size` < 0 in the file). */
   maxRequestSize: number;
+  /**
+   * `serve = "barbican"`: this listener serves only the Barbican API, at its root (`/v1/secrets`), for clients
+   * configured with a plain Barbican endpoint. Default: OpenBao's API, with the front doors under their prefixes.
+   */
+  serve?: "barbican";
 }
 
 export type SealParam = string | number | boolean;
@@ -123,6 +128,12 @@ export interface BarbicanConfig {
    * chain whose L1 keys live there. Unset: payloads are protected by the barrier alone.
    */
   keystore?: string;
+  /**
+   * The CA of certificate orders: a PKI mount of the root namespace and its role (a project namespace may
+   * name its own with the custom metadata barbican-pki-mount / barbican-pki-role). Unset: refused.
+   */
+  pkiMount?: string;
+  pkiRole?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */
@@ -160,6 +171,7 @@ const TOP_LEVEL_KNOWN = new Set([
 // Accepted because OpenBao configs commonly carry them; they have no effect here.
 const TOP_LEVEL_IGNORED = new Set(["disable_mlock", "log_format", "pid_file", "telemetry", "plugin_directory", "disable_cache"]);
 const LISTENER_KNOWN = new Set([
+  "serve",
   "address",
   "tls_cert_file",
   "tls_key_file",
@@ -265,6 +277,8 @@ function buildConfig(doc: HclObject, filename: string): ServerConfig {
   const keychainOutbound = parseKeychain(doc, bad);
   const barbican = parseBarbican(doc, bad);
   const snapshots = parseSnapshots(doc, bad);
+  const barbicanListener = listeners.findIndex((l) => l.serve === "barbican");
+  if (barbicanListener >= 0 && !barbican) bad(`listener.tcp[${barbicanListener}].serve`, "needs a barbican block (the Barbican API's settings)");
 
   return {
     storage,
@@ -366,7 +380,10 @@ function parseListener(block: HclBlock, field: string, bad: Bad, warnings: strin
   if (rawSize !== undefined && !Number.isSafeInteger(rawSize)) bad(`${field}.max_request_size`, "must be a whole number of bytes");
   // OpenBao: unset or 0 → 32 MiB; negative → no limit.
   const maxRequestSize = rawSize === undefined || rawSize === 0 ? DEFAULT_MAX_REQUEST_SIZE : rawSize < 0 ? 0 : rawSize;
+  const serve = hclString(b, "serve", `${field}.serve`);
+  if (serve !== undefined && serve !== "barbican") bad(`${field}.serve`, `must be "barbican" (unset: the OpenBao API)`);
   return {
+    ...optional("serve", serve === "barbican" ? ("barbican" as const) : undefined),
     type: "tcp",
     address,
     tlsDisable,
@@ -418,7 +435,7 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
 }
 
 /**
- * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm" }`:
+ * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm"  pki_mount = "pki"  pki_role = "barbican" }`:
  * the Barbican API on every listener. No noauth here: Barbican's unauthenticated context is dev mode's only.
  */
 function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
@@ -426,13 +443,18 @@ function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
   if (blocks.length === 0) return undefined;
   if (blocks.length > 1) bad("barbican", "only one barbican block is allowed");
   const body = blocks[0].body;
-  checkHclKeys(body, ["prefix", "host_href", "keystore"], "barbican");
+  checkHclKeys(body, ["prefix", "host_href", "keystore", "pki_mount", "pki_role"], "barbican");
   const prefix = hclString(body, "prefix", "barbican.prefix") ?? "/barbican";
   if (!/^(\/[\w.-]+)+$/.test(prefix) || prefix.startsWith("/v1")) bad("barbican.prefix", `must be a path such as "/barbican" (not under /v1)`);
   const hostHref = hclString(body, "host_href", "barbican.host_href");
   if (hostHref !== undefined && !/^https?:\/\/[^\s]+$/.test(hostHref)) bad("barbican.host_href", "must be an http(s) URL");
   const keystore = hclString(body, "keystore", "barbican.keystore");
-  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore) };
+  const pkiMount = hclString(body, "pki_mount", "barbican.pki_mount")?.replace(/^\/+|\/+$/g, "");
+  const pkiRole = hclString(body, "pki_role", "barbican.pki_role");
+  if ((pkiMount === undefined) !== (pkiRole === undefined)) bad("barbican.pki_mount", "pki_mount and pki_role go together");
+  if (pkiMount !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(pkiMount)) bad("barbican.pki_mount", `must be a mount path such as "pki"`);
+  if (pkiRole !== undefined && !/^[\w.-]+$/.test(pkiRole)) bad("barbican.pki_role", "must be a role name");
+  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore), ...optional("pkiMount", pkiMount), ...optional("pkiRole", pkiRole) };
 }
 
 function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {

@@ -10,7 +10,7 @@ import { createKeystoneBackend } from "../auth/keystone/backend.js";
 import { createTransitBackend } from "../engines/transit/backend.js";
 import { createPkiBackend } from "../engines/pki/backend.js";
 import { createCubbyholeBackend } from "../engines/cubbyhole/backend.js";
-import { barbicanFactory, type SealerChooser } from "../engines/barbican/backend.js";
+import { barbicanFactory, type IssuerChooser, type SealerChooser } from "../engines/barbican/backend.js";
 import { keychainFactory } from "../engines/keychain/backend.js";
 import type { KeystorePluginResolver } from "../engines/keychain/keystore-plugin.js";
 import type { OutboundPolicy } from "../common/outbound-guard.js";
@@ -32,6 +32,8 @@ export interface EngineOptions {
   keychainOutbound?: OutboundPolicy;
   /** How Barbican payloads are kept (the key-chain binding); default the barrier alone. */
   barbicanSealer?: SealerChooser;
+  /** The CA of Barbican certificate orders (the PKI binding); default none (certificate orders refused). */
+  barbicanIssuer?: IssuerChooser;
 }
 
 export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFactory> {
@@ -44,7 +46,7 @@ export function builtinEngines(opts: EngineOptions = {}): Map<string, BackendFac
     ["transit", createTransitBackend],
     ["pki", createPkiBackend],
     ["cubbyhole", () => createCubbyholeBackend()],
-    ["barbican", barbicanFactory(opts.barbicanSealer)],
+    ["barbican", barbicanFactory(opts.barbicanSealer, opts.barbicanIssuer)],
     ["keychain", keychainFactory({ devMode: opts.devMode ?? false, keystorePlugins: opts.keystorePlugins, outbound: opts.keychainOutbound })],
   ]);
 }

@@ -53,7 +53,8 @@ export function tlsServerOptions(cfg: ListenerConfig): HttpsOptions {
 
 /**
  * `formats` are the front doors served beside OpenBao's /v1 API, each under its own URL prefix; the
- * OpenBao format comes last and answers what no other claims.
+ * OpenBao format comes last and answers what no other claims. A listener with `serve` set (its own
+ * front door's listener) serves `formats` alone, without OpenBao's API.
  */
 export async function startListener(
   core: Core,
@@ -67,7 +68,7 @@ export async function startListener(
     logger,
     metrics,
     maxRequestSize: cfg.maxRequestSize > 0 ? cfg.maxRequestSize : Number.MAX_SAFE_INTEGER,
-    formats: [...formats, vaultWireFormat(core)],
+    formats: cfg.serve === undefined ? [...formats, vaultWireFormat(core)] : formats,
   });
   const onRequest = (req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => void handler(req, res);
   const tls = !cfg.tlsDisable;

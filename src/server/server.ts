@@ -18,9 +18,10 @@ import { builtinEngines, coreBackends } from "./engines.js";
 import { startListener, type RunningListener } from "./listener.js";
 import { barbicanWireFormat } from "../http/barbican/barbican-format.js";
 import { DEV_KEYSTORE, KeychainBinding } from "../http/barbican/keychain-sealer.js";
+import { PkiBinding } from "../http/barbican/pki-binding.js";
 import { ServerMetrics } from "./metrics.js";
 import { createLogger, parseLogLevel, type Logger } from "./log.js";
-import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "./config.js";
+import { ConfigError, DEFAULT_MAX_REQUEST_SIZE, type BarbicanConfig, type ServerConfig, type StorageConfig } from "./config.js";
 import type { HsmBlockConfig } from "../hsm/hsm-config.js";
 import { KeystorePluginSet } from "../hsm/plugin/plugin-set.js";
 import { warmUpHcl } from "../common/hcl/hcl.js";
@@ -90,6 +91,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const keystorePlugins = new KeystorePluginSet(config.keystorePlugins ?? []);
   // Barbican payloads under the key chain: the binding is handed to the engines now and to the core below.
   const keychain = config.barbican?.keystore !== undefined ? new KeychainBinding({ keystore: config.barbican.keystore, dev: opts.devMode ?? false }) : undefined;
+  const pki = config.barbican ? new PkiBinding(config.barbican.pkiMount !== undefined && config.barbican.pkiRole !== undefined ? { mount: config.barbican.pkiMount, role: config.barbican.pkiRole } : undefined) : undefined;
   const core = new Core({
     storage,
     engines: builtinEngines({
@@ -97,6 +99,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       keystorePlugins: (name) => keystorePlugins.resolve(name),
       ...optionalOutbound(config),
       ...(keychain ? { barbicanSealer: (ns) => keychain.sealerFor(ns) } : {}),
+      ...(pki ? { barbicanIssuer: (ns) => pki.issuerFor(ns) } : {}),
     }),
     coreBackends: coreBackends(),
     logger,
@@ -109,6 +112,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.limits ? { limits: config.limits } : {}),
   });
   keychain?.attach(core);
+  pki?.attach(core);
   const release = async (): Promise<void> => {
     await core.shutdown();
     await keystorePlugins.close();
@@ -131,7 +135,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const metrics = new ServerMetrics(core, built.registry);
     core.metrics = metrics;
     const formats = config.barbican ? [barbicanWireFormat(core, config.barbican)] : [];
-    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, formats));
+    // A Barbican-only listener serves the format at its root, as a plain Barbican endpoint.
+    const barbicanRoot = config.barbican && config.listeners.some((l) => l.serve === "barbican") ? [barbicanWireFormat(core, { ...config.barbican, prefix: "" })] : [];
+    for (const l of config.listeners) listeners.push(await startListener(core, l, logger, metrics, l.serve === "barbican" ? barbicanRoot : formats));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await release();
@@ -183,6 +189,10 @@ export interface DevOptions {
   keystorePlugins?: ServerConfig["keystorePlugins"];
   /** Storage other than the SQLite file in the data dir (benches compare backends). */
   storage?: StorageConfig;
+  /** Also serve the Barbican API alone, at the root of a plain-HTTP listener on this address (host:port). */
+  barbicanListenAddress?: string;
+  /** Settings of the `barbican` block beside dev mode's (tests name a CA for certificate orders). */
+  barbican?: Partial<Pick<BarbicanConfig, "pkiMount" | "pkiRole" | "hostHref">>;
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */
@@ -196,7 +206,10 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "arca-dev-"));
   const config: ServerConfig = {
     storage: opts.storage ?? { type: "sqlite", path: join(dir, "arca.db") },
-    listeners: [{ type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
+    listeners: [
+      { type: "tcp", address: opts.listenAddress ?? "127.0.0.1:8200", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE },
+      ...(opts.barbicanListenAddress !== undefined ? [{ type: "tcp" as const, address: opts.barbicanListenAddress, tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE, serve: "barbican" as const }] : []),
+    ],
     ui: false,
     logLevel: "info",
     defaultLeaseTtl: 768 * 3600,
@@ -206,7 +219,7 @@ export async function startDevServer(opts: DevOptions = {}): Promise<RunningServ
     warnings: [],
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.keystorePlugins ? { keystorePlugins: opts.keystorePlugins } : {}),
-    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE },
+    barbican: { prefix: "/barbican", noauth: true, keystore: DEV_KEYSTORE, ...opts.barbican },
   };
   const auto = opts.devHsm !== undefined;
   if (opts.devHsm !== undefined) {

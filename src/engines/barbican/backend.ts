@@ -11,6 +11,7 @@
  *                     see src/http/barbican/keychain-sealer.ts). A deleted secret keeps {id, deleted: true} (Barbican's soft delete).
  *   container/<id>    JSON ContainerRecord (container-record.ts); deleted: {…, deleted: true}, refs cleared.
  *   order/<id>        JSON OrderRecord (path-orders.ts).
+ *   index/…           the secrets' creation index for plain lists (secret-index.ts).
  *   config/quotas     JSON {secrets?, orders?, containers?, consumers?, cas?} (-1 unlimited); absent = none set.
  * Ids are UUIDv4 with the project's tag in the first 32 bits (barbican-ids.ts).
  */
@@ -18,8 +19,9 @@ import { LogicalBackend } from "../../core/framework/backend.js";
 import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { NamespaceRef } from "../../core/framework/request.js";
-import { barrierSealer, type BarbicanEnv, type PayloadSealer } from "./barbican-env.js";
+import { barrierSealer, type BarbicanEnv, type CertificateIssuer, type PayloadSealer } from "./barbican-env.js";
 import { projectTag } from "./barbican-ids.js";
+import { QuotaCache } from "./quotas.js";
 import { consumerPaths } from "./path-consumers.js";
 import { containerPaths } from "./path-containers.js";
 import { orderPaths } from "./path-orders.js";
@@ -32,8 +34,8 @@ The barbican backend keeps one project's OpenStack Key Manager (Barbican v1) res
 reached through the Barbican API (/barbican/v1/...), not used directly.
 `;
 
-export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSealer = barrierSealer): LogicalBackend {
-  const env: BarbicanEnv = { tag: projectTag(namespaceId), sealer };
+export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSealer = barrierSealer, issuer?: CertificateIssuer): LogicalBackend {
+  const env: BarbicanEnv = { tag: projectTag(namespaceId), sealer, quotas: new QuotaCache(), ...(issuer ? { issuer } : {}) };
   return new LogicalBackend({
     type: "barbican",
     paths: [...secretPaths(env), ...secretMetadataPaths(env), ...consumerPaths(env), ...containerPaths(env), ...orderPaths(env), ...quotaPaths(env)],
@@ -44,6 +46,9 @@ export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSe
 /** Picks the payload sealer of a project's mount (the key-chain binding); without one, the barrier's. */
 export type SealerChooser = (namespace: NamespaceRef) => PayloadSealer;
 
-export function barbicanFactory(sealerFor?: SealerChooser): (mount: MountEntry, view: SystemView) => LogicalBackend {
-  return (_mount, view) => createBarbicanBackendWith(view.namespace.id, sealerFor?.(view.namespace) ?? barrierSealer);
+/** Picks the CA of a project's certificate orders (the PKI binding); without one, certificate orders are refused. */
+export type IssuerChooser = (namespace: NamespaceRef) => CertificateIssuer;
+
+export function barbicanFactory(sealerFor?: SealerChooser, issuerFor?: IssuerChooser): (mount: MountEntry, view: SystemView) => LogicalBackend {
+  return (_mount, view) => createBarbicanBackendWith(view.namespace.id, sealerFor?.(view.namespace) ?? barrierSealer, issuerFor?.(view.namespace));
 }

@@ -4,6 +4,7 @@
  * project's key-chain KEK).
  */
 import type { Request } from "../../core/framework/request.js";
+import type { QuotaCache } from "./quotas.js";
 
 /** Request headers the Barbican wire format passes to the engine (never credentials). */
 export const HREF_HEADER = "barbican-href";
@@ -36,10 +37,29 @@ export const barrierSealer: PayloadSealer = {
   },
 };
 
+/** What a certificate order asks of the CA: a key generated there (`commonName`) or a CSR signed (`csr`, PEM). */
+export type CertificateRequest = { commonName: string } | { csr: string };
+
+/** What the CA answered: PEM texts (the private key only when the CA generated it). */
+export interface IssuedCertificate {
+  certificate: string;
+  intermediates: string[];
+  privateKey?: string;
+}
+
+/** Issues certificates for one project's certificate orders (a PKI mount and role the operator chose). */
+export interface CertificateIssuer {
+  issue(request: CertificateRequest): Promise<IssuedCertificate>;
+}
+
 export interface BarbicanEnv {
   /** This project's id tag (barbican-ids.ts). */
   tag: string;
   sealer: PayloadSealer;
+  /** The project's quotas, read once per mount (quotas.ts). */
+  quotas: QuotaCache;
+  /** Absent: no CA configured, certificate orders are refused. */
+  issuer?: CertificateIssuer;
 }
 
 /** The base of every ref (`http://host:port/barbican`), as the wire format computed it. */

@@ -34,7 +34,7 @@ export function consumerPaths(env: BarbicanEnv) {
             const same = (k: typeof c) => k.service === c.service && k.resource_type === c.resource_type && k.resource_id === c.resource_id;
             if (!rec.consumers.some(same)) {
               if (rec.consumers.length >= MAX_CONSUMERS) throw tooMany();
-              await checkQuota(storage, "consumers", async () => rec.consumers.length);
+              await checkQuota(storage, "consumers", async () => rec.consumers.length, env.quotas);
               rec.consumers.push({ ...c, created: nowStamp() });
               await saveSecret(storage, rec);
             }
@@ -72,7 +72,7 @@ export function consumerPaths(env: BarbicanEnv) {
             const rec = await loadContainer(storage, env.tag, params.id);
             if (!rec.consumers.some((k) => k.name === c.name && k.URL === c.URL)) {
               if (rec.consumers.length >= MAX_CONSUMERS) throw tooMany();
-              await checkQuota(storage, "consumers", async () => rec.consumers.length);
+              await checkQuota(storage, "consumers", async () => rec.consumers.length, env.quotas);
               rec.consumers.push({ ...c, created: nowStamp() });
               await saveContainer(storage, rec);
             }

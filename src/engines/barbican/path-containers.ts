@@ -1,13 +1,14 @@
 /**
  * `containers`, `containers/:id` and its `acl`: named groups of this project's secrets. A container's
  * secrets must exist and be readable by the caller when it is made (as Barbican checks).
+ * `containers/:id/secrets` adds a secret to a generic container or takes one out (Barbican's container secrets).
  * Cost: a create reads each referenced secret once; a list reads every container record (O(containers)).
  */
 import { definePath, type HandlerContext } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import { BarbicanError, badRequest, schemaError } from "./barbican-error.js";
 import { baseHref, callerUser, type BarbicanEnv } from "./barbican-env.js";
-import { idOfRef, newId } from "./barbican-ids.js";
+import { checkId, idOfRef, newId } from "./barbican-ids.js";
 import { nowStamp } from "./barbican-time.js";
 import { parseAclBody, renderAcl } from "./acl-record.js";
 import { CONTAINER_TYPES, allContainers, containerRef, loadContainer, renderContainer, saveContainer, type ContainerRecord, type ContainerType } from "./container-record.js";
@@ -64,6 +65,24 @@ async function parseSecretRefs(env: BarbicanEnv, ctx: HandlerContext<Fields>, ty
   return out;
 }
 
+/** The body of POST/DELETE containers/{id}/secrets (Barbican's 'Container Secret' schema). */
+function parseContainerSecret(body: Record<string, unknown>): { name: string | null; secretId: string; ref: string } {
+  const { name, secret_ref: ref } = body;
+  if (typeof ref !== "string" || ref === "") throw schemaError("Container Secret", "'secret_ref' is a required property", "secret_ref");
+  if (name !== undefined && name !== null && (typeof name !== "string" || name.length > 255)) throw schemaError("Container Secret", `${pyRepr(name)} is not of type 'string', 'null'`, "name");
+  return { name: typeof name === "string" ? name : null, secretId: idOfRef(ref), ref };
+}
+
+/** A secret of this project that still exists (another project's, a deleted or an unknown one: 404 `missing`). */
+async function liveSecret(env: BarbicanEnv, ctx: HandlerContext<Fields>, id: string, missing: string): Promise<void> {
+  try {
+    await readableSecret(env, ctx, id);
+  } catch (err) {
+    if (err instanceof BarbicanError && (err.status === 404 || (err.status === 403 && checkId(id, env.tag) === "foreign"))) throw new BarbicanError("not_found", missing);
+    throw err;
+  }
+}
+
 /** Stores a new container (used by asymmetric orders too). */
 export async function storeContainer(env: BarbicanEnv, ctx: HandlerContext<Fields>, name: string | null, type: ContainerType, secrets: ContainerRecord["secrets"]): Promise<ContainerRecord> {
   const now = nowStamp();
@@ -92,7 +111,7 @@ export function containerPaths(env: BarbicanEnv) {
           const name = body.name;
           if (name !== undefined && name !== null && (typeof name !== "string" || name.length > 255)) throw schemaError(SCHEMA, "'name' must be a string of at most 255 characters", "name");
           const secrets = await parseSecretRefs(env, ctx, type, body.secret_refs);
-          await checkQuota(ctx.storage, "containers", async () => (await allContainers(ctx.storage)).length);
+          await checkQuota(ctx.storage, "containers", async () => (await allContainers(ctx.storage)).length, env.quotas);
           const rec = await storeContainer(env, ctx, typeof name === "string" ? name : null, type, secrets);
           const ref = containerRef(baseHref(ctx.req), rec.id);
           return { status: 201, data: { container_ref: ref }, headers: { location: ref } };
@@ -115,6 +134,41 @@ export function containerPaths(env: BarbicanEnv) {
         },
       },
       synopsis: "A container; delete it (its secrets stay)",
+    }),
+    definePath({
+      pattern: "containers/:id/secrets",
+      takesArbitraryInput: true,
+      operations: {
+        update: {
+          transaction: true,
+          handler: async (ctx) => {
+            const rec = await loadContainer(ctx.storage, env.tag, ctx.params.id);
+            if (rec.type !== "generic") throw badRequest("Only 'generic' containers can be modified.");
+            const { name, secretId } = parseContainerSecret(ctx.req.data);
+            await liveSecret(env, ctx, secretId, "Secret provided doesn't exist.");
+            if (rec.secrets.some((e) => e.secretId === secretId && e.name === name)) {
+              throw new BarbicanError("conflict", "Conflict. A secret with that name and ID is already stored in this container. The same secret can exist in a container as long as the name is unique.");
+            }
+            if (rec.secrets.length >= MAX_SECRETS) throw badRequest(`A container holds at most ${MAX_SECRETS} secrets`);
+            await saveContainer(ctx.storage, { ...rec, secrets: [...rec.secrets, { name, secretId }], updated: nowStamp() });
+            const ref = containerRef(baseHref(ctx.req), rec.id);
+            return { status: 201, data: { container_ref: ref }, headers: { location: ref } };
+          },
+        },
+        delete: {
+          transaction: true,
+          handler: async (ctx) => {
+            const rec = await loadContainer(ctx.storage, env.tag, ctx.params.id);
+            const { name, secretId, ref } = parseContainerSecret(ctx.req.data);
+            await liveSecret(env, ctx, secretId, `Secret '${ref.slice(0, 300)}' with name '${name ?? "None"}' doesn't exist.`);
+            const kept = rec.secrets.filter((e) => !(e.secretId === secretId && e.name === name));
+            if (kept.length === rec.secrets.length) throw new BarbicanError("not_found", "Secret provided is not in the container");
+            await saveContainer(ctx.storage, { ...rec, secrets: kept, updated: nowStamp() });
+            return { status: 204 };
+          },
+        },
+      },
+      synopsis: "Add a secret to a generic container, or take one out (the secret stays)",
     }),
     definePath({
       pattern: "containers/:id/acl",

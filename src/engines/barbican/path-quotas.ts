@@ -8,7 +8,7 @@ import { definePath } from "../../core/framework/path.js";
 import { putJson } from "../../core/view.js";
 import { BarbicanError, badRequest } from "./barbican-error.js";
 import { baseHref, type BarbicanEnv } from "./barbican-env.js";
-import { QUOTA_NAMES, QUOTAS_KEY, loadQuotas, type Quotas } from "./quotas.js";
+import { QUOTA_NAMES, QUOTAS_KEY, type Quotas } from "./quotas.js";
 
 const STORE_CREATED = "2026-12-01T00:00:00";
 
@@ -45,7 +45,7 @@ export function quotaPaths(env: BarbicanEnv) {
       pattern: "quotas",
       operations: {
         read: async ({ storage }) => {
-          const q = (await loadQuotas(storage)) ?? {};
+          const q = (await env.quotas.get(storage)) ?? {};
           return { data: { quotas: Object.fromEntries(QUOTA_NAMES.map((n) => [n, q[n] ?? -1])) } };
         },
       },
@@ -56,17 +56,20 @@ export function quotaPaths(env: BarbicanEnv) {
       takesArbitraryInput: true,
       operations: {
         read: async ({ storage }) => {
-          const q = await loadQuotas(storage);
+          const q = await env.quotas.get(storage);
           if (!q) throw new BarbicanError("not_found", "Not Found. Sorry, no quotas set for this project.");
           return { data: { project_quotas: q } };
         },
         update: async ({ req, storage }) => {
-          await putJson(storage, QUOTAS_KEY, parseQuotas(req.data));
+          const q = parseQuotas(req.data);
+          await putJson(storage, QUOTAS_KEY, q);
+          env.quotas.set(q);
           return { status: 204 };
         },
         delete: async ({ storage }) => {
-          if (!(await loadQuotas(storage))) throw new BarbicanError("not_found", "Not Found. Sorry, no quotas set for this project.");
+          if (!(await env.quotas.get(storage))) throw new BarbicanError("not_found", "Not Found. Sorry, no quotas set for this project.");
           await storage.delete(QUOTAS_KEY);
+          env.quotas.set(undefined);
           return { status: 204 };
         },
       },

@@ -7,6 +7,7 @@ import { BarbicanError, badRequest } from "./barbican-error.js";
 import { baseHref, type BarbicanEnv } from "./barbican-env.js";
 import { nowStamp } from "./barbican-time.js";
 import { parseAclBody, renderAcl } from "./acl-record.js";
+import { indexSecret } from "./secret-index.js";
 import { loadSecret, saveSecret, secretRef } from "./secret-record.js";
 import { readableSecret } from "./path-secrets.js";
 
@@ -127,6 +128,7 @@ export function secretMetadataPaths(env: BarbicanEnv) {
             const rec = await loadSecret(storage, env.tag, params.id);
             rec.acl = parseAclBody(req.data, null, nowStamp());
             await saveSecret(storage, rec);
+            await indexSecret(storage, rec, false);
             return { data: { acl_ref: `${secretRef(baseHref(req), rec.id)}/acl` } };
           },
         },
@@ -136,6 +138,7 @@ export function secretMetadataPaths(env: BarbicanEnv) {
             const rec = await loadSecret(storage, env.tag, params.id);
             rec.acl = parseAclBody(req.data, rec.acl, nowStamp());
             await saveSecret(storage, rec);
+            await indexSecret(storage, rec, false);
             return { data: { acl_ref: `${secretRef(baseHref(req), rec.id)}/acl` } };
           },
         },
@@ -145,6 +148,7 @@ export function secretMetadataPaths(env: BarbicanEnv) {
             const rec = await loadSecret(storage, env.tag, params.id);
             rec.acl = null;
             await saveSecret(storage, rec);
+            await indexSecret(storage, rec, false);
             return { status: 204 };
           },
         },

@@ -3,21 +3,25 @@
  * paging, metadata, payload retrieval with Accept negotiation, second-step upload, delete.
  *
  * Cost: a create or upload is one seal (PayloadSealer) and one record write; a read is one record get (and
- * one open for the payload); a list reads every record of the project (O(secrets): Barbican lists in
- * insertion order and filters on several fields, which one scan serves).
+ * one open for the payload). A list without filters reads one page of records through the creation index
+ * (secret-index.ts); a filtered list, or one the index cannot answer exactly (secrets with an expiration or
+ * a restrictive ACL), reads every record of the project (O(secrets)).
  */
 import { definePath, joinedStorage, type HandlerContext } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Response } from "../../core/framework/request.js";
 import { BarbicanError } from "./barbican-error.js";
 import { ACCEPT_HEADER, baseHref, callerUser, isProjectAdmin, type BarbicanEnv } from "./barbican-env.js";
-import { newId } from "./barbican-ids.js";
+import { checkId, newId } from "./barbican-ids.js";
 import { nowStamp } from "./barbican-time.js";
 import { aclAllowsRead } from "./acl-record.js";
 import { errorBody } from "./python-json.js";
-import { page, queryString, renderPage } from "./paging.js";
+import { page, queryString, renderPage, type Page } from "./paging.js";
 import { checkQuota } from "./quotas.js";
 import { parseCreatePayload, parseSecretFields, parseUploadedPayload, type PayloadInput } from "./secret-input.js";
+import { ensureIndex, indexSecret, indexedIds, isSpecial, unindexSecret } from "./secret-index.js";
+import { getJson } from "../../core/view.js";
+import type { KeyValueStore } from "../../storage/storage.js";
 import { allSecrets, loadSecret, renderSecret, saveSecret, secretKey, secretRef, type SecretRecord } from "./secret-record.js";
 
 const alreadyHasData = (): BarbicanError => new BarbicanError("conflict", "Secret already has data, cannot modify it.");
@@ -48,7 +52,12 @@ export async function storeSecret(env: BarbicanEnv, ctx: HandlerContext<Fields>,
     acl: null,
     consumers: [],
   };
-  await saveSecret(ctx.storage, rec);
+  // The record and its index entry commit together: a secret is never missing from plain lists.
+  await ctx.storage.transaction(async (txn) => {
+    const joined = joinedStorage(txn);
+    await saveSecret(joined, rec);
+    await indexSecret(joined, rec, true);
+  });
   return rec;
 }
 
@@ -66,6 +75,36 @@ function matchesFilters(s: SecretRecord, q: Record<string, unknown>): boolean {
   return true;
 }
 
+const FILTERS = ["name", "alg", "mode", "bits", "secret_type", "acl_only", "created", "updated", "expiration"];
+/** Sorts the index answers: none, or by creation. */
+const INDEX_SORTS = new Set(["created", "created:asc", "created:desc"]);
+
+function hasFilters(q: Record<string, unknown>): boolean {
+  const sort = queryString(q, "sort");
+  return FILTERS.some((f) => (queryString(q, f) ?? "") !== "") || (sort !== undefined && sort !== "" && !INDEX_SORTS.has(sort));
+}
+
+/**
+ * A page of a list without filters from the creation index (secret-index.ts): `limit` record reads rather
+ * than all. Undefined when the index cannot answer exactly (not built, special secrets, or a record that
+ * is not what the index says: the caller scans).
+ */
+async function plainListPage(storage: KeyValueStore, tag: string, q: Record<string, unknown>, desc: boolean): Promise<Page<SecretRecord> | undefined> {
+  if (hasFilters(q)) return undefined;
+  const ids = await indexedIds(storage);
+  if (!ids) return undefined;
+  if (desc) ids.reverse();
+  const p = page(ids, q);
+  const items: SecretRecord[] = [];
+  for (const id of p.items) {
+    const rec = checkId(id, tag) === "mine" ? await getJson<SecretRecord>(storage, secretKey(id)) : undefined;
+    if (!rec || rec.deleted || isSpecial(rec)) return undefined;
+    items.push(rec);
+  }
+  return { ...p, items };
+}
+
+
 export function secretPaths(env: BarbicanEnv) {
   return [
     definePath({
@@ -78,14 +117,19 @@ export function secretPaths(env: BarbicanEnv) {
           const base = baseHref(req);
           const user = callerUser(req);
           const admin = isProjectAdmin(req);
-          const all = (await allSecrets(storage)).filter((s) => matchesFilters(s, req.data) && aclAllowsRead(s.acl, user, s.creatorId, admin));
-          if (queryString(req.data, "sort")?.startsWith("created:desc")) all.reverse();
+          const desc = queryString(req.data, "sort")?.startsWith("created:desc") === true;
+          const fast = await plainListPage(storage, env.tag, req.data, desc);
+          if (fast) return { data: renderPage("secrets", fast, (s) => renderSecret(s, base), `${base}/v1/secrets`) };
+          const live = await allSecrets(storage);
+          if (!hasFilters(req.data)) await ensureIndex(storage, live);
+          const all = live.filter((s) => matchesFilters(s, req.data) && aclAllowsRead(s.acl, user, s.creatorId, admin));
+          if (desc) all.reverse();
           return { data: renderPage("secrets", page(all, req.data), (s) => renderSecret(s, base), `${base}/v1/secrets`) };
         },
         create: async (ctx) => {
           const fields = parseSecretFields(ctx.req.data);
           const payload = parseCreatePayload(ctx.req.data);
-          await checkQuota(ctx.storage, "secrets", async () => (await allSecrets(ctx.storage)).length);
+          await checkQuota(ctx.storage, "secrets", async () => (await allSecrets(ctx.storage)).length, env.quotas);
           const rec = await storeSecret(env, ctx, fields, payload);
           const ref = secretRef(baseHref(ctx.req), rec.id);
           return { status: 201, data: { secret_ref: ref }, headers: { location: ref } };
@@ -104,6 +148,7 @@ export function secretPaths(env: BarbicanEnv) {
             const rec = await loadSecret(storage, env.tag, params.id);
             // The id stays known (Barbican soft-deletes): a second DELETE or GET is "Secret not found.".
             await storage.put(secretKey(rec.id), Buffer.from(JSON.stringify({ id: rec.id, deleted: true })));
+            await unindexSecret(storage, rec);
             return { status: 204 };
           },
         },

@@ -16,9 +16,28 @@ export async function loadQuotas(storage: KeyValueStore): Promise<Quotas | undef
   return getJson<Quotas>(storage, QUOTAS_KEY);
 }
 
+/**
+ * The project's quotas as this mount last read or wrote them. Every create checks them, and most projects
+ * have none: without the cache each create paid a storage read (a miss, which the barrier's read cache does
+ * not keep). Only this mount's `project-quota` path writes the key, and it goes through `set`.
+ */
+export class QuotaCache {
+  private known: { value: Quotas | undefined } | undefined;
+
+  async get(storage: KeyValueStore): Promise<Quotas | undefined> {
+    this.known ??= { value: await loadQuotas(storage) };
+    return this.known.value;
+  }
+
+  /** After a write (`undefined`: deleted). */
+  set(value: Quotas | undefined): void {
+    this.known = { value };
+  }
+}
+
 /** Refuses a create that would take `name` past the project's quota (`count` is what exists now). */
-export async function checkQuota(storage: KeyValueStore, name: QuotaName, count: () => Promise<number>): Promise<void> {
-  const q = (await loadQuotas(storage))?.[name];
+export async function checkQuota(storage: KeyValueStore, name: QuotaName, count: () => Promise<number>, cache?: QuotaCache): Promise<void> {
+  const q = (cache ? await cache.get(storage) : await loadQuotas(storage))?.[name];
   if (q === undefined || q < 0) return;
   if ((await count()) >= q) {
     throw new BarbicanError("permission_denied", `Creation not allowed because a quota has been reached. Quota for ${name} is ${q}.`);

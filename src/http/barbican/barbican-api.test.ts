@@ -195,6 +195,40 @@ describe("containers, orders, quotas, secret stores", () => {
     expect((await barbican(s.url, "GET", "/v1/containers", { project: "p-cont" })).json?.total).toBe(1);
   });
 
+  it("adds a secret to a generic container and takes it out (containers/{id}/secrets); rsa containers stay as made", async () => {
+    const p = "p-cont-secrets";
+    const a = await createSecret(p, { payload: "a", payload_content_type: "text/plain" });
+    const b = await createSecret(p, { payload: "b", payload_content_type: "text/plain" });
+    const c = (await barbican(s.url, "POST", "/v1/containers", { project: p, body: { name: "box", type: "generic", secret_refs: [{ name: "a", secret_ref: a }] } })).json?.container_ref as string;
+    const path = `/v1/containers/${idOf(c)}/secrets`;
+    const added = await barbican(s.url, "POST", path, { project: p, body: { name: "b", secret_ref: b } });
+    expect([added.status, added.json, added.headers.get("location")]).toEqual([201, { container_ref: c }, c]);
+    const secretsOf = async () => (await barbican(s.url, "GET", `/v1/containers/${idOf(c)}`, { project: p })).json?.secret_refs;
+    expect(await secretsOf()).toEqual([{ name: "a", secret_ref: a }, { name: "b", secret_ref: b }]);
+    // The same secret under another name is fine; the same name and secret again is a conflict.
+    expect((await barbican(s.url, "POST", path, { project: p, body: { name: "b2", secret_ref: b } })).status).toBe(201);
+    const dup = await barbican(s.url, "POST", path, { project: p, body: { name: "b", secret_ref: b } });
+    expect([dup.status, dup.json?.description]).toEqual([409, "Conflict. A secret with that name and ID is already stored in this container. The same secret can exist in a container as long as the name is unique."]);
+    const unknown = `${s.url}/barbican/v1/secrets/00000000-0000-4000-8000-000000000000`;
+    expect((await barbican(s.url, "POST", path, { project: p, body: { name: "x", secret_ref: unknown } })).json).toEqual(err(404, "Not Found", "Secret provided doesn't exist."));
+    const other = await createSecret("p-cont-other", { payload: "o", payload_content_type: "text/plain" });
+    expect((await barbican(s.url, "POST", path, { project: p, body: { name: "o", secret_ref: other } })).status).toBe(404);
+    expect((await barbican(s.url, "POST", path, { project: p, body: { name: "x" } })).status).toBe(400);
+    expect((await barbican(s.url, "POST", path, { project: p, headers: { "X-Roles": "observer" }, body: { name: "c", secret_ref: a } })).status).toBe(403);
+
+    const removed = await barbican(s.url, "DELETE", path, { project: p, body: { name: "b", secret_ref: b } });
+    expect([removed.status, removed.text]).toEqual([204, ""]);
+    expect(await secretsOf()).toEqual([{ name: "a", secret_ref: a }, { name: "b2", secret_ref: b }]);
+    expect((await barbican(s.url, "DELETE", path, { project: p, body: { name: "b", secret_ref: b } })).json).toEqual(err(404, "Not Found", "Secret provided is not in the container"));
+    // The secret itself stays.
+    expect((await barbican(s.url, "GET", `/v1/secrets/${idOf(b)}/payload`, { project: p, headers: { Accept: "text/plain" } })).text).toBe("b");
+    expect((await barbican(s.url, "GET", path, { project: p })).status).toBe(405);
+
+    const priv = await createSecret(p, { payload: "k", payload_content_type: "text/plain", secret_type: "private" });
+    const rsa = (await barbican(s.url, "POST", "/v1/containers", { project: p, body: { type: "rsa", secret_refs: [{ name: "private_key", secret_ref: priv }] } })).json?.container_ref as string;
+    expect((await barbican(s.url, "POST", `/v1/containers/${idOf(rsa)}/secrets`, { project: p, body: { name: "public_key", secret_ref: a } })).json).toEqual(err(400, "Bad Request", "Only 'generic' containers can be modified."));
+  });
+
   it("runs a key order synchronously: 202 + Location, ACTIVE, a 32-byte AES key; refuses AES-100", async () => {
     const r = await barbican(s.url, "POST", "/v1/orders", { project: "p-order", body: { type: "key", meta: { name: "k1", algorithm: "aes", bit_length: 256, mode: "cbc", payload_content_type: "application/octet-stream" } } });
     expect(r.status).toBe(202);

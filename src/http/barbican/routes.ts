@@ -75,6 +75,12 @@ const ROUTES: RouteSpec[] = [
   },
   { re: /^containers$/, resource: "Container", allow: ["GET", "POST"], target: collection("containers") },
   { re: new RegExp(`^containers/${ID}$`), resource: "Container", allow: ["GET", "DELETE"], target: (method, m) => crud(`containers/${m[1]}`)(method) },
+  {
+    re: new RegExp(`^containers/${ID}/secrets$`),
+    resource: "Container Secret",
+    allow: ["POST", "DELETE"],
+    target: (method, m) => ({ path: `containers/${m[1]}/secrets`, operation: method === "POST" ? "update" : "delete", body: "json" }),
+  },
   { re: new RegExp(`^containers/${ID}/acl$`), resource: "Container ACL", allow: ["GET", "PUT", "PATCH", "DELETE"], target: (method, m) => crud(`containers/${m[1]}/acl`)(method) },
   {
     re: new RegExp(`^containers/${ID}/consumers$`),
