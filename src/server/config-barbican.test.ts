@@ -21,6 +21,8 @@ describe("the barbican block", () => {
     expect((await parseServerConfig(`${BASE}barbican {}\n`)).barbican).toEqual({ prefix: "/barbican", noauth: false });
     const pki = await parseServerConfig(`${BASE}barbican {\n  pki_mount = "pki/"\n  pki_role = "barbican"\n}\n`);
     expect(pki.barbican).toMatchObject({ pkiMount: "pki", pkiRole: "barbican" });
+    const keystone = await parseServerConfig(`${BASE}barbican {\n  keystone_mount = "/keystone/"\n}\n`);
+    expect(keystone.barbican).toMatchObject({ keystoneMount: "keystone" });
   });
 
   it("reads a Barbican-only listener (serve = \"barbican\"), which needs the barbican block", async () => {
@@ -41,6 +43,7 @@ describe("the barbican block", () => {
     [`barbican {\n  pki_mount = "pki"\n}\n`, "barbican.pki_mount"],
     [`barbican {\n  pki_mount = "a b"\n  pki_role = "r"\n}\n`, "barbican.pki_mount"],
     [`barbican {\n  pki_mount = "pki"\n  pki_role = "a/b"\n}\n`, "barbican.pki_role"],
+    [`barbican {\n  keystone_mount = "a b"\n}\n`, "barbican.keystone_mount"],
   ])("refuses %j", async (block, field) => {
     const err = await parseServerConfig(`${BASE}${block}`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);

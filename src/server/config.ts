@@ -134,6 +134,12 @@ export interface BarbicanConfig {
    */
   pkiMount?: string;
   pkiRole?: string;
+  /**
+   * A `keystone` auth mount of the root namespace: an X-Auth-Token that is not an Arca token is validated
+   * there (a Keystone token), and the request runs as the Arca token it is exchanged for, in the project's
+   * namespace. Unset: X-Auth-Token must be an Arca token.
+   */
+  keystoneMount?: string;
 }
 
 /** An unusable configuration. `field` names the offending setting (e.g. `listener.tcp[0].address`). */
@@ -435,7 +441,8 @@ function parseListenerTls(b: HclObject, field: string, tlsDisable: boolean, bad:
 }
 
 /**
- * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm"  pki_mount = "pki"  pki_role = "barbican" }`:
+ * `barbican { prefix = "/barbican"  host_href = "https://kms.example:8200/barbican"  keystore = "hsm"  pki_mount = "pki"  pki_role = "barbican"
+ *  keystone_mount = "keystone" }`:
  * the Barbican API on every listener. No noauth here: Barbican's unauthenticated context is dev mode's only.
  */
 function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
@@ -443,7 +450,7 @@ function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
   if (blocks.length === 0) return undefined;
   if (blocks.length > 1) bad("barbican", "only one barbican block is allowed");
   const body = blocks[0].body;
-  checkHclKeys(body, ["prefix", "host_href", "keystore", "pki_mount", "pki_role"], "barbican");
+  checkHclKeys(body, ["prefix", "host_href", "keystore", "pki_mount", "pki_role", "keystone_mount"], "barbican");
   const prefix = hclString(body, "prefix", "barbican.prefix") ?? "/barbican";
   if (!/^(\/[\w.-]+)+$/.test(prefix) || prefix.startsWith("/v1")) bad("barbican.prefix", `must be a path such as "/barbican" (not under /v1)`);
   const hostHref = hclString(body, "host_href", "barbican.host_href");
@@ -454,7 +461,17 @@ function parseBarbican(doc: HclObject, bad: Bad): BarbicanConfig | undefined {
   if ((pkiMount === undefined) !== (pkiRole === undefined)) bad("barbican.pki_mount", "pki_mount and pki_role go together");
   if (pkiMount !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(pkiMount)) bad("barbican.pki_mount", `must be a mount path such as "pki"`);
   if (pkiRole !== undefined && !/^[\w.-]+$/.test(pkiRole)) bad("barbican.pki_role", "must be a role name");
-  return { prefix, noauth: false, ...optional("hostHref", hostHref), ...optional("keystore", keystore), ...optional("pkiMount", pkiMount), ...optional("pkiRole", pkiRole) };
+  const keystoneMount = hclString(body, "keystone_mount", "barbican.keystone_mount")?.replace(/^\/+|\/+$/g, "");
+  if (keystoneMount !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(keystoneMount)) bad("barbican.keystone_mount", `must be an auth mount path such as "keystone"`);
+  return {
+    prefix,
+    noauth: false,
+    ...optional("hostHref", hostHref),
+    ...optional("keystore", keystore),
+    ...optional("pkiMount", pkiMount),
+    ...optional("pkiRole", pkiRole),
+    ...optional("keystoneMount", keystoneMount),
+  };
 }
 
 function parseLimits(doc: HclObject, bad: Bad): Partial<InputLimits> | undefined {

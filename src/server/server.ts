@@ -192,7 +192,7 @@ export interface DevOptions {
   /** Also serve the Barbican API alone, at the root of a plain-HTTP listener on this address (host:port). */
   barbicanListenAddress?: string;
   /** Settings of the `barbican` block beside dev mode's (tests name a CA for certificate orders). */
-  barbican?: Partial<Pick<BarbicanConfig, "pkiMount" | "pkiRole" | "hostHref">>;
+  barbican?: Partial<Pick<BarbicanConfig, "pkiMount" | "pkiRole" | "hostHref" | "keystoneMount">>;
 }
 
 /** Label of the dev seal key on the -dev-hsm token. */

@@ -18,6 +18,7 @@ import { ACCEPT_HEADER, HREF_HEADER, USER_HEADER } from "../../engines/barbican/
 import { BarbicanError } from "../../engines/barbican/barbican-error.js";
 import { REASONS, errorBody, pythonJson } from "../../engines/barbican/python-json.js";
 import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
+import { KeystoneTokenExchange, type KeystoneExchangeResult } from "../../auth/keystone/exchange.js";
 import { BARBICAN_MOUNT, ProjectDirectory } from "./projects.js";
 import { policiesForRoles } from "./roles.js";
 import { routeOf, type RouteMatch } from "./routes.js";
@@ -29,6 +30,8 @@ export interface BarbicanFormatOptions {
   noauth: boolean;
   /** Base of the refs in answers (Barbican's host_href), e.g. "https://kms.example:8200/barbican"; default from Host. */
   hostHref?: string;
+  /** A `keystone` auth mount (root namespace): X-Auth-Token values that are not Arca tokens are Keystone's. */
+  keystoneMount?: string;
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -117,7 +120,18 @@ interface Pending {
   noauthToken?: string;
 }
 
+/** The Keystone token's exchange, or Barbican's 401-free refusal (a refused token is a 403 as for Arca tokens). */
+async function exchangeOrRefuse(exchange: KeystoneTokenExchange, token: string, remote: string, route: RouteMatch, method: string): Promise<KeystoneExchangeResult> {
+  try {
+    return await exchange.exchange(token, remote);
+  } catch (err) {
+    if (err instanceof ArcaError && err.status < 500) throw new BarbicanError("permission_denied", describe(new ArcaError("permission_denied", ""), route, method));
+    throw err;
+  }
+}
+
 export function barbicanWireFormat(core: Core, opts: BarbicanFormatOptions): WireFormat {
+  const keystoneExchange = opts.keystoneMount === undefined ? undefined : new KeystoneTokenExchange(core, { mountPath: `${opts.keystoneMount}/` });
   const projects = new ProjectDirectory(core);
   const prefix = opts.prefix.replace(/\/+$/, "");
   const pending = new WeakMap<IncomingMessage, Pending>();
@@ -161,8 +175,11 @@ export function barbicanWireFormat(core: Core, opts: BarbicanFormatOptions): Wir
     // Who calls, and in which project.
     const token = header(http, "x-auth-token");
     const projectHeader = opts.noauth ? header(http, "x-project-id") : undefined;
-    const resolved = token === undefined ? undefined : await core.resolveToken(token, http.socket.remoteAddress ?? "");
-    let projectName: string | undefined = route.project ?? projectHeader ?? (resolved ? resolved.ns.path : undefined);
+    const remote = http.socket.remoteAddress ?? "";
+    const resolved = token === undefined ? undefined : await core.resolveToken(token, remote);
+    // Not an Arca token: with a keystone mount, a Keystone token, exchanged for an Arca token of its project.
+    const keystone = token !== undefined && !resolved && keystoneExchange ? await exchangeOrRefuse(keystoneExchange, token, remote, route, method) : undefined;
+    let projectName: string | undefined = route.project ?? projectHeader ?? (resolved ? resolved.ns.path : keystone?.namespace);
     if (projectName === undefined && token === undefined) {
       if (opts.noauth) return missingProject(res);
       throw new BarbicanError("permission_denied", "Authentication required: send X-Auth-Token");
@@ -176,8 +193,8 @@ export function barbicanWireFormat(core: Core, opts: BarbicanFormatOptions): Wir
       if (err instanceof ArcaError && err.status < 500) throw new BarbicanError(err.kind === "not_found" ? "permission_denied" : "invalid_request", err.kind === "not_found" ? describe(new ArcaError("permission_denied", ""), route, method) : `Invalid project: ${err.message}`);
       throw err;
     }
-    let clientToken = token;
-    let user: string | null = null;
+    let clientToken = keystone ? keystone.clientToken : token;
+    let user: string | null = keystone ? (keystone.metadata.user_id ?? null) : null;
     if (clientToken === undefined) {
       // Dev-mode noauth (the only way here without a token): Barbican's defaults, admin when no roles are sent.
       user = header(http, "x-user-id") ?? null;
