@@ -14,7 +14,7 @@ import { parseBody } from "./body.js";
 import { isEmpty, renderSuccess } from "./envelope.js";
 import { BARE_SYS_PATHS, handleRawSys, RAW_SYS_PATHS, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
-import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
+import type { QueryParams, WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
 
@@ -46,7 +46,7 @@ export function sendError(res: ServerResponse, err: ArcaError): void {
   send(res, err.status, body);
 }
 
-function operationFor(method: string, query: URLSearchParams): Operation {
+function operationFor(method: string, query: QueryParams): Operation {
   switch (method) {
     case "GET": {
       const list = query.get("list");
@@ -90,7 +90,7 @@ function logicalPath(rawPath: string): string {
   return path;
 }
 
-function queryData(query: URLSearchParams): Record<string, unknown> {
+function queryData(query: QueryParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of query) {
     if (k === "list" || k === "scan" || k === "help") continue;
