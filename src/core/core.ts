@@ -1,24 +1,17 @@
 /**
- * The core: seal state, barrier, mount tables and the one request pipeline every wire format uses:
- *
- *   sealed? → route to mount → resolve token → existence check (create vs update) → ACL (+ sudo)
- *     → count token use → audit request → engine → audit response
+ * The core: seal state, barrier, mount tables, and the entry to the one request pipeline every wire format
+ * uses (request-pipeline.ts).
  *
  * Subsystems live in their own modules; this file wires them and owns the lifecycle.
  */
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Barrier } from "./barrier.js";
-import { ArcaError, permissionDenied, sealedError, unsupportedOperation, unsupportedPath } from "../common/errors.js";
+import { ArcaError, sealedError } from "../common/errors.js";
 import type { LogicalBackend } from "./framework/backend.js";
-import type { HandlerContext, PathMatch } from "./framework/path.js";
-import type { Fields } from "./framework/fields.js";
-import { ROOT_NAMESPACE, type Caller, type Operation, type Request, type Response } from "./framework/request.js";
+import { ROOT_NAMESPACE, type Caller, type Request, type Response } from "./framework/request.js";
 import type { MountEntry } from "./mounts.js";
-import type { RouteMatch } from "./router.js";
-import type { TokenEntry } from "./tokens/token-entry.js";
 import { DeviceAuditBroker, type MountAuditKeys } from "./audit/audit-broker.js";
-import { MAX_WRAP_TTL } from "./wrapping.js";
 import { Namespace } from "./namespaces/namespace.js";
 import { NamespaceRegistry } from "./namespaces/namespace-registry.js";
 import { accessorNamespaceId, tokenNamespaceId } from "./namespaces/namespace-entry.js";
@@ -35,6 +28,10 @@ import { addressInCidrs } from "./cidr.js";
 import type { ACL } from "./policy/acl.js";
 import { effectiveLeaseBounds, silentLogger, type BackendLogger, type LeaseBounds, type SystemView } from "./framework/system-view.js";
 import { mountView } from "./mount-view.js";
+import { RequestPipeline, type ResolvedToken } from "./request-pipeline.js";
+
+// Moved to the pipeline's module; exported here still for the modules that import them from the core.
+export { namespaceUnavailableError, type ResolvedToken } from "./request-pipeline.js";
 
 /** Builds an engine's backend for a mount; the engine sees the server only through `view`. */
 export type BackendFactory = (mount: MountEntry, view: SystemView) => LogicalBackend;
@@ -99,31 +96,6 @@ export interface SealTiming {
 
 const DEFAULT_SEAL_TIMING: SealTiming = { retryBaseMs: 1000, retryMaxMs: 30_000, healthIntervalMs: 60_000 };
 
-const WRITE_OPS = new Set<Operation>(["create", "update", "patch"]);
-
-/** A request the pipeline let through to its engine. */
-interface Admitted {
-  ns: Namespace;
-  route: RouteMatch;
-  match: PathMatch;
-  /** The request's context in its backend: the existence check and the handler share it (one field parse). */
-  ctx: HandlerContext<Fields>;
-  token: ResolvedToken | undefined;
-}
-
-/** A live token and the namespace it belongs to. */
-export interface ResolvedToken {
-  entry: TokenEntry;
-  ns: Namespace;
-}
-
-/**
- * Endpoints of the root namespace only (OpenBao's list): in a namespace they answer 400. The raw ones
- * (init, unseal, seal, ...) are refused by the HTTP layer before they get here.
- */
-const ROOT_ONLY_SYS = /^sys\/(?:raw|generate-recovery-token|init|seal|step-down|unseal|health|rekey-recovery-key|rekey|storage|generate-root|generate-root-token|metrics|pprof|in-flight-req|audit|audit-hash|config|decode-token|host-info|loggers|monitor|quotas|replication|rotate|key-status|leader|internal\/counters|internal\/inspect|audit-checkpoint)(?:\/|$)/;
-
-export const namespaceUnavailableError = (): ArcaError => new ArcaError("invalid_request", "operation unavailable in namespaces");
 export const DEFAULT_MAX_LEASE_TTL = 32 * 24 * 3600; // OpenBao's 768h
 
 export class Core {
@@ -159,6 +131,7 @@ export class Core {
   private healthTimer: NodeJS.Timeout | undefined;
   private checkingSeals: Promise<void> | undefined;
   private shutDown = false;
+  private readonly pipeline = new RequestPipeline(this);
 
   constructor(opts: CoreOptions) {
     // First: the namespace registry below builds the root namespace, which reads the limits.
@@ -529,142 +502,6 @@ export class Core {
   async handleRequest(req: Request, namespaceHeader?: string): Promise<Response | undefined> {
     // A reload (HA) seals and unseals in place: requests arriving meanwhile wait for it, not fail.
     if (this.reloading) await this.reloading.catch(() => undefined);
-    if (this.sealed) throw sealedError();
-    let admitted: Admitted;
-    try {
-      admitted = await this.admit(req, namespaceHeader);
-    } catch (err) {
-      // Refused requests are audited too, as OpenBao does: a denied attempt is what an auditor looks for.
-      await this.audit.logRequest(req);
-      await this.audit.logResponse(req, undefined, err);
-      throw err;
-    }
-    const { ns, route, match, ctx, token } = admitted;
-
-    await this.audit.logRequest(req);
-    let resp: Response | undefined;
-    try {
-      ns.enter();
-    } catch (err) {
-      await this.audit.logResponse(req, undefined, err);
-      throw err;
-    }
-    try {
-      resp = await route.backend.handle(req, match, route.storage, ctx);
-      // X-Vault-Wrap-TTL: the caller gets a single-use token instead of the response.
-      if (req.wrapTtl !== undefined && req.wrapTtl > 0 && resp && !resp.raw && !resp.wrapInfo && (resp.data != null || resp.auth)) {
-        resp = await ns.wrapper.wrap(resp, req.wrapTtl, req.path);
-      }
-    } catch (err) {
-      await this.audit.logResponse(req, undefined, err);
-      throw err;
-    } finally {
-      try {
-        if (token) await token.ns.tokens.revokeIfUsedUp(token.entry);
-      } finally {
-        ns.leave();
-      }
-    }
-    await this.audit.logResponse(req, resp, undefined);
-    if (resp?.afterAudit) {
-      const after = resp.afterAudit;
-      delete resp.afterAudit;
-      await after();
-    }
-    return resp;
-  }
-
-  /** Everything before the engine: namespace, route, token, create-or-update, policy, use count. Throws to refuse. */
-  private async admit(req: Request, namespaceHeader: string | undefined): Promise<Admitted> {
-    // Checked before anything runs: a wrap that cannot happen must not follow an executed write.
-    if (req.wrapTtl !== undefined && (!Number.isSafeInteger(req.wrapTtl) || req.wrapTtl < 0 || req.wrapTtl > MAX_WRAP_TTL)) {
-      throw new ArcaError("invalid_request", "wrapping TTL is out of range");
-    }
-    if (WRITE_OPS.has(req.operation) && req.path.endsWith("/")) {
-      throw new ArcaError("invalid_request", "cannot write to a path ending in '/'");
-    }
-    let located: Omit<Admitted, "token" | "ctx">;
-    try {
-      located = await this.locate(req, namespaceHeader);
-    } catch (err) {
-      throw await this.concealed(req, err);
-    }
-    const { ns, route, match } = located;
-    const { backend, storage } = route;
-    const ctx = backend.context(req, match, storage);
-    const unauthenticated = backend.isUnauthenticated(route.relPath, match);
-    // POST/PUT arrive as "update"; the path's existence check turns them into "create" when new.
-    const probeOp = req.operation === "update" ? "create" : req.operation;
-    if (!backend.supports(match, probeOp) && !backend.supports(match, req.operation)) {
-      const err = unsupportedOperation();
-      throw unauthenticated ? err : await this.concealed(req, err);
-    }
-
-    let token: ResolvedToken | undefined;
-    if (!unauthenticated) {
-      token = await this.resolveToken(req.clientToken, req.remoteAddress);
-      // A token works in its own namespace and below it, never above or beside.
-      if (!token || !token.ns.contains(ns)) throw permissionDenied();
-      req.caller = token.ns.tokens.toCaller(token.entry);
-      if (req.operation === "update" || req.operation === "create") {
-        const exists = await backend.exists(req, match, storage, ctx);
-        req.operation = exists === false ? "create" : "update";
-        if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
-      }
-      await this.authorize(req, route, match, ns, token);
-      if (!(await token.ns.tokens.use(token.entry))) throw permissionDenied();
-    } else if (req.clientToken) {
-      // Unauthenticated paths still learn who is calling when a valid token is sent (e.g. login audit).
-      token = await this.resolveToken(req.clientToken, req.remoteAddress);
-      if (token && token.ns.contains(ns)) req.caller = token.ns.tokens.toCaller(token.entry);
-      else token = undefined;
-    }
-    if (!backend.supports(match, req.operation)) throw new ArcaError("unsupported_operation", "unsupported operation");
-    return { ns, route, match, ctx, token };
-  }
-
-  /** The namespace, mount and endpoint of a request (sets the request's routing fields). Throws when any is missing. */
-  private async locate(req: Request, namespaceHeader: string | undefined): Promise<Omit<Admitted, "token" | "ctx">> {
-    const resolved = this.namespaces.resolve(namespaceHeader, req.path);
-    const ns = resolved.ns;
-    req.path = resolved.path;
-    req.namespace = ns.ref;
-    if (!ns.isRoot) {
-      if (ROOT_ONLY_SYS.test(req.path)) throw namespaceUnavailableError();
-      await this.namespaces.checkKeys(ns);
-    }
-    const route = ns.router.match(req.path);
-    if (!route) throw new ArcaError("not_found", `no handler for route "${req.path.slice(0, 256)}". route entry not found.`);
-    req.mountPoint = route.mountPoint;
-    req.mountPath = route.relPath;
-    req.mountAccessor = route.entry.accessor;
-    req.mountType = route.entry.type;
-    const match = route.backend.route(route.relPath);
-    if (!match) throw unsupportedPath();
-    return { ns, route, match };
-  }
-
-  /**
-   * What a caller is told of a refusal made before its token was checked. Without a valid token it learns
-   * nothing about what exists (namespaces, mounts, endpoints, operations): the same 403 as for a path that
-   * exists. Sealed or locked namespaces (5xx) still say so: the client is to come back, not to authenticate.
-   */
-  private async concealed(req: Request, err: unknown): Promise<unknown> {
-    if (err instanceof ArcaError && err.status < 500 && !(await this.resolveToken(req.clientToken, req.remoteAddress))) return permissionDenied();
-    return err;
-  }
-
-  /**
-   * Policies are the token's namespace's, over paths relative to it: a parent's policy grants a child's
-   * paths as `child/secret/...` (OpenBao's rule). Sudo is decided here, once: a root path refuses without
-   * it, and every handler reads the answer from `req.sudo`.
-   */
-  private async authorize(req: Request, route: RouteMatch, match: PathMatch, ns: Namespace, token: ResolvedToken): Promise<void> {
-    const scoped = await this.aclIn(token, ns);
-    if (!scoped) throw permissionDenied();
-    const result = scoped.acl.check({ path: scoped.prefix + req.path, operation: req.operation, data: req.data, wrapTtl: req.wrapTtl });
-    if (!result.allowed) throw permissionDenied();
-    if (route.backend.isRootPath(route.relPath, match) && !result.sudo) throw permissionDenied();
-    req.sudo = result.sudo;
+    return this.pipeline.handle(req, namespaceHeader);
   }
 }

@@ -10,7 +10,9 @@ import type { Request } from "../core/framework/request.js";
 import type { Logger } from "../server/log.js";
 import type { ServerMetrics } from "../server/metrics.js";
 import { readBody } from "./read-body.js";
-import type { WireFormat, WireInput } from "./wire-format.js";
+import type { QueryParams, WireFormat, WireInput } from "./wire-format.js";
+
+const NO_QUERY: QueryParams = new URLSearchParams();
 
 export interface FrontDoorOptions {
   core: Core;
@@ -37,7 +39,7 @@ export function createFrontDoor(opts: FrontDoorOptions): HttpHandler {
     const input: WireInput = {
       http: httpReq,
       pathname,
-      query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
+      query: q === -1 ? NO_QUERY : new URLSearchParams(url.slice(q + 1)),
       readBody: () => (body ??= readBody(httpReq, maxRequestSize)),
     };
     let request: Request | undefined;

@@ -9,11 +9,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ArcaError } from "../common/errors.js";
 import type { Request, Response } from "../core/framework/request.js";
 
+/**
+ * A request's query, read-only: a request without one gets a shared empty instance (no URLSearchParams
+ * built per request), which nothing may write to.
+ */
+export type QueryParams = Pick<URLSearchParams, "get" | "getAll" | "has" | "entries" | "keys" | "values" | "forEach" | "size" | typeof Symbol.iterator>;
+
 export interface WireInput {
   http: IncomingMessage;
   /** The URL path without its query, as sent (not decoded). */
   pathname: string;
-  query: URLSearchParams;
+  query: QueryParams;
   /** The request body within the listener's size limit (413 beyond it). Read once. */
   readBody(): Promise<Buffer>;
 }

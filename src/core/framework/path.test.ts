@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { LogicalBackend } from "./backend.js";
-import { definePath } from "./path.js";
+import { buildContext, definePath, withStorage } from "./path.js";
+import { ROOT_NAMESPACE, type Request } from "./request.js";
+import type { KeyValueStore } from "../../storage/storage.js";
 
 const ok = async () => ({ data: {} });
 const backend = new LogicalBackend({
@@ -78,5 +80,38 @@ describe("special path globs", () => {
     ["issuer/crl", false],
   ])("%s unauthenticated: %s", (path, expected) => {
     expect(b.isUnauthenticated(path)).toBe(expected);
+  });
+});
+
+describe("a request's context", () => {
+  const spec = definePath({ pattern: "keys/:name", fields: { n: { type: "int" } }, operations: { update: ok } });
+  const route = new LogicalBackend({ type: "t", paths: [spec] }).route("keys/k1");
+  const storage = { name: "mount" } as unknown as KeyValueStore;
+  const request = (data: Record<string, unknown>) =>
+    ({ id: "r", operation: "update", path: "keys/k1", data, namespace: ROOT_NAMESPACE }) as unknown as Request;
+
+  it("parses fields on first use only, so a malformed field fails in the handler's turn", () => {
+    const ctx = buildContext(request({ n: "not a number" }), route!, storage);
+    expect(ctx.params).toEqual({ name: "k1" });
+    expect(() => ctx.fields).toThrow(/n/);
+  });
+
+  it("tells supplied fields and path parameters from absent or null ones", () => {
+    const ctx = buildContext(request({ n: 3, gone: null }), route!, storage);
+    expect([ctx.has("n"), ctx.has("name"), ctx.has("gone"), ctx.has("other")]).toEqual([true, true, false, false]);
+  });
+
+  it("shares one parse with a context over other storage, in either order", () => {
+    const req = request({ n: "7" });
+    const ctx = buildContext(req, route!, storage);
+    const other = { name: "txn" } as unknown as KeyValueStore;
+    const scoped = withStorage(ctx, other);
+    expect(scoped.storage).toBe(other);
+    expect(ctx.storage).toBe(storage);
+    const first = scoped.fields;
+    expect(first).toMatchObject({ n: 7 });
+    req.data.n = "8"; // a second parse would see this
+    expect(ctx.fields).toBe(first);
+    expect(scoped.has("n") && scoped.params.name === "k1" && scoped.req === req).toBe(true);
   });
 });

@@ -17,7 +17,7 @@ import { isEmpty, renderSuccess } from "./envelope.js";
 import { BARE_SYS_PATHS, handleRawSys, isSnapshotRestore, RAW_SYS_PATHS, restoreSnapshotRequest, sealedNoop } from "./sys-raw.js";
 import { helpFor } from "./help.js";
 import { connectionInfo } from "../connection-info.js";
-import type { WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
+import type { QueryParams, WireAnswered, WireCall, WireFormat, WireInput } from "../wire-format.js";
 
 const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
 
@@ -49,7 +49,7 @@ export function sendError(res: ServerResponse, err: ArcaError): void {
   send(res, err.status, body);
 }
 
-function operationFor(method: string, query: URLSearchParams): Operation {
+function operationFor(method: string, query: QueryParams): Operation {
   switch (method) {
     // HEAD reads without a body (Node drops it): ACME's new-nonce is fetched by HEAD (RFC 8555 §7.2).
     case "HEAD":
@@ -95,7 +95,7 @@ function logicalPath(rawPath: string): string {
   return path;
 }
 
-function queryData(query: URLSearchParams): Record<string, unknown> {
+function queryData(query: QueryParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of query) {
     if (k === "list" || k === "scan" || k === "help") continue;

@@ -11,6 +11,7 @@ import { parseBool } from "../../core/framework/fields.js";
 import { VERSION, COMMIT_DATE } from "../../common/version.js";
 import { isAutoSealType, operatorShares } from "../../seal/seal.js";
 import { restoreSnapshot } from "../../core/storage-snapshot.js";
+import type { QueryParams } from "../wire-format.js";
 
 export interface RawResult {
   status: number;
@@ -145,7 +146,7 @@ async function unseal(core: Core, method: string, data: Record<string, unknown>,
   return { status: 200, body: await sealStatus(core, await mayReadSealDetails(core, token, "sys/seal-status")) };
 }
 
-async function health(core: Core, query: URLSearchParams, head: boolean, token: string | undefined): Promise<RawResult> {
+async function health(core: Core, query: QueryParams, head: boolean, token: string | undefined): Promise<RawResult> {
   // Every override is checked, used or not (as OpenBao parses all four), so a bad one is refused whatever
   // the state. Only final statuses are accepted: a 1xx is an interim response (the client waits for
   // another, and a body after it desynchronises the connection); OpenBao relies on Go refusing < 100.
@@ -231,7 +232,7 @@ export async function handleRawSys(
   core: Core,
   path: string,
   method: string,
-  query: URLSearchParams,
+  query: QueryParams,
   data: Record<string, unknown>,
   token: string | undefined,
 ): Promise<RawResult> {
