@@ -126,6 +126,23 @@ describe("keychain engine (software keystore)", () => {
     expect(h.cache.size).toBe(0);
   });
 
+  it("a revoke written by another node (invalidate) refuses at once and zeroes this node's cached plaintext", async () => {
+    await chain(h);
+    const dk = await datakey(h);
+    expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);
+    expect(h.cache.size).toBeGreaterThan(0);
+    // Another node's revoke: the stored record changes behind this backend's back, then its hook runs.
+    const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as { state: string };
+    await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state: "REVOKED" }), "utf8"));
+    const genBefore = h.cache.generation;
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).not.toBe(genBefore); // an unwrap running now does not put its result back
+    expect(h.cache.seen.length).toBeGreaterThan(0);
+    expect((await h.fails("update", "systems/s1/decrypt", { ciphertext: dk.ciphertext })).message).toMatch(/REVOKED/);
+    expect((await h.fails("update", "systems/s1/datakey", {})).message).toMatch(/REVOKED/);
+  });
+
   it("evicts (and zeroes) past its bound", () => {
     const c = new KeyCache(2);
     const bufs = [Buffer.alloc(4, 1), Buffer.alloc(4, 2), Buffer.alloc(4, 3)];

@@ -130,8 +130,16 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
       env.cache.clear();
       env.records.changed();
     },
-    // Another node wrote a record: read it afresh from now on.
-    invalidate: async () => env.records.changed(),
+    // Another node wrote under this mount (a revoke, disable, deletion, rotation, shredding…): read every
+    // record afresh, and zero the plaintext cache with it, as a local revoke does. Keeping plaintext here
+    // would leave key material of a revoked chain in this node's memory, and an operation already running
+    // here would not be cut off by the generation check. Every remote write clears it (not only key
+    // records): what a write changes is not always visible from its storage key alone, and a re-unwrap is
+    // cheap beside a kill switch that does not reach every node.
+    invalidate: async () => {
+      env.records.changed();
+      env.cache.clear();
+    },
   }, keychainNamespaceKeys(env));
 }
 
