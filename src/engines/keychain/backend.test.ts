@@ -143,6 +143,24 @@ describe("keychain engine (software keystore)", () => {
     expect((await h.fails("update", "systems/s1/datakey", {})).message).toMatch(/REVOKED/);
   });
 
+  it("invalidate of a system or configuration zeroes plaintext without cutting off running requests; of an index, nothing", async () => {
+    await chain(h, "k1", "c1", ["s1", "s2"]);
+    await datakey(h, "s1");
+    const filled = h.cache.size;
+    expect(filled).toBeGreaterThan(0);
+    const gen = h.cache.generation;
+    await h.backend.invalidate("index/config-systems/c1/s2");
+    expect(h.cache.size).toBe(filled);
+    await h.backend.invalidate("systems/s2");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).toBe(gen);
+    await datakey(h, "s1");
+    await h.backend.invalidate("key-configurations/c1");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).toBe(gen);
+    expect(await datakey(h, "s1")).toBeDefined();
+  });
+
   it("evicts (and zeroes) past its bound", () => {
     const c = new KeyCache(2);
     const bufs = [Buffer.alloc(4, 1), Buffer.alloc(4, 2), Buffer.alloc(4, 3)];

@@ -130,15 +130,19 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
       env.cache.clear();
       env.records.changed();
     },
-    // Another node wrote under this mount (a revoke, disable, deletion, rotation, shredding…): read every
-    // record afresh, and zero the plaintext cache with it, as a local revoke does. Keeping plaintext here
-    // would leave key material of a revoked chain in this node's memory, and an operation already running
-    // here would not be cut off by the generation check. Every remote write clears it (not only key
-    // records): what a write changes is not always visible from its storage key alone, and a re-unwrap is
-    // cheap beside a kill switch that does not reach every node.
-    invalidate: async () => {
+    // Another node wrote under this mount: every record is read afresh, and the plaintext derived from
+    // storage goes as the same write would make it go here (the storage key alone says which write it was):
+    //   - index/: links, written beside the records they link; nothing derived from them;
+    //   - systems/, key-configurations/: a deletion or a new wrapping; the affected ids are unknown here, so
+    //     all plaintext is zeroed, without cutting off running requests (as a local deletion's drop);
+    //   - anything else (keys/: revoke, disable, deletion, rotation; keystores/, software-l1/: shredding;
+    //     byok/): as a local revoke, all plaintext is zeroed AND the generation moves, so that a remote
+    //     kill switch also stops what is running here. Correctness first: unknown keys land here too.
+    invalidate: async (key) => {
       env.records.changed();
-      env.cache.clear();
+      if (key.startsWith("index/")) return;
+      if (key.startsWith("systems/") || key.startsWith("key-configurations/")) env.cache.dropAll();
+      else env.cache.clear();
     },
   }, keychainNamespaceKeys(env));
 }
