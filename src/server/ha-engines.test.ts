@@ -1,6 +1,6 @@
 // HA cache coherence of the engines: two servers on one PostgreSQL table. What an engine keeps in memory
 // from its storage must follow a write made on the other server (the engines' invalidate hooks): a
-// keychain revoke on A refuses on B, a transit rotation or config change on A is used on B, a PKI role or
+// keychain revoke on A refuses on B (and seals there the namespace that L1 seals), a transit rotation or config change on A is used on B, a PKI role or
 // default-issuer change on A is used on B. Deadlines are generous: these are correctness properties.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresAvailable, POSTGRES_SKIP_REASON, startPgCluster, type PgCluster } from "../../test/postgres.js";
@@ -45,9 +45,14 @@ describe.skipIf(!available)("HA: engine caches follow writes made on the other s
     return last!.body?.data as Record<string, unknown> | undefined;
   };
 
+  /** A keychain mount made on A with the (test-only) software keystore `soft`. Cases run in any order. */
+  const keychainMount = async (path: string): Promise<void> => {
+    expect((await api(a.url, "POST", `sys/mounts/${path}`, { token: root, body: { type: "keychain", options: { allow_software_keystore: "true" } } })).status).toBe(204);
+    await writeOn(a, `${path}/keystores/soft`, { type: "software" });
+  };
+
   it("a keychain revoke on A refuses data keys and decryption on B (B had the chain cached)", async () => {
-    expect((await api(a.url, "POST", "sys/mounts/kc", { token: root, body: { type: "keychain", options: { allow_software_keystore: "true" } } })).status).toBe(204);
-    await writeOn(a, "kc/keystores/soft", { type: "software" });
+    await keychainMount("kc");
     await writeOn(a, "kc/keys/k1", { keystore: "soft" });
     await writeOn(a, "kc/key-configurations/c1", { primary_key: "k1" });
     await writeOn(a, "kc/systems/s1", { key_configuration: "c1", region: "eu-de-1" });
@@ -65,6 +70,22 @@ describe.skipIf(!available)("HA: engine caches follow writes made on the other s
     }, DEADLINE_MS);
     const refused = await api(b.url, "POST", "kc/systems/s1/decrypt", { token: root, body: { ciphertext: dk.ciphertext } });
     expect(JSON.stringify(refused.body?.errors)).toMatch(/REVOKED/);
+  });
+
+  it("a keychain revoke on A seals, on B, the namespace that L1 seals (B had it open)", async () => {
+    await keychainMount("kc-ns");
+    await writeOn(a, "kc-ns/keys/ns-l1", { keystore: "soft" });
+    const created = await api(a.url, "POST", "sys/namespaces/tenant", { token: root, body: { seal: { type: "keychain", mount: "kc-ns", key: "ns-l1" } } });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const inTenant = (s: RunningServer, method: string, path: string, body?: unknown) =>
+      api(s.url, method, path, { token: root, headers: { "X-Vault-Namespace": "tenant" }, ...(body !== undefined ? { body } : {}) });
+    expect((await inTenant(a, "POST", "sys/mounts/kv", { type: "kv" })).status).toBe(204);
+    expect((await inTenant(a, "PUT", "kv/db", { password: "pw" })).status).toBe(204);
+    await eventually(async () => (await inTenant(b, "GET", "kv/db")).status === 200, DEADLINE_MS);
+
+    expect((await api(a.url, "POST", "kc-ns/keys/ns-l1/revoke", { token: root })).status).toBe(200);
+    await eventually(async () => (await inTenant(b, "GET", "kv/db")).status === 503, DEADLINE_MS);
+    expect(((await inTenant(b, "GET", "kv/db")).body?.errors as string[])[0]).toBe("namespace is sealed");
   });
 
   it("a transit rotation and a min_decryption_version change on A are used on B", async () => {
