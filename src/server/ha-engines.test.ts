@@ -1,7 +1,8 @@
 // HA cache coherence of the engines: two servers on one PostgreSQL table. What an engine keeps in memory
 // from its storage must follow a write made on the other server (the engines' invalidate hooks): a
-// keychain revoke on A refuses on B (and seals there the namespace that L1 seals), a transit rotation or config change on A is used on B, a PKI role or
-// default-issuer change on A is used on B. Deadlines are generous: these are correctness properties.
+// keychain revoke on A refuses on B (and seals there the namespace that L1 seals), a transit rotation or
+// config change on A is used on B, a PKI role or default-issuer change on A is used on B. Deadlines are
+// generous: these are correctness properties, not latency figures.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresAvailable, POSTGRES_SKIP_REASON, startPgCluster, type PgCluster } from "../../test/postgres.js";
 import { api, freshServer } from "../../test/servers.js";
