@@ -127,6 +127,7 @@ describe("keychain engine (software keystore)", () => {
   });
 
   it("a revoke written by another node (invalidate) refuses at once and zeroes this node's cached plaintext", async () => {
+    await h.backend.initialize({ storage: h.view });
     await chain(h);
     const dk = await datakey(h);
     expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);
@@ -159,6 +160,41 @@ describe("keychain engine (software keystore)", () => {
     expect(h.cache.size).toBe(0);
     expect(h.cache.generation).toBe(gen);
     expect(await datakey(h, "s1")).toBeDefined();
+  });
+
+  it("invalidate of a key still usable zeroes plaintext without cutting off running requests; a destroyed version or no view is strict", async () => {
+    await chain(h);
+    const strict = async (): Promise<void> => {
+      await datakey(h);
+      const gen = h.cache.generation;
+      await h.backend.invalidate("keys/k1");
+      expect(h.cache.size).toBe(0);
+      expect(h.cache.generation).not.toBe(gen);
+    };
+    await strict(); // before initialize: the record cannot be read, so the change counts as a revoke
+    await h.backend.initialize({ storage: h.view });
+    const dk = await datakey(h);
+    for (const state of ["ENABLED", "DISABLED"]) {
+      const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as Record<string, unknown>;
+      await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state }), "utf8"));
+      await h.backend.invalidate("index/key-configs/x"); // the record cache reads the new state
+      expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);
+      expect(h.cache.size).toBeGreaterThan(0);
+      const gen = h.cache.generation;
+      await h.backend.invalidate("keys/k1");
+      expect(h.cache.size).toBe(0);
+      expect(h.cache.generation).toBe(gen);
+    }
+    const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as { versions: Record<string, Record<string, unknown>> };
+    stored.versions["1"] = { ...stored.versions["1"], destroyed_at: new Date().toISOString() };
+    await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state: "ENABLED" }), "utf8"));
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.generation).not.toBe(0);
+    const gen = h.cache.generation;
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.generation).toBe(gen + 1);
+    await h.backend.invalidate("keystores/soft");
+    expect(h.cache.generation).toBe(gen + 2);
   });
 
   it("evicts (and zeroes) past its bound", () => {

@@ -16,6 +16,8 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import type { NamespaceKeySource, WrappedRootKey } from "../../core/namespaces/namespace-key-source.js";
 import { runKeychainJobs } from "./jobs.js";
+import { invalidateFromRemote } from "./remote-invalidation.js";
+import type { KeyValueStore } from "../../storage/storage.js";
 import { keychainNamespaceKeys } from "./namespace-keys.js";
 import { KeyCache } from "./key-cache.js";
 import { RecordCache } from "./record-cache.js";
@@ -103,6 +105,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
     records: new RecordCache(),
     running: new Set(),
   };
+  let mountStorage: KeyValueStore | undefined;
   const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
   return new KeychainBackend({
     type: "keychain",
@@ -130,20 +133,11 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
       env.cache.clear();
       env.records.changed();
     },
-    // Another node wrote under this mount: every record is read afresh, and the plaintext derived from
-    // storage goes as the same write would make it go here (the storage key alone says which write it was):
-    //   - index/: links, written beside the records they link; nothing derived from them;
-    //   - systems/, key-configurations/: a deletion or a new wrapping; the affected ids are unknown here, so
-    //     all plaintext is zeroed, without cutting off running requests (as a local deletion's drop);
-    //   - anything else (keys/: revoke, disable, deletion, rotation; keystores/, software-l1/: shredding;
-    //     byok/): as a local revoke, all plaintext is zeroed AND the generation moves, so that a remote
-    //     kill switch also stops what is running here. Correctness first: unknown keys land here too.
-    invalidate: async (key) => {
-      env.records.changed();
-      if (key.startsWith("index/")) return;
-      if (key.startsWith("systems/") || key.startsWith("key-configurations/")) env.cache.dropAll();
-      else env.cache.clear();
+    // The mount's view, for invalidate to read what another node wrote (remote-invalidation.ts).
+    initialize: async ({ storage }) => {
+      mountStorage = storage;
     },
+    invalidate: (key) => invalidateFromRemote(env, mountStorage, key),
   }, keychainNamespaceKeys(env));
 }
 
