@@ -99,6 +99,19 @@ describe("login", () => {
     expect(cache.get("tok", Date.now() + 2000)).toBeUndefined();
   });
 
+  it("a config write on another node (invalidate) drops the validations made under the old config", async () => {
+    ks.tokens.set("tok-remote-7c1a", { expiresAt: new Date(Date.now() + 3600_000), project: { id: "p1", name: "one" }, roles: ["reader"] });
+    await login("tok-remote-7c1a");
+    expect(ks.validations).toBe(1);
+    const mounted = t.core.root.router.all().find((m) => m.entry.type === "keystone");
+    await mounted!.backend.invalidate("roles/reader"); // a mapping: read per login, nothing to drop
+    await login("tok-remote-7c1a");
+    expect(ks.validations).toBe(1);
+    await mounted!.backend.invalidate("config");
+    await login("tok-remote-7c1a");
+    expect(ks.validations).toBe(2);
+  });
+
   it("asks Keystone once per cache_ttl, caching by the token's hash only", async () => {
     ks.tokens.set("tok-cached-5e2d", { expiresAt: new Date(Date.now() + 3600_000), project: { id: "p1", name: "one" }, roles: ["reader"] });
     await login("tok-cached-5e2d");

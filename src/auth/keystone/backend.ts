@@ -15,7 +15,7 @@
 import { LogicalBackend } from "../../core/framework/backend.js";
 import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
-import { configPaths } from "./keystone-config.js";
+import { CONFIG_KEY, configPaths } from "./keystone-config.js";
 import { KeystoneEnv } from "./keystone-env.js";
 import { loginPaths } from "./path-login.js";
 import { mappingPaths } from "./path-mappings.js";
@@ -34,5 +34,11 @@ export function createKeystoneBackend(_mount: MountEntry, view: SystemView): Log
     unauthenticatedPaths: ["login"],
     rootPaths: ["config"],
     help: HELP.trim(),
+    // The config changed on another node: validations made under the old settings (another Keystone, CA or
+    // credentials) are not reused here either. Otherwise the validation cache is per node by design: it
+    // holds Keystone's answers, not storage, and the project/role mappings are read from storage per login.
+    invalidate: async (key) => {
+      if (key === CONFIG_KEY) env.reset();
+    },
   });
 }

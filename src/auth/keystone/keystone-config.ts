@@ -15,7 +15,7 @@ import type { KeyValueStore } from "../../storage/storage.js";
 import { TOKEN_FIELDS, defaultTokenParams, parseTokenFields, tokenData, type TokenParams } from "../token-fields.js";
 import type { ServiceCredentials } from "./keystone-client.js";
 
-const CONFIG_KEY = "config";
+export const CONFIG_KEY = "config";
 const DEFAULT_CACHE_TTL_S = 60;
 const DEFAULT_TIMEOUT_S = 10;
 

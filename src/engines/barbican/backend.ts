@@ -21,7 +21,7 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { NamespaceRef } from "../../core/framework/request.js";
 import { barrierSealer, type BarbicanEnv, type CertificateIssuer, type PayloadSealer } from "./barbican-env.js";
 import { projectTag } from "./barbican-ids.js";
-import { QuotaCache } from "./quotas.js";
+import { QUOTAS_KEY, QuotaCache } from "./quotas.js";
 import { consumerPaths } from "./path-consumers.js";
 import { containerPaths } from "./path-containers.js";
 import { orderPaths } from "./path-orders.js";
@@ -40,6 +40,12 @@ export function createBarbicanBackendWith(namespaceId: string, sealer: PayloadSe
     type: "barbican",
     paths: [...secretPaths(env), ...secretMetadataPaths(env), ...consumerPaths(env), ...containerPaths(env), ...orderPaths(env), ...quotaPaths(env)],
     help: HELP,
+    // The quotas are the one thing this mount keeps from storage: set or deleted on another node, they are
+    // read again (else that node's limits never applied here). Secrets, containers and the list index are
+    // read from storage per request.
+    invalidate: async (key) => {
+      if (key === QUOTAS_KEY) env.quotas.forget();
+    },
   });
 }
 

@@ -25,4 +25,19 @@ describe("quota checks", () => {
     expect(quotaReads()).toBeLessThanOrEqual(1);
     await storage.close();
   });
+
+  it("a quota set or deleted on another node (invalidate) applies here at once", async () => {
+    const h = backendHarness(createBarbicanBackendWith("ns-quota-ha"), { point: "barbican/", type: "barbican" });
+    const create = () => h.call("create", "secrets", { payload: "x", payload_content_type: "text/plain" });
+    expect((await create())?.status).toBe(201); // this node has read "no quotas"
+    await h.view.put("config/quotas", Buffer.from(JSON.stringify({ secrets: 1 }), "utf8")); // the other node's write
+    await h.backend.invalidate("secrets/unrelated");
+    expect((await create())?.status).toBe(201); // nothing dropped for another key
+    await h.backend.invalidate("config/quotas");
+    expect((await h.fails("create", "secrets", { payload: "x", payload_content_type: "text/plain" })).status).toBe(403);
+    await h.view.delete("config/quotas");
+    await h.backend.invalidate("config/quotas");
+    expect((await create())?.status).toBe(201);
+    await h.close();
+  });
 });

@@ -19,7 +19,8 @@ export async function loadQuotas(storage: KeyValueStore): Promise<Quotas | undef
 /**
  * The project's quotas as this mount last read or wrote them. Every create checks them, and most projects
  * have none: without the cache each create paid a storage read (a miss, which the barrier's read cache does
- * not keep). Only this mount's `project-quota` path writes the key, and it goes through `set`.
+ * not keep). Only this mount's `project-quota` path writes the key, and it goes through `set`; on another
+ * node of an HA cluster the mount's `invalidate` hook calls `forget`.
  */
 export class QuotaCache {
   private known: { value: Quotas | undefined } | undefined;
@@ -27,6 +28,11 @@ export class QuotaCache {
   async get(storage: KeyValueStore): Promise<Quotas | undefined> {
     this.known ??= { value: await loadQuotas(storage) };
     return this.known.value;
+  }
+
+  /** Read again on next use: another node wrote the key. */
+  forget(): void {
+    this.known = undefined;
   }
 
   /** After a write (`undefined`: deleted). */

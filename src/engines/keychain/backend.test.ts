@@ -126,6 +126,77 @@ describe("keychain engine (software keystore)", () => {
     expect(h.cache.size).toBe(0);
   });
 
+  it("a revoke written by another node (invalidate) refuses at once and zeroes this node's cached plaintext", async () => {
+    await h.backend.initialize({ storage: h.view });
+    await chain(h);
+    const dk = await datakey(h);
+    expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);
+    expect(h.cache.size).toBeGreaterThan(0);
+    // Another node's revoke: the stored record changes behind this backend's back, then its hook runs.
+    const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as { state: string };
+    await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state: "REVOKED" }), "utf8"));
+    const genBefore = h.cache.generation;
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).not.toBe(genBefore); // an unwrap running now does not put its result back
+    expect(h.cache.seen.length).toBeGreaterThan(0);
+    expect((await h.fails("update", "systems/s1/decrypt", { ciphertext: dk.ciphertext })).message).toMatch(/REVOKED/);
+    expect((await h.fails("update", "systems/s1/datakey", {})).message).toMatch(/REVOKED/);
+  });
+
+  it("invalidate of a system or configuration zeroes plaintext without cutting off running requests; of an index, nothing", async () => {
+    await chain(h, "k1", "c1", ["s1", "s2"]);
+    await datakey(h, "s1");
+    const filled = h.cache.size;
+    expect(filled).toBeGreaterThan(0);
+    const gen = h.cache.generation;
+    await h.backend.invalidate("index/config-systems/c1/s2");
+    expect(h.cache.size).toBe(filled);
+    await h.backend.invalidate("systems/s2");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).toBe(gen);
+    await datakey(h, "s1");
+    await h.backend.invalidate("key-configurations/c1");
+    expect(h.cache.size).toBe(0);
+    expect(h.cache.generation).toBe(gen);
+    expect(await datakey(h, "s1")).toBeDefined();
+  });
+
+  it("invalidate of a key still usable zeroes plaintext without cutting off running requests; a destroyed version or no view is strict", async () => {
+    await chain(h);
+    const strict = async (): Promise<void> => {
+      await datakey(h);
+      const gen = h.cache.generation;
+      await h.backend.invalidate("keys/k1");
+      expect(h.cache.size).toBe(0);
+      expect(h.cache.generation).not.toBe(gen);
+    };
+    await strict(); // before initialize: the record cannot be read, so the change counts as a revoke
+    await h.backend.initialize({ storage: h.view });
+    const dk = await datakey(h);
+    for (const state of ["ENABLED", "DISABLED"]) {
+      const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as Record<string, unknown>;
+      await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state }), "utf8"));
+      await h.backend.invalidate("index/key-configs/x"); // the record cache reads the new state
+      expect(await decrypt(h, dk.ciphertext)).toBe(dk.plaintext);
+      expect(h.cache.size).toBeGreaterThan(0);
+      const gen = h.cache.generation;
+      await h.backend.invalidate("keys/k1");
+      expect(h.cache.size).toBe(0);
+      expect(h.cache.generation).toBe(gen);
+    }
+    const stored = JSON.parse((await h.view.get("keys/k1"))!.toString("utf8")) as { versions: Record<string, Record<string, unknown>> };
+    stored.versions["1"] = { ...stored.versions["1"], destroyed_at: new Date().toISOString() };
+    await h.view.put("keys/k1", Buffer.from(JSON.stringify({ ...stored, state: "ENABLED" }), "utf8"));
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.generation).not.toBe(0);
+    const gen = h.cache.generation;
+    await h.backend.invalidate("keys/k1");
+    expect(h.cache.generation).toBe(gen + 1);
+    await h.backend.invalidate("keystores/soft");
+    expect(h.cache.generation).toBe(gen + 2);
+  });
+
   it("evicts (and zeroes) past its bound", () => {
     const c = new KeyCache(2);
     const bufs = [Buffer.alloc(4, 1), Buffer.alloc(4, 2), Buffer.alloc(4, 3)];

@@ -16,6 +16,8 @@ import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
 import type { NamespaceKeySource, WrappedRootKey } from "../../core/namespaces/namespace-key-source.js";
 import { runKeychainJobs } from "./jobs.js";
+import { invalidateFromRemote } from "./remote-invalidation.js";
+import type { KeyValueStore } from "../../storage/storage.js";
 import { keychainNamespaceKeys } from "./namespace-keys.js";
 import { KeyCache } from "./key-cache.js";
 import { RecordCache } from "./record-cache.js";
@@ -103,6 +105,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
     records: new RecordCache(),
     running: new Set(),
   };
+  let mountStorage: KeyValueStore | undefined;
   const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));
   return new KeychainBackend({
     type: "keychain",
@@ -130,8 +133,11 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
       env.cache.clear();
       env.records.changed();
     },
-    // Another node wrote a record: read it afresh from now on.
-    invalidate: async () => env.records.changed(),
+    // The mount's view, for invalidate to read what another node wrote (remote-invalidation.ts).
+    initialize: async ({ storage }) => {
+      mountStorage = storage;
+    },
+    invalidate: (key) => invalidateFromRemote(env, mountStorage, key),
   }, keychainNamespaceKeys(env));
 }
 

@@ -60,6 +60,14 @@ export class KeyCache {
   /** Zeroes and forgets everything; later puts of unwraps begun before this are refused. */
   clear(): void {
     this.gen++;
+    this.dropAll();
+  }
+
+  /**
+   * Zeroes and forgets everything without moving the generation: requests already running finish (they
+   * unwrap again), as after a local `drop`. For changes that take nothing away from a running request.
+   */
+  dropAll(): void {
     for (const key of this.entries.values()) key.fill(0);
     this.entries.clear();
   }

@@ -74,10 +74,12 @@ export interface PkiBackendOptions {
   leaseBounds?: () => LeaseBounds;
   /** ACME challenge validation (tests substitute the resolver and shorten the retries). */
   acmeValidation?: ValidatorOptions;
+  /** The loaded issuers and signers (tests pass their own to look at what is kept). */
+  runtime?: CaRuntime;
 }
 
 export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
-  const runtime = new CaRuntime(opts.keyManager);
+  const runtime = opts.runtime ?? new CaRuntime(opts.keyManager);
   const validator = new AcmeValidator(opts.acmeValidation);
   return new LogicalBackend({
     type: "pki",
@@ -121,6 +123,13 @@ export function createPkiBackendWith(opts: PkiBackendOptions): LogicalBackend {
     ],
     help: HELP,
     cleanup: () => validator.close(),
+    // Another node changed an issuer or a key (replaced, re-chained, deleted, DELETE root): what was built
+    // from the old record (parsed certificate, chain, signer with its private key) is dropped, as the same
+    // write does on the node that made it. Roles, CRL settings and the rest are read from storage per request.
+    invalidate: async (key) => {
+      if (key.startsWith("issuers/")) runtime.forget(key.slice("issuers/".length));
+      else if (key.startsWith("keys/")) runtime.forget();
+    },
   });
 }
 

@@ -52,7 +52,7 @@ import { silentLogger, type BackendLogger, type SystemView } from "../../core/fr
 import { DEFAULT_INPUT_LIMITS } from "../../core/limits.js";
 import type { MountEntry } from "../../core/mounts.js";
 import type { KeyManager } from "../../hsm/key-manager.js";
-import { PolicyCache } from "./key-store.js";
+import { POLICY_PREFIX, PolicyCache } from "./key-store.js";
 import { backupPath, restorePaths } from "./path-backup.js";
 import { cacheConfigPath, keysConfigPath } from "./path-config.js";
 import { datakeyPath } from "./path-datakey.js";
@@ -81,12 +81,14 @@ export interface TransitBackendOptions {
   logger?: BackendLogger;
   /** Live versions one key may hold; default DEFAULT_INPUT_LIMITS.maxTransitKeyVersions. */
   maxKeyVersions?: number;
+  /** The parse cache (tests pass their own to look at what is kept). */
+  cache?: PolicyCache;
 }
 
 export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBackend {
   const env: TransitEnv = {
     deps: { keyManager: opts.keyManager },
-    cache: new PolicyCache(),
+    cache: opts.cache ?? new PolicyCache(),
     maxKeyVersions: opts.maxKeyVersions ?? DEFAULT_INPUT_LIMITS.maxTransitKeyVersions,
   };
   const logger = opts.logger ?? silentLogger;
@@ -126,6 +128,12 @@ export function createTransitBackendWith(opts: TransitBackendOptions): LogicalBa
     },
     // Parsed keys (material included) do not outlive the mount or the unsealed state.
     cleanup: async () => env.cache.clear(),
+    // A key changed or was deleted on another node. Reads compare the stored bytes, so a changed key is
+    // never used stale; dropping it here is so that a deleted key's parsed material does not stay in this
+    // node's memory until the next request names it.
+    invalidate: async (key) => {
+      if (key.startsWith(POLICY_PREFIX)) env.cache.drop(key.slice(POLICY_PREFIX.length));
+    },
   });
 }
 

@@ -69,6 +69,16 @@ export class PolicyCache {
     return entry;
   }
 
+  /** Parsed keys held now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Forgets one parsed key: its record changed or went away on another node. */
+  drop(name: string): void {
+    this.entries.delete(name);
+  }
+
   /** Forgets every parsed key (unmount, seal). */
   clear(): void {
     this.entries.clear();
