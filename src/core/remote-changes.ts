@@ -19,8 +19,8 @@ import type { Namespace } from "./namespaces/namespace.js";
 
 /** Keys whose change means "load again what unseal loads" (at any namespace depth). */
 const STRUCTURAL = /(?:^|\/)core\/(?:keyring$|mounts$|auth$|audit$|namespaces\/|cluster$)/;
-/** Where the root namespace's tokens live (the root token among them). */
-const ROOT_TOKEN_PREFIX = "sys/token/";
+/** Where the root namespace's token ids live: the root token's is init's last write (not sys/token/batch-key, its first). */
+const ROOT_TOKEN_PREFIX = "sys/token/id/";
 const NESTED = /^namespaces\/([^/]+)\/(.*)$/s;
 
 /** The namespace a raw key belongs to, and the key relative to that namespace's store. */
