@@ -1,7 +1,11 @@
 /** `arca server`: run the server from a config file, or `-dev` for the embedded development setup. */
 import { parseArgs } from "./args.js";
 import { loadServerConfig } from "../server/config.js";
+import cluster from "node:cluster";
+import { UsageError } from "./context.js";
 import { startDevServer, startServer, type RunningServer } from "../server/server.js";
+import { createLogger, parseLogLevel } from "../server/log.js";
+import { parseWorkers, startPrimary, workersRefusal } from "../server/workers.js";
 
 const BOOL = new Set(["dev"]);
 
@@ -41,14 +45,31 @@ export async function serverCommand(argv: string[]): Promise<number> {
       return 2;
     }
     const config = await loadServerConfig(configPath);
+    const workers = parseWorkers(flags.get("workers"));
+    if (typeof workers === "string") throw new UsageError(workers);
+    const refusal = workersRefusal(config, workers);
+    if (refusal) throw new UsageError(refusal);
+    // The primary only forks and watches; its workers run this same command line and start a server each.
+    if (workers > 1 && cluster.isPrimary) {
+      const primary = startPrimary(workers, createLogger(parseLogLevel(config.logLevel)));
+      await signalled();
+      await primary.stop();
+      return 0;
+    }
     running = await startServer(config);
     for (const w of config.warnings) running.logger.warn({}, w);
   }
-  await new Promise<void>((resolve) => {
+  await signalled();
+  await running.stop();
+  // A cluster worker's channel to the primary would keep the process alive after the server stopped.
+  cluster.worker?.disconnect();
+  return 0;
+}
+
+function signalled(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await running.stop();
-  return 0;
 }

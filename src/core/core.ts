@@ -243,6 +243,16 @@ export class Core {
     this.startSealHealthChecks();
   }
 
+  /**
+   * Another server on the same storage initialised it (or changed the seal): a sealed server with an auto
+   * seal tries again now instead of staying sealed until restarted.
+   */
+  async retryAutoUnseal(): Promise<void> {
+    if (!this.seal.hasAutoSeals || !this.sealed || this.shutDown) return;
+    this.clearRetry();
+    await this.autoUnsealAttempt(0);
+  }
+
   private async autoUnsealAttempt(attempt: number): Promise<void> {
     this.retryTimer = undefined;
     if (this.shutDown || !this.sealed) return;

@@ -12,4 +12,9 @@ export interface HaState {
   readonly activeSince: Date | undefined;
   readonly leader: HaNodeInfo | undefined;
   readonly nodes: readonly HaNodeInfo[];
+  /**
+   * sys/step-down: the node holding background work gives it up so another takes over. Asked on any node
+   * (several workers share one address), it reaches the holder.
+   */
+  stepDown(): Promise<void>;
 }

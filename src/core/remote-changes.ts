@@ -19,6 +19,8 @@ import type { Namespace } from "./namespaces/namespace.js";
 
 /** Keys whose change means "load again what unseal loads" (at any namespace depth). */
 const STRUCTURAL = /(?:^|\/)core\/(?:keyring$|mounts$|auth$|audit$|namespaces\/|cluster$)/;
+/** Where the root namespace's token ids live: the root token's is init's last write (not sys/token/batch-key, its first). */
+const ROOT_TOKEN_PREFIX = "sys/token/id/";
 const NESTED = /^namespaces\/([^/]+)\/(.*)$/s;
 
 /** The namespace a raw key belongs to, and the key relative to that namespace's store. */
@@ -55,8 +57,14 @@ async function invalidateKey(core: Core, key: string): Promise<void> {
 /** Applies one notification of remote commits; callers serialise calls (see watchRemote). */
 export async function applyRemoteChanges(core: Core, keys: readonly string[] | "all"): Promise<void> {
   const sealChanged = keys === "all" || keys.some((k) => k === SEAL_CONFIG_PATH || k.startsWith(SEAL_PREFIX));
-  // Nothing is cached while sealed; unsealing reads everything fresh.
-  if (core.sealed) return;
+  // Nothing is cached while sealed; unsealing reads everything fresh. An auto seal unseals once another
+  // server has initialised the storage (workers started together, one of them asked to sys/init). Not at
+  // the seal configuration's write: the root token is init's last write, and unsealing before it would
+  // find no mount table yet and write a second one beside the initialising server's.
+  if (core.sealed) {
+    if (keys === "all" || keys.some((k) => k.startsWith(ROOT_TOKEN_PREFIX))) await core.retryAutoUnseal();
+    return;
+  }
   // Rekey or seal migration on another server: the seal configuration and wrapped copies are read again.
   if (sealChanged) await core.seal.loadConfig();
   if (keys === "all" || keys.some((k) => STRUCTURAL.test(k))) {

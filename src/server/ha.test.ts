@@ -93,6 +93,24 @@ describe.skipIf(!available)("HA: several servers on one PostgreSQL table", () =>
     expect((terms[0] as { term: number }).term).toBe((terms[1] as { term: number }).term);
   });
 
+  it("sys/step-down moves background work to the other server, asked on the holder or on the other", async () => {
+    const holder = async (): Promise<RunningServer | undefined> => {
+      for (const s of [a, b]) if ((await api(s.url, "GET", "sys/leader")).body?.is_self === true) return s;
+      return undefined;
+    };
+    await eventually(async () => (await holder()) !== undefined, 5000);
+    const first = await holder();
+    if (!first) throw new Error("no holder");
+    const other = first === a ? b : a;
+    expect((await api(first.url, "PUT", "sys/step-down", { token: root })).status).toBe(204);
+    await eventually(async () => (await holder()) === other, 10_000);
+    // Asked on the node that does not hold it (workers share one address): the holder still steps down.
+    expect((await api(first.url, "PUT", "sys/step-down", { token: root })).status).toBe(204);
+    await eventually(async () => (await api(other.url, "GET", "sys/leader")).body?.is_self === false, 10_000);
+    // The first node left the lock alone for a while after its own step-down; then it takes it again.
+    await eventually(async () => (await holder()) === first, 25_000);
+  }, 60_000);
+
   it("one server holds background work; sys/leader and sys/ha-status say which; the other takes over when it stops", async () => {
     const leaders = await Promise.all([a, b].map(async (s) => (await api(s.url, "GET", "sys/leader")).body ?? {}));
     expect(leaders.map((l) => l.ha_enabled)).toEqual([true, true]);

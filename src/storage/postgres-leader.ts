@@ -10,6 +10,10 @@ import { advisoryKey, quoteTable } from "./postgres-sql.js";
 
 export const DEFAULT_HA_TABLE = "arca_ha_locks";
 const POLL_MS = 1000;
+/** After a step-down the node leaves the lock to the others this long (OpenBao waits 10 s too). */
+const STEP_DOWN_HOLD_OFF_MS = 10_000;
+/** NOTIFY channel on which any node asks the holder to step down; the payload is the lock key. */
+const STEP_DOWN_CHANNEL = "arca_step_down";
 /** A node not heard from for this long is left out of the node list. */
 const STALE_SECONDS = 15;
 
@@ -39,6 +43,7 @@ export class PostgresLeadership {
   private activeFlag = false;
   private since: Date | undefined;
   private nodesSeen: HaNode[] = [];
+  private holdOffUntil = 0;
   private readonly lockKey: string;
   private readonly ha: string;
 
@@ -91,7 +96,11 @@ export class PostgresLeadership {
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.opts.connectionUrl });
     client.on("error", () => undefined); // reported by the next poll's failure
+    client.on("notification", (n) => {
+      if (n.channel === STEP_DOWN_CHANNEL && n.payload === this.lockKey) void this.releaseLock((c) => c === client);
+    });
     await client.connect();
+    await client.query(`LISTEN ${STEP_DOWN_CHANNEL}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${this.ha} (lock_key TEXT NOT NULL, node TEXT NOT NULL, api_addr TEXT NOT NULL, active BOOLEAN NOT NULL, last_echo TIMESTAMPTZ NOT NULL, PRIMARY KEY (lock_key, node))`,
     );
@@ -102,7 +111,7 @@ export class PostgresLeadership {
     try {
       this.client ??= await this.connect();
       const c = this.client;
-      if (!this.activeFlag) {
+      if (!this.activeFlag && Date.now() >= this.holdOffUntil) {
         const { rows } = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [this.lockKey]);
         if (rows[0]?.ok) this.setActive(true);
       }
@@ -129,7 +138,34 @@ export class PostgresLeadership {
     }
   }
 
-  /** Gives the lock up (server stop, step-down). */
+  /**
+   * sys/step-down: the holder releases the lock and leaves it to the others for a while; any other node
+   * asks the holder through NOTIFY (it may be a worker process next door or a server on another machine).
+   */
+  async stepDown(): Promise<void> {
+    if (this.activeFlag) {
+      await this.releaseLock((c) => c === this.client);
+      return;
+    }
+    const c = (this.client ??= await this.connect());
+    await c.query("SELECT pg_notify($1, $2)", [STEP_DOWN_CHANNEL, this.lockKey]);
+  }
+
+  /** Unlocks on the connection that holds the lock (the check skips a connection replaced since). */
+  private async releaseLock(isCurrent: (c: pg.Client | undefined) => boolean): Promise<void> {
+    const c = this.client;
+    if (!this.activeFlag || !c || !isCurrent(c)) return;
+    this.holdOffUntil = Date.now() + STEP_DOWN_HOLD_OFF_MS;
+    this.setActive(false);
+    try {
+      await c.query("SELECT pg_advisory_unlock($1)", [this.lockKey]);
+    } catch (err) {
+      // The connection is gone, and the lock with it.
+      this.opts.onError?.(`HA step-down: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Gives the lock up (server stop). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

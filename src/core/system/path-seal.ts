@@ -23,9 +23,14 @@ export function sealPaths(core: Core): PathSpec[] {
     definePath({
       pattern: "step-down",
       sudo: true,
-      // No HA yet: the only node stays active, as OpenBao's StepDown on a node without HA does nothing.
-      synopsis: "Give up the active role (no-op without HA).",
-      operations: { update: async () => undefined },
+      // Without HA the only node stays active, as OpenBao's StepDown on a node without HA does nothing.
+      synopsis: "Give up the active role: the node holding background work releases it to another (no-op without HA).",
+      operations: {
+        update: async () => {
+          await core.ha?.stepDown();
+          return undefined;
+        },
+      },
     }),
     definePath({
       pattern: "metrics",
