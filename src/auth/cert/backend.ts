@@ -15,7 +15,7 @@ import { LogicalBackend } from "../../core/framework/backend.js";
 import type { SystemView } from "../../core/framework/system-view.js";
 import type { MountEntry } from "../../core/mounts.js";
 import { certPaths } from "./path-certs.js";
-import { loginPaths } from "./path-login.js";
+import { checkRenewal, loginPaths } from "./path-login.js";
 
 const HELP = `
 The "cert" credential provider allows authentication using TLS client certificates. A client connects
@@ -29,5 +29,6 @@ export function createCertBackend(_mount: MountEntry, view: SystemView): Logical
     paths: [...certPaths(), ...loginPaths(view)],
     unauthenticatedPaths: ["login"],
     help: HELP.trim(),
+    renewLogin: checkRenewal,
   });
 }

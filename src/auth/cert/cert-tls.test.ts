@@ -52,6 +52,27 @@ describe("cert login over a real TLS listener", () => {
   });
 });
 
+describe("renewing a cert login token (OpenBao's pathLoginRenew)", () => {
+  it("renews over a connection with the login's certificate, and refuses one without it", async () => {
+    const login = await tlsApi(s, "POST", "auth/cert/login", { client });
+    const token = (login.body.auth as { client_token: string }).client_token;
+    const renewed = await tlsApi(s, "POST", "auth/token/renew-self", { token, client });
+    expect(renewed.status, JSON.stringify(renewed.body)).toBe(200);
+    expect((renewed.body.auth as { client_token: string }).client_token).toBe(token);
+    expect(await tlsApi(s, "POST", "auth/token/renew-self", { token })).toEqual({ status: 400, body: { errors: ["client certificate must be supplied"] } });
+    expect(await tlsApi(s, "POST", "auth/token/renew-self", { token, client: stranger })).toEqual({ status: 400, body: { errors: ["invalid certificate or no client certificate supplied"] } });
+    // Once its certificate entry is gone, nothing renews the token.
+    expect((await tlsApi(s, "POST", "auth/cert/certs/gone", { token: s.root, body: { certificate: ca.pem, allowed_common_names: "svc-*" } })).status).toBe(204);
+    const gone = await tlsApi(s, "POST", "auth/cert/login", { client, body: { name: "gone" } });
+    const goneToken = (gone.body.auth as { client_token: string }).client_token;
+    expect((await tlsApi(s, "DELETE", "auth/cert/certs/gone", { token: s.root })).status).toBe(204);
+    expect((await tlsApi(s, "POST", "auth/token/renew-self", { token: goneToken, client })).status).toBe(400);
+    // Tokens from elsewhere renew as before.
+    const plain = await tlsApi(s, "POST", "auth/token/create", { token: s.root, body: { ttl: "1h" } });
+    expect((await tlsApi(s, "POST", "auth/token/renew-self", { token: (plain.body.auth as { client_token: string }).client_token })).status).toBe(200);
+  });
+});
+
 describe("cert login over plain HTTP", () => {
   let plain: RunningServer;
   beforeAll(async () => {

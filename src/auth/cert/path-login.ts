@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { ArcaError } from "../../common/errors.js";
+import type { RenewLoginContext } from "../../core/framework/backend.js";
 import { definePath, type PathSpec } from "../../core/framework/path.js";
 import type { Fields } from "../../core/framework/fields.js";
 import type { Request } from "../../core/framework/request.js";
@@ -71,6 +72,20 @@ export async function matchCertificate(storage: KeyValueStore, req: Request, wan
   }
   if (chainTrusted) throw badRequest("no chain matching all constraints could be found for this login certificate");
   throw invalidCertificate();
+}
+
+/**
+ * OpenBao's pathLoginRenew: a token renews only over a connection whose certificate the entry it logged in
+ * with still accepts, with the identity (subject or authority key id) it logged in with. An entry deleted
+ * since, or a renewal over plain HTTP or without a certificate, is refused.
+ */
+export async function checkRenewal({ storage, req, meta }: RenewLoginContext): Promise<void> {
+  const name = meta.cert_name;
+  if (name === undefined || name === "") throw badRequest("the token carries no certificate entry to renew against");
+  const { leaf } = await matchCertificate(storage, req, name);
+  if (leaf.subjectKeyId !== meta.subject_key_id && leaf.authorityKeyId !== meta.authority_key_id) {
+    throw badRequest("client identity during renewal not matching client identity used during login");
+  }
 }
 
 export function loginPaths(view: SystemView): PathSpec<Fields>[] {

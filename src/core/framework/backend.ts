@@ -46,6 +46,18 @@ export interface BackendSpec {
   invalidate?: (key: string) => Promise<void>;
   /** Unmount or seal: release what the backend holds in memory (caches, timers, handles). */
   cleanup?: () => Promise<void>;
+  /**
+   * An auth method's say on renewing a token it issued at login (OpenBao's framework `Renew` callback on
+   * auth mounts): throw to refuse. Without it the token store renews on its own.
+   */
+  renewLogin?: (ctx: RenewLoginContext) => Promise<void>;
+}
+
+export interface RenewLoginContext extends LifecycleContext {
+  /** The renewing request (its connection, say), not the login's. */
+  req: Request;
+  /** The token's metadata, as the login set it. */
+  meta: Readonly<Record<string, string>>;
 }
 
 export interface LifecycleContext {
@@ -84,7 +96,7 @@ export class LogicalBackend {
   private readonly rootPaths: string[];
   private readonly unauthPaths: string[];
   readonly helpText: string;
-  private readonly hooks: Pick<BackendSpec, "initialize" | "periodic" | "invalidate" | "cleanup">;
+  private readonly hooks: Pick<BackendSpec, "initialize" | "periodic" | "invalidate" | "cleanup" | "renewLogin">;
 
   constructor(spec: BackendSpec) {
     this.type = spec.type;
@@ -92,7 +104,7 @@ export class LogicalBackend {
     this.rootPaths = spec.rootPaths ?? [];
     this.unauthPaths = spec.unauthenticatedPaths ?? [];
     this.helpText = spec.help ?? "";
-    this.hooks = { initialize: spec.initialize, periodic: spec.periodic, invalidate: spec.invalidate, cleanup: spec.cleanup };
+    this.hooks = { initialize: spec.initialize, periodic: spec.periodic, invalidate: spec.invalidate, cleanup: spec.cleanup, renewLogin: spec.renewLogin };
     assertUnambiguous(this.paths);
   }
 
@@ -117,6 +129,10 @@ export class LogicalBackend {
 
   async cleanup(): Promise<void> {
     await this.hooks.cleanup?.();
+  }
+
+  async renewLogin(ctx: RenewLoginContext): Promise<void> {
+    await this.hooks.renewLogin?.(ctx);
   }
 
   route(path: string): PathMatch | undefined {

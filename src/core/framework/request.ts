@@ -105,6 +105,11 @@ export interface Request {
   /** Seconds; set from X-Vault-Wrap-TTL. */
   wrapTtl: number | undefined;
   /**
+   * Set by the wire format for an HTTP HEAD, which reaches the engine as a `read` whose body is dropped.
+   * Only protocols that answer HEAD and GET differently read it (ACME's new-nonce: 200 vs 204, RFC 8555 §7.2).
+   */
+  head?: boolean;
+  /**
    * Request headers an engine may read, lower-case names. Only those the HTTP layer chooses to pass
    * (If-Modified-Since, for the PKI fetches' 304 answers); never the token or other credentials.
    */

@@ -24,6 +24,11 @@ export interface NamespaceKeySource {
   wrapRootKey(storage: KeyValueStore, name: string, rootKey: Buffer, aad: Buffer): Promise<WrappedRootKey>;
   /** The root key back (a fresh buffer the caller zeroes); refuses unless the key may be used now. */
   unwrapRootKey(storage: KeyValueStore, name: string, wrapped: WrappedRootKey, aad: Buffer): Promise<Buffer>;
+  /**
+   * Calls `listener` with a key's name whenever that key may be used again (a namespace it sealed can then
+   * reopen on its own), and waits for it; returns the unsubscribe.
+   */
+  onKeyUsable?(listener: (name: string) => Promise<void>): () => void;
 }
 
 /** The backend's namespace key source, when it offers one (duck-typed: the core never imports engines). */

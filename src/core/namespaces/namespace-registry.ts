@@ -16,6 +16,7 @@ import type { KeyValueStore } from "../../storage/storage.js";
 import type { KeyIdentity, KeyManager } from "../../hsm/key-manager.js";
 import type { KeyCustody } from "../key-custody/key-custody.js";
 import { Namespace, namespaceDeletedError, type NamespaceHost } from "./namespace.js";
+import { namespaceKeySourceOf } from "./namespace-key-source.js";
 import { NamespaceSeal, namespaceSealedError, noHsmForSealableNamespaces, type SealDeps, type SealSpec } from "./namespace-seal.js";
 import {
   checkNamespaceName,
@@ -59,6 +60,8 @@ export class NamespaceRegistry {
   private readonly creating = new Set<string>();
   /** Unseals under way, so concurrent unseal calls share one (and set the namespace up once). */
   private readonly unsealing = new Map<Namespace, Promise<void>>();
+  /** Keychain-sealed namespaces waiting for their L1 to come back, with the unsubscribe (watchForKeyReturn). */
+  private readonly keyWatches = new Map<Namespace, () => void>();
 
   constructor(private readonly host: RegistryHost, rootStore: KeyValueStore) {
     const entry: NamespaceEntry = { uuid: ROOT_NAMESPACE_ID, id: ROOT_NAMESPACE_ID, path: "", parentUuid: undefined, customMetadata: {} };
@@ -100,6 +103,7 @@ export class NamespaceRegistry {
       if (ns.sealHandle && !entry.seal?.sealedByOperator) {
         // A tenant whose key is away stays sealed with the reason in seal-status; the rest goes on.
         await ns.sealHandle.unseal().catch(() => undefined);
+        if (ns.sealed) this.watchForKeyReturn(ns);
       }
       if (!ns.sealed) await this.openNamespace(ns);
     }
@@ -131,6 +135,7 @@ export class NamespaceRegistry {
 
   /** Drops `ns` at once; the promise is its mounts' cleanup (which never rejects). */
   private forget(ns: Namespace): Promise<void> {
+    this.unwatch(ns);
     const cleanup = ns.teardown();
     ns.sealHandle?.seal(ns.sealHandle.reason);
     this.byId.delete(ns.id);
@@ -193,7 +198,12 @@ export class NamespaceRegistry {
     // Runs on every request into a namespace: a plain walk up, no allocation beyond the closure.
     for (let n: Namespace | undefined = ns; n; n = n.parent) {
       const at = n;
-      if (at.sealHandle) await at.sealHandle.check((reason) => this.sealSubtree(at, reason));
+      if (at.sealHandle) {
+        await at.sealHandle.check((reason) => {
+          this.sealSubtree(at, reason);
+          this.watchForKeyReturn(at);
+        });
+      }
     }
   }
 
@@ -343,10 +353,10 @@ export class NamespaceRegistry {
   async seal(ns: Namespace): Promise<void> {
     const handle = ns.sealHandle;
     if (!handle || !ns.entry.seal) throw new ArcaError("invalid_request", `namespace "${ns.path}" is not sealable`);
-    if (!ns.sealed) {
-      await this.save(ns, { ...ns.entry, seal: { ...ns.entry.seal, sealedByOperator: true } });
-      this.sealSubtree(ns, "sealed by an operator");
-    }
+    // Recorded even when the key already sealed it: the operator's seal must outlive the key's return.
+    if (!ns.entry.seal.sealedByOperator) await this.save(ns, { ...ns.entry, seal: { ...ns.entry.seal, sealedByOperator: true } });
+    this.unwatch(ns);
+    if (!ns.sealed) this.sealSubtree(ns, "sealed by an operator");
   }
 
   /** Unseals with the tenant key; on success the namespace and its children are back as they were. */
@@ -364,6 +374,7 @@ export class NamespaceRegistry {
     if (!handle || !ns.entry.seal) throw new ArcaError("invalid_request", `namespace "${ns.path}" is not sealable`);
     if (!ns.sealed) return;
     await handle.unseal();
+    this.unwatch(ns);
     try {
       await this.openNamespace(ns);
     } catch (err) {
@@ -375,6 +386,29 @@ export class NamespaceRegistry {
       delete seal.sealedByOperator;
       await this.save(ns, { ...ns.entry, seal });
     }
+  }
+
+  /**
+   * After its keychain L1 refused and sealed `ns`: unseal it as soon as the keychain says that L1 may be used
+   * again (enable, a HYOK key back to ENABLED), as revoking it sealed it — no operator unseal needed. Never for
+   * an operator's seal, which lasts until an explicit unseal; a failed unseal waits for the next return.
+   */
+  private watchForKeyReturn(ns: Namespace): void {
+    const seal = ns.entry.seal;
+    if (seal?.type !== "keychain" || seal.sealedByOperator || !ns.parent || this.keyWatches.has(ns)) return;
+    const mounted = ns.parent.router.get(seal.mount);
+    const unsubscribe = (mounted && namespaceKeySourceOf(mounted.backend))?.onKeyUsable?.(async (name) => {
+      if (name !== seal.key) return;
+      this.unwatch(ns);
+      if (this.byId.get(ns.id) !== ns || !ns.sealed || ns.entry.seal?.sealedByOperator) return;
+      await this.unseal(ns).catch(() => this.watchForKeyReturn(ns));
+    });
+    if (unsubscribe) this.keyWatches.set(ns, unsubscribe);
+  }
+
+  private unwatch(ns: Namespace): void {
+    this.keyWatches.get(ns)?.();
+    this.keyWatches.delete(ns);
   }
 
   private sealSubtree(ns: Namespace, reason: string): void {

@@ -7,7 +7,7 @@
 import { ArcaError, notFound } from "../../common/errors.js";
 import { definePath, type PathSpec } from "../framework/path.js";
 import type { Fields } from "../framework/fields.js";
-import type { Response } from "../framework/request.js";
+import type { Request, Response } from "../framework/request.js";
 import type { Core } from "../core.js";
 import type { Namespace } from "../namespaces/namespace.js";
 import type { MountEntry } from "../mounts.js";
@@ -30,11 +30,14 @@ async function lookupToken(env: Env, token: string, id: string): Promise<Respons
   return { data: lookupData(entry, id) };
 }
 
-async function renewEntry(env: Env, entry: TokenEntry | undefined, clientToken: string, increment: number): Promise<Response> {
+async function renewEntry(env: Env, req: Request, entry: TokenEntry | undefined, clientToken: string, increment: number): Promise<Response> {
   // A token on its last use (-1) is no longer valid for anything but the request it is serving.
   if (!entry || entry.numUses < 0) throw badRequest("token not found");
   if (entry.type === "batch") throw badRequest("batch tokens cannot be renewed");
   if (entry.expireTime === 0 || !entry.renewable) throw badRequest("lease is not renewable");
+  // The auth mount that logged the token in may refuse (cert auth re-checks the client certificate).
+  const issuer = entry.path.startsWith("auth/") ? env.ns.router.match(entry.path) : undefined;
+  if (issuer) await issuer.backend.renewLogin({ storage: issuer.storage, req, meta: entry.meta });
   let period = entry.period;
   let explicitMaxTtl = entry.explicitMaxTtl;
   if (entry.role) {
@@ -180,7 +183,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
       operations: {
         update: async (ctx) => {
           const token = requireToken(ctx.fields.token);
-          return renewEntry(env, await tokens.lookup(token), token, ctx.fields.increment);
+          return renewEntry(env, ctx.req, await tokens.lookup(token), token, ctx.fields.increment);
         },
       },
       synopsis: "This endpoint will renew the given token and prevent expiration.",
@@ -194,7 +197,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
       operations: {
         update: async (ctx) => {
           const token = requireToken(ctx.req.clientToken);
-          return renewEntry(env, await tokens.lookup(token), token, ctx.fields.increment);
+          return renewEntry(env, ctx.req, await tokens.lookup(token), token, ctx.fields.increment);
         },
       },
       synopsis: "This endpoint will renew the token used to call it and prevent expiration.",
@@ -210,7 +213,7 @@ export function tokenPaths(ns: Namespace, mount: MountEntry, core: Core): PathSp
           const entry = await tokens.lookupByAccessor(requireAccessor(ctx.fields.accessor));
           if (!entry) throw badRequest("invalid accessor");
           // As OpenBao: the renewed token is not disclosed to an accessor holder.
-          return renewEntry(env, entry, "", ctx.fields.increment);
+          return renewEntry(env, ctx.req, entry, "", ctx.fields.increment);
         },
       },
       synopsis: "This endpoint will renew a token associated with the given accessor and its properties. Response will not contain the token ID.",

@@ -92,6 +92,10 @@ export class KeychainBackend extends LogicalBackend implements NamespaceKeySourc
   unwrapRootKey(...args: Parameters<NamespaceKeySource["unwrapRootKey"]>): Promise<Buffer> {
     return this.namespaceKeys.unwrapRootKey(...args);
   }
+
+  onKeyUsable(listener: (name: string) => Promise<void>): () => void {
+    return this.namespaceKeys.onKeyUsable?.(listener) ?? (() => undefined);
+  }
 }
 
 export function createKeychainBackendWith(opts: KeychainBackendOptions): KeychainBackend {
@@ -104,6 +108,7 @@ export function createKeychainBackendWith(opts: KeychainBackendOptions): Keychai
     settings: () => settingsFrom(options(), opts.devMode ?? false),
     records: new RecordCache(),
     running: new Set(),
+    usableListeners: new Set(),
   };
   let mountStorage: KeyValueStore | undefined;
   const hyokSync = new HyokSync(env, () => hyokSyncInterval(options()));

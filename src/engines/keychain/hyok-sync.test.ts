@@ -6,6 +6,7 @@ import { backendHarness } from "../../../test/backend-harness.js";
 import { api, devServer } from "../../../test/servers.js";
 import type { OutboundPolicy } from "../../common/outbound-guard.js";
 import type { RunningServer } from "../../server/server.js";
+import { namespaceKeySourceOf } from "../../core/namespaces/namespace-key-source.js";
 import { createKeychainBackendWith } from "./backend.js";
 
 const LAB: OutboundPolicy = { allowHttp: true, allowedNetworks: ["127.0.0.0/8"] };
@@ -82,6 +83,25 @@ describe("HYOK sync (transit)", () => {
     await h.tick();
     expect(await state(h)).toBe("ENABLED");
     expect(data(await decrypt(h, dk.ciphertext)).plaintext).toBe(dk.plaintext);
+  });
+
+  it("tells the namespace key source's listeners when a HYOK key is back to ENABLED (a namespace it sealed reopens)", async () => {
+    await writePolicy("back", GRANT);
+    await hyokChain(h, await customerToken("back"));
+    const told: string[] = [];
+    const unsubscribe = namespaceKeySourceOf(h.backend)?.onKeyUsable?.(async (name) => {
+      told.push(name);
+    });
+    expect(unsubscribe).toBeTypeOf("function");
+    await writePolicy("back", NONE);
+    await h.tick();
+    expect(await state(h)).toBe("FORBIDDEN");
+    expect(told).toEqual([]);
+    await writePolicy("back", GRANT);
+    await h.tick();
+    expect(await state(h)).toBe("ENABLED");
+    expect(told).toEqual(["k"]);
+    unsubscribe?.();
   });
 
   it("a revoked token is FORBIDDEN; the sync waits for its interval", async () => {

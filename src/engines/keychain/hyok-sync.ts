@@ -11,7 +11,7 @@
  */
 import { parseDuration } from "../../core/framework/duration.js";
 import type { KeyValueStore } from "../../storage/storage.js";
-import { openKeystore, type KeychainEnv } from "./keychain-env.js";
+import { announceUsable, openKeystore, type KeychainEnv } from "./keychain-env.js";
 import type { ProbeResult } from "./keystore.js";
 import { now, records, type KeyRecord, type KeyState } from "./records.js";
 
@@ -61,6 +61,7 @@ export async function syncKey(env: KeychainEnv, storage: KeyValueStore, key: Key
     env.records.changed();
   }
   if (changed !== undefined) env.logger.info({ key_name: key.name, from: changed, to: found }, "keychain: HYOK key state changed by sync");
+  if (changed !== undefined && found === "ENABLED") await announceUsable(env, key.name);
   return found;
 }
 

@@ -27,6 +27,8 @@ export interface KeychainEnv {
   records: RecordCache;
   /** Keys whose re-wrap job runs now in this process (one runner per key). */
   running: Set<string>;
+  /** Told the name of an L1 that may be used again (namespace-keys.ts: a namespace it sealed reopens). */
+  usableListeners: Set<(name: string) => Promise<void>>;
 }
 
 export function keystoreContext(env: KeychainEnv, storage: KeyValueStore): KeystoreContext {
@@ -52,6 +54,15 @@ export function parseVersion(raw: unknown): number {
  * A handler that writes records: whatever it wrote is dropped from the record cache before it answers
  * (also when it fails half-way), so no later request reads an older state.
  */
+/**
+ * An L1 may be used again (enable, a HYOK key back to ENABLED). The records first, so listeners read the new
+ * state; awaited, so the namespaces the L1 sealed are open again when enable answers.
+ */
+export async function announceUsable(env: KeychainEnv, name: string): Promise<void> {
+  env.records.changed();
+  await Promise.allSettled([...env.usableListeners].map((listener) => listener(name)));
+}
+
 export function mutating<C, R>(env: KeychainEnv, handler: (ctx: C) => Promise<R>): (ctx: C) => Promise<R> {
   return async (ctx) => {
     try {

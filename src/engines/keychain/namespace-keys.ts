@@ -54,5 +54,10 @@ export function keychainNamespaceKeys(env: KeychainEnv): NamespaceKeySource {
       }
       return rootKey;
     },
+
+    onKeyUsable(listener: (name: string) => Promise<void>): () => void {
+      env.usableListeners.add(listener);
+      return () => env.usableListeners.delete(listener);
+    },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * A namespace sealed by a keychain L1 (issue 15): the namespace root key is wrapped through the L1's keystore,
  * so revoking that one L1 seals the tenant's whole namespace (every request into it, its children too), and
- * enabling it lets the namespace unseal with its data intact. A dev server: the software keystore stands in
- * for the HSM (keychain-hsm.test.ts covers the pkcs11 keystore).
+ * enabling it reopens the namespace with its data intact (an operator's explicit seal excepted). A dev
+ * server: the software keystore stands in for the HSM (keychain-hsm.test.ts covers the pkcs11 keystore).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
@@ -81,6 +81,37 @@ describe("a namespace sealed by a keychain L1", () => {
     await action(key, "enable");
     expect((await call("PUT", `sys/namespaces/${ns}/unseal`, { body: {} })).status).toBe(200);
     await expectWhole(ns);
+  });
+
+  it("enabling the L1 reopens a namespace it sealed, with no unseal call (and again after a second revoke)", async () => {
+    const { ns, key } = await tenant();
+    for (let round = 0; round < 2; round++) {
+      await action(key, "revoke");
+      await expectSealed(ns);
+      await action(key, "enable");
+      expect((await call("GET", `sys/namespaces/${ns}/seal-status`)).body?.data, `round ${round}`).toMatchObject({ sealed: false });
+      await expectWhole(ns);
+    }
+  });
+
+  it("an operator's seal outlives the L1's return, whether it came before the revoke or after it", async () => {
+    const before = await tenant();
+    expect((await call("PUT", `sys/namespaces/${before.ns}/seal`, { body: {} })).status).toBeLessThan(300);
+    await action(before.key, "revoke");
+    await action(before.key, "enable");
+    await expectSealed(before.ns);
+
+    const after = await tenant();
+    await action(after.key, "revoke");
+    await expectSealed(after.ns);
+    expect((await call("PUT", `sys/namespaces/${after.ns}/seal`, { body: {} })).status).toBeLessThan(300);
+    await action(after.key, "enable");
+    await expectSealed(after.ns);
+    // The explicit unseal still opens both.
+    for (const t of [before, after]) {
+      expect((await call("PUT", `sys/namespaces/${t.ns}/unseal`, { body: {} })).status).toBe(200);
+      await expectWhole(t.ns);
+    }
   });
 
   it("a disabled L1 keeps the namespace open (decryption continues) but seals no new namespace", async () => {

@@ -10,7 +10,7 @@ import { invalidRequest, notFound } from "../../common/errors.js";
 import { definePath } from "../../core/framework/path.js";
 import { formatDuration } from "../../core/framework/duration.js";
 import type { KeyValueReader, KeyValueStore } from "../../storage/storage.js";
-import { mutating, openKeystore, keystoreContext, type KeychainEnv } from "./keychain-env.js";
+import { announceUsable, mutating, openKeystore, keystoreContext, type KeychainEnv } from "./keychain-env.js";
 import { runRewrap } from "./jobs.js";
 import { KEY_ORIGINS, L1_ALGORITHMS, type KeyOrigin, type L1Algorithm, type L1Ref } from "./keystore.js";
 import { checkName, mustGet, newId, now, records, type KeyRecord, type KeyState } from "./records.js";
@@ -170,11 +170,13 @@ export function keyActionPaths(env: KeychainEnv) {
         k.state = "DISABLED";
       }),
     ),
-    action("enable", "Enable a disabled or revoked key.", (s, n) =>
-      transition(s, n, "enable", ["ENABLED", "DISABLED", "REVOKED"], (k) => {
-        k.state = "ENABLED";
-      }),
-    ),
+    action("enable", "Enable a disabled or revoked key.", async (s, n) => {
+      const k = await transition(s, n, "enable", ["ENABLED", "DISABLED", "REVOKED"], (key) => {
+        key.state = "ENABLED";
+      });
+      await announceUsable(env, n);
+      return k;
+    }),
     action("revoke", "Kill switch: nothing beneath the key unwraps; cached keys are dropped before this returns.", async (s, n) => {
       const k = await transition(s, n, "revoke", ["ENABLED", "DISABLED", "REVOKED", "FORBIDDEN", "UNKNOWN"], (key) => {
         key.state = "REVOKED";

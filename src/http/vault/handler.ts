@@ -51,7 +51,7 @@ export function sendError(res: ServerResponse, err: ArcaError): void {
 
 function operationFor(method: string, query: QueryParams): Operation {
   switch (method) {
-    // HEAD reads without a body (Node drops it): ACME's new-nonce is fetched by HEAD (RFC 8555 §7.2).
+    // HEAD reads without a body (Node drops it); the request carries `head` for paths that answer it differently.
     case "HEAD":
     case "GET": {
       const list = query.get("list");
@@ -237,6 +237,7 @@ async function translate(core: Core, input: WireInput, res: ServerResponse): Pro
     clientToken: token,
     remoteAddress: httpReq.socket.remoteAddress ?? "",
     ...(connection !== undefined ? { connection } : {}),
+    ...(method === "HEAD" ? { head: true } : {}),
     // The bare answers have no wrap_info to carry a wrapping token (OpenBao's raw handlers ignore the header).
     wrapTtl: bare ? undefined : wrap,
     // Conditional GETs of CA certificates and CRLs (PKI answers 304 Not Modified).

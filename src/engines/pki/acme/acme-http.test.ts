@@ -46,6 +46,17 @@ describe("ACME over HTTP", () => {
     expect(((await d.json()) as { newNonce: string }).newNonce).toBe(`${base}/new-nonce`);
   });
 
+  it("answers GET new-nonce 204 No Content with a fresh Replay-Nonce and Cache-Control: no-store (RFC 8555 §7.2)", async () => {
+    const head = await fetch(`${base}/new-nonce`, { method: "HEAD" });
+    const r = await fetch(`${base}/new-nonce`);
+    expect(r.status).toBe(204);
+    expect(await r.text()).toBe("");
+    expect(r.headers.get("replay-nonce")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(r.headers.get("replay-nonce")).not.toBe(head.headers.get("replay-nonce"));
+    expect(r.headers.get("cache-control")).toBe("no-store");
+    expect(r.headers.get("link")).toContain('rel="index"');
+  });
+
   it("answers hostile bodies on every resource with problem documents, never a 5xx, storing no account or order", async () => {
     const resources = ["new-account", "new-order", "key-change", "revoke-cert", "orders", "account/AAAAAAAAAAAAAAAAAAAAAA", "order/AAAAAAAAAAAAAAAAAAAAAA/finalize", "authorization/x", "challenge/AAAAAAAAAAAAAAAAAAAAAA/http-01"];
     const b64 = (v: unknown): string => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");

@@ -33,7 +33,8 @@ function declare(nonceKeys: NonceKeys, suffix: string, ops: { read?: Resource; u
 export function acmePaths(runtime: CaRuntime, validator: AcmeValidator): PathSpec[] {
   const keys = new NonceKeys();
   const resource = (suffix: string, ops: { read?: Resource; update?: Resource }, synopsis: string): PathSpec[] => declare(keys, suffix, ops, synopsis);
-  const nonce: Resource = async () => ({ status: 200, raw: { contentType: "application/octet-stream", body: "" } });
+  // RFC 8555 §7.2: HEAD answers 200, GET 204 No Content (both carry the nonce and Cache-Control: no-store).
+  const nonce: Resource = async (c) => ({ status: c.ctx.req.head === true ? 200 : 204, raw: { contentType: "application/octet-stream", body: "" } });
   return [
     ...acmeConfigPaths(),
     ...eabPaths(),
