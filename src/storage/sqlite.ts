@@ -10,6 +10,7 @@
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { levelScan, prefixEnd } from "./list-level.js";
 import { endableTxn, GroupCommitQueue, rejectJobs, settleJobs, type GroupCommitJob, type JobOutcome } from "./group-commit.js";
 import {
   assertValidKey,
@@ -38,24 +39,14 @@ function prepare(db: Database.Database): Statements {
   };
 }
 
-/** The smallest string greater than every string starting with `prefix` ("" has none). */
-function prefixEnd(prefix: string): string | undefined {
-  if (prefix === "") return undefined;
-  const last = prefix.charCodeAt(prefix.length - 1);
-  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
-}
-
 /**
  * One level of listing without walking whole sub-trees: scan keys in order and, on meeting a
  * sub-folder, seek past it.
  */
 function listLevel(st: Statements, prefix: string, opts: ListOptions): string[] {
-  const end = prefixEnd(prefix);
-  let start = prefix;
-  if (opts.after !== undefined && opts.after !== "") {
-    start = opts.after.endsWith("/") ? prefix + prefixEnd(opts.after) : prefix + opts.after + "\u0001";
-  }
-  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  const scan = levelScan(prefix, opts);
+  const { end, limit } = scan;
+  let start = scan.start;
   const out: string[] = [];
   for (;;) {
     let seekTo: string | undefined;
