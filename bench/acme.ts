@@ -15,13 +15,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AcmeTestClient, accountKey, type AcmeReply, type Transport } from "../test/acme-client.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import { rawMediaType, type Operation, type Request, type Response } from "../dist/core/framework/request.js";
+import { rawMediaType, type Operation, type Response } from "../dist/core/framework/request.js";
 import { StorageView } from "../dist/core/view.js";
 import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
 import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
+import { backendRequest } from "./backend-request.js";
 import { measureClosedLoop, type BenchResult } from "./stats.js";
 
 const { values: args } = parseArgs({
@@ -35,6 +36,7 @@ const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const MOUNT_URL = "https://ca.bench/v1/pki";
 const NAME = "bench.example.test";
+const PKI_MOUNT = { point: "pki/", type: "pki" };
 
 /** `op(worker)`: each of the CONCURRENCY workers has its own index (its own ACME account). */
 function measure(name: string, op: (worker: number) => Promise<unknown>, warmup = 20): Promise<BenchResult> {
@@ -56,22 +58,7 @@ function mount(km: KeyManager | undefined, dir: string) {
   const handle = async (operation: Operation, path: string, data: Record<string, unknown>, body?: Buffer, contentType?: string): Promise<Response | undefined> => {
     const m = backend.resolve(path, operation);
     const mediaType = rawMediaType(contentType);
-    const req: Request = {
-      id: "b",
-      operation,
-      path: `pki/${path}`,
-      data,
-      ...(body && mediaType ? { body: { mediaType, bytes: body } } : {}),
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "pki/",
-      mountPath: path,
-      mountAccessor: "pki_b",
-      mountType: "pki",
-    };
+    const req = backendRequest(PKI_MOUNT, operation, path, data, body && mediaType ? { mediaType, bytes: body } : undefined);
     return backend.handle(req, m, view);
   };
   const transport: Transport = async (method, url, body, contentType) => {

@@ -10,13 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import type { Operation, Request } from "../dist/core/framework/request.js";
+import type { Operation } from "../dist/core/framework/request.js";
 import { StorageView } from "../dist/core/view.js";
 import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
 import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
+import { backendRequest } from "./backend-request.js";
 import { measureClosedLoop, type BenchResult } from "./stats.js";
 
 const { values: args } = parseArgs({
@@ -39,21 +40,7 @@ function mount(km: KeyManager | undefined, dir: string) {
   const backend = createPkiBackendWith({ keyManager: km });
   const call = async (operation: Operation, path: string, data: Record<string, unknown>) => {
     const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "b",
-      operation,
-      path: `pki/${path}`,
-      data,
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "pki/",
-      mountPath: path,
-      mountAccessor: "pki_b",
-      mountType: "pki",
-    };
+    const req = backendRequest({ point: "pki/", type: "pki" }, operation, path, data);
     const r = await backend.handle(req, m, view);
     if (!r?.data && operation !== "update") throw new Error(`no data from ${path}`);
     return r?.data ?? {};
