@@ -17,7 +17,7 @@ import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
-import { backendRequest } from "./backend-request.js";
+import { backendRequest } from "../test/backend-request.js";
 import { measureClosedLoop, type BenchResult } from "./stats.js";
 
 const { values: args } = parseArgs({
