@@ -12,18 +12,18 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { AcmeTestClient, accountKey, type AcmeReply, type Transport } from "../test/acme-client.js";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import { rawMediaType, type Operation, type Request, type Response } from "../dist/core/framework/request.js";
+import { rawMediaType, type Operation, type Response } from "../dist/core/framework/request.js";
 import { StorageView } from "../dist/core/view.js";
 import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
 import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
-import { percentile } from "./stats.js";
+import { backendRequest } from "../test/backend-request.js";
+import { measureClosedLoop, type BenchResult } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -36,33 +36,11 @@ const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const MOUNT_URL = "https://ca.bench/v1/pki";
 const NAME = "bench.example.test";
-
-interface Result {
-  name: string;
-  ops: number;
-  p50: number;
-  p99: number;
-}
+const PKI_MOUNT = { point: "pki/", type: "pki" };
 
 /** `op(worker)`: each of the CONCURRENCY workers has its own index (its own ACME account). */
-async function measure(name: string, op: (worker: number) => Promise<unknown>, warmup = 20): Promise<Result> {
-  for (let i = 0; i < warmup; i++) await op(i % CONCURRENCY);
-  const lat: number[] = [];
-  const end = performance.now() + SECONDS * 1000;
-  let done = 0;
-  const worker = async (w: number): Promise<void> => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      await op(w);
-      lat.push(performance.now() - t);
-      done++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { name, ops: done / secs, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+function measure(name: string, op: (worker: number) => Promise<unknown>, warmup = 20): Promise<BenchResult> {
+  return measureClosedLoop(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, warmup });
 }
 
 function reply(resp: Response | undefined): AcmeReply {
@@ -80,22 +58,7 @@ function mount(km: KeyManager | undefined, dir: string) {
   const handle = async (operation: Operation, path: string, data: Record<string, unknown>, body?: Buffer, contentType?: string): Promise<Response | undefined> => {
     const m = backend.resolve(path, operation);
     const mediaType = rawMediaType(contentType);
-    const req: Request = {
-      id: "b",
-      operation,
-      path: `pki/${path}`,
-      data,
-      ...(body && mediaType ? { body: { mediaType, bytes: body } } : {}),
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "pki/",
-      mountPath: path,
-      mountAccessor: "pki_b",
-      mountType: "pki",
-    };
+    const req = backendRequest(PKI_MOUNT, operation, path, data, body && mediaType ? { mediaType, bytes: body } : undefined);
     return backend.handle(req, m, view);
   };
   const transport: Transport = async (method, url, body, contentType) => {
@@ -140,7 +103,7 @@ async function completeOrder(c: AcmeTestClient, web: { answers: Map<string, stri
   if (cert.status !== 200 || !cert.body.includes("BEGIN CERTIFICATE")) throw new Error(`download ${cert.status}`);
 }
 
-async function caseSet(label: string, m: ReturnType<typeof mount>, type: "internal" | "kms", csrDer: string, csrPem: string, port: number, web: { answers: Map<string, string> }): Promise<Result[]> {
+async function caseSet(label: string, m: ReturnType<typeof mount>, type: "internal" | "kms", csrDer: string, csrPem: string, port: number, web: { answers: Map<string, string> }): Promise<BenchResult[]> {
   await m.handle("update", `root/generate/${type}`, { common_name: `Bench ACME ${label}`, key_type: "ec", key_bits: 256, ttl: "87600h" });
   await m.handle("update", "roles/web", { allowed_domains: "example.test", allow_subdomains: "true", key_type: "ec", max_ttl: "720h" });
   await m.handle("update", "config/cluster", { path: MOUNT_URL });
@@ -159,7 +122,7 @@ async function caseSet(label: string, m: ReturnType<typeof mount>, type: "intern
   return [acme, issue, sign];
 }
 
-function print(results: Result[]): void {
+function print(results: BenchResult[]): void {
   for (const r of results) console.log(`${r.name.padEnd(76)} ${r.ops.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`);
 }
 
@@ -170,7 +133,7 @@ async function main(): Promise<void> {
   const csrPem = execFileSync("openssl", ["req", "-inform", "DER", "-in", join(dir, "leaf.der")], { encoding: "utf8" });
   const web = await responder();
   console.log(`acme bench: ${SECONDS}s per case, ${CONCURRENCY} in flight, storage ${args.file ? "SQLite file (WAL, synchronous=FULL)" : "SQLite :memory:"}`);
-  const results: Result[] = [];
+  const results: BenchResult[] = [];
   const soft = mount(undefined, dir);
   results.push(...(await caseSet("in software", soft, "internal", csrDer, csrPem, web.port, web)));
   await soft.close();

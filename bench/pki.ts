@@ -8,17 +8,17 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanupSoftHsm, createSoftHsmToken, softHsmAvailable, SOFTHSM_SKIP_REASON } from "../test/softhsm.js";
-import type { Operation, Request } from "../dist/core/framework/request.js";
+import type { Operation } from "../dist/core/framework/request.js";
 import { StorageView } from "../dist/core/view.js";
 import { HsmRegistry } from "../dist/hsm/hsm-registry.js";
 import type { KeyManager } from "../dist/hsm/key-manager.js";
 import { Pkcs11KeyManager } from "../dist/hsm/pkcs11-key-manager.js";
 import { SqliteStorage } from "../dist/storage/sqlite.js";
 import { createPkiBackendWith } from "../dist/engines/pki/backend.js";
-import { percentile } from "./stats.js";
+import { backendRequest } from "../test/backend-request.js";
+import { measureClosedLoop, type BenchResult } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -30,32 +30,8 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 
-interface Result {
-  name: string;
-  ops: number;
-  p50: number;
-  p99: number;
-}
-
-
-async function measure(name: string, op: () => Promise<unknown>): Promise<Result> {
-  for (let i = 0; i < 50; i++) await op(); // warm-up (JIT, caches)
-  const lat: number[] = [];
-  const end = performance.now() + SECONDS * 1000;
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      await op();
-      lat.push(performance.now() - t);
-      done++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { name, ops: done / secs, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+function measure(name: string, op: () => Promise<unknown>): Promise<BenchResult> {
+  return measureClosedLoop(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, warmup: 50 });
 }
 
 function mount(km: KeyManager | undefined, dir: string) {
@@ -64,21 +40,7 @@ function mount(km: KeyManager | undefined, dir: string) {
   const backend = createPkiBackendWith({ keyManager: km });
   const call = async (operation: Operation, path: string, data: Record<string, unknown>) => {
     const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "b",
-      operation,
-      path: `pki/${path}`,
-      data,
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: "pki/",
-      mountPath: path,
-      mountAccessor: "pki_b",
-      mountType: "pki",
-    };
+    const req = backendRequest({ point: "pki/", type: "pki" }, operation, path, data);
     const r = await backend.handle(req, m, view);
     if (!r?.data && operation !== "update") throw new Error(`no data from ${path}`);
     return r?.data ?? {};
@@ -95,7 +57,7 @@ function csrPem(dir: string): string {
   );
 }
 
-async function caseSet(label: string, m: ReturnType<typeof mount>, type: "internal" | "kms", csr: string): Promise<Result[]> {
+async function caseSet(label: string, m: ReturnType<typeof mount>, type: "internal" | "kms", csr: string): Promise<BenchResult[]> {
   await m.call("update", `root/generate/${type}`, { common_name: `Bench ${label}`, key_type: "ec", key_bits: 256, ttl: "87600h" });
   await m.call("update", "roles/web", { allowed_domains: "example.com", allow_subdomains: "true", key_type: "ec", max_ttl: "720h" });
   const issue = await measure(`issue/:role  (P-256 leaf keygen + sign), CA ${label}`, () =>
@@ -107,7 +69,7 @@ async function caseSet(label: string, m: ReturnType<typeof mount>, type: "intern
   return [issue, sign];
 }
 
-function print(results: Result[]): void {
+function print(results: BenchResult[]): void {
   for (const r of results) {
     console.log(`${r.name.padEnd(64)} ${r.ops.toFixed(0).padStart(7)} /s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`);
   }
@@ -117,7 +79,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "arca-bench-pki-"));
   const csr = csrPem(dir);
   console.log(`pki bench: ${SECONDS}s per case, ${CONCURRENCY} in flight, storage ${args.file ? "SQLite file (WAL, synchronous=FULL)" : "SQLite :memory:"}`);
-  const results: Result[] = [];
+  const results: BenchResult[] = [];
   const soft = mount(undefined, dir);
   results.push(...(await caseSet("in software", soft, "internal", csr)));
   await soft.close();

@@ -4,9 +4,10 @@
  */
 import { ArcaError } from "../src/common/errors.js";
 import type { LogicalBackend } from "../src/core/framework/backend.js";
-import type { Operation, RawBody, Request, Response } from "../src/core/framework/request.js";
+import type { Operation, RawBody, Response } from "../src/core/framework/request.js";
 import { StorageView } from "../src/core/view.js";
 import { SqliteStorage } from "../src/storage/sqlite.js";
+import { backendRequest } from "./backend-request.js";
 
 /** "write" is POST/PUT: update, or create when the path's existence check says the entry is new. */
 export type Call = Operation | "write";
@@ -25,22 +26,7 @@ export function backendHarness(backend: LogicalBackend, mount: { point: string; 
   async function call(op: Call, path: string, data: Record<string, unknown> = {}, body?: RawBody): Promise<Response | undefined> {
     const operation: Operation = op === "write" ? "update" : op;
     const m = backend.resolve(path, operation);
-    const req: Request = {
-      id: "req-1",
-      operation,
-      path: `${mount.point}${path}`,
-      data,
-      ...(body ? { body } : {}),
-      clientToken: undefined,
-      namespace: { id: "root", path: "" },
-      caller: undefined,
-      remoteAddress: "127.0.0.1",
-      wrapTtl: undefined,
-      mountPoint: mount.point,
-      mountPath: path,
-      mountAccessor: `${mount.type}_1234`,
-      mountType: mount.type,
-    };
+    const req = backendRequest(mount, operation, path, data, body);
     if (op === "write" && (await backend.exists(req, m, view)) === false) req.operation = "create";
     ops.push(req.operation);
     return backend.handle(req, m, view);

@@ -6,9 +6,9 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type RunningServer } from "../src/server/server.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type SealConfig, type ServerConfig } from "../src/server/config.js";
+import type { SealConfig, ServerConfig } from "../src/server/config.js";
 import type { HsmBlockConfig } from "../src/hsm/hsm-config.js";
-import { quietLogger } from "./servers.js";
+import { quietLogger, testServerConfig } from "./servers.js";
 import type { SoftHsmToken } from "./softhsm.js";
 
 /** A `seal "pkcs11"` block in OpenBao's own fields for a SoftHSM token, with generate_key. */
@@ -21,17 +21,7 @@ export function pkcs11SealBlock(token: SoftHsmToken, extra: Record<string, strin
 }
 
 export function sealedConfig(dir: string, seals: SealConfig[], hsms: HsmBlockConfig[] = []): ServerConfig {
-  return {
-    storage: { type: "sqlite", path: join(dir, "arca.db") },
-    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
-    ui: false,
-    logLevel: "error",
-    defaultLeaseTtl: 768 * 3600,
-    maxLeaseTtl: 768 * 3600,
-    seals,
-    hsms,
-    warnings: [],
-  };
+  return testServerConfig({ type: "sqlite", path: join(dir, "arca.db") }, {}, { seals, hsms });
 }
 
 /** Starts a server with fast HSM reconnects and auto-unseal retries (tests should not wait 30 s). */

@@ -4,7 +4,7 @@
 // on a busy machine, so a test file starts one in beforeAll and shares it.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./processes.js";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -61,18 +61,6 @@ export interface RunningKeystone {
   stop(): Promise<void>;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function keystoneCall(url: string, method: string, path: string, token: string | undefined, body?: unknown, extra: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; subjectToken: string | null }> {
   const headers: Record<string, string> = { "Content-Type": "application/json", ...extra };
   if (token !== undefined) headers["X-Auth-Token"] = token;
@@ -89,7 +77,7 @@ function idOf(json: Record<string, unknown>, kind: string): string {
 
 export async function startKeystone(): Promise<RunningKeystone> {
   const dir = mkdtempSync(join(tmpdir(), "arca-keystone-"));
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}/v3`;
   const conf = join(dir, "keystone.conf");
   writeFileSync(

@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./processes.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -59,18 +59,6 @@ export interface PgClusterOptions {
   durable?: boolean;
   /** Start as a streaming-replication standby of this cluster (pg_basebackup -R), for DR drills. */
   standbyOf?: PgCluster;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function postgresUser(): { uid: number; gid: number } | undefined {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServer, startServer, type RunningServer } from "../src/server/server.js";
 import { createLogger } from "../src/server/log.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig, type StorageConfig } from "../src/server/config.js";
+import { DEFAULT_MAX_REQUEST_SIZE, type ListenerConfig, type ServerConfig, type StorageConfig } from "../src/server/config.js";
 import type { KeyValueReader } from "../src/storage/storage.js";
 
 export const quietLogger = createLogger("error", () => undefined);
@@ -16,12 +16,14 @@ export async function devServer(): Promise<RunningServer> {
   return startDevServer({ listenAddress: "127.0.0.1:0", logger: quietLogger });
 }
 
-/** A fresh, uninitialised server on its own SQLite file (or on the storage given). */
-export async function freshServer(storage?: StorageConfig, logger = quietLogger): Promise<RunningServer & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "arca-test-"));
-  const config: ServerConfig = {
-    storage: storage ?? { type: "sqlite", path: join(dir, "arca.db") },
-    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
+/**
+ * A test server's config: the storage given, one listener on a loopback ephemeral port (plain http unless
+ * `listener` says otherwise), quiet logs, no seals or HSMs unless `extra` gives them.
+ */
+export function testServerConfig(storage: StorageConfig, listener: Partial<ListenerConfig> = {}, extra: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    storage,
+    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE, ...listener }],
     ui: false,
     logLevel: "error",
     defaultLeaseTtl: 768 * 3600,
@@ -29,7 +31,14 @@ export async function freshServer(storage?: StorageConfig, logger = quietLogger)
     seals: [],
     hsms: [],
     warnings: [],
+    ...extra,
   };
+}
+
+/** A fresh, uninitialised server on its own SQLite file (or on the storage given). */
+export async function freshServer(storage?: StorageConfig, logger = quietLogger): Promise<RunningServer & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "arca-test-"));
+  const config = testServerConfig(storage ?? { type: "sqlite", path: join(dir, "arca.db") });
   const server = await startServer(config, { logger });
   return {
     ...server,

@@ -6,8 +6,8 @@
 import { parseArgs } from "./args.js";
 import { EXIT_OK, UsageError } from "./context.js";
 import type { CliIo } from "./io.js";
+import { rejectUnknownFlags, requireConfigPath, runUntilStopped, warnPinExposure } from "./daemon-command.js";
 import { createLogger, parseLogLevel } from "../server/log.js";
-import { pinExposureWarnings, pinSourcesOf } from "../server/pin-exposure.js";
 import { loadAgentConfig } from "../agent/config.js";
 import { runAgent } from "../agent/agent.js";
 
@@ -33,28 +33,16 @@ export async function agentCommand(argv: string[], io: CliIo, opts: AgentCommand
     return EXIT_OK;
   }
   if (positional.length > 0) throw new UsageError(`unexpected argument(s)\n${USAGE}`);
-  for (const name of flags.keys()) if (!["config", "once", "log-level"].includes(name)) throw new UsageError(`unknown flag -${name}\n${USAGE}`);
-  const configPath = flags.get("config");
-  if (!configPath || configPath === "true") throw new UsageError(`-config=FILE is required\n${USAGE}`);
+  rejectUnknownFlags(flags, ["config", "once", "log-level"], USAGE);
+  const configPath = requireConfigPath(flags, USAGE);
   const config = await loadAgentConfig(configPath);
-  for (const w of pinExposureWarnings(configPath, pinSourcesOf(config.hsms))) io.stderr(`Warning: ${w}\n`);
+  warnPinExposure(io, configPath, config.hsms);
   const logger = createLogger(parseLogLevel(flags.get("log-level")), (l) => io.stderr(l));
 
   if (flags.get("once") === "true") {
     await runAgent(config, { logger, once: true });
     return EXIT_OK;
   }
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  opts.signal?.addEventListener("abort", onSignal, { once: true });
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    await runAgent(config, { logger, signal: controller.signal });
-  } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    opts.signal?.removeEventListener("abort", onSignal);
-  }
+  await runUntilStopped((signal) => runAgent(config, { logger, signal }), opts.signal);
   return EXIT_OK;
 }

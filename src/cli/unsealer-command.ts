@@ -6,8 +6,8 @@
 import { parseArgs } from "./args.js";
 import { EXIT_OK, UsageError } from "./context.js";
 import type { CliIo } from "./io.js";
+import { rejectUnknownFlags, requireConfigPath, runUntilStopped, warnPinExposure } from "./daemon-command.js";
 import { createLogger, parseLogLevel } from "../server/log.js";
-import { pinExposureWarnings, pinSourcesOf } from "../server/pin-exposure.js";
 import { loadUnsealerConfig } from "../unsealer/config.js";
 import { runDaemon, sealShareWithConfig } from "../unsealer/daemon.js";
 import { parseShareInput } from "../unsealer/sealed-share.js";
@@ -40,9 +40,8 @@ export async function unsealerCommand(argv: string[], io: CliIo, opts: UnsealerC
     throw new UsageError(`unexpected argument(s); shares are read from stdin only. ${USAGE}`);
   }
   const known = sub === "seal-share" ? ["config", "share", "force"] : ["config", "log-level"];
-  for (const name of flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown flag -${name}\n${USAGE}`);
-  const configPath = flags.get("config");
-  if (!configPath || configPath === "true") throw new UsageError(`-config=FILE is required\n${USAGE}`);
+  rejectUnknownFlags(flags, known, USAGE);
+  const configPath = requireConfigPath(flags, USAGE);
   let index: number | undefined;
   const rawIndex = flags.get("share");
   if (rawIndex !== undefined) {
@@ -50,7 +49,7 @@ export async function unsealerCommand(argv: string[], io: CliIo, opts: UnsealerC
     index = Number(rawIndex) - 1;
   }
   const config = await loadUnsealerConfig(configPath);
-  for (const w of pinExposureWarnings(configPath, pinSourcesOf(config.hsms))) io.stderr(`Warning: ${w}\n`);
+  warnPinExposure(io, configPath, config.hsms);
 
   if (sub === "seal-share") {
     const line = await io.readSecretLine("Unseal share (hex or base64): ");
@@ -63,17 +62,6 @@ export async function unsealerCommand(argv: string[], io: CliIo, opts: UnsealerC
   }
 
   const logger = createLogger(parseLogLevel(flags.get("log-level")), (l) => io.stderr(l));
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  opts.signal?.addEventListener("abort", onSignal, { once: true });
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    await runDaemon(config, { logger, signal: controller.signal });
-  } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    opts.signal?.removeEventListener("abort", onSignal);
-  }
+  await runUntilStopped((signal) => runDaemon(config, { logger, signal }), opts.signal);
   return EXIT_OK;
 }

@@ -95,14 +95,47 @@ export function parseAllowedNetworks(networks: readonly string[]): BlockList {
   return list;
 }
 
+/**
+ * How an IPv6 address that stands for an IPv4 host (IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96) is
+ * judged: "refuse" refuses every such form (it is in the refused ranges); "embedded" judges the IPv4 address
+ * it stands for, against both the allowed networks and the refused ranges (the ACME validator: a public
+ * host's mapped form is reachable, a private one's is not).
+ */
+export type EmbeddedV4Rule = "refuse" | "embedded";
+
+/**
+ * The one classifier of outbound addresses (keychain HYOK and the ACME validator): the reason a literal
+ * address is refused, undefined when it may be reached. `allowed` opens ranges the operator listed.
+ */
+export function addressRefusal(address: string, allowed: BlockList | undefined, embedded: EmbeddedV4Rule): string | undefined {
+  const v4 = embedded === "embedded" ? embeddedV4(address) : undefined;
+  const family = v4 !== undefined ? 4 : isIP(address);
+  if (family === 0) return "is not an IP address";
+  const a = v4 ?? address;
+  const type = family === 4 ? "ipv4" : "ipv6";
+  if (allowed?.check(a, type)) return undefined;
+  if ((family === 4 ? refusedV4 : refusedV6).check(a, type)) return "is a loopback, private, link-local or reserved address";
+  return undefined;
+}
+
+/**
+ * The IPv4 address an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d) connects to that IPv4 host, and
+ * the NAT64 well-known prefix (64:ff9b::/96, RFC 6052) is translated to it by the network's gateway.
+ */
+function embeddedV4(address: string): string | undefined {
+  const m = /^(?:::ffff|64:ff9b:):(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (m) return m[1];
+  const hex = /^(?:::ffff|64:ff9b:):([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return undefined;
+  const hi = parseInt(hex[1], 16);
+  const lo = parseInt(hex[2], 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
 /** Checks one literal address against the policy; the reason when it is refused. */
 export function refusalOf(address: string, policy: OutboundPolicy): string | undefined {
-  const family = isIP(address);
-  if (family === 0) return "is not an IP address";
-  const type = family === 4 ? "ipv4" : "ipv6";
-  if (policy.allowedNetworks.length > 0 && parseAllowedNetworks(policy.allowedNetworks).check(address, type)) return undefined;
-  if ((family === 4 ? refusedV4 : refusedV6).check(address, type)) return "is a loopback, private, link-local or reserved address";
-  return undefined;
+  const allowed = policy.allowedNetworks.length > 0 ? parseAllowedNetworks(policy.allowedNetworks) : undefined;
+  return addressRefusal(address, allowed, "refuse");
 }
 
 const bad = (msg: string): ArcaError => new ArcaError("invalid_request", msg);

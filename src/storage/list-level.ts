@@ -1,6 +1,7 @@
 /**
  * One level of listing over a sorted key range, for backends whose range reads are asynchronous
- * (PostgreSQL): scan keys in order and, on meeting a sub-folder, seek past it instead of walking it.
+ * (PostgreSQL): scan keys in order and, on meeting a sub-folder, seek past it instead of walking it. SQLite
+ * (synchronous iterators) shares the range arithmetic (prefixEnd, levelScan).
  */
 import { collapseToLevel, type ListOptions } from "./storage.js";
 
@@ -17,13 +18,22 @@ export function prefixEnd(prefix: string): string | undefined {
 /** Keys fetched per range read: large enough for flat folders, small enough not to pull a sub-tree. */
 const PAGE = 256;
 
-export async function listLevelAsync(read: RangeReader, prefix: string, opts: ListOptions): Promise<string[]> {
-  const end = prefixEnd(prefix);
+/**
+ * Where one level's scan starts and how many names it returns (the SQLite and PostgreSQL listings share
+ * this): after `opts.after`, past its whole sub-tree when it is a folder.
+ */
+export function levelScan(prefix: string, opts: ListOptions): { start: string; end: string | undefined; limit: number } {
   let start = prefix;
   if (opts.after !== undefined && opts.after !== "") {
     start = opts.after.endsWith("/") ? prefix + prefixEnd(opts.after) : prefix + opts.after + "\u0001";
   }
-  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  return { start, end: prefixEnd(prefix), limit: opts.limit && opts.limit > 0 ? opts.limit : Infinity };
+}
+
+export async function listLevelAsync(read: RangeReader, prefix: string, opts: ListOptions): Promise<string[]> {
+  const scan = levelScan(prefix, opts);
+  const { end, limit } = scan;
+  let start = scan.start;
   const out: string[] = [];
   for (;;) {
     const keys = await read(start, end, PAGE);

@@ -18,6 +18,7 @@
 import pg from "pg";
 import { ArcaError } from "../common/errors.js";
 import { listLevelAsync } from "./list-level.js";
+import { endableTxn, GroupCommitQueue, rejectJobs, settleJobs, type GroupCommitJob, type JobOutcome } from "./group-commit.js";
 import { randomUUID } from "node:crypto";
 import { assertValidKey, type KeyValueTxn, type ListOptions, type RemoteChangeListener, type Storage, type StorageEntry } from "./storage.js";
 import { ChangeFeed, pruneChangesSql, recordChangeSql } from "./postgres-change-feed.js";
@@ -55,12 +56,6 @@ export function redactConnectionUrl(url: string): string {
 /** Entries read per query while streaming a snapshot. */
 const SNAPSHOT_PAGE = 500;
 
-interface Job {
-  fn: (txn: KeyValueTxn) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-}
-
 type Queryable = Pick<pg.PoolClient, "query">;
 
 /** Errors leave this module without the connection URL (the driver may quote host or user, never the password). */
@@ -72,9 +67,7 @@ function storageError(err: unknown, password: string): Error {
 export class PostgresStorage implements Storage {
   readonly type = "postgresql";
   private readonly t: string;
-  private queue: Job[] = [];
-  private draining = false;
-  private closed = false;
+  private readonly writes = new GroupCommitQueue((batch) => this.runBatch(batch));
   /** This server's name in the change feed (HA only). */
   readonly node = randomUUID();
   private feed: ChangeFeed | undefined;
@@ -247,68 +240,37 @@ export class PostgresStorage implements Storage {
   }
 
   transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("storage is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        // Defer to the end of this turn so that concurrent writers share one commit.
-        setImmediate(() => void this.drain());
-      }
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      await this.runBatch(batch);
-    }
-    this.draining = false;
+    return this.writes.enqueue(fn);
   }
 
   private makeTxn(client: pg.PoolClient, written: Set<string>): { txn: KeyValueTxn; end: () => void } {
-    let open = true;
-    const check = (): void => {
-      if (!open) throw new Error("transaction already ended");
-    };
-    const txn: KeyValueTxn = {
-      get: async (key) => {
-        check();
-        return this.getWith(client, key);
-      },
-      list: async (prefix, opts = {}) => {
-        check();
-        return this.listWith(client, prefix, opts);
-      },
+    return endableTxn({
+      get: async (key) => this.getWith(client, key),
+      list: async (prefix, opts = {}) => this.listWith(client, prefix, opts),
       put: async (key, value) => {
-        check();
         assertValidKey(key);
         await client.query(`INSERT INTO ${this.t} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
         written.add(key);
       },
       delete: async (key) => {
-        check();
         assertValidKey(key);
         await client.query(`DELETE FROM ${this.t} WHERE key = $1`, [key]);
         written.add(key);
       },
-    };
-    return { txn, end: () => (open = false) };
+    });
   }
 
-  private async runBatch(batch: Job[]): Promise<void> {
+  private async runBatch(batch: GroupCommitJob[]): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
-      const e = storageError(err, this.password);
-      for (const job of batch) job.reject(e);
+      rejectJobs(batch, storageError(err, this.password));
       return;
     }
     let broken = false;
     try {
-      const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+      const outcomes: JobOutcome[] = [];
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.writeLockKey})`);
       const changed = new Set<string>();
       for (const job of batch) {
@@ -334,26 +296,19 @@ export class PostgresStorage implements Storage {
         if (++this.batches % 1000 === 0) await client.query(pruneChangesSql(this.table));
       }
       await client.query("COMMIT");
-      batch.forEach((job, i) => {
-        const o = outcomes[i];
-        if (o.ok) job.resolve(o.value);
-        else job.reject(o.value);
-      });
+      settleJobs(batch, outcomes);
     } catch (err) {
       // The connection failed or the commit did: nothing of the batch is acknowledged.
       broken = true;
       await client.query("ROLLBACK").catch(() => undefined);
-      const e = storageError(err, this.password);
-      for (const job of batch) job.reject(e);
+      rejectJobs(batch, storageError(err, this.password));
     } finally {
       client.release(broken);
     }
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    if (!(await this.writes.close())) return;
     await this.feed?.close();
     this.listeners.clear();
     this.exclusive?.release(true);

@@ -10,6 +10,8 @@
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { levelScan, prefixEnd } from "./list-level.js";
+import { endableTxn, GroupCommitQueue, rejectJobs, settleJobs, type GroupCommitJob, type JobOutcome } from "./group-commit.js";
 import {
   assertValidKey,
   collapseToLevel,
@@ -18,12 +20,6 @@ import {
   type Storage,
   type StorageEntry,
 } from "./storage.js";
-
-interface Job {
-  fn: (txn: KeyValueTxn) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-}
 
 interface Statements {
   get: Database.Statement<[string], { value: Buffer }>;
@@ -43,24 +39,14 @@ function prepare(db: Database.Database): Statements {
   };
 }
 
-/** The smallest string greater than every string starting with `prefix` ("" has none). */
-function prefixEnd(prefix: string): string | undefined {
-  if (prefix === "") return undefined;
-  const last = prefix.charCodeAt(prefix.length - 1);
-  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
-}
-
 /**
  * One level of listing without walking whole sub-trees: scan keys in order and, on meeting a
  * sub-folder, seek past it.
  */
 function listLevel(st: Statements, prefix: string, opts: ListOptions): string[] {
-  const end = prefixEnd(prefix);
-  let start = prefix;
-  if (opts.after !== undefined && opts.after !== "") {
-    start = opts.after.endsWith("/") ? prefix + prefixEnd(opts.after) : prefix + opts.after + "\u0001";
-  }
-  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  const scan = levelScan(prefix, opts);
+  const { end, limit } = scan;
+  let start = scan.start;
   const out: string[] = [];
   for (;;) {
     let seekTo: string | undefined;
@@ -106,9 +92,7 @@ export class SqliteStorage implements Storage {
   private readonly reader: Database.Database;
   private readonly w: Statements;
   private readonly r: Statements;
-  private queue: Job[] = [];
-  private draining = false;
-  private closed = false;
+  private readonly writes = new GroupCommitQueue((batch) => this.runBatch(batch));
   private readonly path: string;
 
   constructor(opts: SqliteOptions) {
@@ -178,62 +162,34 @@ export class SqliteStorage implements Storage {
   }
 
   transaction<T>(fn: (txn: KeyValueTxn) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("storage is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        // Defer to the end of this turn so that concurrent writers share one commit.
-        setImmediate(() => void this.drain());
-      }
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      await this.runBatch(batch);
-    }
-    this.draining = false;
+    return this.writes.enqueue(fn);
   }
 
   private makeTxn(): { txn: KeyValueTxn; end: () => void } {
-    let open = true;
-    const check = (): void => {
-      if (!open) throw new Error("transaction already ended");
-    };
     const st = this.w;
-    const txn: KeyValueTxn = {
+    return endableTxn({
       get: async (key) => {
-        check();
         assertValidKey(key);
         return st.get.get(key)?.value;
       },
-      list: async (prefix, opts = {}) => {
-        check();
-        return listLevel(st, prefix, opts);
-      },
+      list: async (prefix, opts = {}) => listLevel(st, prefix, opts),
       put: async (key, value) => {
-        check();
         assertValidKey(key);
         st.put.run(key, value);
       },
       delete: async (key) => {
-        check();
         assertValidKey(key);
         st.del.run(key);
       },
-    };
-    return { txn, end: () => (open = false) };
+    });
   }
 
-  private async runBatch(batch: Job[]): Promise<void> {
-    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+  private async runBatch(batch: GroupCommitJob[]): Promise<void> {
+    const outcomes: JobOutcome[] = [];
     try {
       this.writer.exec("BEGIN IMMEDIATE");
     } catch (err) {
-      for (const job of batch) job.reject(err);
+      rejectJobs(batch, err);
       return;
     }
     for (const job of batch) {
@@ -255,20 +211,14 @@ export class SqliteStorage implements Storage {
       this.writer.exec("COMMIT");
     } catch (err) {
       if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
-      for (const job of batch) job.reject(err);
+      rejectJobs(batch, err);
       return;
     }
-    batch.forEach((job, i) => {
-      const o = outcomes[i];
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.value);
-    });
+    settleJobs(batch, outcomes);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    if (!(await this.writes.close())) return;
     if (this.reader !== this.writer) this.reader.close();
     this.writer.close();
   }

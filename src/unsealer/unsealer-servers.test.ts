@@ -8,27 +8,17 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, freshServer, quietLogger } from "../../test/servers.js";
+import { api, freshServer, quietLogger, testServerConfig } from "../../test/servers.js";
 import { cleanupSoftHsm, createSoftHsmToken, pkcs11Tool, softHsmAvailable, SOFTHSM_SKIP_REASON, type SoftHsmToken } from "../../test/softhsm.js";
 import type { CliIo } from "../cli/io.js";
 import { unsealerCommand } from "../cli/unsealer-command.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "../server/config.js";
+import type { ServerConfig } from "../server/config.js";
 import { startServer, type RunningServer } from "../server/server.js";
 
 const available = softHsmAvailable();
 
 function serverConfig(dbPath: string, address = "127.0.0.1:0"): ServerConfig {
-  return {
-    storage: { type: "sqlite", path: dbPath },
-    listeners: [{ type: "tcp", address, tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
-    ui: false,
-    logLevel: "error",
-    defaultLeaseTtl: 768 * 3600,
-    maxLeaseTtl: 768 * 3600,
-    seals: [],
-    hsms: [],
-    warnings: [],
-  };
+  return testServerConfig({ type: "sqlite", path: dbPath }, { address });
 }
 
 function hostPort(url: string): string {

@@ -12,9 +12,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand, startProcess } from "../../test/processes.js";
-import { api, quietLogger } from "../../test/servers.js";
+import { api, quietLogger, testServerConfig } from "../../test/servers.js";
 import { startSoftTpm, swtpmAvailable, TPM2_PKCS11_LIB, type SoftTpm } from "../../test/swtpm.js";
-import { DEFAULT_MAX_REQUEST_SIZE } from "../server/config.js";
 import { startServer, type RunningServer } from "../server/server.js";
 
 const available = swtpmAvailable("the unsealer TPM test", ["pkcs11-tool"], "opensc");
@@ -79,17 +78,7 @@ share {
     tpm = await startSoftTpm(work, "tpm", "unsealer");
     mkdirSync(f("arca"));
     server = await startServer(
-      {
-        storage: { type: "sqlite", path: f("arca/arca.db") },
-        listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: true, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
-        ui: false,
-        logLevel: "error",
-        defaultLeaseTtl: 768 * 3600,
-        maxLeaseTtl: 768 * 3600,
-        seals: [],
-        hsms: [],
-        warnings: [],
-      },
+      testServerConfig({ type: "sqlite", path: f("arca/arca.db") }),
       { logger: quietLogger },
     );
     const init = await api(server.url, "PUT", "sys/init", { body: { secret_shares: 1, secret_threshold: 1 } });

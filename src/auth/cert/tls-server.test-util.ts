@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { quietLogger } from "../../../test/servers.js";
-import { DEFAULT_MAX_REQUEST_SIZE, type ServerConfig } from "../../server/config.js";
+import { quietLogger, testServerConfig } from "../../../test/servers.js";
 import { startServer, type RunningServer } from "../../server/server.js";
 import type { TestCert, TestPki } from "./test-pki.test-util.js";
 
@@ -17,17 +16,7 @@ export interface TlsServer extends RunningServer {
 export async function startTlsServer(pki: TestPki, ca: TestCert): Promise<TlsServer> {
   const cert = pki.make("tls-server", { subject: "/CN=localhost", issuer: ca, ext: ["subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth"] });
   const dir = mkdtempSync(join(tmpdir(), "arca-cert-server-"));
-  const config: ServerConfig = {
-    storage: { type: "sqlite", path: join(dir, "arca.db") },
-    listeners: [{ type: "tcp", address: "127.0.0.1:0", tlsDisable: false, tlsCertFile: cert.pemPath, tlsKeyFile: cert.keyPath, maxRequestSize: DEFAULT_MAX_REQUEST_SIZE }],
-    ui: false,
-    logLevel: "error",
-    defaultLeaseTtl: 768 * 3600,
-    maxLeaseTtl: 768 * 3600,
-    seals: [],
-    hsms: [],
-    warnings: [],
-  };
+  const config = testServerConfig({ type: "sqlite", path: join(dir, "arca.db") }, { tlsDisable: false, tlsCertFile: cert.pemPath, tlsKeyFile: cert.keyPath });
   let root = "";
   const server = await startServer(config, {
     logger: quietLogger,

@@ -2,7 +2,7 @@
 // on demand: be down, hang, hand out an almost-expired token. keystone-real.test.ts covers the real one.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectArcaError, initializedCore, tokenWithPolicy, type TestCore } from "../../../test/core.js";
-import { freeLoopbackPort } from "../../../test/keystone.js";
+import { freePort } from "../../../test/processes.js";
 import { FakeKeystone } from "../../../test/fake-keystone.js";
 import type { Operation, Response } from "../../core/framework/request.js";
 import { createKeystoneBackend } from "./backend.js";
@@ -135,7 +135,7 @@ describe("login", () => {
 
   it("answers 503, not a hang, when Keystone is down or does not answer", async () => {
     ks.tokens.set("tok-ok", { expiresAt: new Date(Date.now() + 3600_000), project: { id: "p1", name: "one" }, roles: [] });
-    const closed = await freeLoopbackPort();
+    const closed = await freePort();
     await configure({ keystone_url: `http://127.0.0.1:${closed}/v3` });
     await expectArcaError(login("tok-ok"), 503, /keystone is unavailable: ECONNREFUSED/);
     await configure({ keystone_url: ks.url, request_timeout: "1s" });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, devServer } from "../../../test/servers.js";
 import { FakeKeystone } from "../../../test/fake-keystone.js";
-import { freeLoopbackPort } from "../../../test/keystone.js";
+import { freePort } from "../../../test/processes.js";
 import type { RunningServer } from "../../server/server.js";
 
 let server: RunningServer;
@@ -49,7 +49,7 @@ describe("keystone over HTTP", () => {
     expect(forged).toMatchObject({ status: 403, body: { errors: ["permission denied"] } });
     const missing = await api(server.url, "POST", "auth/keystone/login", { body: {} });
     expect(missing).toMatchObject({ status: 400, body: { errors: ["missing token"] } });
-    const closed = await freeLoopbackPort();
+    const closed = await freePort();
     await api(server.url, "POST", "auth/keystone/config", { token: root, body: { keystone_url: `http://127.0.0.1:${closed}/v3` } });
     try {
       const down = await api(server.url, "POST", "auth/keystone/login", { body: { token: "tok-http" } });

@@ -4,21 +4,12 @@
  */
 import { BarbicanError, badRequest, schemaError, tooLarge } from "./barbican-error.js";
 import { parseExpiration } from "./barbican-time.js";
-import { SECRET_TYPES, type SecretType } from "./secret-record.js";
+import { SECRET_TYPES, type SecretFields, type SecretType } from "./secret-record.js";
 
 /** Barbican's max_allowed_secret_in_bytes default: the payload as sent (before base64 decoding). */
 export const MAX_SECRET_BYTES = 20000;
 
 export const PAYLOAD_CONTENT_TYPES = ["text/plain", "text/plain;charset=utf-8", "text/plain; charset=utf-8", "application/octet-stream", "application/pkcs8"];
-
-export interface SecretFields {
-  name: string | null;
-  secretType: SecretType;
-  expiration: string | null;
-  algorithm: string | null;
-  bitLength: number | null;
-  mode: string | null;
-}
 
 export interface PayloadInput {
   bytes: Buffer;

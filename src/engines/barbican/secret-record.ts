@@ -20,16 +20,20 @@ export interface SecretConsumer {
   created: string;
 }
 
-export interface SecretRecord {
-  id: string;
-  created: string;
-  updated: string;
+/** What a client describes of a secret (parsed in secret-input.ts); the stored record carries these too. */
+export interface SecretFields {
   name: string | null;
   secretType: SecretType;
   expiration: string | null;
   algorithm: string | null;
   bitLength: number | null;
   mode: string | null;
+}
+
+export interface SecretRecord extends SecretFields {
+  id: string;
+  created: string;
+  updated: string;
   creatorId: string | null;
   /** payload_content_type as normalised at upload; null until a payload exists. */
   contentType: string | null;

@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
+import { freePort } from "../../../../test/processes.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -30,14 +30,6 @@ const missing = TOOLS.filter((t) => !has(t));
 if (missing.length > 0 && process.env.CI === "true") throw new Error(`ACME client tests need ${missing.join(", ")} on CI (apt-get install certbot lego pebble)`);
 const hsm = missing.length === 0 && softHsmAvailable();
 const SKIP = missing.length > 0 ? `ACME client tests skipped: ${missing.join(", ")} not installed` : "ACME client tests skipped: SoftHSM not installed";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(!hsm)(hsm ? "ACME with certbot and lego (CA key in SoftHSM)" : SKIP, () => {
   let dir: string;

@@ -11,6 +11,14 @@ describe("validation address policy", () => {
   ])("refuses %s by default", (a) => {
     expect(closed.permits(a)).toBe(false);
   });
+  // The shared rule set (common/outbound-guard.ts) is the stricter one: documentation, 6to4 relay, Teredo,
+  // 6to4 and discard ranges are refused too.
+  it.each(["192.0.2.1", "198.51.100.7", "203.0.113.5", "192.88.99.1", "2001:db8::1", "2002:7f00:1::", "2001::1", "100::1", "fec0::1"])(
+    "refuses the special-purpose address %s by default",
+    (a) => {
+      expect(closed.permits(a)).toBe(false);
+    },
+  );
   it.each(["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])("permits the public address %s", (a) => {
     expect(closed.permits(a)).toBe(true);
   });
