@@ -50,9 +50,9 @@ import {
   type WrappedImportRequest,
   type WrappedKeyImporter,
 } from "./key-manager.js";
-import { EPHEMERAL_KEY_BYTES, importFailed, splitRsaAesMaterial } from "./rsa-aes-key-wrap.js";
-import { oaepDecode, OaepDecodeError } from "./rsa-oaep.js";
-import { KeyDecryptError } from "./key-errors.js";
+import { splitRsaAesMaterial } from "./rsa-aes-key-wrap.js";
+import { OaepUnwrapSupport, unwrapCustomerKey } from "./pkcs11-byok-import.js";
+import { CKZ_DATA_SPECIFIED, gcm, HASH_MECH, MGF, OAEP_HASH, OAEP_MGF } from "./pkcs11-mechanisms.js";
 import { pk, type Handle } from "./module.js";
 import type { HsmToken, ObjectQuery, SessionContext } from "./token.js";
 import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11ObjectType, type Pkcs11Uri } from "./uri.js";
@@ -61,12 +61,6 @@ import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11ObjectType, type Pkcs11Uri 
 const CKK_EC_EDWARDS = 0x40;
 const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 const CKM_EDDSA = 0x1057;
-const CKZ_DATA_SPECIFIED = 0x1;
-
-const HASH_MECH: Record<HashAlgorithm, number> = { sha256: pk.CKM_SHA256, sha384: pk.CKM_SHA384, sha512: pk.CKM_SHA512 };
-const MGF: Record<HashAlgorithm, number> = { sha256: pk.CKG_MGF1_SHA256, sha384: pk.CKG_MGF1_SHA384, sha512: pk.CKG_MGF1_SHA512 };
-const OAEP_HASH: Record<OaepHash, number> = { sha1: pk.CKM_SHA_1, ...HASH_MECH };
-const OAEP_MGF: Record<OaepHash, number> = { sha1: pk.CKG_MGF1_SHA1, ...MGF };
 const WRAP_MECH: Record<WrapMechanism, number> = { "aes-kw": pk.CKM_AES_KEY_WRAP, "aes-kwp": pk.CKM_AES_KEY_WRAP_PAD };
 
 /** Picks the token for a key URI or for a new key. HsmRegistry implements it; `singleToken` is the trivial one. */
@@ -110,7 +104,7 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
   /** Resolved metadata per URI (algorithm, public key): attributes that do not change for an object. */
   private readonly resolved = new Map<string, ResolvedKey>();
   /** Tokens that refused C_UnwrapKey with CKM_RSA_PKCS_OAEP and a given hash (SoftHSM 2.6.1: all but SHA-1). */
-  private readonly noOaepUnwrap = new WeakMap<HsmToken, Set<string>>();
+  private readonly oaepSupport = new OaepUnwrapSupport();
 
   constructor(opts: Pkcs11KeyManagerOptions) {
     this.tokens = opts.tokens;
@@ -263,90 +257,18 @@ export class Pkcs11KeyManager implements KeyManager, KeyEncrypter, KeyWrapper, K
     if (req.algorithm !== "aes-256") throw new HsmUnsupportedError("only AES-256 keys can be imported portably (G4)");
     const w = await this.resolve(req.wrappingUri);
     if (!w.algorithm.startsWith("rsa-") || w.modulusBytes === undefined) throw new HsmKeyUsageError(`key ${w.name} is not an RSA key`);
-    const { encryptedKey, wrappedKey } = splitRsaAesMaterial(req.material, w.modulusBytes, 32);
+    const key = { token: w.token, name: w.name, modulusBytes: w.modulusBytes };
+    const { encryptedKey, wrappedKey } = splitRsaAesMaterial(req.material, key.modulusBytes, 32);
     const hash = req.hash ?? "sha256";
     const id = randomBytes(16);
     const target = secretTemplate(req.label, id, false, req.wrapping ?? true);
     await w.token.run(
       (ctx) =>
-        w.token.withKey(ctx, w.query, w.name, async (wh) => {
-          const ephemeral = await this.unwrapEphemeral(ctx, w, wh, encryptedKey, hash);
-          try {
-            const h = await ctx.callAsync("C_UnwrapKey", () => ctx.p11.C_UnwrapKeyAsync(ctx.session, { mechanism: pk.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrappedKey, target), {
-              decrypt: true,
-            });
-            if (!(await isAes256(ctx, h))) {
-              ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, h));
-              throw importFailed();
-            }
-          } catch (err) {
-            throw asImportFailure(err);
-          } finally {
-            ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, ephemeral));
-          }
-        }),
+        w.token.withKey(ctx, w.query, w.name, (wh) => unwrapCustomerKey(ctx, key, wh, encryptedKey, wrappedKey, target, hash, this.oaepSupport)),
       // Creates a token object: not re-run after a reconnect.
       { idempotent: false },
     );
     return { uri: this.uriFor(w.token, { object: req.label, id, type: "secret-key" }), algorithm: "aes-256", id };
-  }
-
-  /** The ephemeral AES key of RSA-AES-KEY-WRAP material as a session object that may only unwrap. */
-  private async unwrapEphemeral(ctx: SessionContext, w: ResolvedKey, wh: Handle, encryptedKey: Buffer, hash: "sha1" | "sha256"): Promise<Handle> {
-    const tpl: Template = [
-      { type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY },
-      { type: pk.CKA_KEY_TYPE, value: pk.CKK_AES },
-      { type: pk.CKA_TOKEN, value: false },
-      { type: pk.CKA_PRIVATE, value: true },
-      { type: pk.CKA_SENSITIVE, value: true },
-      { type: pk.CKA_EXTRACTABLE, value: false },
-      { type: pk.CKA_UNWRAP, value: true },
-    ];
-    const refused = this.noOaepUnwrap.get(w.token);
-    if (!refused?.has(hash)) {
-      const mech = {
-        mechanism: pk.CKM_RSA_PKCS_OAEP,
-        parameter: { type: pk.CK_PARAMS_RSA_OAEP, hashAlg: OAEP_HASH[hash], mgf: OAEP_MGF[hash], source: CKZ_DATA_SPECIFIED },
-      };
-      try {
-        const h = await ctx.p11.C_UnwrapKeyAsync(ctx.session, mech, wh, encryptedKey, tpl);
-        // SoftHSM reports 0 for unwrapped keys (and refuses CKA_VALUE_LEN in the template): checked where known.
-        const len = valueLength(ctx, h);
-        if (len === 0 || len === EPHEMERAL_KEY_BYTES) return h;
-        ctx.call("C_DestroyObject", () => ctx.p11.C_DestroyObject(ctx.session, h));
-        throw importFailed();
-      } catch (e) {
-        const code = ckrOf(e);
-        // SoftHSM answers CKR_ARGUMENTS_BAD for a hash it does not do; others say the parameter is invalid.
-        if (code !== CKR.ARGUMENTS_BAD && code !== CKR.MECHANISM_PARAM_INVALID && code !== CKR.MECHANISM_INVALID) throw asImportFailure(mapPkcs11Error(e, { fn: "C_UnwrapKey", decrypt: true, key: w.name }));
-        this.noOaepUnwrap.set(w.token, new Set([...(refused ?? []), hash]));
-      }
-    }
-    const em = await ctx.callAsync("C_Decrypt", async () => {
-      ctx.p11.C_DecryptInit(ctx.session, { mechanism: pk.CKM_RSA_X_509 }, wh);
-      return ctx.p11.C_DecryptAsync(ctx.session, encryptedKey, Buffer.alloc(w.modulusBytes ?? 512));
-    }, { decrypt: true }).catch((e: unknown) => {
-      throw asImportFailure(e);
-    });
-    let ephemeral: Buffer | undefined;
-    try {
-      // Raw RSA drops leading zero bytes on some tokens: the encoded block is exactly modulus-length.
-      const block = Buffer.alloc(w.modulusBytes ?? em.length);
-      em.copy(block, block.length - em.length);
-      em.fill(0);
-      try {
-        ephemeral = oaepDecode(block, hash);
-      } finally {
-        block.fill(0);
-      }
-      if (ephemeral.length !== EPHEMERAL_KEY_BYTES) throw importFailed();
-      const value = ephemeral;
-      return ctx.call("C_CreateObject", () => ctx.p11.C_CreateObject(ctx.session, [...tpl, { type: pk.CKA_VALUE, value }]));
-    } catch (err) {
-      throw asImportFailure(err);
-    } finally {
-      ephemeral?.fill(0);
-    }
   }
 
   /** LoginVerifier: logs in again to the token holding `uri` (see HsmToken.verifyLogin). */
@@ -579,10 +501,6 @@ function pssParams(hash: HashAlgorithm, saltLen: number): pkcs11js.RsaPSS {
   return { type: pk.CK_PARAMS_RSA_PSS, hashAlg: HASH_MECH[hash], mgf: MGF[hash], saltLen };
 }
 
-function gcm(iv: Buffer, aad: Buffer | undefined): { mechanism: number; parameter: { type: number; iv: Buffer; ivBits: number; aad?: Buffer; tagBits: number } } {
-  // ivBits is the v2.40 field SoftHSM reads next to ulIvLen; 96 bits is the only IV size GCM should use.
-  return { mechanism: pk.CKM_AES_GCM, parameter: { type: pk.CK_PARAMS_GCM, iv, ivBits: 96, aad, tagBits: 128 } };
-}
 
 function secretTemplate(label: string, id: Buffer, extractable: boolean, wrapping: boolean): Template {
   return [
@@ -601,44 +519,9 @@ function secretTemplate(label: string, id: Buffer, extractable: boolean, wrappin
   ];
 }
 
-function valueLength(ctx: SessionContext, h: Handle): number {
-  const [len] = ctx.call("C_GetAttributeValue", () => ctx.p11.C_GetAttributeValue(ctx.session, h, [{ type: pk.CKA_VALUE_LEN }]));
-  return len.value.readUIntLE(0, Math.min(len.value.length, 6));
-}
 
-/**
- * An unwrapped AES key is 256 bits: by CKA_VALUE_LEN where the token reports it, else (SoftHSM says 0) by one
- * AES-256-GCM encryption, which fails for a key of any other length that a 40-byte KWP blob can hold (25–31).
- */
-async function isAes256(ctx: SessionContext, h: Handle): Promise<boolean> {
-  const len = valueLength(ctx, h);
-  if (len !== 0) return len === 32;
-  try {
-    ctx.p11.C_EncryptInit(ctx.session, gcm(randomBytes(12), undefined), h);
-    await ctx.p11.C_EncryptAsync(ctx.session, Buffer.alloc(16), Buffer.alloc(32));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** Failures that say something about the material become the one import error; the store's own (unavailable, PIN) pass. */
-function asImportFailure(e: unknown): unknown {
-  if (e instanceof KeyDecryptError || e instanceof OaepDecodeError) return importFailed(e);
-  const code = ckrOf(e);
-  if (code !== undefined && IMPORT_MATERIAL_CODES.has(code)) return importFailed(e);
-  return e;
-}
 
-const IMPORT_MATERIAL_CODES = new Set<number>([
-  CKR.ENCRYPTED_DATA_INVALID,
-  CKR.ENCRYPTED_DATA_LEN_RANGE,
-  CKR.WRAPPED_KEY_INVALID,
-  CKR.WRAPPED_KEY_LEN_RANGE,
-  CKR.GENERAL_ERROR,
-  CKR.DATA_LEN_RANGE,
-  CKR.DATA_INVALID,
-]);
 
 function requireAlgorithm(k: ResolvedKey, alg: KeyAlgorithm): void {
   if (k.algorithm !== alg) throw new HsmKeyUsageError(`key ${k.name} is ${k.algorithm}, ${alg} needed`);
