@@ -3,7 +3,7 @@
  * keyed by HMAC-SHA256(per-cluster salt, token). Layout below the store's view (barrier `sys/token/`):
  *
  *   salt                      32 random bytes
- *   batch-key                 32 random bytes: AES-256 key of this namespace's batch tokens (batch-token.ts)
+ *   batch-key                 32 random bytes: AES-256 key of this namespace's batch tokens (batch-token-keeper.ts)
  *   id/<hash>                 TokenEntry (JSON)
  *   accessor/<hash>           { id: <token hash>, accessor? }   (accessors are hashed too; `accessor`
  *                             is kept so LIST auth/token/accessors needs no entry read; older rows lack it)
@@ -28,7 +28,8 @@ import { EXPIRY_PREFIX, dueBuckets, expiryKey } from "./expiry-index.js";
 import { ROOT_NAMESPACE, type Caller, type NamespaceRef } from "../framework/request.js";
 import type { KeyValueStore, KeyValueTxn } from "../../storage/storage.js";
 import type { CreateTokenParams, TidyResult, TokenEntry, TokenRole } from "./token-entry.js";
-import { BATCH_TOKEN_PREFIX, MAX_BATCH_TOKEN_LENGTH, openBatch, sealBatch } from "./batch-token.js";
+import { BATCH_TOKEN_PREFIX } from "./batch-token.js";
+import { BatchTokenKeeper } from "./batch-token-keeper.js";
 
 export const TOKEN_PREFIX = "hvs.";
 const CACHE_LIMIT = 100_000;
@@ -46,12 +47,7 @@ const MAX_CHAIN_DEPTH = 1000;
 
 export class TokenStore {
   private salt: Buffer | undefined;
-  private batchKey: Buffer | undefined;
-  /**
-   * Batch tokens met on this node, by hash: the pipeline later finds the caller by its entry id
-   * (`lookupById`), and a batch token has no stored entry. Validity is checked again on every use.
-   */
-  private readonly batchById = new Map<string, TokenEntry>();
+  private readonly batch: BatchTokenKeeper;
   private readonly cache = new Map<string, TokenEntry>();
   /**
    * token → its salted hash, for tokens that resolved to an entry. An HMAC costs ~10-15 µs in a loaded
@@ -71,6 +67,7 @@ export class TokenStore {
     readonly namespace: NamespaceRef = ROOT_NAMESPACE,
   ) {
     this.suffix = namespace.id === ROOT_NAMESPACE.id ? "" : `.${namespace.id}`;
+    this.batch = new BatchTokenKeeper(namespace.id, this.suffix, HASH_MEMO_LIMIT);
   }
 
   /** Loads (or creates) the salt. Called after unseal. */
@@ -81,15 +78,9 @@ export class TokenStore {
       await this.store.put("salt", salt);
     }
     this.salt = salt;
-    let batchKey = await this.store.get("batch-key");
-    if (!batchKey) {
-      batchKey = randomBytes(32);
-      await this.store.put("batch-key", batchKey);
-    }
-    this.batchKey = batchKey;
+    await this.batch.setup(this.store);
     this.cache.clear();
     this.hashMemo.clear();
-    this.batchById.clear();
     await this.backfillExpiryIndex();
   }
 
@@ -123,11 +114,9 @@ export class TokenStore {
   teardown(): void {
     this.salt?.fill(0);
     this.salt = undefined;
-    this.batchKey?.fill(0);
-    this.batchKey = undefined;
+    this.batch.teardown();
     this.cache.clear();
     this.hashMemo.clear();
-    this.batchById.clear();
   }
 
   hash(value: string): string {
@@ -167,14 +156,11 @@ export class TokenStore {
    * carry (num_uses, period, explicit max TTL, root).
    */
   private createBatch(p: CreateTokenParams): { token: string; entry: TokenEntry } {
-    if (!this.batchKey) throw new ArcaError("sealed", "Vault is sealed");
     const now = Date.now();
     const ttl = this.leaseTtl(p, now);
     if (ttl === 0) throw new ArcaError("invalid_request", "batch tokens must have a TTL");
     const entry: TokenEntry = { id: "", accessor: "", ...this.entryFields(p, now, ttl), numUses: 0, explicitMaxTtl: 0, period: 0, renewable: false, type: "batch" };
-    const token = BATCH_TOKEN_PREFIX + sealBatch(this.batchKey, this.namespace.id, entry) + this.suffix;
-    if (token.length > MAX_BATCH_TOKEN_LENGTH) throw new ArcaError("invalid_request", "batch token too large: too many policies or too much metadata");
-    entry.id = this.hash(token);
+    const token = this.batch.issue(entry, (t) => this.hash(t));
     return { token, entry };
   }
 
@@ -245,7 +231,7 @@ export class TokenStore {
   async lookupById(id: string): Promise<TokenEntry | undefined> {
     const entry = await this.read(id);
     if (!entry) {
-      const batch = this.batchById.get(id);
+      const batch = this.batch.remembered(id);
       return batch ? this.liveBatch(batch) : undefined;
     }
     const chain = await this.inspectChain(entry, Date.now());
@@ -253,35 +239,26 @@ export class TokenStore {
     return chain.live ? entry : undefined;
   }
 
-  /**
-   * Opens a batch token of this namespace: undefined when it is forged, tampered with, from another
-   * namespace (wrong suffix, or sealed under another namespace's key and id), expired, or when its parent
-   * is gone.
-   */
+  /** A batch token of this namespace while it is genuine, unexpired and its parent (if any) is live. */
   private async lookupBatch(token: string): Promise<TokenEntry | undefined> {
-    if (!this.batchKey) throw new ArcaError("sealed", "Vault is sealed");
-    if (token.length > MAX_BATCH_TOKEN_LENGTH) return undefined;
-    const body = token.slice(BATCH_TOKEN_PREFIX.length, token.length - this.suffix.length);
-    if (!token.endsWith(this.suffix) || body.includes(".")) return undefined;
-    const entry = openBatch(this.batchKey, this.namespace.id, body, this.hash(token));
+    const entry = this.batch.open(token, (t) => this.hash(t));
     return entry ? this.liveBatch(entry) : undefined;
   }
 
   /** A batch entry while it is unexpired and its parent (if any) is live; remembered by id for `lookupById`. */
   private async liveBatch(entry: TokenEntry): Promise<TokenEntry | undefined> {
     if (entry.expireTime <= Date.now()) {
-      this.batchById.delete(entry.id);
+      this.batch.forget(entry.id);
       return undefined;
     }
     if (entry.parent) {
       const store = entry.parentNamespace !== undefined && entry.parentNamespace !== this.namespace.id ? this.otherStore(entry.parentNamespace) : this;
       if (!store || !(await store.lookupById(entry.parent))) {
-        this.batchById.delete(entry.id);
+        this.batch.forget(entry.id);
         return undefined;
       }
     }
-    if (this.batchById.size >= HASH_MEMO_LIMIT) this.batchById.clear();
-    this.batchById.set(entry.id, entry);
+    this.batch.remember(entry);
     return entry;
   }
 
