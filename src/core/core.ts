@@ -310,13 +310,19 @@ export class Core {
    * Load it all again as an unseal would, with the root key this server holds; sealed, nothing to do.
    */
   async reloadFromStorage(): Promise<void> {
-    if (!this.rootKey) return;
-    const rootKey = Buffer.from(this.rootKey);
-    const reload = (async () => {
+    // One reload at a time: two overlapping ones would seal and set up the namespaces twice at once, and the
+    // first to finish would let requests in while the second still has the server sealed (503s).
+    const previous = this.reloading ?? Promise.resolve();
+    const reload = previous.catch(() => undefined).then(async () => {
+      if (!this.rootKey) return;
+      const rootKey = Buffer.from(this.rootKey);
       await this.sealNow();
       await this.unsealWithRootKey(rootKey);
-    })();
-    this.reloading = reload.finally(() => (this.reloading = undefined));
+    });
+    const tracked: Promise<void> = reload.finally(() => {
+      if (this.reloading === tracked) this.reloading = undefined;
+    });
+    this.reloading = tracked;
     await reload;
   }
 
