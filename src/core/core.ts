@@ -110,6 +110,8 @@ export class Core {
   ha: HaState | undefined;
   /** A reloadFromStorage under way. */
   private reloading: Promise<void> | undefined;
+  /** An initialize under way (reloads wait for it). */
+  private initializing: Promise<unknown> | undefined;
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
   readonly limits: Readonly<InputLimits>;
@@ -189,7 +191,18 @@ export class Core {
    * With Shamir the server is left sealed, as OpenBao does (`keepUnsealed` is for dev mode); with an auto
    * seal it stays unsealed, as OpenBao's unseal-with-stored-keys right after init.
    */
-  async initialize(req: InitRequest, opts: { keepUnsealed?: boolean; rootTokenId?: string } = {}): Promise<InitResponse> {
+  initialize(req: InitRequest, opts: { keepUnsealed?: boolean; rootTokenId?: string } = {}): Promise<InitResponse> {
+    // HA: a reload started by another server's writes (it unseals when our root token lands) must not seal
+    // this server in the middle of its own init; reloads wait for it (see reloadFromStorage).
+    const run = this.initializeNow(req, opts);
+    const tracked: Promise<unknown> = run.catch(() => undefined).finally(() => {
+      if (this.initializing === tracked) this.initializing = undefined;
+    });
+    this.initializing = tracked;
+    return run;
+  }
+
+  private async initializeNow(req: InitRequest, opts: { keepUnsealed?: boolean; rootTokenId?: string }): Promise<InitResponse> {
     const { rootKey, keys, recoveryKeys, auto } = await this.seal.initialize(req);
     await this.barrier.initialize(rootKey);
     this.rootKey = rootKey;
@@ -312,7 +325,7 @@ export class Core {
   async reloadFromStorage(): Promise<void> {
     // One reload at a time: two overlapping ones would seal and set up the namespaces twice at once, and the
     // first to finish would let requests in while the second still has the server sealed (503s).
-    const previous = this.reloading ?? Promise.resolve();
+    const previous = Promise.all([this.reloading, this.initializing]);
     const reload = previous.catch(() => undefined).then(async () => {
       if (!this.rootKey) return;
       const rootKey = Buffer.from(this.rootKey);
